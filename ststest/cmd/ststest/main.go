@@ -1,0 +1,83 @@
+// Command ststest runs the fake STS server of package
+// github.com/stschain/stschain/ststest until SIGINT or SIGTERM.
+//
+// Usage:
+//
+//	ststest -config config.json [-addr 127.0.0.1:0]
+//
+// The config file is a JSON ststest.Config (see ststest.ParseConfig): keys
+// are the Go field names, and durations are Go duration strings such as
+// "10s" or plain integer seconds such as 3600. For example:
+//
+//	{
+//	  "AccountID": "123456789012",
+//	  "Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000",
+//	             "SecretAccessKey": "alice-secret",
+//	             "MFASerial": "arn:aws:iam::123456789012:mfa/alice",
+//	             "TOTPSecret": "JBSWY3DPEHPK3PXP"}],
+//	  "Roles": [{"ARN": "arn:aws:iam::123456789012:role/A",
+//	             "Trust": ["arn:aws:iam::123456789012:user/alice"],
+//	             "MaxSessionDuration": "12h", "Lifetime": 30}]
+//	}
+//
+// The first line on standard output is "LISTEN http://127.0.0.1:PORT".
+// The server listens on 127.0.0.1 only. It exits 0 after a signal, 2 on a
+// bad flag or config, 1 when it cannot listen.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stschain/stschain/ststest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ststest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "JSON `file` with the server's Config (required)")
+	addr := fs.String("addr", ststest.DefaultAddr, "`address` to listen on; the host must be 127.0.0.1")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *configPath == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "usage: ststest -config file.json [-addr 127.0.0.1:0]")
+		return 2
+	}
+	data, err := os.ReadFile(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "ststest:", err)
+		return 2
+	}
+	cfg, err := ststest.ParseConfig(data)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := ststest.Start(cfg, *addr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer srv.Close()
+	// os.Stdout is unbuffered: the line is written (flushed) at once.
+	if _, err := fmt.Fprintf(stdout, "LISTEN %s\n", srv.URL); err != nil {
+		return 1
+	}
+	if f, ok := stdout.(interface{ Sync() error }); ok {
+		_ = f.Sync()
+	}
+	<-ctx.Done()
+	return 0
+}

@@ -1,0 +1,300 @@
+package ststest
+
+import (
+	"bytes"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits STS applies to requested durations.
+const (
+	// MinDuration is the shortest session STS issues (900 seconds).
+	MinDuration = 15 * time.Minute
+	// DefaultAssumeRoleDuration is AssumeRole's duration when the request
+	// names none.
+	DefaultAssumeRoleDuration = time.Hour
+	// ChainedRoleMaxDuration is the longest session AssumeRole issues to a
+	// caller that signs with temporary credentials (role chaining).
+	ChainedRoleMaxDuration = time.Hour
+	// DefaultSessionTokenDuration is GetSessionToken's duration when the
+	// request names none.
+	DefaultSessionTokenDuration = 12 * time.Hour
+	// MaxSessionTokenDuration is the longest session GetSessionToken issues.
+	MaxSessionTokenDuration = 36 * time.Hour
+	// DefaultMaxSessionDuration is a role's MaxSessionDuration when
+	// [Role.MaxSessionDuration] is zero.
+	DefaultMaxSessionDuration = time.Hour
+	// MaxRoleSessionDuration is the largest MaxSessionDuration IAM lets a
+	// role have (12 hours).
+	MaxRoleSessionDuration = 12 * time.Hour
+)
+
+// Config declares the account, users and roles a [Server] knows.
+// A Config is copied by [NewServer]; changing it afterwards has no effect.
+type Config struct {
+	// AccountID is the 12-digit account of the users and the default account
+	// of ARNs. Required.
+	AccountID string
+	// Users are the IAM users with long-term access keys. Optional.
+	Users []User
+	// Roles are the roles that AssumeRole may assume. Optional.
+	Roles []Role
+	// SessionTokenLifetime, when not zero, is the lifetime of every session
+	// GetSessionToken issues, whatever DurationSeconds the request asked for
+	// (the request is still validated). Zero means as requested. Optional.
+	SessionTokenLifetime time.Duration
+}
+
+// User is an IAM user in [Config.AccountID] with one long-term access key
+// and at most one MFA device.
+type User struct {
+	// Name is the user name; its ARN is arn:aws:iam::ACCOUNT:user/NAME.
+	// Required.
+	Name string
+	// AccessKeyID is the user's long-term key ID; it must start with AKIA.
+	// Required.
+	AccessKeyID string
+	// SecretAccessKey is the secret of AccessKeyID. Required.
+	SecretAccessKey string
+	// MFASerial is the serial number (ARN) of the user's MFA device.
+	// Required when MFACodes or TOTPSecret is set.
+	MFASerial string
+	// MFACodes are one-time codes the device accepts, each at most once.
+	// Optional.
+	MFACodes []string
+	// TOTPSecret is the base32 secret of a virtual MFA device; codes are
+	// checked per RFC 6238 (SHA1, 6 digits, 30 s step, the current step
+	// ±1) against the server clock, each at most once. Optional.
+	TOTPSecret string
+}
+
+// Role is an IAM role that AssumeRole can assume.
+type Role struct {
+	// ARN is the role's ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME; the
+	// account may differ from [Config.AccountID]. Required.
+	ARN string
+	// Trust lists the principals allowed to assume the role: user ARNs and
+	// role ARNs (a session of a listed role may assume it: role chaining).
+	// arn:aws:iam::ACCOUNT:root, or a bare 12-digit account ID, trusts
+	// every user and role of that account. Empty trusts nobody. Optional.
+	Trust []string
+	// RequireMFA makes AssumeRole require MFA: a valid code in the request,
+	// or a caller session that is MFA-authenticated. Optional.
+	RequireMFA bool
+	// ExternalID, when not empty, must be sent as ExternalId. Optional.
+	ExternalID string
+	// MaxSessionDuration is the longest DurationSeconds AssumeRole accepts,
+	// from one to twelve hours. Zero means one hour. Optional.
+	MaxSessionDuration time.Duration
+	// Lifetime, when not zero, is the lifetime of every session issued for
+	// this role whatever the request asked for (the request is still
+	// validated); tests use a few seconds together with [Server.Advance].
+	// Zero means as requested. Optional.
+	Lifetime time.Duration
+}
+
+var (
+	accountRE     = regexp.MustCompile(`^\d{12}$`)
+	userNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	roleARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})$`)
+	userARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):user/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})$`)
+	rootARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):root$`)
+	accessKeyIDRE = regexp.MustCompile(`^AKIA[A-Z0-9]{12,124}$`)
+)
+
+// Validate reports the first problem that makes c unusable, naming it.
+func (c Config) Validate() error {
+	if !accountRE.MatchString(c.AccountID) {
+		return fmt.Errorf("ststest: Config.AccountID %q is not 12 digits", c.AccountID)
+	}
+	if c.SessionTokenLifetime < 0 {
+		return errors.New("ststest: Config.SessionTokenLifetime is negative")
+	}
+	names := map[string]bool{}
+	keys := map[string]bool{}
+	serials := map[string]bool{}
+	for i, u := range c.Users {
+		where := fmt.Sprintf("ststest: Config.Users[%d] (%q)", i, u.Name)
+		switch {
+		case !userNameRE.MatchString(u.Name):
+			return fmt.Errorf("%s: Name must match [\\w+=,.@-]{1,64}", where)
+		case names[u.Name]:
+			return fmt.Errorf("%s: duplicate user name", where)
+		case !accessKeyIDRE.MatchString(u.AccessKeyID):
+			return fmt.Errorf("%s: AccessKeyID must be AKIA followed by at least 12 upper-case letters or digits", where)
+		case keys[u.AccessKeyID]:
+			return fmt.Errorf("%s: duplicate AccessKeyID", where)
+		case u.SecretAccessKey == "":
+			return fmt.Errorf("%s: SecretAccessKey is empty", where)
+		case (len(u.MFACodes) > 0 || u.TOTPSecret != "") && u.MFASerial == "":
+			return fmt.Errorf("%s: MFACodes or TOTPSecret set without MFASerial", where)
+		case u.MFASerial != "" && serials[u.MFASerial]:
+			return fmt.Errorf("%s: duplicate MFASerial", where)
+		}
+		if u.MFASerial != "" && (len(u.MFASerial) < 9 || len(u.MFASerial) > 256) {
+			return fmt.Errorf("%s: MFASerial must be 9 to 256 characters, as STS requires", where)
+		}
+		for _, code := range u.MFACodes {
+			if !isSixDigits(code) {
+				return fmt.Errorf("%s: MFACodes entries must be six digits", where)
+			}
+		}
+		if u.TOTPSecret != "" {
+			if _, err := decodeBase32(u.TOTPSecret); err != nil {
+				return fmt.Errorf("%s: TOTPSecret is not base32: %w", where, err)
+			}
+		}
+		names[u.Name] = true
+		keys[u.AccessKeyID] = true
+		if u.MFASerial != "" {
+			serials[u.MFASerial] = true
+		}
+	}
+	arns := map[string]bool{}
+	for i, r := range c.Roles {
+		where := fmt.Sprintf("ststest: Config.Roles[%d] (%q)", i, r.ARN)
+		switch {
+		case !roleARNRE.MatchString(r.ARN):
+			return fmt.Errorf("%s: ARN must look like arn:aws:iam::123456789012:role/NAME", where)
+		case arns[r.ARN]:
+			return fmt.Errorf("%s: duplicate role ARN", where)
+		case r.MaxSessionDuration != 0 && (r.MaxSessionDuration < time.Hour || r.MaxSessionDuration > MaxRoleSessionDuration):
+			return fmt.Errorf("%s: MaxSessionDuration %v is outside 1h..12h", where, r.MaxSessionDuration)
+		case r.MaxSessionDuration%time.Second != 0:
+			return fmt.Errorf("%s: MaxSessionDuration must be whole seconds", where)
+		case r.Lifetime < 0:
+			return fmt.Errorf("%s: Lifetime is negative", where)
+		case r.ExternalID != "" && !validExternalID(r.ExternalID):
+			return fmt.Errorf("%s: ExternalID must match [\\w+=,.@:/-]{2,1224}", where)
+		}
+		for _, p := range r.Trust {
+			if !validPrincipal(p) {
+				return fmt.Errorf("%s: Trust entry %q is not a user ARN, role ARN, root ARN or account ID", where, p)
+			}
+		}
+		arns[r.ARN] = true
+	}
+	return nil
+}
+
+func validPrincipal(p string) bool {
+	return roleARNRE.MatchString(p) || userARNRE.MatchString(p) || rootARNRE.MatchString(p) || accountRE.MatchString(p)
+}
+
+func isSixDigits(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeBase32(s string) ([]byte, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if n := len(s) % 8; n != 0 {
+		s += strings.Repeat("=", 8-n)
+	}
+	return base32.StdEncoding.DecodeString(s)
+}
+
+// clone returns a deep copy of c.
+func (c Config) clone() Config {
+	out := c
+	out.Users = make([]User, len(c.Users))
+	for i, u := range c.Users {
+		u.MFACodes = append([]string(nil), u.MFACodes...)
+		out.Users[i] = u
+	}
+	out.Roles = make([]Role, len(c.Roles))
+	for i, r := range c.Roles {
+		r.Trust = append([]string(nil), r.Trust...)
+		out.Roles[i] = r
+	}
+	return out
+}
+
+// ParseConfig decodes a JSON Config, as the ststest command reads it.
+//
+// Keys are the Go field names (AccountID, Users, Roles, Name, AccessKeyID,
+// SecretAccessKey, MFASerial, MFACodes, TOTPSecret, ARN, Trust, RequireMFA,
+// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime); unknown
+// keys are an error. A duration is either a Go duration string such as
+// "10s" or "12h", or a plain integer number of seconds such as 3600. The
+// result is validated with [Config.Validate].
+func ParseConfig(data []byte) (Config, error) {
+	var jc jsonConfig
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jc); err != nil {
+		return Config{}, fmt.Errorf("ststest: parse config: %w", err)
+	}
+	cfg := Config{
+		AccountID:            jc.AccountID,
+		Users:                jc.Users,
+		SessionTokenLifetime: time.Duration(jc.SessionTokenLifetime),
+	}
+	for _, r := range jc.Roles {
+		cfg.Roles = append(cfg.Roles, Role{
+			ARN:                r.ARN,
+			Trust:              r.Trust,
+			RequireMFA:         r.RequireMFA,
+			ExternalID:         r.ExternalID,
+			MaxSessionDuration: time.Duration(r.MaxSessionDuration),
+			Lifetime:           time.Duration(r.Lifetime),
+		})
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+type jsonConfig struct {
+	AccountID            string
+	Users                []User
+	Roles                []jsonRole
+	SessionTokenLifetime jsonDuration
+}
+
+type jsonRole struct {
+	ARN                string
+	Trust              []string
+	RequireMFA         bool
+	ExternalID         string
+	MaxSessionDuration jsonDuration
+	Lifetime           jsonDuration
+}
+
+// jsonDuration is a time.Duration written as "10s" or as integer seconds.
+type jsonDuration time.Duration
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = jsonDuration(v)
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("duration %s: want a string such as \"10s\" or integer seconds", b)
+	}
+	*d = jsonDuration(time.Duration(n) * time.Second)
+	return nil
+}

@@ -1,0 +1,77 @@
+// Package ststest provides a fake AWS Security Token Service (STS) HTTP
+// server for tests, shaped like net/http/httptest: [NewServer] returns a
+// started [Server] listening on 127.0.0.1 with a URL field, and
+// [Server.Close] waits for in-flight requests.
+//
+// The real aws-sdk-go-v2 STS client and the AWS CLI talk to it unchanged
+// (see [Server.AWSConfig]). It is faithful where a credential chain can go
+// wrong: a chain that works against it works against AWS, and a chain AWS
+// refuses is refused by it, with the error codes, messages and HTTP status
+// codes STS uses, so errors.As(err, &smithy.APIError) and the SDK's
+// retryer behave as against AWS.
+//
+// # Protocol and signatures
+//
+// Requests use the awsQuery protocol, as both aws-sdk-go-v2's sts module
+// and botocore send it: POST with a form-encoded body
+// (Action=...&Version=2011-06-15&...); the same parameters in a GET query
+// string are accepted too. Answers are STS's XML, with a request ID in the
+// body and in the x-amzn-RequestId header.
+//
+// Every request must carry a SigV4 Authorization header. The server
+// verifies it itself, from the specification (canonical request, body
+// hash recomputed from the body, any region in the credential scope,
+// service "sts"), not with the SDK's signer, so requests signed by the Go
+// SDK and by botocore are checked independently. The signing time may be
+// at most five minutes from the real wall clock, whatever [Server.Advance]
+// did. The refusals are those of STS: InvalidClientTokenId (unknown or
+// revoked key, missing or wrong X-Amz-Security-Token),
+// SignatureDoesNotMatch (bad signature, or "Signature expired"),
+// ExpiredToken (an issued session past its expiration on the server
+// clock), MissingAuthenticationToken.
+//
+// # Actions
+//
+// AssumeRole checks the role's trust ([Role.Trust]; an assumed-role
+// session is its role ARN; an unknown role is refused as an untrusted one),
+// the session name, DurationSeconds (900 s to the role's
+// MaxSessionDuration, and at most one hour when the caller signs with
+// temporary credentials: role chaining), the external ID, and MFA.
+// GetSessionToken is refused to temporary credentials and accepts 900 s to
+// 36 h (default 12 h). GetCallerIdentity answers for users, their
+// GetSessionToken sessions (as the user) and assumed-role sessions.
+// Issued access key IDs start with ASIA; long-term ones must start with
+// AKIA.
+//
+// # MFA
+//
+// A user's device accepts the fixed [User.MFACodes] and, with
+// [User.TOTPSecret], RFC 6238 codes of the server clock's current step ±1;
+// each code is accepted once. A session issued by an MFA-authenticated
+// GetSessionToken or AssumeRole is itself MFA-authenticated: it satisfies
+// [Role.RequireMFA] without a code. This includes role chaining: a
+// session of a role assumed with MFA may assume another role that requires
+// MFA. That is how AWS documents MFA-protected API access (the temporary
+// credentials returned by an AssumeRole or GetSessionToken call that
+// included MFA carry aws:MultiFactorAuthPresent into the requests made
+// with them, and AssumeRole is such a request). An assumed-role session
+// has no MFA device of its own, so it cannot present a code.
+//
+// # Time
+//
+// The server clock is the wall clock plus every [Server.Advance]. It
+// decides expirations, Expiration values and TOTP codes. [Role.Lifetime]
+// and [Config.SessionTokenLifetime] shorten issued sessions (to seconds,
+// say) so tests can expire them with Advance instead of sleeping.
+//
+// # Observing and injecting faults
+//
+// [Server.Calls] records every request, refused ones included, with the
+// access key that signed it. [Server.FailNext] fails the next requests with
+// a chosen status and code, [Server.SetLatency] delays answers, and
+// [Server.Revoke] invalidates a key.
+//
+// The server never logs. [Call] records the MFA TokenCode as sent (tests
+// assert on it) but never a secret access key or session token; only
+// the AssumeRole and GetSessionToken answers carry issued secrets.
+package ststest

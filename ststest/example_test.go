@@ -1,0 +1,51 @@
+package ststest_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stschain/stschain/ststest"
+)
+
+func Example() {
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: "123456789012",
+		Users: []ststest.User{{
+			Name: "alice", AccessKeyID: "AKIAALICE00000000000", SecretAccessKey: "alice-secret",
+		}},
+		Roles: []ststest.Role{{
+			ARN:   "arn:aws:iam::123456789012:role/Deploy",
+			Trust: []string{"arn:aws:iam::123456789012:user/alice"},
+		}},
+	})
+	defer srv.Close()
+
+	ctx := context.Background()
+	client := sts.NewFromConfig(srv.AWSConfig("alice"))
+	id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(aws.ToString(id.Arn))
+
+	out, err := client.AssumeRole(ctx, &sts.AssumeRoleInput{
+		RoleArn:         aws.String("arn:aws:iam::123456789012:role/Deploy"),
+		RoleSessionName: aws.String("deploy"),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(aws.ToString(out.AssumedRoleUser.Arn))
+	for _, c := range srv.Calls() {
+		fmt.Println(c.Action, c.CallerAccessKeyID, c.Status)
+	}
+	// Output:
+	// arn:aws:iam::123456789012:user/alice
+	// arn:aws:sts::123456789012:assumed-role/Deploy/deploy
+	// GetCallerIdentity AKIAALICE00000000000 200
+	// AssumeRole AKIAALICE00000000000 200
+}

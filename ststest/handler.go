@@ -1,0 +1,540 @@
+package ststest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	apiVersion  = "2011-06-15"
+	maxBodySize = 1 << 20
+
+	msgInvalidToken = "The security token included in the request is invalid."
+	msgExpiredToken = "The security token included in the request is expired"
+	msgChaining     = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+	msgMaxDuration  = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+	msgGSTSession   = "Cannot call GetSessionToken with session credentials"
+	msgMFAAssume    = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+	msgMFAGST       = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user."
+)
+
+var (
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+)
+
+// apiError is an error answer.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// caller is the authenticated principal of a request.
+type caller struct {
+	arn     string
+	userID  string
+	account string
+	user    *User    // long-term key or GetSessionToken session
+	session *session // nil for a long-term key
+}
+
+// principalARN is the ARN trust policies see: the user ARN, or the role
+// ARN of an assumed-role session.
+func (c *caller) principalARN(s *Server) string {
+	if c.session != nil && c.session.role != nil {
+		return c.session.role.ARN
+	}
+	return s.UserARN(c.user.Name)
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	reqID := newRequestID()
+	w.Header().Set("x-amzn-RequestId", reqID)
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
+	call := Call{}
+	if err != nil || len(body) > maxBodySize {
+		s.finish(w, reqID, &call, errorf(http.StatusBadRequest, "MalformedInput", "The request body could not be read."), nil)
+		return
+	}
+	form, perr := requestForm(r, body)
+	call.Action = form.Get("Action")
+	call.RoleARN = form.Get("RoleArn")
+	call.RoleSessionName = form.Get("RoleSessionName")
+	call.SerialNumber = form.Get("SerialNumber")
+	call.TokenCode = form.Get("TokenCode")
+	call.DurationSeconds, _ = strconv.Atoi(form.Get("DurationSeconds"))
+	if a, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
+		call.CallerAccessKeyID = a.accessKeyID
+	}
+
+	s.mu.Lock()
+	latency := s.latency
+	s.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		t.Stop()
+	}
+
+	if f := s.takeFault(call.Action); f != nil {
+		s.finish(w, reqID, &call, f, nil)
+		return
+	}
+	if perr != nil {
+		s.finish(w, reqID, &call, perr, nil)
+		return
+	}
+	c, aerr := s.authenticate(r, body)
+	if c != nil {
+		call.CallerARN = c.arn
+	}
+	if aerr != nil {
+		s.finish(w, reqID, &call, aerr, nil)
+		return
+	}
+	if v := form.Get("Version"); v != "" && v != apiVersion {
+		s.finish(w, reqID, &call, errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", call.Action, v), nil)
+		return
+	}
+	var resp any
+	switch call.Action {
+	case "GetCallerIdentity":
+		resp = s.getCallerIdentity(c, reqID)
+	case "AssumeRole":
+		resp, aerr = s.assumeRole(c, form, reqID, &call)
+	case "GetSessionToken":
+		resp, aerr = s.getSessionToken(c, form, reqID, &call)
+	case "":
+		aerr = errorf(http.StatusBadRequest, "MissingAction", "Missing Action")
+	default:
+		aerr = errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", call.Action, apiVersion)
+	}
+	s.finish(w, reqID, &call, aerr, resp)
+}
+
+// finish records the call and writes the answer: resp on success, else
+// the error in STS's XML shape.
+func (s *Server) finish(w http.ResponseWriter, reqID string, call *Call, e *apiError, resp any) {
+	if e != nil {
+		call.Status, call.ErrorCode = e.status, e.code
+		call.IssuedAccessKeyID = ""
+	} else {
+		call.Status = http.StatusOK
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, *call)
+	s.mu.Unlock()
+	if e == nil {
+		writeXML(w, http.StatusOK, resp)
+		return
+	}
+	var er errorResponse
+	er.Xmlns = stsNamespace
+	er.Error.Type = "Sender"
+	if e.status >= 500 {
+		er.Error.Type = "Receiver"
+	}
+	er.Error.Code = e.code
+	er.Error.Message = e.message
+	er.RequestID = reqID
+	writeXML(w, e.status, &er)
+}
+
+// requestForm returns the request's parameters: the query string, plus a
+// form-encoded POST body.
+func requestForm(r *http.Request, body []byte) (url.Values, *apiError) {
+	form, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return url.Values{}, errorf(http.StatusBadRequest, "MalformedQueryString", "The query string is malformed.")
+	}
+	if r.Method == http.MethodPost && len(body) > 0 {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/x-www-form-urlencoded" {
+			return form, errorf(http.StatusBadRequest, "InvalidAction", "Only the awsQuery protocol (application/x-www-form-urlencoded) is supported")
+		}
+		bf, err := url.ParseQuery(string(body))
+		if err != nil {
+			return form, errorf(http.StatusBadRequest, "MalformedQueryString", "The request body is malformed.")
+		}
+		for k, v := range bf {
+			form[k] = append(form[k], v...)
+		}
+	} else if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return form, errorf(http.StatusBadRequest, "InvalidAction", "Unsupported HTTP method %s", r.Method)
+	}
+	return form, nil
+}
+
+func (s *Server) takeFault(action string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.faults {
+		f := &s.faults[i]
+		if f.n > 0 && (f.action == "" || f.action == action) {
+			f.n--
+			out := &apiError{status: f.status, code: f.code, message: faultMessage(f.code)}
+			if f.n == 0 {
+				s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func faultMessage(code string) string {
+	switch code {
+	case "Throttling":
+		return "Rate exceeded"
+	case "ServiceUnavailable":
+		return "Service is unable to handle request."
+	case "InternalFailure":
+		return "An internal error has occurred"
+	}
+	return "ststest: injected failure " + code
+}
+
+// authenticate finds the signer of r and verifies its signature.
+func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	}
+	a, err := parseAuthorization(h)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "IncompleteSignature", "%s", err.Error())
+	}
+	token := r.Header.Get("X-Amz-Security-Token")
+
+	s.mu.Lock()
+	revoked := s.revoked[a.accessKeyID]
+	user := s.keys[a.accessKeyID]
+	sess := s.sessions[a.accessKeyID]
+	now := s.nowLocked()
+	s.mu.Unlock()
+
+	invalid := errorf(http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
+	var secret string
+	c := &caller{account: s.cfg.AccountID}
+	switch {
+	case revoked:
+		return nil, invalid
+	case user != nil:
+		if token != "" {
+			return nil, invalid
+		}
+		secret = user.SecretAccessKey
+		c.user = user
+		c.arn = s.UserARN(user.Name)
+		c.userID = principalID("AIDA", c.arn)
+	case sess != nil:
+		if subtle.ConstantTimeCompare([]byte(token), []byte(sess.token)) != 1 {
+			return nil, invalid
+		}
+		secret = sess.secret
+		c.session = sess
+		if sess.role != nil {
+			acct, _ := splitRoleARN(sess.role.ARN)
+			c.account = acct
+			c.arn = s.AssumedRoleARN(sess.role.ARN, sess.sessionName)
+			c.userID = principalID("AROA", sess.role.ARN) + ":" + sess.sessionName
+		} else {
+			c.user = sess.user
+			c.arn = s.UserARN(sess.user.Name)
+			c.userID = principalID("AIDA", c.arn)
+		}
+	default:
+		return nil, invalid
+	}
+	if msg := verifySignature(r, body, a, secret, time.Now()); msg != "" {
+		return nil, errorf(http.StatusForbidden, "SignatureDoesNotMatch", "%s", msg)
+	}
+	if sess != nil && !now.Before(sess.expires) {
+		return c, errorf(http.StatusBadRequest, "ExpiredToken", msgExpiredToken)
+	}
+	return c, nil
+}
+
+func (s *Server) getCallerIdentity(c *caller, reqID string) any {
+	var out getCallerIdentityResponse
+	out.Xmlns = stsNamespace
+	out.Result.Arn = c.arn
+	out.Result.UserID = c.userID
+	out.Result.Account = c.account
+	out.ResponseMetadata.RequestID = reqID
+	return &out
+}
+
+// validation collects STS's "N validation errors detected" messages.
+type validation []string
+
+func (v *validation) add(value any, field, constraint string) {
+	val := "null"
+	if value != nil {
+		val = fmt.Sprintf("'%v'", value)
+	}
+	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: Member must %s", val, field, constraint))
+}
+
+func (v validation) err() *apiError {
+	switch len(v) {
+	case 0:
+		return nil
+	case 1:
+		return errorf(http.StatusBadRequest, "ValidationError", "1 validation error detected: %s", v[0])
+	}
+	return errorf(http.StatusBadRequest, "ValidationError", "%d validation errors detected: %s", len(v), strings.Join(v, "; "))
+}
+
+// durationParam parses DurationSeconds, checking its bounds.
+func durationParam(form url.Values, v *validation, def time.Duration, max int) time.Duration {
+	raw, ok := form["DurationSeconds"]
+	if !ok || len(raw) == 0 {
+		return def
+	}
+	n, err := strconv.Atoi(raw[0])
+	switch {
+	case err != nil:
+		v.add(raw[0], "durationSeconds", "be a number")
+		return 0
+	case n < int(MinDuration/time.Second):
+		v.add(n, "durationSeconds", "have value greater than or equal to 900")
+	case n > max:
+		v.add(n, "durationSeconds", fmt.Sprintf("have value less than or equal to %d", max))
+	}
+	return time.Duration(n) * time.Second
+}
+
+func mfaParams(form url.Values, v *validation) (serial, code string) {
+	serial, code = form.Get("SerialNumber"), form.Get("TokenCode")
+	if _, ok := form["SerialNumber"]; ok && (len(serial) < 9 || len(serial) > 256) {
+		v.add(serial, "serialNumber", "have length between 9 and 256")
+	}
+	if _, ok := form["TokenCode"]; ok {
+		if len(code) != 6 {
+			v.add(code, "tokenCode", "have length equal to 6")
+		} else if !isSixDigits(code) {
+			v.add(code, "tokenCode", `satisfy regular expression pattern: [\d]*`)
+		}
+	}
+	return serial, code
+}
+
+func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
+	var v validation
+	roleARN := form.Get("RoleArn")
+	if _, ok := form["RoleArn"]; !ok {
+		v.add(nil, "roleArn", "not be null")
+	} else if len(roleARN) < 20 || len(roleARN) > 2048 {
+		v.add(roleARN, "roleArn", "have length between 20 and 2048")
+	}
+	name := form.Get("RoleSessionName")
+	if _, ok := form["RoleSessionName"]; !ok {
+		v.add(nil, "roleSessionName", "not be null")
+	} else {
+		if len(name) < 2 || len(name) > 64 {
+			v.add(name, "roleSessionName", "have length between 2 and 64")
+		}
+		if !sessionNameRE.MatchString(name) {
+			v.add(name, "roleSessionName", `satisfy regular expression pattern: [\w+=,.@-]*`)
+		}
+	}
+	d := durationParam(form, &v, DefaultAssumeRoleDuration, int(MaxRoleSessionDuration/time.Second))
+	extID, hasExtID := form.Get("ExternalId"), form.Has("ExternalId")
+	if hasExtID && !validExternalID(extID) {
+		v.add(extID, "externalId", `satisfy regular expression pattern: [\w+=,.@:\/-]* and have length between 2 and 1224`)
+	}
+	serial, code := mfaParams(form, &v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+
+	denied := errorf(http.StatusForbidden, "AccessDenied",
+		"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", c.arn, roleARN)
+	role := s.roles[roleARN]
+	if role == nil || !s.trusts(role, c) {
+		return nil, denied
+	}
+	if role.ExternalID != "" && subtle.ConstantTimeCompare([]byte(extID), []byte(role.ExternalID)) != 1 {
+		return nil, denied
+	}
+	mfa := c.session != nil && c.session.mfa
+	if serial != "" || code != "" {
+		if c.user == nil || c.session != nil && c.session.role != nil {
+			// An assumed-role session has no MFA device to present.
+			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAAssume)
+		}
+		if !s.checkMFA(c.user, serial, code) {
+			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAAssume)
+		}
+		mfa = true
+	}
+	if role.RequireMFA && !mfa {
+		return nil, denied
+	}
+	maxD := role.MaxSessionDuration
+	if maxD == 0 {
+		maxD = DefaultMaxSessionDuration
+	}
+	if c.session != nil && d > ChainedRoleMaxDuration {
+		return nil, errorf(http.StatusBadRequest, "ValidationError", msgChaining)
+	}
+	if d > maxD {
+		return nil, errorf(http.StatusBadRequest, "ValidationError", msgMaxDuration)
+	}
+	if role.Lifetime != 0 {
+		d = role.Lifetime
+	}
+	sess := s.issue(d, func(ns *session) {
+		ns.role = role
+		ns.sessionName = name
+		ns.mfa = mfa
+	})
+	call.IssuedAccessKeyID = sess.accessKeyID
+
+	var out assumeRoleResponse
+	out.Xmlns = stsNamespace
+	out.Result.AssumedRoleUser.Arn = s.AssumedRoleARN(role.ARN, name)
+	out.Result.AssumedRoleUser.AssumedRoleID = principalID("AROA", role.ARN) + ":" + name
+	out.Result.Credentials = credentialsXML(sess)
+	out.ResponseMetadata.RequestID = reqID
+	return &out, nil
+}
+
+// trusts reports whether the role's trust policy names the caller.
+func (s *Server) trusts(role *Role, c *caller) bool {
+	p := c.principalARN(s)
+	acct := s.cfg.AccountID
+	if c.session != nil && c.session.role != nil {
+		acct, _ = splitRoleARN(c.session.role.ARN)
+	}
+	for _, t := range role.Trust {
+		if t == p || t == acct || t == "arn:aws:iam::"+acct+":root" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
+	var v validation
+	d := durationParam(form, &v, DefaultSessionTokenDuration, int(MaxSessionTokenDuration/time.Second))
+	serial, code := mfaParams(form, &v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if c.session != nil {
+		return nil, errorf(http.StatusForbidden, "AccessDenied", msgGSTSession)
+	}
+	mfa := false
+	if serial != "" || code != "" {
+		if !s.checkMFA(c.user, serial, code) {
+			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAGST)
+		}
+		mfa = true
+	}
+	if s.cfg.SessionTokenLifetime != 0 {
+		d = s.cfg.SessionTokenLifetime
+	}
+	user := c.user
+	sess := s.issue(d, func(ns *session) {
+		ns.user = user
+		ns.mfa = mfa
+	})
+	call.IssuedAccessKeyID = sess.accessKeyID
+
+	var out getSessionTokenResponse
+	out.Xmlns = stsNamespace
+	out.Result.Credentials = credentialsXML(sess)
+	out.ResponseMetadata.RequestID = reqID
+	return &out, nil
+}
+
+// issue creates and stores a session lasting d on the server clock.
+func (s *Server) issue(d time.Duration, fill func(*session)) *session {
+	ns := &session{
+		accessKeyID: "ASIA" + randomString(16, upperAlnum),
+		secret:      randomString(40, secretAlphabet),
+		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(randomBytes(300)),
+	}
+	fill(ns)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns.expires = s.nowLocked().Add(d)
+	s.sessions[ns.accessKeyID] = ns
+	return ns
+}
+
+func credentialsXML(ns *session) xmlCredentials {
+	return xmlCredentials{
+		AccessKeyID:     ns.accessKeyID,
+		SecretAccessKey: ns.secret,
+		SessionToken:    ns.token,
+		Expiration:      formatExpiration(ns.expires),
+	}
+}
+
+const (
+	upperAlnum     = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return b
+}
+
+// randomString draws n characters from alphabet, whose length must be a
+// power of two no larger than 256.
+func randomString(n int, alphabet string) string {
+	b := randomBytes(n)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// principalID derives a stable unique ID (AIDA..., AROA...) from an ARN.
+func principalID(prefix, arn string) string {
+	h := sha256.Sum256([]byte(arn))
+	b := make([]byte, 17)
+	for i := range b {
+		b[i] = upperAlnum[int(h[i])%len(upperAlnum)]
+	}
+	return prefix + string(b)
+}
+
+func newRequestID() string {
+	b := randomBytes(16)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func validExternalID(s string) bool {
+	return len(s) >= 2 && len(s) <= 1224 && externalIDRE.MatchString(s)
+}

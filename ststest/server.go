@@ -1,0 +1,334 @@
+package ststest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// DefaultAddr is the address [NewServer] listens on: a free port on the
+// IPv4 loopback interface.
+const DefaultAddr = "127.0.0.1:0"
+
+// Call records one request the server answered, failed ones included.
+type Call struct {
+	// Action is the request's Action parameter, such as "AssumeRole".
+	Action string
+	// CallerARN is the ARN of the authenticated caller (a user ARN, or an
+	// assumed-role session ARN); empty when authentication failed.
+	CallerARN string
+	// CallerAccessKeyID is the access key ID the request was signed with,
+	// as named by its Authorization header (even when it was refused).
+	CallerAccessKeyID string
+	// RoleARN is the RoleArn parameter.
+	RoleARN string
+	// RoleSessionName is the RoleSessionName parameter.
+	RoleSessionName string
+	// SerialNumber is the SerialNumber parameter.
+	SerialNumber string
+	// TokenCode is the TokenCode parameter.
+	TokenCode string
+	// DurationSeconds is the DurationSeconds parameter as requested; 0 when
+	// absent or not a number.
+	DurationSeconds int
+	// Status is the HTTP status code of the answer.
+	Status int
+	// ErrorCode is the STS error code of a failed call; empty on success.
+	ErrorCode string
+	// IssuedAccessKeyID is the access key ID of the credentials issued by a
+	// successful AssumeRole or GetSessionToken; empty otherwise.
+	IssuedAccessKeyID string
+}
+
+// Server is a fake AWS STS endpoint listening on 127.0.0.1. It answers the
+// awsQuery protocol (POST form bodies, and GET query strings) for
+// AssumeRole, GetSessionToken and GetCallerIdentity, verifies every
+// request's SigV4 signature, and records each call.
+//
+// All methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the server, http://127.0.0.1:PORT, with no
+	// trailing slash.
+	URL string
+
+	cfg   Config           // immutable after start
+	users map[string]*User // by name; immutable after start
+	keys  map[string]*User // by access key ID; immutable after start
+	roles map[string]*Role // by ARN; immutable after start
+
+	hs        *httptest.Server
+	closing   chan struct{} // closed by Close; cuts latency short
+	closeOnce sync.Once
+	inFlight  atomic.Int64 // requests inside serveHTTP
+
+	mu       sync.Mutex
+	offset   time.Duration       // guarded by mu: how far Advance moved the clock
+	latency  time.Duration       // guarded by mu
+	calls    []Call              // guarded by mu
+	faults   []fault             // guarded by mu
+	revoked  map[string]bool     // guarded by mu: access key IDs
+	sessions map[string]*session // guarded by mu: by issued access key ID
+	usedMFA  map[string]bool     // guarded by mu: "serial\x00code" or "serial\x00step"
+}
+
+// fault is one FailNext rule.
+type fault struct {
+	action string
+	n      int
+	status int
+	code   string
+}
+
+// session is a set of temporary credentials the server issued.
+type session struct {
+	accessKeyID string
+	secret      string
+	token       string
+	expires     time.Time // server clock
+	user        *User     // the user behind a GetSessionToken session; nil for roles
+	role        *Role     // the role of an AssumeRole session
+	sessionName string
+	mfa         bool // MFA-authenticated
+}
+
+// NewServer starts a server for cfg on 127.0.0.1 and a free port. It
+// panics when cfg is invalid (see [Config.Validate]), naming the problem,
+// or when it cannot listen. Call [Server.Close] when done.
+func NewServer(cfg Config) *Server {
+	s, err := Start(cfg, DefaultAddr)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start is [NewServer] returning an error instead of panicking, listening
+// on addr, which must be a 127.0.0.1 address ("127.0.0.1:0" picks a free
+// port). The ststest command uses it.
+func Start(cfg Config, addr string) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("ststest: address %q: %w", addr, err)
+	}
+	if host != "127.0.0.1" {
+		return nil, fmt.Errorf("ststest: address %q: only 127.0.0.1 is allowed", addr)
+	}
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ststest: listen: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg.clone(),
+		users:    map[string]*User{},
+		keys:     map[string]*User{},
+		roles:    map[string]*Role{},
+		closing:  make(chan struct{}),
+		revoked:  map[string]bool{},
+		sessions: map[string]*session{},
+		usedMFA:  map[string]bool{},
+	}
+	for i := range s.cfg.Users {
+		u := &s.cfg.Users[i]
+		s.users[u.Name] = u
+		s.keys[u.AccessKeyID] = u
+	}
+	for i := range s.cfg.Roles {
+		r := &s.cfg.Roles[i]
+		s.roles[r.ARN] = r
+	}
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.hs.Listener.Close()
+	s.hs.Listener = ln
+	s.hs.Start()
+	s.URL = strings.TrimSuffix(s.hs.URL, "/")
+	return s, nil
+}
+
+// Close stops the server: it cuts any [Server.SetLatency] delay short,
+// then waits for in-flight requests to finish. Close may be called more
+// than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.hs.Close()
+}
+
+// Client returns an HTTP client for the server whose idle connections are
+// closed by [Server.Close]. [Server.AWSConfig] uses it.
+func (s *Server) Client() *http.Client {
+	return s.hs.Client()
+}
+
+// AccountID returns [Config.AccountID].
+func (s *Server) AccountID() string { return s.cfg.AccountID }
+
+// UserARN returns arn:aws:iam::ACCOUNT:user/NAME. It does not check that
+// the user exists.
+func (s *Server) UserARN(name string) string {
+	return "arn:aws:iam::" + s.cfg.AccountID + ":user/" + name
+}
+
+// AssumedRoleARN returns the ARN that sessions of role roleARN named
+// sessionName have: arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION.
+func (s *Server) AssumedRoleARN(roleARN, sessionName string) string {
+	acct, name := splitRoleARN(roleARN)
+	return "arn:aws:sts::" + acct + ":assumed-role/" + name + "/" + sessionName
+}
+
+func (s *Server) user(name string) *User {
+	u, ok := s.users[name]
+	if !ok {
+		panic(fmt.Sprintf("ststest: no user %q in Config.Users", name))
+	}
+	return u
+}
+
+// UserCredentials returns a static provider of the named user's long-term
+// keys. It panics when the Config has no such user: a test naming an
+// unknown user is a bug in the test.
+func (s *Server) UserCredentials(name string) aws.CredentialsProvider {
+	u := s.user(name)
+	return credentials.NewStaticCredentialsProvider(u.AccessKeyID, u.SecretAccessKey, "")
+}
+
+// AWSConfig returns an aws.Config that sends every request of every
+// service client to this server: region us-east-1, BaseEndpoint s.URL, the
+// named user's long-term keys, [Server.Client] as HTTP client, and the
+// SDK's standard retryer (3 attempts) with its backoff capped at 100 ms so
+// that retried faults keep tests fast. It panics when the Config has no
+// such user.
+func (s *Server) AWSConfig(user string) aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.URL),
+		Credentials:  s.UserCredentials(user),
+		HTTPClient:   s.Client(),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxBackoff = 100 * time.Millisecond
+			})
+		},
+	}
+}
+
+// Calls returns a copy of the calls recorded since the start or the last
+// [Server.ResetCalls], oldest first.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// CallsFor returns the recorded calls of one action, oldest first.
+func (s *Server) CallsFor(action string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if c.Action == action {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CountCalls returns how many recorded calls had the action; "" counts
+// them all.
+func (s *Server) CountCalls(action string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if action == "" || c.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls forgets the recorded calls.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+}
+
+// FailNext makes the next n requests whose Action is action ("" means any
+// action) fail with the HTTP status and STS error code given, such as 503
+// "ServiceUnavailable" or 400 "Throttling", before authentication. Rules
+// queue up: a request is matched against the oldest rule that still has
+// failures left and matches its action.
+func (s *Server) FailNext(action string, n, status int, code string) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{action: action, n: n, status: status, code: code})
+}
+
+// SetLatency delays every answer by d (0 removes the delay). The delay is
+// cut short when the request's client goes away or the server closes.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Revoke makes the access key ID unusable from now on: requests signed
+// with it fail with InvalidClientTokenId. It applies to a user's long-term
+// key and to issued session keys alike; sessions issued earlier from a
+// revoked key stay valid, as on AWS when a key is deactivated.
+func (s *Server) Revoke(accessKeyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked[accessKeyID] = true
+}
+
+// Advance moves the server's clock forward by d, which must not be
+// negative. The server clock decides when issued sessions expire, which
+// Expiration values they carry, and which TOTP codes are current. The
+// SigV4 clock-skew check still compares the signing time with the real
+// wall clock, so SDK clients keep working after Advance.
+func (s *Server) Advance(d time.Duration) {
+	if d < 0 {
+		panic("ststest: Advance with a negative duration")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
+}
+
+// Now returns the server's clock: the wall clock plus every
+// [Server.Advance]. Compute TOTP codes against it.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nowLocked()
+}
+
+// inFlightForTest reports whether a request is being handled.
+func (s *Server) inFlightForTest() bool { return s.inFlight.Load() > 0 }
+
+func (s *Server) nowLocked() time.Time { return time.Now().Add(s.offset) }
+
+// splitRoleARN returns the account and the name (without path) of a role
+// ARN.
+func splitRoleARN(arn string) (account, name string) {
+	m := roleARNRE.FindStringSubmatch(arn)
+	if m == nil {
+		return "", arn
+	}
+	return m[1], m[3]
+}

@@ -1,0 +1,556 @@
+package ststest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGetCallerIdentityUser(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	out, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:iam::123456789012:user/alice", aws.ToString(out.Arn))
+	assert.Equal(t, acct, aws.ToString(out.Account))
+	assert.Regexp(t, `^AIDA[A-Z2-7]{17}$`, aws.ToString(out.UserId))
+	calls := s.Calls()
+	require.Len(t, calls, 1, "the SDK must have reached the fake, not AWS")
+	assert.Equal(t, Call{Action: "GetCallerIdentity", CallerARN: s.UserARN("alice"), CallerAccessKeyID: aliceKey, Status: 200}, calls[0])
+}
+
+func TestAssumeRoleAndChain(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	out, err := assume(ctx, client(s, "alice"), roleA, "alice-session")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/A/alice-session", aws.ToString(out.AssumedRoleUser.Arn))
+	assert.Regexp(t, `^AROA[A-Z2-7]{17}:alice-session$`, aws.ToString(out.AssumedRoleUser.AssumedRoleId))
+	creds := out.Credentials
+	assert.Regexp(t, `^ASIA[A-Z2-7]{16}$`, aws.ToString(creds.AccessKeyId))
+	assert.Len(t, aws.ToString(creds.SecretAccessKey), 40)
+	assert.Greater(t, len(aws.ToString(creds.SessionToken)), 300)
+	assert.WithinDuration(t, s.Now().Add(time.Hour), aws.ToTime(creds.Expiration), 2*time.Second)
+
+	// The session answers GetCallerIdentity as the assumed role.
+	roleClient := sessionClient(s, creds)
+	id, err := roleClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, aws.ToString(out.AssumedRoleUser.Arn), aws.ToString(id.Arn))
+	assert.Equal(t, aws.ToString(out.AssumedRoleUser.AssumedRoleId), aws.ToString(id.UserId))
+
+	// Role chaining: B trusts A.
+	outB, err := assume(ctx, roleClient, roleB, "chained")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/B/chained", aws.ToString(outB.AssumedRoleUser.Arn))
+
+	calls := s.CallsFor("AssumeRole")
+	require.Len(t, calls, 2)
+	assert.Equal(t, aliceKey, calls[0].CallerAccessKeyID)
+	assert.Equal(t, aws.ToString(creds.AccessKeyId), calls[0].IssuedAccessKeyID)
+	assert.Equal(t, aws.ToString(creds.AccessKeyId), calls[1].CallerAccessKeyID, "B was assumed with A's session")
+	assert.Equal(t, aws.ToString(out.AssumedRoleUser.Arn), calls[1].CallerARN)
+	assert.Equal(t, roleB, calls[1].RoleARN)
+	assert.Equal(t, "chained", calls[1].RoleSessionName)
+	assert.Equal(t, aws.ToString(outB.Credentials.AccessKeyId), calls[1].IssuedAccessKeyID)
+	assert.Equal(t, 3, s.CountCalls(""))
+}
+
+func TestAssumeRoleRefusals(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	roleOut, err := assume(ctx, alice, roleA, "s1")
+	require.NoError(t, err)
+	roleClient := sessionClient(s, roleOut.Credentials)
+	gst, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	gstClient := sessionClient(s, gst.Credentials)
+
+	denied := func(caller, role string) string {
+		return "User: " + caller + " is not authorized to perform: sts:AssumeRole on resource: " + role
+	}
+	aliceARN := s.UserARN("alice")
+	tests := []struct {
+		name   string
+		client *sts.Client
+		role   string
+		sess   string
+		opt    func(*sts.AssumeRoleInput)
+		code   string
+		msg    string
+		status int
+	}{
+		{"untrusted user", client(s, "bob"), roleA, "x1", nil, "AccessDenied", denied(s.UserARN("bob"), roleA), 403},
+		{"unknown role", alice, "arn:aws:iam::123456789012:role/Nope", "x1", nil, "AccessDenied", denied(aliceARN, "arn:aws:iam::123456789012:role/Nope"), 403},
+		{"user not trusted by B", alice, roleB, "x1", nil, "AccessDenied", denied(aliceARN, roleB), 403},
+		{"session name too short", alice, roleA, "x", nil, "ValidationError",
+			"1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64", 400},
+		{"session name bad characters", alice, roleA, "bad name", nil, "ValidationError",
+			`1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`, 400},
+		{"session name too long", alice, roleA, strings.Repeat("a", 65), nil, "ValidationError", "", 400},
+		{"duration too short", alice, roleA, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(899) }, "ValidationError",
+			"1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", 400},
+		{"duration above role max", alice, roleA, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(3601) }, "ValidationError", msgMaxDuration, 400},
+		{"chaining above one hour", roleClient, roleLong, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(7200) }, "ValidationError", msgChaining, 400},
+		{"session credentials above one hour", gstClient, roleLong, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(3601) }, "ValidationError", msgChaining, 400},
+		{"external id missing", alice, roleExt, "x1", nil, "AccessDenied", denied(aliceARN, roleExt), 403},
+		{"external id wrong", alice, roleExt, "x1", func(in *sts.AssumeRoleInput) { in.ExternalId = aws.String("ext-999") }, "AccessDenied", denied(aliceARN, roleExt), 403},
+		{"mfa required, none given", alice, roleMFA, "x1", nil, "AccessDenied", denied(aliceARN, roleMFA), 403},
+		{"mfa wrong code", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("999999")
+		}, "AccessDenied", msgMFAAssume, 403},
+		{"mfa wrong serial", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(carolMFA), aws.String("111111")
+		}, "AccessDenied", msgMFAAssume, 403},
+		{"mfa code not digits", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("12345a")
+		}, "ValidationError", "", 400},
+		{"mfa required, role session has no device", roleClient, roleMFA, "x1", nil, "AccessDenied", denied(aws.ToString(roleOut.AssumedRoleUser.Arn), roleMFA), 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.ResetCalls()
+			_, err := assume(ctx, tt.client, tt.role, tt.sess, func(in *sts.AssumeRoleInput) {
+				if tt.opt != nil {
+					tt.opt(in)
+				}
+			})
+			requireAPIError(t, err, tt.code, tt.msg)
+			var re *awshttp.ResponseError
+			require.True(t, errors.As(err, &re))
+			assert.Equal(t, tt.status, re.HTTPStatusCode())
+			assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4`, re.ServiceRequestID())
+			calls := s.Calls()
+			require.Len(t, calls, 1, "refusals are not retried")
+			assert.Equal(t, tt.code, calls[0].ErrorCode)
+			assert.Equal(t, tt.status, calls[0].Status)
+			assert.Empty(t, calls[0].IssuedAccessKeyID)
+		})
+	}
+}
+
+func TestAssumeRoleAccepted(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	tests := []struct {
+		name string
+		c    *sts.Client
+		role string
+		opt  func(*sts.AssumeRoleInput)
+		want time.Duration
+	}{
+		{"default duration", alice, roleA, nil, time.Hour},
+		{"minimum duration", alice, roleA, func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(900) }, 15 * time.Minute},
+		{"long role", alice, roleLong, func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(43200) }, 12 * time.Hour},
+		{"account trust by ID", client(s, "bob"), roleExt, func(in *sts.AssumeRoleInput) { in.ExternalId = aws.String("ext-123") }, time.Hour},
+		{"account trust by root ARN", client(s, "bob"), roleLong, nil, time.Hour},
+		{"role lifetime override", alice, roleShort, func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(3000) }, 10 * time.Second},
+		{"mfa code", alice, roleMFA, func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("111111")
+		}, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := assume(ctx, tt.c, tt.role, "ok-session", func(in *sts.AssumeRoleInput) {
+				if tt.opt != nil {
+					tt.opt(in)
+				}
+			})
+			require.NoError(t, err)
+			assert.WithinDuration(t, s.Now().Add(tt.want), aws.ToTime(out.Credentials.Expiration), 2*time.Second)
+		})
+	}
+}
+
+func TestMFACodesAreOneTime(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	withCode := func(code string) func(*sts.AssumeRoleInput) {
+		return func(in *sts.AssumeRoleInput) { in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String(code) }
+	}
+	_, err := assume(ctx, alice, roleMFA, "m1", withCode("222222"))
+	require.NoError(t, err)
+	_, err = assume(ctx, alice, roleMFA, "m2", withCode("222222"))
+	requireAPIError(t, err, "AccessDenied", msgMFAAssume)
+
+	_, err = alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("333333")})
+	require.NoError(t, err)
+	_, err = alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("333333")})
+	requireAPIError(t, err, "AccessDenied", msgMFAGST)
+
+	calls := s.CallsFor("GetSessionToken")
+	require.Len(t, calls, 2)
+	assert.Equal(t, aliceMFA, calls[1].SerialNumber)
+	assert.Equal(t, "333333", calls[1].TokenCode)
+}
+
+func TestTOTP(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	carol := client(s, "carol")
+	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCodeCustom(totpSecret, at, opts)
+		require.NoError(t, err)
+		return c
+	}
+	mfa := func(c string) func(*sts.AssumeRoleInput) {
+		return func(in *sts.AssumeRoleInput) { in.SerialNumber, in.TokenCode = aws.String(carolMFA), aws.String(c) }
+	}
+	// Move to the middle of a step so that ±1 step is unambiguous.
+	now := s.Now()
+	s.Advance(45*time.Second - time.Duration(now.UnixNano())%(30*time.Second))
+	now = s.Now()
+
+	_, err := assume(ctx, carol, roleMFA, "t1", mfa(code(now)))
+	require.NoError(t, err, "current step")
+	_, err = assume(ctx, carol, roleMFA, "t2", mfa(code(now)))
+	requireAPIError(t, err, "AccessDenied", msgMFAAssume)
+
+	_, err = assume(ctx, carol, roleMFA, "t3", mfa(code(now.Add(-30*time.Second))))
+	require.NoError(t, err, "previous step")
+	_, err = assume(ctx, carol, roleMFA, "t4", mfa(code(now.Add(30*time.Second))))
+	require.NoError(t, err, "next step")
+
+	for _, off := range []time.Duration{-60 * time.Second, 60 * time.Second, 10 * time.Minute} {
+		c := code(now.Add(off))
+		if c == code(now) || c == code(now.Add(-30*time.Second)) || c == code(now.Add(30*time.Second)) {
+			continue // a 1-in-a-million collision
+		}
+		_, err = assume(ctx, carol, roleMFA, "t5", mfa(c))
+		requireAPIError(t, err, "AccessDenied", msgMFAAssume)
+	}
+
+	// Advance moves TOTP with the server clock: a code of the future
+	// becomes current.
+	later := now.Add(5 * time.Minute)
+	s.Advance(5 * time.Minute)
+	_, err = carol.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(carolMFA), TokenCode: aws.String(code(later))})
+	require.NoError(t, err)
+}
+
+func TestGetSessionToken(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	out, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	assert.Regexp(t, `^ASIA`, aws.ToString(out.Credentials.AccessKeyId))
+	assert.WithinDuration(t, s.Now().Add(12*time.Hour), aws.ToTime(out.Credentials.Expiration), 2*time.Second)
+
+	sc := sessionClient(s, out.Credentials)
+	id, err := sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
+	assert.Regexp(t, `^AIDA`, aws.ToString(id.UserId))
+
+	_, err = sc.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	requireAPIError(t, err, "AccessDenied", msgGSTSession)
+
+	// A session without MFA cannot assume a role that requires MFA.
+	_, err = assume(ctx, sc, roleMFA, "x1")
+	requireAPIError(t, err, "AccessDenied", "")
+
+	for _, tt := range []struct {
+		d    int32
+		code string
+		want time.Duration
+	}{
+		{899, "ValidationError", 0},
+		{129601, "ValidationError", 0},
+		{900, "", 15 * time.Minute},
+		{129600, "", 36 * time.Hour},
+	} {
+		out, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(tt.d)})
+		if tt.code != "" {
+			requireAPIError(t, err, tt.code, "")
+			continue
+		}
+		require.NoError(t, err)
+		assert.WithinDuration(t, s.Now().Add(tt.want), aws.ToTime(out.Credentials.Expiration), 2*time.Second)
+	}
+	requireAPIError(t, mustErr(client(s, "bob").GetSessionToken(ctx, &sts.GetSessionTokenInput{
+		SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("111111"),
+	})), "AccessDenied", msgMFAGST)
+}
+
+func mustErr[T any](_ T, err error) error { return err }
+
+func TestMFAContext(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	gst, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("111111")})
+	require.NoError(t, err)
+	sc := sessionClient(s, gst.Credentials)
+
+	// The MFA session assumes a role requiring MFA without a code.
+	out, err := assume(ctx, sc, roleMFA, "from-mfa-session")
+	require.NoError(t, err)
+	// ...and the MFA context carries through role chaining.
+	_, err = assume(ctx, sessionClient(s, out.Credentials), roleMFA2, "chained-mfa")
+	require.NoError(t, err)
+
+	// A role session assumed without MFA does not get it.
+	plain, err := assume(ctx, alice, roleA, "plain")
+	require.NoError(t, err)
+	_, err = assume(ctx, sessionClient(s, plain.Credentials), roleB, "ok")
+	require.NoError(t, err)
+
+	// The GetSessionToken session may still present its user's device.
+	gst2, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	_, err = assume(ctx, sessionClient(s, gst2.Credentials), roleMFA, "with-code", func(in *sts.AssumeRoleInput) {
+		in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("222222")
+	})
+	require.NoError(t, err)
+}
+
+func TestAuthenticationFailures(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	out, err := client(s, "alice").GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	c := out.Credentials
+	base := s.AWSConfig("alice")
+	with := func(p aws.CredentialsProvider) *sts.Client {
+		cfg := base.Copy()
+		cfg.Credentials = p
+		return sts.NewFromConfig(cfg)
+	}
+	static := credentials.NewStaticCredentialsProvider
+	tests := []struct {
+		name   string
+		client *sts.Client
+		code   string
+		msg    string
+		status int
+	}{
+		{"unknown key", with(static("AKIAUNKNOWN000000000", "x", "")), "InvalidClientTokenId", msgInvalidToken, 403},
+		{"wrong secret", with(static(aliceKey, "wrong", "")), "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.", 403},
+		{"session key without token", with(static(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), "")), "InvalidClientTokenId", msgInvalidToken, 403},
+		{"session key with wrong token", with(static(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), "bogus")), "InvalidClientTokenId", msgInvalidToken, 403},
+		{"long-term key with a token", with(static(aliceKey, "alice-secret", aws.ToString(c.SessionToken))), "InvalidClientTokenId", msgInvalidToken, 403},
+		{"session with wrong secret", with(static(aws.ToString(c.AccessKeyId), "wrong", aws.ToString(c.SessionToken))), "SignatureDoesNotMatch", "", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s.ResetCalls()
+			_, err := tt.client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			requireAPIError(t, err, tt.code, tt.msg)
+			var re *smithyhttp.ResponseError
+			require.True(t, errors.As(err, &re))
+			assert.Equal(t, tt.status, re.HTTPStatusCode())
+			calls := s.Calls()
+			require.Len(t, calls, 1)
+			assert.Equal(t, tt.code, calls[0].ErrorCode)
+			assert.Empty(t, calls[0].CallerARN)
+		})
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	out, err := assume(ctx, client(s, "alice"), roleA, "r1")
+	require.NoError(t, err)
+	sc := sessionClient(s, out.Credentials)
+	_, err = sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+
+	s.Revoke(aws.ToString(out.Credentials.AccessKeyId))
+	_, err = sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "InvalidClientTokenId", msgInvalidToken)
+
+	s.Revoke(aliceKey)
+	_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "InvalidClientTokenId", msgInvalidToken)
+	_, err = client(s, "bob").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+}
+
+func TestExpiryWithAdvance(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	start := s.Now()
+	out, err := assume(ctx, client(s, "alice"), roleShort, "short")
+	require.NoError(t, err)
+	exp := aws.ToTime(out.Credentials.Expiration)
+	assert.WithinDuration(t, start.Add(10*time.Second), exp, 2*time.Second)
+	sc := sessionClient(s, out.Credentials)
+	_, err = sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+
+	s.Advance(11 * time.Second)
+	_, err = sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "ExpiredToken", msgExpiredToken)
+	var re *smithyhttp.ResponseError
+	require.True(t, errors.As(err, &re))
+	assert.Equal(t, 400, re.HTTPStatusCode())
+
+	// Long-term keys still sign fine after the clock moved: the SigV4 skew
+	// check uses the wall clock. New sessions carry the advanced clock.
+	s.Advance(24 * time.Hour)
+	out2, err := assume(ctx, client(s, "alice"), roleA, "later")
+	require.NoError(t, err)
+	assert.WithinDuration(t, start.Add(24*time.Hour+11*time.Second+time.Hour), aws.ToTime(out2.Credentials.Expiration), 3*time.Second)
+
+	// SessionTokenLifetime overrides GetSessionToken's.
+	cfg := testConfig()
+	cfg.SessionTokenLifetime = 5 * time.Second
+	s2 := newTestServer(t, cfg)
+	gst, err := client(s2, "bob").GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(3600)})
+	require.NoError(t, err)
+	assert.WithinDuration(t, s2.Now().Add(5*time.Second), aws.ToTime(gst.Credentials.Expiration), 2*time.Second)
+	s2.Advance(5 * time.Second)
+	_, err = sessionClient(s2, gst.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "ExpiredToken", "")
+}
+
+func TestFailNextIsRetriedBySDK(t *testing.T) {
+	tests := []struct {
+		name      string
+		action    string
+		n, status int
+		code      string
+		wantErr   bool
+		wantCalls int
+	}{
+		{"503 twice then success", "GetCallerIdentity", 2, 503, "ServiceUnavailable", false, 3},
+		{"throttling twice then success", "", 2, 400, "Throttling", false, 3},
+		{"three failures exhaust attempts", "GetCallerIdentity", 3, 500, "InternalFailure", true, 3},
+		{"non-retryable", "GetCallerIdentity", 1, 403, "AccessDenied", true, 1},
+		{"other action untouched", "AssumeRole", 5, 503, "ServiceUnavailable", false, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t, testConfig())
+			s.FailNext(tt.action, tt.n, tt.status, tt.code)
+			_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+			calls := s.Calls()
+			require.Len(t, calls, tt.wantCalls)
+			if tt.wantErr {
+				requireAPIError(t, err, tt.code, "")
+				assert.Equal(t, tt.status, calls[len(calls)-1].Status)
+				if tt.wantCalls == 3 {
+					var me *retry.MaxAttemptsError
+					assert.True(t, errors.As(err, &me))
+				}
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, 200, calls[len(calls)-1].Status)
+			}
+			for _, c := range calls[:tt.wantCalls-1] {
+				assert.Equal(t, tt.code, c.ErrorCode)
+				assert.Equal(t, tt.status, c.Status)
+				assert.Equal(t, aliceKey, c.CallerAccessKeyID)
+			}
+		})
+	}
+}
+
+func TestLatency(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	const d = 150 * time.Millisecond
+	s.SetLatency(d)
+	start := time.Now()
+	_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), d)
+
+	// A context deadline shorter than the latency fails the call.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestCloseCutsLatencyShort(t *testing.T) {
+	s := NewServer(testConfig())
+	s.SetLatency(time.Hour)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	started := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		close(started)
+		resp, err := s.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	require.Eventually(t, func() bool { return s.inFlightForTest() }, 5*time.Second, time.Millisecond)
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung on a delayed request")
+	}
+	wg.Wait()
+	s.Close() // idempotent
+}
+
+func TestConcurrentUse(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			errs <- err
+		}()
+		go func() {
+			defer wg.Done()
+			_, err := assume(ctx, client(s, "alice"), roleA, "concurrent")
+			errs <- err
+			_ = s.Calls()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.Equal(t, 40, s.CountCalls(""))
+	assert.Len(t, s.CallsFor("AssumeRole"), 20)
+}
+
+func TestNotLoggedSecrets(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	_, err := client(s, "bob").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Contains(t, s.URL, "http://127.0.0.1:")
+	assert.False(t, strings.HasSuffix(s.URL, "/"))
+}
+
+func TestUnknownUserPanics(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	assert.PanicsWithValue(t, `ststest: no user "nobody" in Config.Users`, func() { s.AWSConfig("nobody") })
+	assert.Panics(t, func() { s.UserCredentials("nobody") })
+}
