@@ -45,6 +45,9 @@ func awsCLI(t *testing.T, s *Server, home string, env []string, args ...string) 
 
 func TestAWSCLIInterop(t *testing.T) {
 	if _, err := exec.LookPath("aws"); err != nil {
+		if os.Getenv("STSCHAIN_REQUIRE_AWS_CLI") != "" {
+			t.Fatal("the AWS CLI (aws) is not on PATH, and STSCHAIN_REQUIRE_AWS_CLI is set")
+		}
 		t.Skip("the AWS CLI (aws) is not on PATH; skipping the CLI interop test")
 	}
 	s := newTestServer(t, testConfig())
