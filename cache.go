@@ -1,0 +1,39 @@
+package stschain
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+)
+
+// CacheEntry is one STS response as a [Cache] keeps it.
+type CacheEntry struct {
+	// Credentials are the temporary credentials, with Expires set.
+	Credentials aws.Credentials
+	// AssumedRoleUser is the session's identity, for AssumeRole links; nil
+	// for GetSessionToken links.
+	AssumedRoleUser *types.AssumedRoleUser
+}
+
+// Cache keeps credentials beyond one provider's memory: across providers,
+// processes and restarts. Keys are lower-case hex strings safe as file names.
+// Implementations must be safe for concurrent use.
+type Cache interface {
+	// Load returns the entry stored under key. ok is false on a miss; err,
+	// when not nil, says why a stored entry could not be used (it is logged,
+	// and the load counts as a miss).
+	Load(ctx context.Context, key string) (entry CacheEntry, ok bool, err error)
+	// Store saves entry under key, replacing any earlier one.
+	Store(ctx context.Context, key string, entry CacheEntry) error
+}
+
+// CacheLocker is implemented by a [Cache] shared between processes. The
+// provider holds the key's lock while it checks the cache, calls STS and
+// stores the result, so that of many processes refreshing the same key only
+// one calls STS (and prompts for MFA) while the others wait for its result.
+type CacheLocker interface {
+	// Lock blocks until the lock for key is held or ctx ends, and returns
+	// the function that releases it.
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
