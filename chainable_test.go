@@ -1,0 +1,631 @@
+package stschain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	roleA = "arn:aws:iam::123456789012:role/A"
+	roleB = "arn:aws:iam::123456789012:role/B"
+)
+
+// newFake returns a provider for client with fixed windows (no jitter, no
+// prefetch) unless opts change them.
+func newFake(t *testing.T, client STSClient, master aws.CredentialsProvider, opts ...func(*Options)) *ChainableProvider {
+	t.Helper()
+	all := append([]func(*Options){func(o *Options) {
+		o.Client = client
+		o.MasterCredentials = master
+		o.DisableJitter = true
+		o.PrefetchWindow = -1
+	}}, opts...)
+	p, err := New(aws.Config{}, all...)
+	require.NoError(t, err)
+	return p
+}
+
+func withRole(arn string) func(*Options) { return func(o *Options) { o.RoleARN = arn } }
+
+func TestRetrieveCachesUntilExpiryWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		ctx := context.Background()
+
+		first, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		time.Sleep(time.Hour - DefaultExpiryWindow - time.Second)
+		again, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, first, again, "credentials outside the expiry window are reused")
+		assert.Equal(t, 1, f.count())
+
+		time.Sleep(2 * time.Second) // now inside the window
+		fresh, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.NotEqual(t, first.AccessKeyID, fresh.AccessKeyID)
+		assert.Equal(t, 2, f.count())
+	})
+}
+
+func TestNestedChainRefreshesEachLinkOnItsOwnSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fb := newFakeSTS("B", time.Hour)
+		fa := newFakeSTS("A", 15*time.Minute)
+		b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
+		a := newFake(t, fa, b, withRole(roleA))
+		ctx := context.Background()
+
+		// Every 30 s for 90 min, and remember which B key was current at
+		// each A call.
+		for range 180 {
+			_, err := a.Retrieve(ctx)
+			require.NoError(t, err)
+			time.Sleep(30 * time.Second)
+		}
+		// A (15 min, 1 min window) refreshes every 14 min: 0, 14, ... 84.
+		assert.Len(t, fa.Calls(), 7)
+		// B (1 h) refreshed only inside its own window, at 59 min, and
+		// only because A needed it.
+		bCalls := fb.Calls()
+		require.Len(t, bCalls, 2)
+		for i, c := range bCalls {
+			assert.Equal(t, "AKIAalice", c.signedBy, "B call %d is signed by the user", i)
+		}
+		for i, c := range fa.Calls() {
+			want := bCalls[0].issued
+			if i >= 5 { // A's refresh at 70 min comes after B's at 59 min
+				want = bCalls[1].issued
+			}
+			assert.Equal(t, want, c.signedBy, "A call %d is signed by B's current session", i)
+		}
+	})
+}
+
+func TestThreeLinkChainSignsEachLinkWithTheOneBelow(t *testing.T) {
+	fc := newFakeSTS("C", time.Hour)
+	fb := newFakeSTS("B", time.Hour)
+	fa := newFakeSTS("A", time.Hour)
+	c := newFake(t, fc, staticMaster("alice"))
+	b := newFake(t, fb, c, withRole(roleB))
+	a := newFake(t, fa, b, withRole(roleA))
+
+	creds, err := a.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "ASIAA1", creds.AccessKeyID)
+	assert.Equal(t, "AKIAalice", fc.Calls()[0].signedBy)
+	assert.Equal(t, "ASIAC1", fb.Calls()[0].signedBy)
+	assert.Equal(t, "ASIAB1", fa.Calls()[0].signedBy)
+	assert.Equal(t, "GetSessionToken", fc.Calls()[0].action)
+}
+
+func TestShortLifetimeIsStillReused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 30 s credentials against a 1 min window.
+		f := newFakeSTS("A", 30*time.Second)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		for range 60 {
+			_, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			time.Sleep(time.Second)
+		}
+		// The window shrinks to 10 s: a refresh every 20 s.
+		assert.Equal(t, 3, f.count())
+	})
+}
+
+func TestConcurrentRetrieveMakesOneCall(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		warm bool
+	}{{"cold", false}, {"expiring", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSTS("A", time.Hour)
+				p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+				if tc.warm {
+					_, err := p.Retrieve(context.Background())
+					require.NoError(t, err)
+					time.Sleep(time.Hour - 30*time.Second)
+				}
+				before := f.count()
+				f.block = make(chan struct{})
+
+				const n = 64
+				var wg sync.WaitGroup
+				results := make([]aws.Credentials, n)
+				for i := range n {
+					wg.Go(func() {
+						c, err := p.Retrieve(context.Background())
+						assert.NoError(t, err)
+						results[i] = c
+					})
+				}
+				synctest.Wait() // all 64 wait on the one call
+				close(f.block)
+				wg.Wait()
+				assert.Equal(t, before+1, f.count())
+				for _, c := range results {
+					assert.Equal(t, results[0], c)
+				}
+			})
+		})
+	}
+}
+
+func TestCachedRetrieveDoesNotAllocate(t *testing.T) {
+	p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA))
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := p.Retrieve(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
+
+func TestCachedRetrieveDoesNotWaitForARunningRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		cached, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+
+		f.block = make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, err := p.Refresh(context.Background())
+			assert.NoError(t, err)
+		}()
+		synctest.Wait() // Refresh is inside its STS call
+		got, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, cached, got)
+		close(f.block)
+		<-done
+		got, err = p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.NotEqual(t, cached.AccessKeyID, got.AccessKeyID, "Refresh replaced the cached credentials")
+	})
+}
+
+func TestCallerContextEndsWaitButNotTheRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		f.block = make(chan struct{})
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+
+		impatient, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := p.Retrieve(impatient)
+			errc <- err
+		}()
+		patient := make(chan aws.Credentials, 1)
+		go func() {
+			c, err := p.Retrieve(context.Background())
+			assert.NoError(t, err)
+			patient <- c
+		}()
+		synctest.Wait()
+		cancel()
+		err := <-errc // returns while STS is still blocked
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Contains(t, err.Error(), roleA)
+
+		close(f.block)
+		c := <-patient
+		assert.Equal(t, "ASIAA1", c.AccessKeyID)
+		assert.Equal(t, 1, f.count())
+	})
+}
+
+func TestFailedCallNamesLinkAndIsNotCached(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		role string
+		op   string
+	}{
+		{"AssumeRole", roleA, "AssumeRole"},
+		{"GetSessionToken", "", "GetSessionToken"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSTS("A", time.Hour)
+			f.failNext(apiError("AccessDenied", "not authorized"))
+			p := newFake(t, f, staticMaster("alice"), withRole(tc.role))
+
+			_, err := p.Retrieve(context.Background())
+			require.Error(t, err)
+			link := tc.role
+			if link == "" {
+				link = GetSessionTokenLink
+			}
+			assert.Contains(t, err.Error(), link)
+			assert.Contains(t, err.Error(), tc.op)
+			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
+			var ae smithy.APIError
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, "AccessDenied", ae.ErrorCode())
+
+			c, err := p.Retrieve(context.Background())
+			require.NoError(t, err, "the next Retrieve tries again")
+			assert.Equal(t, "ASIAA2", c.AccessKeyID)
+		})
+	}
+}
+
+func TestChainErrorShowsPathToFailingLink(t *testing.T) {
+	fb := newFakeSTS("B", time.Hour)
+	fb.failNext(apiError("AccessDenied", "User is not authorized"))
+	b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
+	fa := newFakeSTS("A", time.Hour)
+	a := newFake(t, fa, b, withRole(roleA))
+
+	_, err := a.Retrieve(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, "stschain: "+roleA+" -> "+roleB+": AssumeRole: api error AccessDenied: User is not authorized", err.Error())
+	var ae smithy.APIError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "AccessDenied", ae.ErrorCode())
+	var le *Error
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, roleA, le.Link)
+	assert.Zero(t, fa.count(), "A is not called without master credentials")
+}
+
+func TestReturnedCredentialsDescribeThemselves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		role := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		c, err := role.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.True(t, c.CanExpire)
+		assert.Equal(t, time.Now().Add(time.Hour), c.Expires)
+		assert.Equal(t, ProviderName, c.Source)
+		assert.Equal(t, "123456789012", c.AccountID)
+
+		gst := newFake(t, newFakeSTS("S", time.Hour), staticMaster("alice"))
+		c, err = gst.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.True(t, c.CanExpire)
+		assert.Equal(t, ProviderName, c.Source)
+		assert.Empty(t, c.AccountID, "GetSessionToken does not tell the account")
+	})
+}
+
+func TestRefreshForcesACallAndInvalidateDropsCache(t *testing.T) {
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+	ctx := context.Background()
+	c1, err := p.Retrieve(ctx)
+	require.NoError(t, err)
+	c2, err := p.Refresh(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID)
+	c3, err := p.Retrieve(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, c2, c3)
+
+	p.Invalidate()
+	c4, err := p.Retrieve(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "ASIAA3", c4.AccessKeyID)
+	assert.Equal(t, 3, f.count())
+}
+
+func TestPrefetchRefreshesInBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		var events []RefreshEvent
+		var mu sync.Mutex
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
+			o.PrefetchWindow = 0 // default, 5 min
+			o.OnRefresh = func(ev RefreshEvent) {
+				mu.Lock()
+				defer mu.Unlock()
+				events = append(events, ev)
+			}
+		})
+		ctx := context.Background()
+		old, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
+		f.block = make(chan struct{})
+		for range 100 {
+			c, err := p.Retrieve(ctx) // returns at once though STS is blocked
+			require.NoError(t, err)
+			assert.Equal(t, old, c)
+		}
+		synctest.Wait()
+		close(f.block)
+		synctest.Wait() // the background refresh ends, and its goroutine
+		c, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "ASIAA2", c.AccessKeyID)
+		assert.Equal(t, 2, f.count(), "one background refresh for 100 callers")
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, events, 2)
+		assert.False(t, events[0].Background, "the first fetch had a caller waiting")
+		assert.True(t, events[1].Background)
+		assert.Equal(t, RefreshOK, events[1].Outcome)
+		assert.Equal(t, roleA, events[1].Link)
+	})
+}
+
+func TestFailedRefreshKeepsValidCredentialsAndBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		ctx := context.Background()
+		old, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+
+		// STS is down from inside the expiry window until after Expires.
+		time.Sleep(time.Hour - 50*time.Second)
+		outage := make([]error, 1000)
+		for i := range outage {
+			outage[i] = apiError("ServiceUnavailable", "down")
+		}
+		f.failNext(outage...)
+		for range 4900 { // every 10 ms until 1 s before Expires
+			c, err := p.Retrieve(ctx)
+			require.NoError(t, err, "valid credentials hide the outage")
+			require.Equal(t, old, c)
+			time.Sleep(10 * time.Millisecond)
+		}
+		synctest.Wait()
+		calls := f.count() - 1
+		assert.Greater(t, calls, 2, "it keeps trying")
+		assert.Less(t, calls, 40, "attempts back off: not one per Retrieve")
+
+		time.Sleep(2 * time.Second) // past Expires
+		_, err = p.Retrieve(ctx)
+		require.Error(t, err, "expired credentials turn the failure into an error")
+		var ae smithy.APIError
+		assert.ErrorAs(t, err, &ae)
+
+		f.mu.Lock()
+		f.failures = nil
+		f.mu.Unlock()
+		c, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID)
+	})
+}
+
+func TestRefreshReturnsItsFailure(t *testing.T) {
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+	old, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	f.failNext(apiError("Throttling", "slow down"))
+	_, err = p.Refresh(context.Background())
+	require.Error(t, err)
+	c, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, old, c, "the valid credentials stay cached")
+}
+
+func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(time.Hour)}
+	for _, tc := range []struct {
+		name               string
+		prefetch           time.Duration
+		earliest, latest   time.Duration // before Expires
+		waitAtBeforeExpiry time.Duration
+	}{
+		{"prefetch", 0, DefaultPrefetchWindow, DefaultPrefetchWindow - (DefaultPrefetchWindow-DefaultExpiryWindow)/2, DefaultExpiryWindow},
+		{"no prefetch", -1, DefaultExpiryWindow * 3 / 2, DefaultExpiryWindow, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(aws.Config{}, func(o *Options) {
+				o.Client, o.MasterCredentials, o.PrefetchWindow = newFakeSTS("A", 0), staticMaster("a"), tc.prefetch
+			})
+			require.NoError(t, err)
+			seen := map[time.Time]bool{}
+			for range 500 {
+				s := p.schedule(creds, creds.Expires.Sub(now))
+				assert.False(t, s.prefetchAt.Before(creds.Expires.Add(-tc.earliest)))
+				assert.False(t, s.prefetchAt.After(creds.Expires.Add(-tc.latest)))
+				if tc.waitAtBeforeExpiry > 0 {
+					assert.Equal(t, creds.Expires.Add(-tc.waitAtBeforeExpiry), s.waitAt)
+				}
+				seen[s.prefetchAt.Truncate(100*time.Millisecond)] = true
+			}
+			assert.Greater(t, len(seen), 50, "refresh points are spread out")
+		})
+	}
+}
+
+func TestWindowsShrinkForShortSessions(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := newFake(t, newFakeSTS("A", 0), staticMaster("a"), func(o *Options) { o.PrefetchWindow = 0 })
+	for _, life := range []time.Duration{10 * time.Second, 15 * time.Minute, time.Hour} {
+		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(life)}
+		s := p.schedule(creds, creds.Expires.Sub(now))
+		reused := s.prefetchAt.Sub(now)
+		assert.GreaterOrEqual(t, reused, life*2/3, "life %v: reused for %v", life, reused)
+		assert.True(t, s.waitAt.After(s.prefetchAt), "life %v: waiting starts after prefetch", life)
+		assert.True(t, s.waitAt.Before(creds.Expires), "life %v", life)
+	}
+}
+
+func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
+	for _, code := range []string{"ExpiredToken", "InvalidClientTokenId"} {
+		t.Run(code, func(t *testing.T) {
+			master := &countingProvider{
+				creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
+				next:  []aws.Credentials{{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"}},
+			}
+			f := newFakeSTS("A", time.Hour)
+			f.failNext(apiError(code, "rejected"))
+			p := newFake(t, f, master, withRole(roleA))
+			c, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "ASIAA2", c.AccessKeyID)
+			calls := f.Calls()
+			require.Len(t, calls, 2)
+			assert.Equal(t, "ASIAold", calls[0].signedBy)
+			assert.Equal(t, "ASIAnew", calls[1].signedBy)
+			assert.Equal(t, 1, master.invalidated)
+		})
+	}
+	t.Run("master without Invalidate", func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		f.failNext(apiError("ExpiredToken", "expired"))
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		_, err := p.Retrieve(context.Background())
+		require.Error(t, err)
+		assert.Equal(t, 1, f.count())
+	})
+	t.Run("retried once only", func(t *testing.T) {
+		master := &countingProvider{creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"}}
+		f := newFakeSTS("A", time.Hour)
+		f.failNext(apiError("ExpiredToken", "expired"), apiError("ExpiredToken", "expired"))
+		p := newFake(t, f, master, withRole(roleA))
+		_, err := p.Retrieve(context.Background())
+		require.Error(t, err)
+		assert.Equal(t, 2, f.count())
+	})
+	t.Run("chain: middle link invalidated", func(t *testing.T) {
+		fb := newFakeSTS("B", time.Hour)
+		b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
+		fa := newFakeSTS("A", time.Hour)
+		a := newFake(t, fa, b, withRole(roleA))
+		_, err := a.Retrieve(context.Background())
+		require.NoError(t, err)
+		fa.failNext(apiError("InvalidClientTokenId", "revoked"))
+		c, err := a.Refresh(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "ASIAA3", c.AccessKeyID)
+		assert.Equal(t, "ASIAB2", fa.Calls()[2].signedBy, "B fetched a new session for the retry")
+	})
+}
+
+func TestRoleChainingDurationFallsBackToOneHour(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFakeSTS("A", time.Hour)
+	f.failNext(apiError("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
+		o.Duration = 4 * time.Hour
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	_, err = p.Refresh(context.Background())
+	require.NoError(t, err)
+	var durations []int32
+	for _, c := range f.Calls() {
+		durations = append(durations, aws.ToInt32(c.input.(*sts.AssumeRoleInput).DurationSeconds))
+	}
+	assert.Equal(t, []int32{4 * 3600, 3600, 3600}, durations)
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "role chaining")
+}
+
+func TestGetSessionTokenRefusesSessionCredentials(t *testing.T) {
+	f := newFakeSTS("S", time.Hour)
+	master := credentials.NewStaticCredentialsProvider("ASIAsession", "secret", "token")
+	p := newFake(t, f, master)
+	_, err := p.Retrieve(context.Background())
+	require.ErrorIs(t, err, ErrLongTermCredentialsRequired)
+	assert.Contains(t, err.Error(), GetSessionTokenLink)
+	assert.Zero(t, f.count(), "STS is not called")
+}
+
+func TestLoggerGetsOneLinePerRefreshAndNoSecret(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	f.failNext(apiError("AccessDenied", "no"))
+	_, err = p.Refresh(context.Background())
+	require.Error(t, err)
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Contains(t, lines[0], `"link":"`+roleA+`"`)
+	assert.Contains(t, lines[0], `"outcome":"ok"`)
+	assert.Contains(t, lines[0], `"expires"`)
+	assert.Contains(t, lines[0], `"latency"`)
+	assert.Contains(t, lines[1], `"level":"WARN"`)
+	assert.Contains(t, lines[1], "AccessDenied")
+	for _, secret := range []string{"secret-", "token-", "secret-of-alice"} {
+		assert.NotContains(t, logs.String(), secret)
+	}
+}
+
+func TestNoSecretInFormattedValues(t *testing.T) {
+	master := credentials.NewStaticCredentialsProvider("AKIAalice", "SUPERSECRETKEY", "SESSIONTOKEN")
+	opts := Options{RoleARN: roleA, MasterCredentials: master, SerialNumber: "arn:aws:iam::123456789012:mfa/alice",
+		TokenCode: func(context.Context, string) (string, error) { return "123456", nil }}
+	p, err := New(aws.Config{Credentials: master}, func(o *Options) { *o = opts })
+	require.NoError(t, err)
+	_, err = New(aws.Config{Credentials: master}, func(o *Options) { *o = opts; o.RoleARN = "SUPERSECRETKEY" })
+	require.Error(t, err)
+	for _, s := range []string{
+		fmt.Sprintf("%v", p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), fmt.Sprint(p),
+		fmt.Sprintf("%v", opts), fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), fmt.Sprintf("%v", &opts),
+		err.Error(),
+	} {
+		assert.NotContains(t, s, "SESSIONTOKEN")
+		if !strings.Contains(s, "RoleARN") { // the bad RoleARN is echoed, as it should be
+			assert.NotContains(t, s, "SUPERSECRETKEY")
+		}
+	}
+	assert.Contains(t, fmt.Sprintf("%v", p), roleA)
+}
+
+func TestWrappedBySDKCredentialsCache(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		cache := aws.NewCredentialsCache(p)
+		c1, err := cache.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(time.Hour + time.Second)
+		c2, err := cache.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID)
+		assert.Equal(t, 2, f.count())
+		assert.True(t, aws.IsCredentialsProvider(cache, (*ChainableProvider)(nil)))
+	})
+}
+
+var errBoom = errors.New("boom")
+
+func TestMasterFailureIsWrapped(t *testing.T) {
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, errProvider{errBoom}, withRole(roleA))
+	_, err := p.Retrieve(context.Background())
+	require.ErrorIs(t, err, errBoom)
+	assert.Contains(t, err.Error(), roleA)
+	assert.Contains(t, err.Error(), "master credentials")
+	assert.Zero(t, f.count())
+}

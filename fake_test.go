@@ -1,0 +1,178 @@
+package stschain
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+)
+
+// fakeSTS is a hand-written STSClient. It issues credentials that live for
+// lifetime, records every input with the access key that signed it, and can
+// fail or block calls.
+type fakeSTS struct {
+	name     string        // prefix of issued access keys
+	lifetime time.Duration // of issued credentials; default one hour
+
+	mu       sync.Mutex
+	calls    []fakeCall
+	failures []error       // returned, in order, by the next calls
+	block    chan struct{} // when not nil, calls wait for it to be closed
+	started  chan struct{} // when not nil, receives once per call as it starts
+	inspect  func(any)     // input-inspection hook, called with each input
+}
+
+type fakeCall struct {
+	action   string
+	input    any
+	signedBy string // access key ID of the signing credentials; "" if none
+	issued   string // access key ID issued; "" on failure
+}
+
+func newFakeSTS(name string, lifetime time.Duration) *fakeSTS {
+	return &fakeSTS{name: name, lifetime: lifetime}
+}
+
+// failNext makes the next len(errs) calls fail with errs, in order.
+func (f *fakeSTS) failNext(errs ...error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures = append(f.failures, errs...)
+}
+
+func (f *fakeSTS) Calls() []fakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeCall(nil), f.calls...)
+}
+
+func (f *fakeSTS) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*sts.Options)) (*types.Credentials, error) {
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	var signer string
+	if o.Credentials != nil {
+		c, err := o.Credentials.Retrieve(ctx)
+		if err != nil {
+			return nil, err
+		}
+		signer = c.AccessKeyID
+	}
+	f.mu.Lock()
+	if f.inspect != nil {
+		f.inspect(in)
+	}
+	block, started := f.block, f.started
+	f.mu.Unlock()
+	if started != nil {
+		started <- struct{}{}
+	}
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	call := fakeCall{action: action, input: in, signedBy: signer}
+	if len(f.failures) > 0 {
+		err := f.failures[0]
+		f.failures = f.failures[1:]
+		f.calls = append(f.calls, call)
+		return nil, err
+	}
+	lifetime := f.lifetime
+	if lifetime == 0 {
+		lifetime = time.Hour
+	}
+	call.issued = fmt.Sprintf("ASIA%s%d", f.name, len(f.calls)+1)
+	f.calls = append(f.calls, call)
+	return &types.Credentials{
+		AccessKeyId:     aws.String(call.issued),
+		SecretAccessKey: aws.String("secret-" + call.issued),
+		SessionToken:    aws.String("token-" + call.issued),
+		Expiration:      aws.Time(time.Now().Add(lifetime)),
+	}, nil
+}
+
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	c, err := f.do(ctx, "AssumeRole", in, optFns)
+	if err != nil {
+		return nil, err
+	}
+	arn := aws.ToString(in.RoleArn)
+	roleName := arn[len("arn:aws:iam::123456789012:role/"):]
+	return &sts.AssumeRoleOutput{
+		Credentials: c,
+		AssumedRoleUser: &types.AssumedRoleUser{
+			Arn:           aws.String("arn:aws:sts::123456789012:assumed-role/" + roleName + "/" + aws.ToString(in.RoleSessionName)),
+			AssumedRoleId: aws.String("AROAEXAMPLE:" + aws.ToString(in.RoleSessionName)),
+		},
+	}, nil
+}
+
+func (f *fakeSTS) GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error) {
+	c, err := f.do(ctx, "GetSessionToken", in, optFns)
+	if err != nil {
+		return nil, err
+	}
+	return &sts.GetSessionTokenOutput{Credentials: c}, nil
+}
+
+// apiError is an STS error as the SDK returns it.
+func apiError(code, msg string) error {
+	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: smithy.FaultClient}
+}
+
+// staticMaster returns long-term credentials for name.
+func staticMaster(name string) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider("AKIA"+name, "secret-of-"+name, "")
+}
+
+// countingProvider counts Retrieve calls and can be invalidated.
+type countingProvider struct {
+	mu          sync.Mutex
+	creds       aws.Credentials
+	retrieves   int
+	invalidated int
+	next        []aws.Credentials // handed out after each Invalidate
+}
+
+func (c *countingProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.retrieves++
+	return c.creds, nil
+}
+
+func (c *countingProvider) Invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.invalidated++
+	if len(c.next) > 0 {
+		c.creds, c.next = c.next[0], c.next[1:]
+	}
+}
+
+// errProvider always fails.
+type errProvider struct{ err error }
+
+func (e errProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, e.err
+}
