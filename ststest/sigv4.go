@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 these errors carry STS's own message texts, which clients see verbatim
+
 package ststest
 
 import (
