@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExecEnvironment(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t)
+	t.Setenv("AWS_PROFILE", "source") // the source profile; the command must not see it
+	t.Setenv("AWS_DEFAULT_PROFILE", "source")
+	r := runInProcess(t, "exec", "--role-arn", roleA, "--region", "eu-west-1",
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
+		"sh", "-c", `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" `+
+			`"$AWS_CREDENTIAL_EXPIRATION" "$AWS_REGION" "$AWS_DEFAULT_REGION" "${AWS_PROFILE-unset}" "${AWS_DEFAULT_PROFILE-unset}" "${`+depthVar+`-unset}"`)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 9, r.stdout)
+
+	calls := srv.CallsFor("AssumeRole")
+	require.Len(t, calls, 1)
+	assert.Equal(t, userKey, calls[0].CallerAccessKeyID, "AWS_PROFILE chose the source")
+	assert.Equal(t, calls[0].IssuedAccessKeyID, lines[0])
+	assert.NotEmpty(t, lines[1])
+	assert.NotEmpty(t, lines[2])
+	exp, err := time.Parse(time.RFC3339, lines[3])
+	require.NoError(t, err)
+	assert.True(t, exp.After(time.Now()))
+	assert.Equal(t, []string{"eu-west-1", "eu-west-1", "unset", "unset", "unset"}, lines[4:])
+	assert.Equal(t, srv.AssumedRoleARN(roleA, calls[0].RoleSessionName),
+		callerARN(t, srv, processCredentials{AccessKeyID: lines[0], SecretAccessKey: lines[1], SessionToken: lines[2]}))
+}
+
+func TestExecExitStatus(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t)
+	base := []string{"exec", "--profile", "source", "--role-arn", roleA, "--endpoint-url", srv.URL, "--cache-dir", h.cache, "--"}
+	for _, tc := range []struct {
+		name    string
+		command []string
+		want    int
+	}{
+		{"success", []string{"true"}, 0},
+		{"exit code", []string{"sh", "-c", "exit 7"}, 7},
+		{"killed by a signal", []string{"sh", "-c", "kill -TERM $$"}, 128 + int(syscall.SIGTERM)},
+		{"not found", []string{"stschain-no-such-command"}, exitNotFound},
+		{"without --", []string{"sh", "-c", "exit 3"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string(nil), base...), tc.command...)
+			if tc.name == "without --" {
+				args = append(base[:len(base)-1:len(base)-1], tc.command...)
+			}
+			r := runInProcess(t, args...)
+			assert.Equal(t, tc.want, r.code, "stderr: %s", r.stderr)
+			assertNoSecret(t, r.stderr)
+		})
+	}
+}
+
+func TestExecSTSErrorDoesNotRun(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t)
+	marker := h.dir + "/ran"
+	r := runInProcess(t, "exec", "--profile", "source", "--role-arn", roleDenied,
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "touch", marker)
+	assert.Equal(t, exitError, r.code)
+	assert.Contains(t, r.stderr, roleDenied)
+	assert.NoFileExists(t, marker)
+}
+
+// TestExecForwardsSignals runs the built binary, sends it SIGTERM once its
+// command is ready, and expects the command's trap to decide the status.
+func TestExecForwardsSignals(t *testing.T) {
+	bin := binary(t)
+	srv, _ := newServer(t)
+	h := newTestHome(t)
+	ctx, cancel := context.WithTimeout(t.Context(), testTime)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--role-arn", roleA,
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
+		"sh", "-c", `sleep 60 & trap 'echo got-term; kill $!; exit 42' TERM; echo ready; wait`)
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = h.environ()
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stdout)
+	require.True(t, sc.Scan(), "stderr: %s", stderr.String())
+	require.Equal(t, "ready", sc.Text())
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.True(t, sc.Scan())
+	assert.Equal(t, "got-term", sc.Text())
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
+	assert.Equal(t, 42, ee.ExitCode())
+}

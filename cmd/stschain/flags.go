@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stschain/stschain"
+)
+
+// chainFlags are the flags both subcommands share: what the chain is and
+// where its source credentials come from.
+type chainFlags struct {
+	roleARNs        stringList
+	mfaSerial       string
+	totpSecretEnv   string
+	sessionDuration durationFlag
+	duration        durationFlag
+	sessionName     string
+	externalID      string
+	profile         string
+	region          string
+	endpointURL     string
+	cacheDir        string
+	noCache         bool
+	verbose         bool
+}
+
+// stringList is a flag that may be repeated; each use appends.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty value")
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+// durationFlag is a Go duration ("1h", "90m") or whole seconds ("3600", as
+// the AWS CLI's duration_seconds).
+type durationFlag time.Duration
+
+func (d *durationFlag) String() string {
+	if *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationFlag) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+		*d = durationFlag(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 1h or 90m, or whole seconds such as 3600")
+	}
+	*d = durationFlag(v)
+	return nil
+}
+
+// subcommand describes one subcommand for parsing and help.
+type subcommand struct {
+	name     string
+	synopsis string
+	about    string
+	example  string
+}
+
+var subcommands = map[string]subcommand{
+	"credential-process": {
+		name:     "credential-process",
+		synopsis: "stschain credential-process [flags]",
+		about: `Prints the credentials of the last link of the chain as the JSON that
+credential_process in an AWS config profile expects, and nothing else, on
+standard output:
+  {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...","SessionToken":"...","Expiration":"2030-01-02T15:04:05Z"}
+Sessions are cached in --cache-dir (the AWS CLI's cache by default), so
+repeated runs, and many processes at once, call STS (and ask for MFA) once
+per session.`,
+		example: `  # ~/.aws/config
+  [profile me]
+  region = eu-west-1
+  [profile deploy]
+  credential_process = stschain credential-process --profile me --mfa-serial arn:aws:iam::111111111111:mfa/me --session-duration 12h --role-arn arn:aws:iam::222222222222:role/deploy
+
+  aws s3 ls --profile deploy`,
+	},
+	"exec": {
+		name:     "exec",
+		synopsis: "stschain exec [flags] -- COMMAND [ARG...]",
+		about: `Runs COMMAND with the credentials of the last link of the chain in
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+AWS_CREDENTIAL_EXPIRATION (RFC 3339), AWS_REGION and AWS_DEFAULT_REGION
+when --region is given, and AWS_PROFILE and AWS_DEFAULT_PROFILE removed so
+that COMMAND uses these credentials. Standard input, output and error are
+COMMAND's; SIGINT and SIGTERM are passed on to it. The exit status is
+COMMAND's (128+N when signal N killed it). The credentials are not renewed
+while COMMAND runs: ask for a --duration that covers it.`,
+		example: `  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
+  stschain exec --role-arn arn:aws:iam::222222222222:role/a --role-arn arn:aws:iam::333333333333:role/b --region eu-west-1 -- aws sts get-caller-identity`,
+	},
+}
+
+const commonHelp = `The chain, from the source credentials up, each link signed with the
+credentials of the link below it:
+  1. source credentials: --profile, or the SDK's default chain
+     (AWS_ACCESS_KEY_ID..., AWS_PROFILE, ~/.aws/credentials, SSO, IMDS ...)
+  2. with --session-duration: GetSessionToken for that long, with the MFA
+     of --mfa-serial; the MFA session it returns lets roles that require
+     MFA be assumed without asking again (ask once a day, not once an hour)
+  3. each --role-arn in the order given; without --session-duration the
+     first one carries the MFA of --mfa-serial
+With no --role-arn the chain is a single GetSessionToken link (with
+--mfa-serial: an MFA session of the user, like "aws sts get-session-token").
+The source credentials of a GetSessionToken link must be an IAM user's
+long-term keys.
+
+Exit status: 0 on success; 2 for a bad flag or usage; 1 when the
+credentials cannot be had (the message names the failing link)`
+
+// newFlagSet returns the FlagSet of subcommand name, bound to f.
+func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("stschain "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
+	fs.Var(&f.roleARNs, "role-arn", "`ARN` of a role to assume; repeat for a chain, first assumed first, each with the credentials of the one before")
+	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal unless --totp-secret-env is given")
+	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "`NAME` of an environment variable holding the base32 secret of the --mfa-serial virtual device; codes are computed from it instead of asked for")
+	fs.Var(&f.sessionDuration, "session-duration", "put a GetSessionToken link of this `duration` (15m to 36h) under the roles and give it the MFA; e.g. 12h")
+	fs.Var(&f.duration, "duration", "session `duration` of each role (15m to 12h; STS allows at most 1h for a role assumed from a role); default STS's, 1h")
+	fs.StringVar(&f.sessionName, "session-name", "", "role session `name` of each role; default a generated stschain-<time> name")
+	fs.StringVar(&f.externalID, "external-id", "", "external `ID` sent when assuming the last --role-arn (the target role) only")
+	fs.StringVar(&f.profile, "profile", "", "shared config `profile` of the source credentials; default the SDK's default chain (which reads AWS_PROFILE)")
+	fs.StringVar(&f.region, "region", "", "AWS `region` of the STS calls (and of COMMAND, for exec); default the profile's, else us-east-1")
+	fs.StringVar(&f.endpointURL, "endpoint-url", "", "STS endpoint `URL` for every link, e.g. https://sts.eu-west-1.amazonaws.com")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` of the session cache, shared with the AWS CLI; default ~/.aws/cli/cache")
+	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache (wins over --cache-dir)")
+	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on standard error (never a secret)")
+	return fs
+}
+
+// printSubcommandHelp writes the help of subcommand name to w.
+func printSubcommandHelp(w io.Writer, name string) {
+	sc := subcommands[name]
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n", sc.synopsis, sc.about)
+	fs := newFlagSet(name, new(chainFlags))
+	fs.VisitAll(func(fl *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(fl)
+		fmt.Fprintf(w, "  %s\n", strings.TrimSpace("--"+fl.Name+" "+arg))
+		fmt.Fprintf(w, "        %s\n", usage)
+	})
+	fmt.Fprintf(w, "  -h, --help\n        show this help\n\n%s\n\nExample:\n%s\n", commonHelp, sc.example)
+}
+
+// parseFlags parses the flags of subcommand name. help is true when -h or
+// --help was given; the caller prints the help then.
+func parseFlags(name string, args []string) (f *chainFlags, rest []string, help bool, err error) {
+	f = new(chainFlags)
+	fs := newFlagSet(name, f)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, true, nil
+		}
+		return nil, nil, false, usagef("stschain %s: %v (see stschain help %s)", name, err, name)
+	}
+	return f, fs.Args(), false, nil
+}
+
+// validate checks what the flags say together. Values the library checks
+// (ARN shapes, session name characters ...) are left to stschain.New.
+func (f *chainFlags) validate(name string) error {
+	bad := func(format string, args ...any) error {
+		return usagef("stschain "+name+": "+format, args...)
+	}
+	roles := len(f.roleARNs) > 0
+	switch {
+	case f.totpSecretEnv != "" && f.mfaSerial == "":
+		return bad("--totp-secret-env needs --mfa-serial (the device the secret belongs to)")
+	case !roles && f.externalID != "":
+		return bad("--external-id needs a --role-arn (it is sent with the last role)")
+	case !roles && f.sessionName != "":
+		return bad("--session-name needs a --role-arn")
+	case !roles && f.duration != 0:
+		return bad("--duration is the roles' session length and needs a --role-arn; use --session-duration for GetSessionToken")
+	}
+	if d := time.Duration(f.duration); d != 0 && (d < stschain.MinDuration || d > stschain.MaxAssumeRoleDuration || d%time.Second != 0) {
+		return bad("--duration %v is out of range: want whole seconds from %v to %v", d, stschain.MinDuration, stschain.MaxAssumeRoleDuration)
+	}
+	if d := time.Duration(f.sessionDuration); d != 0 && (d < stschain.MinDuration || d > stschain.MaxGetSessionTokenDuration || d%time.Second != 0) {
+		return bad("--session-duration %v is out of range: want whole seconds from %v to %v", d, stschain.MinDuration, stschain.MaxGetSessionTokenDuration)
+	}
+	if f.endpointURL != "" {
+		u, err := url.Parse(f.endpointURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return bad("--endpoint-url %q is not an http or https URL", f.endpointURL)
+		}
+	}
+	return nil
+}

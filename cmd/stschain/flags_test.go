@@ -1,0 +1,143 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUsageErrors(t *testing.T) {
+	isolateEnv(t)
+	t.Setenv("EMPTY_SECRET", "")
+	t.Setenv("BAD_SECRET", "not-base32-"+totpSecret)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // in the one line on stderr
+	}{
+		{"unknown subcommand", []string{"assume"}, `unknown subcommand "assume"`},
+		{"unknown flag", []string{"credential-process", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"flag without value", []string{"exec", "--role-arn"}, "flag needs an argument: -role-arn"},
+		{"empty role", []string{"credential-process", "--role-arn", ""}, "empty value"},
+		{"bad duration", []string{"credential-process", "--role-arn", roleA, "--duration", "soon"}, "want a duration"},
+		{"duration too short", []string{"credential-process", "--role-arn", roleA, "--duration", "5m"}, "--duration 5m0s is out of range"},
+		{"duration too long", []string{"credential-process", "--role-arn", roleA, "--duration", "13h"}, "--duration 13h0m0s is out of range"},
+		{"session duration too long", []string{"credential-process", "--session-duration", "37h"}, "--session-duration 37h0m0s is out of range"},
+		{"duration without role", []string{"credential-process", "--duration", "1h"}, "--duration is the roles' session length"},
+		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
+		{"session name without role", []string{"credential-process", "--session-name", "me"}, "--session-name needs a --role-arn"},
+		{"totp without serial", []string{"credential-process", "--role-arn", roleA, "--totp-secret-env", "X"}, "--totp-secret-env needs --mfa-serial"},
+		{"totp env empty", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "EMPTY_SECRET"}, "EMPTY_SECRET of --totp-secret-env is empty or unset"},
+		{"totp env unset", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "NO_SUCH_VAR_STSCHAIN", "--", "true"}, "NO_SUCH_VAR_STSCHAIN of --totp-secret-env is empty or unset"},
+		{"totp env not base32", []string{"credential-process", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "BAD_SECRET"}, "BAD_SECRET of --totp-secret-env: the TOTP secret is not base32"},
+		{"bad endpoint", []string{"credential-process", "--endpoint-url", "ftp://example.com"}, "--endpoint-url"},
+		{"invalid role ARN", []string{"credential-process", "--role-arn", "arn:aws:iam::1:role/x"}, `RoleARN "arn:aws:iam::1:role/x" is not an IAM role ARN`},
+		{"invalid MFA serial", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "x"}, `SerialNumber "x"`},
+		{"invalid session name", []string{"credential-process", "--role-arn", roleA, "--session-name", "a b"}, `RoleSessionName "a b" is invalid`},
+		{"extra argument", []string{"credential-process", "--role-arn", roleA, "extra"}, `unexpected argument "extra"`},
+		{"exec without command", []string{"exec", "--role-arn", roleA}, "no COMMAND given"},
+		{"exec without command after --", []string{"exec", "--role-arn", roleA, "--"}, "no COMMAND given"},
+		{"help of unknown subcommand", []string{"help", "assume"}, `unknown subcommand "assume"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runInProcess(t, tc.args...)
+			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
+			assert.Empty(t, r.stdout)
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			require.Len(t, lines, 1, "want one line on stderr, got %q", r.stderr)
+			assert.True(t, strings.HasPrefix(lines[0], "stschain"), lines[0])
+			assert.Contains(t, lines[0], tc.want)
+			assertNoSecret(t, r.stderr)
+		})
+	}
+}
+
+func TestNoArgumentsPrintsUsage(t *testing.T) {
+	r := runInProcess(t)
+	assert.Equal(t, exitUsage, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "stschain credential-process")
+	assert.Contains(t, r.stderr, "stschain exec")
+}
+
+func TestHelp(t *testing.T) {
+	flags := []string{
+		"--role-arn", "--mfa-serial", "--totp-secret-env", "--session-duration", "--duration",
+		"--session-name", "--external-id", "--profile", "--region", "--endpoint-url",
+		"--cache-dir", "--no-cache", "--verbose", "--help",
+	}
+	for _, args := range [][]string{
+		{"credential-process", "--help"},
+		{"credential-process", "-h"},
+		{"credential-process", "--role-arn", roleA, "-help"},
+		{"exec", "--help"},
+		{"exec", "-h"},
+		{"help", "exec"},
+		{"help", "credential-process"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runInProcess(t, args...)
+			assert.Equal(t, exitOK, r.code)
+			assert.Empty(t, r.stderr)
+			for _, f := range flags {
+				assert.Contains(t, r.stdout, f)
+			}
+			assert.Contains(t, r.stdout, "Example:")
+			assert.Contains(t, r.stdout, "Usage: stschain ")
+		})
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runInProcess(t, args...)
+			assert.Equal(t, exitOK, r.code)
+			assert.Empty(t, r.stderr)
+			assert.Contains(t, r.stdout, "stschain credential-process [flags]")
+			assert.Contains(t, r.stdout, "stschain exec [flags] -- COMMAND")
+			assert.Contains(t, r.stdout, "credential_process = stschain credential-process")
+		})
+	}
+}
+
+func TestDurationFlag(t *testing.T) {
+	for in, want := range map[string]string{"3600": "1h0m0s", "90m": "1h30m0s", "12h": "12h0m0s"} {
+		var d durationFlag
+		require.NoError(t, d.Set(in), in)
+		assert.Equal(t, want, d.String(), in)
+	}
+	var d durationFlag
+	assert.Error(t, d.Set("1 hour"))
+}
+
+func TestChildEnv(t *testing.T) {
+	environ := []string{
+		"PATH=/bin", "AWS_PROFILE=dev", "AWS_DEFAULT_PROFILE=dev", "AWS_ACCESS_KEY_ID=OLD",
+		"AWS_SESSION_TOKEN=OLD", "AWS_REGION=us-west-2", depthVar + "=3", "KEEP=1",
+	}
+	creds := testCreds()
+	got := childEnv(environ, creds, "")
+	assert.ElementsMatch(t, []string{
+		"PATH=/bin", "AWS_REGION=us-west-2", "KEEP=1",
+		"AWS_ACCESS_KEY_ID=ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
+		"AWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05Z",
+	}, got)
+	got = childEnv(environ, creds, "eu-west-1")
+	assert.Contains(t, got, "AWS_REGION=eu-west-1")
+	assert.Contains(t, got, "AWS_DEFAULT_REGION=eu-west-1")
+	assert.NotContains(t, got, "AWS_REGION=us-west-2")
+}
+
+func TestNestingGuard(t *testing.T) {
+	env := func(k string) string {
+		if k == depthVar {
+			return "6"
+		}
+		return ""
+	}
+	var stdout, stderr strings.Builder
+	code := run(t.Context(), []string{"credential-process"}, strings.NewReader(""), &stdout, &stderr, env)
+	assert.Equal(t, exitError, code)
+	assert.Empty(t, stdout.String())
+	assert.Contains(t, stderr.String(), "nested 6 levels deep")
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/ststest"
+)
+
+const (
+	acct       = "123456789012"
+	userName   = "alice"
+	userKey    = "AKIAALICE00000000000"
+	userSecret = "alice-secret-DO-NOT-PRINT"
+	totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	userARN    = "arn:aws:iam::123456789012:user/alice"
+	roleA      = "arn:aws:iam::123456789012:role/A"
+	roleB      = "arn:aws:iam::123456789012:role/B"
+	roleMFA    = "arn:aws:iam::123456789012:role/NeedsMFA"
+	roleExt    = "arn:aws:iam::123456789012:role/External"
+	roleDenied = "arn:aws:iam::123456789012:role/Denied"
+	externalID = "ext-123"
+	totpEnv    = "STSCHAIN_TEST_TOTP_SECRET"
+	testTime   = 2 * time.Minute // bound of every command a test runs
+)
+
+// serialSeq makes each server's MFA serial unique. The library remembers,
+// process-wide and per serial, the codes it sent; in-process runs against
+// fresh servers would otherwise wait for the next TOTP step.
+var serialSeq atomic.Int64
+
+// newServer starts a fake STS with user alice (keys, TOTP device) and the
+// roles the tests use; it returns the server and alice's MFA serial.
+func newServer(t *testing.T) (*ststest.Server, string) {
+	t.Helper()
+	serial := fmt.Sprintf("arn:aws:iam::%s:mfa/alice-%d-%d", acct, os.Getpid(), serialSeq.Add(1))
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: acct,
+		Users: []ststest.User{{
+			Name: userName, AccessKeyID: userKey, SecretAccessKey: userSecret,
+			MFASerial: serial, TOTPSecret: totpSecret,
+		}},
+		Roles: []ststest.Role{
+			{ARN: roleA, Trust: []string{userARN}},
+			{ARN: roleB, Trust: []string{roleA}},
+			{ARN: roleMFA, Trust: []string{userARN}, RequireMFA: true},
+			{ARN: roleExt, Trust: []string{userARN}, ExternalID: externalID},
+			{ARN: roleDenied, Trust: []string{"arn:aws:iam::123456789012:user/nobody"}},
+		},
+	})
+	t.Cleanup(srv.Close)
+	return srv, serial
+}
+
+// awsEnvNames are the variables isolateEnv clears.
+var awsEnvNames = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS",
+	"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CREDENTIAL_EXPIRATION", depthVar, totpEnv,
+}
+
+// testHome is a temporary HOME with an AWS config and credentials file
+// holding profile "source" with alice's keys.
+type testHome struct {
+	dir, config, credentials, cache string
+}
+
+func newTestHome(t *testing.T) testHome {
+	t.Helper()
+	dir := t.TempDir()
+	h := testHome{
+		dir:         dir,
+		config:      filepath.Join(dir, "config"),
+		credentials: filepath.Join(dir, "credentials"),
+		cache:       filepath.Join(dir, "cache"),
+	}
+	require.NoError(t, os.WriteFile(h.config, []byte("[profile source]\nregion = us-east-1\n"), 0o600))
+	require.NoError(t, os.WriteFile(h.credentials, []byte(
+		"[source]\naws_access_key_id = "+userKey+"\naws_secret_access_key = "+userSecret+"\n"), 0o600))
+	return h
+}
+
+// isolateEnv points this process's AWS environment at a fresh testHome,
+// with no variable from the machine. Tests that call it cannot be
+// parallel.
+func isolateEnv(t *testing.T) testHome {
+	t.Helper()
+	h := newTestHome(t)
+	for _, k := range awsEnvNames {
+		t.Setenv(k, "")
+		require.NoError(t, os.Unsetenv(k))
+	}
+	t.Setenv("HOME", h.dir)
+	t.Setenv("AWS_CONFIG_FILE", h.config)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", h.credentials)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return h
+}
+
+// result is what one run of the command left.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runInProcess runs the command in this process with args.
+func runInProcess(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTime)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr, os.Getenv)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// Built binary, shared by the tests of one test binary run.
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildPath string
+	buildErr  error
+)
+
+// binary returns the path of the command built from this package.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "stschain-test-")
+		if buildErr != nil {
+			return
+		}
+		buildPath = filepath.Join(buildDir, "stschain")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", buildPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return buildPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// assertNoSecret fails when s holds one of the secrets a test knows.
+func assertNoSecret(t *testing.T, s string, secrets ...string) {
+	t.Helper()
+	for _, secret := range append([]string{userSecret, totpSecret}, secrets...) {
+		if secret != "" && strings.Contains(s, secret) {
+			t.Errorf("output holds a secret: %q", s)
+		}
+	}
+}
+
+// environ is an environment for a built binary: this process's without any
+// AWS variable, HOME and the AWS files pointing at h.
+func (h testHome) environ(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || k == "HOME" || k == depthVar {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env,
+		"HOME="+h.dir,
+		"AWS_CONFIG_FILE="+h.config,
+		"AWS_SHARED_CREDENTIALS_FILE="+h.credentials,
+		"AWS_EC2_METADATA_DISABLED=true",
+	)
+	return append(env, extra...)
+}
