@@ -191,6 +191,9 @@ func requestForm(r *http.Request, body []byte) (url.Values, *apiError) {
 func (s *Server) takeFault(action string) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if o := s.outage; o != nil && (o.action == "" || o.action == action) {
+		return &apiError{status: o.status, code: o.code, message: faultMessage(o.code)}
+	}
 	for i := range s.faults {
 		f := &s.faults[i]
 		if f.n > 0 && (f.action == "" || f.action == action) {

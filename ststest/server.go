@@ -75,6 +75,7 @@ type Server struct {
 	latency  time.Duration       // guarded by mu
 	calls    []Call              // guarded by mu
 	faults   []fault             // guarded by mu
+	outage   *fault              // guarded by mu; nil when there is none
 	revoked  map[string]bool     // guarded by mu: access key IDs
 	sessions map[string]*session // guarded by mu: by issued access key ID
 	usedMFA  map[string]bool     // guarded by mu: "serial\x00code" or "serial\x00step"
@@ -276,6 +277,24 @@ func (s *Server) FailNext(action string, n, status int, code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, fault{action: action, n: n, status: status, code: code})
+}
+
+// SetOutage makes every request whose Action is action ("" means any
+// action) fail with the HTTP status and STS error code given, such as 503
+// "ServiceUnavailable", before authentication, until [Server.EndOutage].
+// Rules queued by [Server.FailNext] wait until the outage ends.
+func (s *Server) SetOutage(action string, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = &fault{action: action, status: status, code: code}
+}
+
+// EndOutage ends the outage [Server.SetOutage] started; it does nothing
+// when there is none.
+func (s *Server) EndOutage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = nil
 }
 
 // SetLatency delays every answer by d (0 removes the delay). The delay is

@@ -467,6 +467,24 @@ func TestFailNextIsRetriedBySDK(t *testing.T) {
 	}
 }
 
+func TestOutageLastsUntilEnded(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	noRetry := func(o *sts.Options) { o.RetryMaxAttempts = 1 }
+	c := sts.NewFromConfig(s.AWSConfig("alice"), noRetry)
+	s.FailNext("", 1, 400, "Throttling")
+	s.SetOutage("GetCallerIdentity", 503, "ServiceUnavailable")
+	for range 5 {
+		_, err := c.GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+		requireAPIError(t, err, "ServiceUnavailable", "")
+	}
+	s.EndOutage()
+	_, err := c.GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "Throttling", "") // the queued rule waited for the outage
+	_, err = c.GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, 7, s.CountCalls(""))
+}
+
 func TestLatency(t *testing.T) {
 	s := newTestServer(t, testConfig())
 	const d = 150 * time.Millisecond
