@@ -3,8 +3,10 @@ package stschain_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,11 +41,19 @@ const (
 	aliceSKey = "alice-secret-key"
 )
 
-// mfaSerial is alice's MFA device in the test's server: one per test, since
-// a code is never sent twice for one device within its time step, process
-// wide.
+// mfaSerials holds each test's MFA device, by *testing.T.
+var (
+	mfaSerials   sync.Map
+	mfaSerialSeq atomic.Int64
+)
+
+// mfaSerial is alice's MFA device in the test's server: one per test run,
+// since a code is never sent twice for one device within its time step,
+// process-wide, and tests repeat within seconds under -count.
 func mfaSerial(t *testing.T) string {
-	return "arn:aws:iam::" + account + ":mfa/" + strings.ReplaceAll(t.Name(), "/", "_")
+	name := fmt.Sprintf("arn:aws:iam::%s:mfa/%s-%d", account, strings.ReplaceAll(t.Name(), "/", "_"), mfaSerialSeq.Add(1))
+	v, _ := mfaSerials.LoadOrStore(t, name)
+	return v.(string)
 }
 
 // e2eServer starts a fake STS with alice (TOTP device), role B trusting

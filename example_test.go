@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +12,25 @@ import (
 	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/ststest"
 )
+
+// aliceDevice stands in for alice's MFA device: like a real one, it shows a
+// new code each time (a real device every 30 seconds), and STS accepts each
+// code once. No code is ever sent twice for one device within its time
+// step, so a fixed code would do only once per process.
+var aliceDevice = struct {
+	codes []string
+	next  atomic.Int64
+}{codes: func() []string {
+	var codes []string
+	for i := range 1000 {
+		codes = append(codes, fmt.Sprintf("%06d", 100000+i*7))
+	}
+	return codes
+}()}
+
+func aliceCode() string {
+	return aliceDevice.codes[int(aliceDevice.next.Add(1))%len(aliceDevice.codes)]
+}
 
 // exampleServer starts a fake STS that knows the user alice (with an MFA
 // device), and roles B (trusting alice), A (trusting B) and Admin (trusting
@@ -21,7 +41,7 @@ func exampleServer() *ststest.Server {
 		Users: []ststest.User{{
 			Name: "alice", AccessKeyID: "AKIAALICEEXAMPLE01", SecretAccessKey: "alice-secret",
 			MFASerial: "arn:aws:iam::123456789012:mfa/alice",
-			MFACodes:  []string{"123456", "654321"},
+			MFACodes:  aliceDevice.codes,
 		}},
 		Roles: []ststest.Role{
 			{ARN: "arn:aws:iam::123456789012:role/B", Trust: []string{"arn:aws:iam::123456789012:user/alice"}},
@@ -127,7 +147,7 @@ func ExampleNew_mfa() {
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
 		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
 			fmt.Println("code asked for", serial)
-			return "123456", nil
+			return aliceCode(), nil // stschain.PromptTokenCode asks the user
 		}
 	})
 	if err != nil {
@@ -151,7 +171,7 @@ func ExampleNew_mfaOncePerDay() {
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
 		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
 			fmt.Println("code asked for", serial)
-			return "654321", nil
+			return aliceCode(), nil
 		}
 	})
 	if err != nil {
