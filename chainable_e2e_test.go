@@ -215,49 +215,41 @@ func TestE2EOutageInsideWindowsCausesNoErrors(t *testing.T) {
 	assert.Equal(t, stschain.RefreshOK, events[3].Outcome)
 }
 
-// A revoked middle link is recovered: A's call is refused, B is
+// A middle link that STS no longer accepts, revoked or expired early (the
+// server's clock moved on), is recovered: A's call is refused, B is
 // invalidated and fetches a new session, and A is retried once with it.
-func TestE2ERevokedMiddleLinkRecovers(t *testing.T) {
-	t.Parallel()
-	srv := e2eServer(t, 0, 0)
-	cfg := srv.AWSConfig("alice")
-	b := mustNew(t, cfg, role(e2eRoleB))
-	a := mustNew(t, cfg, role(e2eRoleA), func(o *stschain.Options) { o.MasterCredentials = b })
-	_, err := a.Retrieve(context.Background())
-	require.NoError(t, err)
+func TestE2EBrokenMiddleLinkRecovers(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		code      string
+		breakLink func(srv *ststest.Server, bKey string)
+	}{
+		{"revoked", "InvalidClientTokenId", func(srv *ststest.Server, bKey string) { srv.Revoke(bKey) }},
+		{"expired", "ExpiredToken", func(srv *ststest.Server, _ string) { srv.Advance(2 * time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := e2eServer(t, 0, 0)
+			cfg := srv.AWSConfig("alice")
+			b := mustNew(t, cfg, role(e2eRoleB))
+			a := mustNew(t, cfg, role(e2eRoleA), func(o *stschain.Options) { o.MasterCredentials = b })
+			_, err := a.Retrieve(context.Background())
+			require.NoError(t, err)
 
-	oldB := assumeCalls(srv, e2eRoleB)[0].IssuedAccessKeyID
-	srv.Revoke(oldB)
-	_, err = a.Refresh(context.Background())
-	require.NoError(t, err)
+			oldB := assumeCalls(srv, e2eRoleB)[0].IssuedAccessKeyID
+			tc.breakLink(srv, oldB)
+			_, err = a.Refresh(context.Background())
+			require.NoError(t, err)
 
-	calls := assumeCalls(srv, e2eRoleA)
-	require.Len(t, calls, 3)
-	assert.Equal(t, "InvalidClientTokenId", calls[1].ErrorCode)
-	assert.Equal(t, oldB, calls[1].CallerAccessKeyID)
-	newB := assumeCalls(srv, e2eRoleB)[1].IssuedAccessKeyID
-	assert.Equal(t, newB, calls[2].CallerAccessKeyID)
-	assert.Equal(t, 200, calls[2].Status)
-}
-
-// A middle link whose session expired early on the server (its clock moved
-// on) is recovered the same way.
-func TestE2EExpiredMiddleLinkRecovers(t *testing.T) {
-	t.Parallel()
-	srv := e2eServer(t, 0, 0)
-	cfg := srv.AWSConfig("alice")
-	b := mustNew(t, cfg, role(e2eRoleB))
-	a := mustNew(t, cfg, role(e2eRoleA), func(o *stschain.Options) { o.MasterCredentials = b })
-	_, err := a.Retrieve(context.Background())
-	require.NoError(t, err)
-
-	srv.Advance(2 * time.Hour) // B's session is over as far as STS knows
-	_, err = a.Refresh(context.Background())
-	require.NoError(t, err)
-	calls := assumeCalls(srv, e2eRoleA)
-	require.Len(t, calls, 3)
-	assert.Equal(t, "ExpiredToken", calls[1].ErrorCode)
-	assert.Equal(t, 200, calls[2].Status)
+			calls := assumeCalls(srv, e2eRoleA)
+			require.Len(t, calls, 3)
+			assert.Equal(t, tc.code, calls[1].ErrorCode)
+			assert.Equal(t, oldB, calls[1].CallerAccessKeyID)
+			newB := assumeCalls(srv, e2eRoleB)[1].IssuedAccessKeyID
+			assert.Equal(t, newB, calls[2].CallerAccessKeyID)
+			assert.Equal(t, 200, calls[2].Status)
+		})
+	}
 }
 
 func TestE2ERoleChainingFallsBackToOneHour(t *testing.T) {
