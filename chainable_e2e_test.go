@@ -56,14 +56,15 @@ func mfaSerial(t *testing.T) string {
 	return v.(string)
 }
 
-// e2eServer starts a fake STS with alice (TOTP device), role B trusting
-// alice, role A trusting B, and Admin trusting alice with MFA required.
-func e2eServer(t *testing.T, lifeA, lifeB time.Duration) *ststest.Server {
+// e2eServer starts a fake STS with alice (an MFA device taking TOTP codes
+// and the one-time codes given), role B trusting alice, role A trusting B,
+// and Admin trusting alice with MFA required.
+func e2eServer(t *testing.T, lifeA, lifeB time.Duration, codes ...string) *ststest.Server {
 	t.Helper()
 	srv := ststest.NewServer(ststest.Config{
 		AccountID: account,
 		Users: []ststest.User{{Name: "alice", AccessKeyID: aliceKey, SecretAccessKey: aliceSKey,
-			MFASerial: mfaSerial(t), TOTPSecret: totpKey}},
+			MFASerial: mfaSerial(t), TOTPSecret: totpKey, MFACodes: codes}},
 		Roles: []ststest.Role{
 			{ARN: e2eRoleB, Trust: []string{aliceARN}, Lifetime: lifeB, MaxSessionDuration: 12 * time.Hour},
 			{ARN: e2eRoleA, Trust: []string{e2eRoleB}, Lifetime: lifeA, MaxSessionDuration: 12 * time.Hour},

@@ -93,7 +93,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 		{"role requiring MFA, prompted once by the CLI", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := e2eServerWithCodes(t, []string{"111111"})
+			srv := e2eServer(t, 0, 0, "111111")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			id := awsCLI(t, srv, home, "111111\n", "sts", "get-caller-identity", "--profile", tc.profile)
 			require.Len(t, srv.CallsFor("AssumeRole"), 1)
@@ -131,7 +131,7 @@ func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 		{"role requiring MFA", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := e2eServerWithCodes(t, []string{"222222"})
+			srv := e2eServer(t, 0, 0, "222222")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			p := mustNew(t, srv.AWSConfig("alice"), func(o *stschain.Options) {
 				o.RoleARN = tc.role
@@ -154,21 +154,4 @@ func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 			assert.Equal(t, creds.AccessKeyID, gci[0].CallerAccessKeyID, "the CLI signed with the library's session")
 		})
 	}
-}
-
-// e2eServerWithCodes is e2eServer whose alice accepts the given one-time
-// codes instead of TOTP.
-func e2eServerWithCodes(t *testing.T, codes []string) *ststest.Server {
-	t.Helper()
-	srv := ststest.NewServer(ststest.Config{
-		AccountID: account,
-		Users: []ststest.User{{Name: "alice", AccessKeyID: aliceKey, SecretAccessKey: aliceSKey,
-			MFASerial: mfaSerial(t), MFACodes: codes}},
-		Roles: []ststest.Role{
-			{ARN: e2eRoleB, Trust: []string{aliceARN}},
-			{ARN: e2eAdmin, Trust: []string{aliceARN}, RequireMFA: true},
-		},
-	})
-	t.Cleanup(srv.Close)
-	return srv
 }
