@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,12 +40,6 @@ const (
 	defaultSessionTokenDuration = 12 * time.Hour
 )
 
-// singleflight keys.
-const (
-	flightRefresh = "refresh"
-	flightForce   = "force"
-)
-
 // ChainableProvider is an [aws.CredentialsProvider] that fetches temporary
 // credentials from STS, with AssumeRole when Options.RoleARN is set and
 // GetSessionToken otherwise, signing each call with a fresh Retrieve of its
@@ -62,17 +58,24 @@ type ChainableProvider struct {
 	logger       *slog.Logger            // never nil
 
 	// state is the current credentials and their refresh schedule; nil when
-	// there are none. Written only inside a refresh flight (and by
-	// Invalidate); read lock-free.
+	// there are none. Read lock-free; written under mu.
 	state atomic.Pointer[credState]
+	// mu orders writes of state and epoch. It is held only for those
+	// writes, never during an STS call or a callback.
+	mu sync.Mutex
+	// epoch counts Invalidate calls; written under mu. A refresh flight
+	// belongs to the epoch it started in and publishes nothing once that
+	// has passed, so no flight can bring back invalidated credentials, and
+	// callers after an Invalidate never join a flight from before it.
+	epoch atomic.Uint64
 
-	// flights makes concurrent refreshes share one STS call.
+	// flights makes the refreshes of one epoch share one STS call.
 	flights singleflight.Group
 	// background is true while a background refresh goroutine exists.
 	background atomic.Bool
-	// waited is set by callers that wait for a refresh, and cleared by the
-	// refresh when it reports its event.
-	waited atomic.Bool
+	// waiting counts callers waiting for a flight, so that a refresh can
+	// tell whether anyone waited for it.
+	waiting atomic.Int32
 	// skipCache makes the next refresh ignore Options.Cache (set by
 	// Invalidate, whose caller has seen the current credentials rejected).
 	skipCache atomic.Bool
@@ -100,14 +103,20 @@ var _ aws.CredentialsProvider = (*ChainableProvider)(nil)
 func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 	var o Options
 	for _, fn := range optFns {
-		fn(&o)
+		if fn != nil {
+			fn(&o)
+		}
 	}
 	// Copy the slices and map so that a caller changing them later does not
-	// change the provider.
+	// change the provider; a nil interface holding a nil pointer is unset.
 	o.PolicyARNs = slices.Clone(o.PolicyARNs)
 	o.TransitiveTagKeys = slices.Clone(o.TransitiveTagKeys)
-	o.STSOptions = slices.Clone(o.STSOptions)
+	o.STSOptions = slices.DeleteFunc(slices.Clone(o.STSOptions), func(fn func(*sts.Options)) bool { return fn == nil })
 	o.Tags = maps.Clone(o.Tags)
+	o.Client = unlessNil(o.Client)
+	o.MasterCredentials = unlessNil(o.MasterCredentials)
+	o.Cache = unlessNil(o.Cache)
+	cfg.Credentials = unlessNil(cfg.Credentials)
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -142,6 +151,9 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
 
+	if p.master == nil && o.RoleARN == "" && o.Cache != nil {
+		return nil, fmt.Errorf("%w: Cache on a GetSessionToken link needs master credentials, whose access key ID is part of the cache key: set cfg.Credentials or MasterCredentials", ErrInvalidOptions)
+	}
 	p.client = o.Client
 	if p.client == nil {
 		if p.master == nil {
@@ -155,6 +167,20 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 		p.client = sts.NewFromConfig(stsCfg, o.STSOptions...)
 	}
 	return p, nil
+}
+
+// unlessNil returns v, or the zero value when v is an interface holding a
+// nil pointer, so that such a value counts as unset instead of panicking
+// later.
+func unlessNil[T any](v T) T {
+	rv := reflect.ValueOf(&v).Elem()
+	if rv.Kind() == reflect.Interface && !rv.IsNil() {
+		if e := rv.Elem(); e.Kind() == reflect.Pointer && e.IsNil() {
+			var zero T
+			return zero
+		}
+	}
+	return v
 }
 
 // Client returns the STS client New built or was given.
@@ -177,25 +203,31 @@ func (p *ChainableProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 			return s.creds, nil
 		}
 		if now.Before(s.creds.Expires) && (now.Before(s.waitAt) || s.failures > 0) {
-			if !now.Before(s.retryAt) {
+			if !now.Before(s.retryAt) && !p.background.Load() {
 				p.refreshInBackground()
 			}
 			return s.creds, nil
 		}
 	}
-	return p.wait(ctx, flightRefresh)
+	return p.wait(ctx, false)
 }
 
-// Refresh makes one STS call now, whatever the cache holds, and returns its
-// credentials. A failure is returned to the caller even when the current
-// credentials are still valid (they stay cached).
+// Refresh fetches new credentials now, skipping Options.Cache, and returns
+// them; when a refresh is already running it waits for that one instead of
+// starting another. A failure is returned even when the current credentials
+// are still valid (they stay cached).
 func (p *ChainableProvider) Refresh(ctx context.Context) (aws.Credentials, error) {
-	return p.wait(ctx, flightForce)
+	return p.wait(ctx, true)
 }
 
 // Invalidate drops the cached credentials: the next Retrieve refreshes, and
-// that refresh skips Options.Cache.
+// that refresh skips Options.Cache. A refresh already running when
+// Invalidate is called finishes for the callers waiting for it, but its
+// result is not kept.
 func (p *ChainableProvider) Invalidate() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.epoch.Add(1)
 	p.skipCache.Store(true)
 	p.state.Store(nil)
 }
@@ -208,21 +240,38 @@ func (p *ChainableProvider) String() string {
 // GoString is String, so that %#v shows no secret either.
 func (p *ChainableProvider) GoString() string { return p.String() }
 
-// wait joins (or starts) the refresh flight key and waits for it or ctx.
-func (p *ChainableProvider) wait(ctx context.Context, key string) (aws.Credentials, error) {
-	p.waited.Store(true)
-	force := key == flightForce
-	ch := p.flights.DoChan(key, func() (any, error) {
+// outcome is what a refresh flight hands its callers: the credentials to
+// use, and the failure of the attempt when it kept the current ones.
+type outcome struct {
+	creds  aws.Credentials
+	failed error
+}
+
+func flightKey(epoch uint64) string { return strconv.FormatUint(epoch, 10) }
+
+// wait joins (or starts) the refresh flight of the current epoch and waits
+// for it or ctx. force makes a flight it starts skip the freshness check and
+// the cache lookup, and returns the flight's failure even when it kept the
+// current credentials.
+func (p *ChainableProvider) wait(ctx context.Context, force bool) (aws.Credentials, error) {
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	epoch := p.epoch.Load()
+	ch := p.flights.DoChan(flightKey(epoch), func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
 		defer cancel()
-		return p.refresh(fctx, force)
+		return p.refresh(fctx, epoch, force)
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
 			return aws.Credentials{}, res.Err
 		}
-		return res.Val.(aws.Credentials), nil
+		out := res.Val.(outcome)
+		if force && out.failed != nil {
+			return aws.Credentials{}, out.failed
+		}
+		return out.creds, nil
 	case <-ctx.Done():
 		return aws.Credentials{}, &Error{Link: p.link, Op: "waiting for refresh", Err: ctx.Err()}
 	}
@@ -234,35 +283,36 @@ func (p *ChainableProvider) refreshInBackground() {
 	if !p.background.CompareAndSwap(false, true) {
 		return
 	}
+	epoch := p.epoch.Load()
 	go func() {
 		defer p.background.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
-		_, _, _ = p.flights.Do(flightRefresh, func() (any, error) {
-			return p.refresh(ctx, false)
+		_, _, _ = p.flights.Do(flightKey(epoch), func() (any, error) {
+			return p.refresh(ctx, epoch, false)
 		})
 	}()
 }
 
-// refresh runs inside a flight: it fetches new credentials unless another
-// flight has just done so, and updates state.
-func (p *ChainableProvider) refresh(ctx context.Context, force bool) (aws.Credentials, error) {
+// refresh runs inside a flight of epoch: it fetches new credentials unless
+// another flight has just done so, and publishes what it got.
+func (p *ChainableProvider) refresh(ctx context.Context, epoch uint64, force bool) (any, error) {
 	start := time.Now()
 	cur := p.state.Load()
 	if !force && cur != nil {
 		// Another flight may have refreshed, or failed, since the caller
 		// looked.
 		if start.Before(cur.prefetchAt) {
-			return cur.creds, nil
+			return outcome{creds: cur.creds}, nil
 		}
 		if cur.failures > 0 && start.Before(cur.retryAt) && start.Before(cur.creds.Expires) {
-			return cur.creds, nil
+			return outcome{creds: cur.creds}, nil
 		}
 	}
 
-	entry, fromCache, err := p.fetch(ctx, force)
+	got, err := p.fetch(ctx, cur, force)
 	end := time.Now()
-	ev := RefreshEvent{Link: p.link, Latency: end.Sub(start), Background: !p.waited.Swap(false)}
+	ev := RefreshEvent{Link: p.link, Latency: end.Sub(start), Background: p.waiting.Load() == 0}
 	if err != nil {
 		ev.Err = err
 		if cur != nil && end.Before(cur.creds.Expires) {
@@ -271,31 +321,45 @@ func (p *ChainableProvider) refresh(ctx context.Context, force bool) (aws.Creden
 			next.retryAt = end.Add(backoff(next.failures, cur.creds.Expires.Sub(end)))
 			ev.Outcome, ev.Expires = RefreshFailedKept, cur.creds.Expires
 			p.report(ev)
-			p.state.Store(&next)
-			if force {
-				return aws.Credentials{}, err
-			}
-			return cur.creds, nil
+			p.publish(epoch, cur, &next)
+			return outcome{creds: cur.creds, failed: err}, nil
 		}
 		ev.Outcome = RefreshFailed
 		p.report(ev)
-		return aws.Credentials{}, err
+		return nil, err
 	}
 
-	creds := entry.Credentials
+	creds := got.entry.Credentials
 	creds.Source = ProviderName
-	if creds.AccountID == "" && entry.AssumedRoleUser != nil {
-		creds.AccountID = accountFromARN(aws.ToString(entry.AssumedRoleUser.Arn))
+	if creds.AccountID == "" && got.entry.AssumedRoleUser != nil {
+		creds.AccountID = accountFromARN(aws.ToString(got.entry.AssumedRoleUser.Arn))
 	}
 	ev.Outcome, ev.Expires = RefreshOK, creds.Expires
-	if fromCache {
+	if got.fromCache {
 		ev.Outcome = RefreshFromCache
+	}
+	next := p.schedule(creds, got.life, !p.opts.DisableJitter)
+	// Credentials that reach us already due (a clock ahead of STS's) are
+	// used for a moment rather than refreshed on every Retrieve.
+	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
+		next.prefetchAt, next.waitAt = soon, soon
 	}
 	// Report before publishing, so that whoever sees the new credentials
 	// can count on the event having been delivered.
 	p.report(ev)
-	p.state.Store(p.schedule(creds, creds.Expires.Sub(end)))
-	return creds, nil
+	p.publish(epoch, nil, next)
+	return outcome{creds: creds}, nil
+}
+
+// publish makes next the current state, unless epoch has passed or, with
+// expect set, the state is no longer expect.
+func (p *ChainableProvider) publish(epoch uint64, expect, next *credState) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.epoch.Load() != epoch || (expect != nil && p.state.Load() != expect) {
+		return
+	}
+	p.state.Store(next)
 }
 
 // report logs ev and hands it to Options.OnRefresh.
@@ -324,8 +388,8 @@ func (p *ChainableProvider) report(ev RefreshEvent) {
 }
 
 // schedule computes when creds, which live for life in all, are to be
-// refreshed.
-func (p *ChainableProvider) schedule(creds aws.Credentials, life time.Duration) *credState {
+// refreshed; jitter spreads the start of the refresh.
+func (p *ChainableProvider) schedule(creds aws.Credentials, life time.Duration, jitter bool) *credState {
 	expiry, prefetch := p.expiryWindow, p.prefetch
 	if !creds.CanExpire {
 		return &credState{creds: creds, prefetchAt: farFuture, waitAt: farFuture}
@@ -340,11 +404,11 @@ func (p *ChainableProvider) schedule(creds aws.Credentials, life time.Duration) 
 	s := &credState{creds: creds, waitAt: creds.Expires.Add(-expiry)}
 	if prefetch > 0 {
 		s.prefetchAt = creds.Expires.Add(-prefetch)
-		if !p.opts.DisableJitter {
+		if jitter {
 			s.prefetchAt = s.prefetchAt.Add(randDuration((prefetch - expiry) / 2))
 		}
 	} else {
-		if !p.opts.DisableJitter {
+		if jitter {
 			s.waitAt = s.waitAt.Add(-randDuration(expiry / 2))
 		}
 		s.prefetchAt = s.waitAt
@@ -372,76 +436,115 @@ func backoff(n int, remaining time.Duration) time.Duration {
 	return max(d/2+randDuration(d/2), time.Millisecond)
 }
 
-// fetch returns new credentials from Options.Cache or STS; force skips
-// the cache lookup, though not the cache update.
-func (p *ChainableProvider) fetch(ctx context.Context, force bool) (entry CacheEntry, fromCache bool, err error) {
-	var masterCreds aws.Credentials
-	if p.master != nil {
-		masterCreds, err = p.master.Retrieve(ctx)
-		if err != nil {
-			return CacheEntry{}, false, &Error{Link: p.link, Op: opMaster, Err: err}
+// fetched is what fetch got, and how long the credentials live in all (for
+// their schedule).
+type fetched struct {
+	entry     CacheEntry
+	fromCache bool
+	life      time.Duration
+}
+
+// fetch returns new credentials from Options.Cache or STS, replacing cur
+// (which may be nil); force skips the cache lookup, though not the cache
+// update.
+func (p *ChainableProvider) fetch(ctx context.Context, cur *credState, force bool) (fetched, error) {
+	useCache := p.opts.Cache != nil
+	lookup := useCache && !p.skipCache.Swap(false) && !force
+
+	// An AssumeRole key does not depend on the master: look first, so that a
+	// fresh entry costs the links below nothing (no STS call, no MFA).
+	var key string
+	if useCache && p.opts.RoleARN != "" {
+		var err error
+		if key, err = p.assumeRoleCacheKey(); err != nil {
+			return fetched{}, &Error{Link: p.link, Op: "computing cache key", Err: err}
 		}
-		if p.opts.RoleARN == "" && masterCreds.SessionToken != "" {
-			return CacheEntry{}, false, &Error{Link: p.link, Op: "GetSessionToken", Err: ErrLongTermCredentialsRequired}
+		if lookup {
+			if got, ok := p.loadCache(ctx, key, cur); ok {
+				return got, nil
+			}
 		}
 	}
 
-	skipCache := p.skipCache.Swap(false) || force
-	if p.opts.Cache == nil {
-		entry, err = p.callSTS(ctx, masterCreds)
-		return entry, false, err
-	}
-	key, err := p.cacheKey(masterCreds)
+	masterCreds, err := p.retrieveMaster(ctx)
 	if err != nil {
-		return CacheEntry{}, false, &Error{Link: p.link, Op: "computing cache key", Err: err}
+		return fetched{}, err
 	}
-	if !skipCache {
-		if e, ok := p.loadCache(ctx, key); ok {
-			return e, true, nil
+	if useCache && key == "" {
+		if key, err = sessionTokenCacheKey(p.sessionTokenInput(nil), masterCreds.AccessKeyID); err != nil {
+			return fetched{}, &Error{Link: p.link, Op: "computing cache key", Err: err}
+		}
+		if lookup {
+			if got, ok := p.loadCache(ctx, key, cur); ok {
+				return got, nil
+			}
 		}
 	}
 	if l, ok := p.opts.Cache.(CacheLocker); ok {
 		unlock, err := l.Lock(ctx, key)
 		if err != nil {
-			return CacheEntry{}, false, &Error{Link: p.link, Op: "locking cache", Err: err}
+			return fetched{}, &Error{Link: p.link, Op: "locking cache", Err: err}
 		}
 		defer unlock()
 		// Another process may have refreshed while this one waited.
-		if !skipCache {
-			if e, ok := p.loadCache(ctx, key); ok {
-				return e, true, nil
+		if lookup {
+			if got, ok := p.loadCache(ctx, key, cur); ok {
+				return got, nil
 			}
 		}
 	}
-	entry, err = p.callSTS(ctx, masterCreds)
+
+	entry, err := p.callSTS(ctx, masterCreds)
 	if err != nil {
-		return CacheEntry{}, false, err
+		return fetched{}, err
 	}
-	if err := p.opts.Cache.Store(ctx, key, entry); err != nil {
-		p.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", p.link), slog.Any("error", err))
+	if useCache {
+		if err := p.opts.Cache.Store(ctx, key, entry); err != nil {
+			p.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", p.link), slog.Any("error", err))
+		}
 	}
-	return entry, false, nil
+	return fetched{entry: entry, life: time.Until(entry.Credentials.Expires)}, nil
 }
 
-// loadCache returns the cached entry for key when it is still outside the
-// refresh windows.
-func (p *ChainableProvider) loadCache(ctx context.Context, key string) (CacheEntry, bool) {
+// retrieveMaster returns the master's credentials, or the zero value when
+// Options.Client signs on its own.
+func (p *ChainableProvider) retrieveMaster(ctx context.Context) (aws.Credentials, error) {
+	if p.master == nil {
+		return aws.Credentials{}, nil
+	}
+	creds, err := p.master.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, &Error{Link: p.link, Op: opMaster, Err: err}
+	}
+	if p.opts.RoleARN == "" && creds.SessionToken != "" {
+		return aws.Credentials{}, &Error{Link: p.link, Op: "GetSessionToken", Err: ErrLongTermCredentialsRequired}
+	}
+	return creds, nil
+}
+
+// loadCache returns the entry cached under key when it can replace cur: it
+// is not cur's own credentials, and it is outside the refresh windows.
+func (p *ChainableProvider) loadCache(ctx context.Context, key string, cur *credState) (fetched, bool) {
 	e, ok, err := p.opts.Cache.Load(ctx, key)
 	if err != nil {
 		p.logger.Warn("stschain: ignoring unusable cache entry", slog.String("link", p.link), slog.Any("error", err))
-		return CacheEntry{}, false
+		return fetched{}, false
 	}
-	if !ok || !e.Credentials.HasKeys() {
-		return CacheEntry{}, false
+	if !ok || !e.Credentials.HasKeys() || (cur != nil && e.Credentials.AccessKeyID == cur.creds.AccessKeyID) {
+		return fetched{}, false
 	}
-	// The entry's age is unknown: judge it by the lifetime this link asks
-	// for, so that an old entry is not taken for a short fresh one.
+	if !e.Credentials.CanExpire {
+		return fetched{entry: e, fromCache: true}, true
+	}
+	// The entry's age is unknown: judge it, without jitter, by the lifetime
+	// this link asks for, so that an old entry is not taken for a short
+	// fresh one.
 	now := time.Now()
 	life := max(e.Credentials.Expires.Sub(now), p.requestedLifetime())
-	if e.Credentials.CanExpire && !now.Before(p.schedule(e.Credentials, life).prefetchAt) {
-		return CacheEntry{}, false
+	if !now.Before(p.schedule(e.Credentials, life, false).prefetchAt) {
+		return fetched{}, false
 	}
-	return e, true
+	return fetched{entry: e, fromCache: true, life: life}, true
 }
 
 // requestedLifetime is the session length this link asks STS for.
@@ -456,37 +559,9 @@ func (p *ChainableProvider) requestedLifetime() time.Duration {
 }
 
 // callSTS makes the link's STS call, signed with masterCreds, retrying once
-// where a retry can succeed.
+// where a retry can succeed. The MFA code is fetched once: a call that STS
+// refused for its signature or its duration has not used it up.
 func (p *ChainableProvider) callSTS(ctx context.Context, masterCreds aws.Credentials) (CacheEntry, error) {
-	entry, err := p.callSTSOnce(ctx, masterCreds)
-	if err == nil {
-		return entry, nil
-	}
-	switch {
-	case masterRejected(err):
-		// The master's credentials were revoked or expired early: make the
-		// master fetch new ones and try once more.
-		inv, ok := p.master.(interface{ Invalidate() })
-		if !ok {
-			return CacheEntry{}, err
-		}
-		inv.Invalidate()
-		fresh, merr := p.master.Retrieve(ctx)
-		if merr != nil {
-			return CacheEntry{}, &Error{Link: p.link, Op: opMaster, Err: merr}
-		}
-		p.logger.Warn("stschain: STS rejected the master credentials; retrying with fresh ones", slog.String("link", p.link))
-		return p.callSTSOnce(ctx, fresh)
-	case p.opts.RoleARN != "" && p.opts.Duration > RoleChainingMaxDuration && !p.chainingCapped.Load() && roleChainingRefused(err):
-		p.chainingCapped.Store(true)
-		p.logger.Warn("stschain: STS limits role chaining to one hour; asking for one hour instead of Duration",
-			slog.String("link", p.link), slog.Duration("duration", p.opts.Duration))
-		return p.callSTSOnce(ctx, masterCreds)
-	}
-	return CacheEntry{}, err
-}
-
-func (p *ChainableProvider) callSTSOnce(ctx context.Context, masterCreds aws.Credentials) (CacheEntry, error) {
 	var code *string
 	if p.opts.SerialNumber != "" {
 		c, err := fetchTokenCode(ctx, p.opts.TokenCode, p.opts.SerialNumber)
@@ -495,6 +570,39 @@ func (p *ChainableProvider) callSTSOnce(ctx context.Context, masterCreds aws.Cre
 		}
 		code = &c
 	}
+	entry, err := p.callSTSOnce(ctx, masterCreds, code)
+	if err == nil {
+		return entry, nil
+	}
+	switch {
+	case masterRejected(err):
+		// The master's credentials were revoked or expired early: make the
+		// master fetch new ones and try once more, if they are new.
+		inv, ok := p.master.(interface{ Invalidate() })
+		if !ok {
+			return CacheEntry{}, err
+		}
+		inv.Invalidate()
+		fresh, merr := p.retrieveMaster(ctx)
+		if merr != nil {
+			p.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", p.link), slog.Any("error", merr))
+			return CacheEntry{}, err
+		}
+		if fresh.AccessKeyID == masterCreds.AccessKeyID && fresh.SessionToken == masterCreds.SessionToken {
+			return CacheEntry{}, err // the same credentials would be refused the same way
+		}
+		p.logger.Warn("stschain: STS rejected the master credentials; retrying with fresh ones", slog.String("link", p.link))
+		return p.callSTSOnce(ctx, fresh, code)
+	case p.opts.RoleARN != "" && p.opts.Duration > RoleChainingMaxDuration && !p.chainingCapped.Load() && roleChainingRefused(err):
+		p.chainingCapped.Store(true)
+		p.logger.Warn("stschain: STS limits role chaining to one hour; asking for one hour instead of Duration",
+			slog.String("link", p.link), slog.Duration("duration", p.opts.Duration))
+		return p.callSTSOnce(ctx, masterCreds, code)
+	}
+	return CacheEntry{}, err
+}
+
+func (p *ChainableProvider) callSTSOnce(ctx context.Context, masterCreds aws.Credentials, code *string) (CacheEntry, error) {
 	var optFns []func(*sts.Options)
 	if p.master != nil {
 		// Sign with exactly the credentials checked above.
@@ -512,7 +620,8 @@ func (p *ChainableProvider) callSTSOnce(ctx context.Context, masterCreds aws.Cre
 		}
 		return CacheEntry{Credentials: fromSTS(out.Credentials)}, nil
 	}
-	out, err := p.client.AssumeRole(ctx, p.assumeRoleInput(code, sessionName(p.opts.RoleSessionName)), optFns...)
+	in := p.assumeRoleInput(code, sessionName(p.opts.RoleSessionName), p.durationSeconds())
+	out, err := p.client.AssumeRole(ctx, in, optFns...)
 	if err != nil {
 		return CacheEntry{}, &Error{Link: p.link, Op: "AssumeRole", Err: err}
 	}
@@ -528,26 +637,28 @@ func (p *ChainableProvider) durationSeconds() *int32 {
 	if p.opts.RoleARN != "" && p.chainingCapped.Load() && d > RoleChainingMaxDuration {
 		d = RoleChainingMaxDuration
 	}
+	return seconds(d)
+}
+
+func seconds(d time.Duration) *int32 {
 	if d == 0 {
 		return nil
 	}
 	return aws.Int32(int32(d / time.Second))
 }
 
-func (p *ChainableProvider) assumeRoleInput(code *string, session string) *sts.AssumeRoleInput {
+func (p *ChainableProvider) assumeRoleInput(code *string, session string, duration *int32) *sts.AssumeRoleInput {
 	o := &p.opts
 	in := &sts.AssumeRoleInput{
 		RoleArn:           aws.String(o.RoleARN),
-		RoleSessionName:   aws.String(session),
-		DurationSeconds:   p.durationSeconds(),
+		RoleSessionName:   optString(session),
+		DurationSeconds:   duration,
 		ExternalId:        optString(o.ExternalID),
 		Policy:            optString(o.Policy),
 		SourceIdentity:    optString(o.SourceIdentity),
 		TransitiveTagKeys: o.TransitiveTagKeys,
+		SerialNumber:      optString(o.SerialNumber),
 		TokenCode:         code,
-	}
-	if o.SerialNumber != "" {
-		in.SerialNumber = aws.String(o.SerialNumber)
 	}
 	for _, a := range o.PolicyARNs {
 		in.PolicyArns = append(in.PolicyArns, types.PolicyDescriptorType{Arn: aws.String(a)})
@@ -559,21 +670,19 @@ func (p *ChainableProvider) assumeRoleInput(code *string, session string) *sts.A
 }
 
 func (p *ChainableProvider) sessionTokenInput(code *string) *sts.GetSessionTokenInput {
-	in := &sts.GetSessionTokenInput{DurationSeconds: p.durationSeconds(), TokenCode: code}
-	if p.opts.SerialNumber != "" {
-		in.SerialNumber = aws.String(p.opts.SerialNumber)
+	return &sts.GetSessionTokenInput{
+		DurationSeconds: p.durationSeconds(),
+		SerialNumber:    optString(p.opts.SerialNumber),
+		TokenCode:       code,
 	}
-	return in
 }
 
-// cacheKey is the Options.Cache key of this link: the AWS CLI's key for
-// AssumeRole, and one that includes the master's access key for
-// GetSessionToken.
-func (p *ChainableProvider) cacheKey(masterCreds aws.Credentials) (string, error) {
-	if p.opts.RoleARN == "" {
-		return sessionTokenCacheKey(p.sessionTokenInput(nil), masterCreds.AccessKeyID)
-	}
-	return assumeRoleCacheKey(p.assumeRoleInput(nil, p.opts.RoleSessionName), p.opts.RoleSessionName != "")
+// assumeRoleCacheKey is the Options.Cache key of an AssumeRole link: the
+// AWS CLI's key for the same arguments. It uses Options.Duration even after
+// STS capped it for role chaining, so that every process agrees on it.
+func (p *ChainableProvider) assumeRoleCacheKey() (string, error) {
+	in := p.assumeRoleInput(nil, p.opts.RoleSessionName, seconds(p.opts.Duration))
+	return assumeRoleCacheKey(in, p.opts.RoleSessionName != "")
 }
 
 // sessionName is name, or a generated one when name is empty.

@@ -447,7 +447,7 @@ func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
 			require.NoError(t, err)
 			seen := map[time.Time]bool{}
 			for range 500 {
-				s := p.schedule(creds, creds.Expires.Sub(now))
+				s := p.schedule(creds, creds.Expires.Sub(now), true)
 				assert.False(t, s.prefetchAt.Before(creds.Expires.Add(-tc.earliest)))
 				assert.False(t, s.prefetchAt.After(creds.Expires.Add(-tc.latest)))
 				if tc.waitAtBeforeExpiry > 0 {
@@ -465,7 +465,7 @@ func TestWindowsShrinkForShortSessions(t *testing.T) {
 	p := newFake(t, newFakeSTS("A", 0), staticMaster("a"), func(o *Options) { o.PrefetchWindow = 0 })
 	for _, life := range []time.Duration{10 * time.Second, 15 * time.Minute, time.Hour} {
 		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(life)}
-		s := p.schedule(creds, creds.Expires.Sub(now))
+		s := p.schedule(creds, creds.Expires.Sub(now), false)
 		reused := s.prefetchAt.Sub(now)
 		assert.GreaterOrEqual(t, reused, life*2/3, "life %v: reused for %v", life, reused)
 		assert.True(t, s.waitAt.After(s.prefetchAt), "life %v: waiting starts after prefetch", life)
@@ -502,13 +502,63 @@ func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
 		assert.Equal(t, 1, f.count())
 	})
 	t.Run("retried once only", func(t *testing.T) {
-		master := &countingProvider{creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"}}
+		master := &countingProvider{
+			creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
+			next: []aws.Credentials{
+				{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"},
+				{AccessKeyID: "ASIAnewer", SecretAccessKey: "s", SessionToken: "t"},
+			},
+		}
 		f := newFakeSTS("A", time.Hour)
 		f.failNext(apiError("ExpiredToken", "expired"), apiError("ExpiredToken", "expired"))
 		p := newFake(t, f, master, withRole(roleA))
 		_, err := p.Retrieve(context.Background())
 		require.Error(t, err)
 		assert.Equal(t, 2, f.count())
+		assert.Equal(t, 1, master.invalidated)
+	})
+	t.Run("unchanged master is not retried", func(t *testing.T) {
+		// An aws.CredentialsCache around static keys hands back the same
+		// keys after Invalidate: a retry would fail the same way, and ask
+		// for another MFA code.
+		codes := 0
+		f := newFakeSTS("A", time.Hour)
+		f.failNext(apiError("InvalidClientTokenId", "bad key"))
+		p := newFake(t, f, aws.NewCredentialsCache(staticMaster("alice")), withRole(roleA), func(o *Options) {
+			o.SerialNumber = deviceOf(t)
+			o.TokenCode = func(context.Context, string) (string, error) {
+				codes++
+				return fmt.Sprintf("%06d", codes), nil
+			}
+		})
+		_, err := p.Retrieve(context.Background())
+		var ae smithy.APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, "InvalidClientTokenId", ae.ErrorCode())
+		assert.Equal(t, 1, f.count())
+		assert.Equal(t, 1, codes)
+	})
+	t.Run("retry reuses the MFA code STS did not take", func(t *testing.T) {
+		master := &countingProvider{
+			creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
+			next:  []aws.Credentials{{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"}},
+		}
+		codes := 0
+		var sent []string
+		f := newFakeSTS("A", time.Hour)
+		f.inspect = func(in any) { sent = append(sent, aws.ToString(in.(*sts.AssumeRoleInput).TokenCode)) }
+		f.failNext(apiError("ExpiredToken", "expired"))
+		p := newFake(t, f, master, withRole(roleA), func(o *Options) {
+			o.SerialNumber = deviceOf(t)
+			o.TokenCode = func(context.Context, string) (string, error) {
+				codes++
+				return fmt.Sprintf("%06d", codes), nil
+			}
+		})
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 1, codes, "asked once")
+		assert.Equal(t, []string{"000001", "000001"}, sent)
 	})
 	t.Run("chain: middle link invalidated", func(t *testing.T) {
 		fb := newFakeSTS("B", time.Hour)
@@ -628,4 +678,92 @@ func TestMasterFailureIsWrapped(t *testing.T) {
 	assert.Contains(t, err.Error(), roleA)
 	assert.Contains(t, err.Error(), "master credentials")
 	assert.Zero(t, f.count())
+}
+
+func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
+		f.block = make(chan struct{})
+		_, err = p.Retrieve(context.Background()) // starts the background refresh
+		require.NoError(t, err)
+		synctest.Wait()
+
+		done := make(chan aws.Credentials)
+		go func() {
+			c, err := p.Refresh(context.Background())
+			assert.NoError(t, err)
+			done <- c
+		}()
+		synctest.Wait()
+		close(f.block)
+		c := <-done
+		assert.Equal(t, "ASIAA2", c.AccessKeyID)
+		synctest.Wait()
+		assert.Equal(t, 2, f.count(), "one STS call for both")
+	})
+}
+
+func TestInvalidateDuringARefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
+		old, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
+
+		// A background refresh is under way, and will fail.
+		f.block = make(chan struct{})
+		f.failNext(apiError("ServiceUnavailable", "down"))
+		_, err = p.Retrieve(context.Background())
+		require.NoError(t, err)
+		synctest.Wait()
+
+		p.Invalidate() // say the old credentials were rejected
+		fresh := make(chan aws.Credentials)
+		go func() {
+			c, err := p.Retrieve(context.Background())
+			assert.NoError(t, err)
+			fresh <- c
+		}()
+		synctest.Wait() // a new flight, not the old one
+		close(f.block)
+		c := <-fresh
+		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the invalidated credentials do not come back")
+		synctest.Wait()
+		c, err = p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the old flight's failure did not restore them")
+		assert.Equal(t, 3, f.count())
+	})
+}
+
+func TestCredentialsArrivingExpiredAreNotRefreshedOnEveryRetrieve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", -time.Second) // STS's clock is behind ours
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
+		for range 100 {
+			_, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			time.Sleep(time.Millisecond)
+		}
+		assert.LessOrEqual(t, f.count(), 2)
+	})
+}
+
+func TestNewIgnoresNilOptions(t *testing.T) {
+	var nilClient *fakeSTS
+	var nilCache *memCache
+	p, err := New(aws.Config{Credentials: staticMaster("alice")}, nil, withRole(roleA), func(o *Options) {
+		o.Client = nilClient
+		o.Cache = nilCache
+		o.STSOptions = []func(*sts.Options){nil}
+	})
+	require.NoError(t, err)
+	_, ok := p.Client().(*sts.Client)
+	assert.True(t, ok, "a nil *fakeSTS counts as no Client")
+	assert.Nil(t, p.opts.Cache)
 }

@@ -76,6 +76,10 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 		f.inspect(in)
 	}
 	block, started := f.block, f.started
+	var failure error // taken as the call starts, so calls fail in the order they were made
+	if len(f.failures) > 0 {
+		failure, f.failures = f.failures[0], f.failures[1:]
+	}
 	f.mu.Unlock()
 	if started != nil {
 		started <- struct{}{}
@@ -91,11 +95,9 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	call := fakeCall{action: action, input: in, signedBy: signer}
-	if len(f.failures) > 0 {
-		err := f.failures[0]
-		f.failures = f.failures[1:]
+	if failure != nil {
 		f.calls = append(f.calls, call)
-		return nil, err
+		return nil, failure
 	}
 	lifetime := f.lifetime
 	if lifetime == 0 {
