@@ -2,6 +2,8 @@ package stschain
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
@@ -15,6 +17,24 @@ type CacheEntry struct {
 	// for GetSessionToken links.
 	AssumedRoleUser *types.AssumedRoleUser
 }
+
+// String describes the entry without its secret key or session token.
+func (e CacheEntry) String() string {
+	s := "stschain.CacheEntry{" + e.Credentials.AccessKeyID
+	if e.Credentials.CanExpire {
+		s += " expires " + e.Credentials.Expires.UTC().Format(time.RFC3339)
+	}
+	if e.AssumedRoleUser != nil {
+		s += " " + aws.ToString(e.AssumedRoleUser.Arn)
+	}
+	return s + "}"
+}
+
+// GoString is String, so that %#v shows no secret either.
+func (e CacheEntry) GoString() string { return e.String() }
+
+// LogValue is String, so that log/slog shows no secret either.
+func (e CacheEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }
 
 // Cache keeps credentials beyond one provider's memory: across providers,
 // processes and restarts. Keys are lower-case hex strings safe as file names.

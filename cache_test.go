@@ -3,6 +3,9 @@ package stschain
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -142,7 +145,7 @@ func TestSessionTokenCacheKeyDependsOnTheUser(t *testing.T) {
 func TestCacheEntryWithoutExpiryIsUsed(t *testing.T) {
 	cache := newMemCache()
 	p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA), withCache(cache))
-	key, err := p.cacheKey(aws.Credentials{})
+	key, err := p.assumeRoleCacheKey()
 	require.NoError(t, err)
 	cache.entries[key] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
@@ -161,4 +164,95 @@ func TestRefreshBypassesTheCache(t *testing.T) {
 	assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID)
 	assert.Equal(t, 2, f.count())
 	require.Len(t, cache.stores, 2, "the forced result is stored for others")
+}
+
+func TestBackgroundRefreshDoesNotReloadItsOwnEntry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cache := newMemCache()
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
+			o.PrefetchWindow = 0
+			o.DisableJitter = false
+		})
+		for range 20 { // many draws of the jittered refresh point
+			_, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			time.Sleep(time.Hour - 2*time.Minute) // past every jittered refresh point
+			before := f.count()
+			_, err = p.Retrieve(context.Background()) // inside the prefetch window
+			require.NoError(t, err)
+			synctest.Wait()
+			require.Equal(t, before+1, f.count(), "the refresh called STS instead of reloading the entry being replaced")
+			s := p.state.Load()
+			assert.Equal(t, s.creds.Expires.Add(-DefaultExpiryWindow), s.waitAt, "full windows, not ones shrunk to the entry's remaining life")
+		}
+	})
+}
+
+func TestCacheLoadedEntryKeepsFullWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cache := newMemCache()
+		f := newFakeSTS("A", time.Hour)
+		first := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
+		_, err := first.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(50 * time.Minute) // 10 minutes left: still outside the 5 min window
+		second := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
+		c, err := second.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, 1, f.count())
+		s := second.state.Load()
+		assert.Equal(t, c.Expires.Add(-DefaultPrefetchWindow), s.prefetchAt)
+		assert.Equal(t, c.Expires.Add(-DefaultExpiryWindow), s.waitAt)
+	})
+}
+
+func TestFreshAssumeRoleEntryLeavesTheMasterAlone(t *testing.T) {
+	cache := newMemCache()
+	fb, fa := newFakeSTS("B", time.Hour), newFakeSTS("A", time.Hour)
+	b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
+	a := newFake(t, fa, b, withRole(roleA), withCache(cache))
+	_, err := a.Retrieve(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, fb.count())
+
+	// A restart: new providers, the same cache.
+	fb2 := newFakeSTS("B", time.Hour)
+	b2 := newFake(t, fb2, staticMaster("alice"), withRole(roleB))
+	a2 := newFake(t, fa, b2, withRole(roleA), withCache(cache))
+	_, err = a2.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, fb2.count(), "no STS call (and no MFA prompt) below a fresh cached link")
+	assert.Equal(t, 1, fa.count())
+}
+
+func TestRoleChainingCapKeepsTheCacheKey(t *testing.T) {
+	cache := newMemCache()
+	f := newFakeSTS("A", time.Hour)
+	f.failNext(apiError("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.Duration = 4 * time.Hour })
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	_, err = p.Refresh(context.Background())
+	require.NoError(t, err)
+	require.Len(t, cache.stores, 2)
+	assert.Equal(t, cache.stores[0], cache.stores[1], "capped or not, one key for every process")
+}
+
+func TestCacheOnGetSessionTokenNeedsAMaster(t *testing.T) {
+	_, err := New(aws.Config{}, withCache(newMemCache()), func(o *Options) { o.Client = newFakeSTS("S", 0) })
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	assert.Contains(t, err.Error(), "master")
+}
+
+func TestCacheEntryShowsNoSecret(t *testing.T) {
+	e := CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "SECRETKEY", SessionToken: "SESSIONTOKEN",
+		CanExpire: true, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "entry", e)
+	for _, s := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e), fmt.Sprintf("%v", &e), logs.String()} {
+		assert.NotContains(t, s, "SECRETKEY")
+		assert.NotContains(t, s, "SESSIONTOKEN")
+		assert.Contains(t, s, "ASIAKEY")
+	}
 }
