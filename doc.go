@@ -36,10 +36,13 @@
 // short for them.
 //
 // When STS rejects the master's credentials (ExpiredToken,
-// InvalidClientTokenId) and the master can be invalidated (such as an
-// [aws.CredentialsCache] or a ChainableProvider), the master is invalidated
-// and the call retried once. When STS refuses a Duration over one hour for
-// role chaining, the provider asks for one hour instead.
+// InvalidClientTokenId) and the master can be invalidated (a
+// ChainableProvider, or an [aws.CredentialsCache] around a provider that
+// fetches anew), the master is invalidated and the call retried once, if the
+// master then hands out different credentials. An aws.CredentialsCache
+// wrapped around a ChainableProvider does not pass Invalidate on: use the
+// ChainableProvider itself as the master. When STS refuses a Duration over
+// one hour for role chaining, the provider asks for one hour instead.
 //
 // # MFA
 //

@@ -95,8 +95,10 @@ type Options struct {
 	SerialNumber string
 
 	// TokenCode returns the current MFA code for SerialNumber. It is called
-	// before every STS call and only when SerialNumber is set. Required with
-	// SerialNumber; see [PromptTokenCode] and [TOTPTokenCode].
+	// before every STS call and only when SerialNumber is set, also for
+	// background refreshes that no caller waits for (so a prompt may appear
+	// up to PrefetchWindow before expiry). Required with SerialNumber; see
+	// [PromptTokenCode] and [TOTPTokenCode].
 	TokenCode TokenCodeFunc
 
 	// MasterCredentials sign the STS calls. They are retrieved afresh before
@@ -118,10 +120,11 @@ type Options struct {
 	PrefetchWindow time.Duration
 
 	// DisableJitter makes every refresh start exactly at its window.
-	// Optional: false spreads the start of a refresh at random over the first
-	// half of the prefetch window (over half an expiry window before it when
-	// prefetch is off), so that a fleet started together does not call STS
-	// together.
+	// Optional: false spreads the start of a background refresh at random
+	// over the first half of the time between the prefetch and expiry
+	// windows (2 minutes with the defaults; over half an expiry window
+	// before it when prefetch is off), so that a fleet started together does
+	// not call STS together.
 	DisableJitter bool
 
 	// Client is the STS client. Optional: nil means an *sts.Client built once
@@ -140,8 +143,10 @@ type Options struct {
 	// a secret. Optional: nil means silent.
 	Logger *slog.Logger
 
-	// OnRefresh is called once per refresh attempt, for metrics. It must not
-	// block. Optional.
+	// OnRefresh is called once per refresh attempt, for metrics, before the
+	// new credentials are published. It must not block, and must not call
+	// this provider's Retrieve, which would wait for the refresh that is
+	// calling it. Optional.
 	OnRefresh func(RefreshEvent)
 }
 
@@ -226,17 +231,20 @@ func (e *Error) Unwrap() error { return e.Err }
 const opMaster = "retrieving master credentials"
 
 var (
-	roleARNRe      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionNameRe  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	mfaARNRe       = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$`)
-	hwSerialRe     = regexp.MustCompile(`^[\w+=,.@-]{9,256}$`)
-	externalIDRe   = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	policyARNRe    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$`)
-	tagKeyRe       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
-	tagValueRe     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$`)
-	sourceIdentRe  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	maxPolicyARNs  = 10
-	maxSessionTags = 50
+	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	mfaARNRe      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$`)
+	hwSerialRe    = regexp.MustCompile(`^[\w+=,.@-]{9,256}$`)
+	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	policyARNRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$`)
+	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
+	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$`)
+	sourceIdentRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	maxPolicyARNs = 10
+	// maxPolicyLength is STS's limit on an inline session policy's
+	// plaintext.
+	maxPolicyLength = 2048
+	maxSessionTags  = 50
 )
 
 // validate checks o and returns an error wrapping ErrInvalidOptions (or
@@ -286,8 +294,11 @@ func (o *Options) validate() error {
 	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !externalIDRe.MatchString(o.ExternalID)) {
 		bad("ExternalID is invalid: want 2 to 1224 characters of letters, digits and +=,.@:/_-")
 	}
-	if o.Policy != "" && !json.Valid([]byte(o.Policy)) {
+	switch {
+	case o.Policy != "" && !json.Valid([]byte(o.Policy)):
 		bad("Policy is not valid JSON")
+	case len(o.Policy) > maxPolicyLength:
+		bad("Policy has %d characters: STS accepts at most %d", len(o.Policy), maxPolicyLength)
 	}
 	if len(o.PolicyARNs) > maxPolicyARNs {
 		bad("PolicyARNs has %d entries: STS accepts at most %d", len(o.PolicyARNs), maxPolicyARNs)
@@ -300,21 +311,29 @@ func (o *Options) validate() error {
 	if len(o.Tags) > maxSessionTags {
 		bad("Tags has %d entries: STS accepts at most %d", len(o.Tags), maxSessionTags)
 	}
-	for k, v := range o.Tags {
-		if !tagKeyRe.MatchString(k) {
+	folded := map[string]string{}
+	for _, k := range sortedKeys(o.Tags) {
+		switch {
+		case !tagKeyRe.MatchString(k):
 			bad("tag key %q is invalid: want 1 to 128 letters, digits, spaces and _.:/=+@-", k)
+		case hasAWSPrefix(k):
+			bad("tag key %q is invalid: the aws: prefix is reserved for AWS", k)
 		}
-		if !tagValueRe.MatchString(v) {
+		if !tagValueRe.MatchString(o.Tags[k]) {
 			bad("value of tag %q is invalid: want up to 256 letters, digits, spaces and _.:/=+@-", k)
 		}
+		if other, ok := folded[strings.ToLower(k)]; ok {
+			bad("tag keys %q and %q differ only in case: STS treats them as one key", other, k)
+		}
+		folded[strings.ToLower(k)] = k
 	}
 	for _, k := range o.TransitiveTagKeys {
 		if _, ok := o.Tags[k]; !ok {
 			bad("TransitiveTagKeys names %q, which is not a key of Tags", k)
 		}
 	}
-	if o.SourceIdentity != "" && !sourceIdentRe.MatchString(o.SourceIdentity) {
-		bad("SourceIdentity %q is invalid: want 2 to 64 characters of letters, digits and +=,.@_-", o.SourceIdentity)
+	if o.SourceIdentity != "" && (!sourceIdentRe.MatchString(o.SourceIdentity) || hasAWSPrefix(o.SourceIdentity)) {
+		bad("SourceIdentity %q is invalid: want 2 to 64 characters of letters, digits and +=,.@_-, not starting with aws:", o.SourceIdentity)
 	}
 	if o.SerialNumber != "" && !mfaARNRe.MatchString(o.SerialNumber) && !hwSerialRe.MatchString(o.SerialNumber) {
 		bad("SerialNumber %q is neither an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) nor a hardware token serial (9 to 256 letters and digits)", o.SerialNumber)
@@ -322,14 +341,19 @@ func (o *Options) validate() error {
 	if o.ExpiryWindow < 0 {
 		bad("ExpiryWindow %v is negative: want 0 (default %v) or more", o.ExpiryWindow, DefaultExpiryWindow)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
-	}
 	if o.SerialNumber != "" && o.TokenCode == nil {
-		return fmt.Errorf("%w (SerialNumber %q): set TokenCode, for example to stschain.PromptTokenCode", ErrTokenCodeRequired, o.SerialNumber)
+		errs = append(errs, fmt.Errorf("%w (SerialNumber %q): set TokenCode, for example to stschain.PromptTokenCode", ErrTokenCodeRequired, o.SerialNumber))
+	}
+	switch {
+	case len(errs) == 1 && errors.Is(errs[0], ErrTokenCodeRequired):
+		return errs[0]
+	case len(errs) > 0:
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
 	}
 	return nil
 }
+
+func hasAWSPrefix(s string) bool { return len(s) >= 4 && strings.EqualFold(s[:4], "aws:") }
 
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
