@@ -43,6 +43,13 @@
 // Issued access key IDs start with ASIA; long-term ones must start with
 // AKIA.
 //
+// Parameters are checked against the constraints of STS's API model and
+// refused with STS's ValidationError texts, such as "1 validation error
+// detected: Value 'x' at 'roleSessionName' failed to satisfy constraint:
+// Member must have length greater than or equal to 2". A refused trust
+// (or an unknown role, or a wrong external ID) is AccessDenied "User: ARN
+// is not authorized to perform: sts:AssumeRole on resource: ROLE".
+//
 // # MFA
 //
 // A user's device accepts the fixed [User.MFACodes] and, with
@@ -57,19 +64,32 @@
 // with them, and AssumeRole is such a request). An assumed-role session
 // has no MFA device of its own, so it cannot present a code.
 //
+// MFA refusals are AccessDenied with STS's texts: a serial number that is
+// not the caller's device ("... unable to validate MFA code. Please verify
+// your MFA serial number ..."), a wrong or already used code ("...
+// failed with invalid MFA one time pass code."), or only one of
+// SerialNumber and TokenCode ("... must provide both MFA serial number and
+// one time pass code.").
+//
 // # Time
 //
 // The server clock is the wall clock plus every [Server.Advance]. It
 // decides expirations, Expiration values and TOTP codes. [Role.Lifetime]
 // and [Config.SessionTokenLifetime] shorten issued sessions (to seconds,
 // say) so tests can expire them with Advance instead of sleeping.
+// [Server.Now] reads the server clock; compute TOTP codes against it.
 //
 // # Observing and injecting faults
 //
 // [Server.Calls] records every request, refused ones included, with the
 // access key that signed it. [Server.FailNext] fails the next requests with
-// a chosen status and code, [Server.SetLatency] delays answers, and
-// [Server.Revoke] invalidates a key.
+// a chosen status and code; [Server.SetOutage] fails every request until
+// [Server.EndOutage]. Injected failures come before authentication and
+// use STS's XML error shape, so the SDK retries a 5xx or Throttling answer
+// exactly as it retries a real one. [Server.SetLatency] delays answers
+// (cut short by [Server.Close]), and [Server.Revoke] invalidates a key;
+// sessions issued with a revoked key stay valid until they expire, as AWS
+// documents for temporary credentials.
 //
 // The server never logs. [Call] records the MFA TokenCode as sent (tests
 // assert on it) but never a secret access key or session token; only

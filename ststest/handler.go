@@ -25,13 +25,23 @@ const (
 	msgChaining     = "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
 	msgMaxDuration  = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 	msgGSTSession   = "Cannot call GetSessionToken with session credentials"
-	msgMFAAssume    = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
-	msgMFAGST       = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user."
+
+	// MFA failures, in STS's words (AccessDenied, 403). A wrong or reused
+	// code: AssumeRole's text ends with a space, GetSessionToken's does
+	// not. A serial number that is not the caller's device: the same text
+	// for both actions. A serial number without a code, or a code without
+	// a serial number: msgMFABoth.
+	msgMFAAssume = "MultiFactorAuthentication failed with invalid MFA one time pass code. "
+	msgMFAGST    = "MultiFactorAuthentication failed with invalid MFA one time pass code."
+	msgMFASerial = "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user."
+	msgMFABoth   = "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."
 )
 
 var (
-	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]*$`)
-	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+	sessionNameRE  = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	externalIDRE   = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+	serialNumberRE = regexp.MustCompile(`^[\w+=/:,.@-]*$`)
+	digitsRE       = regexp.MustCompile(`^\d*$`)
 )
 
 // apiError is an error answer.
@@ -302,6 +312,26 @@ func (v *validation) add(value any, field, constraint string) {
 	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: Member must %s", val, field, constraint))
 }
 
+// length checks a string parameter's length as STS does, one bound at a
+// time: "have length greater than or equal to MIN" or "have length less
+// than or equal to MAX".
+func (v *validation) length(value, field string, min, max int) {
+	switch {
+	case len(value) < min:
+		v.add(value, field, fmt.Sprintf("have length greater than or equal to %d", min))
+	case len(value) > max:
+		v.add(value, field, fmt.Sprintf("have length less than or equal to %d", max))
+	}
+}
+
+// pattern checks a string parameter against re, whose text in STS's
+// message is shown.
+func (v *validation) pattern(value, field string, re *regexp.Regexp, shown string) {
+	if !re.MatchString(value) {
+		v.add(value, field, "satisfy regular expression pattern: "+shown)
+	}
+}
+
 func (v validation) err() *apiError {
 	switch len(v) {
 	case 0:
@@ -331,44 +361,58 @@ func durationParam(form url.Values, v *validation, def time.Duration, max int) t
 	return time.Duration(n) * time.Second
 }
 
+// mfaParams validates SerialNumber and TokenCode against the STS model
+// (serialNumberType: 9 to 256 characters of [\w+=/:,.@-]; tokenCodeType:
+// 6 characters of [\d]).
 func mfaParams(form url.Values, v *validation) (serial, code string) {
 	serial, code = form.Get("SerialNumber"), form.Get("TokenCode")
-	if _, ok := form["SerialNumber"]; ok && (len(serial) < 9 || len(serial) > 256) {
-		v.add(serial, "serialNumber", "have length between 9 and 256")
+	if form.Has("SerialNumber") {
+		v.length(serial, "serialNumber", 9, 256)
+		v.pattern(serial, "serialNumber", serialNumberRE, `[\w+=/:,.@-]*`)
 	}
-	if _, ok := form["TokenCode"]; ok {
-		if len(code) != 6 {
-			v.add(code, "tokenCode", "have length equal to 6")
-		} else if !isSixDigits(code) {
-			v.add(code, "tokenCode", `satisfy regular expression pattern: [\d]*`)
-		}
+	if form.Has("TokenCode") {
+		v.length(code, "tokenCode", 6, 6)
+		v.pattern(code, "tokenCode", digitsRE, `[\d]*`)
 	}
 	return serial, code
+}
+
+// mfaError checks the MFA parameters of a request that sent at least one
+// of them, for user u (nil when the caller is an assumed-role session,
+// which has no device), and returns STS's refusal, or nil when the code
+// is good (and now used). codeMsg is the action's wrong-code message.
+func (s *Server) mfaError(u *User, serial, code, codeMsg string) *apiError {
+	switch {
+	case serial == "" || code == "":
+		return errorf(http.StatusForbidden, "AccessDenied", "%s", msgMFABoth)
+	case u == nil || u.MFASerial == "" || serial != u.MFASerial:
+		return errorf(http.StatusForbidden, "AccessDenied", "%s", msgMFASerial)
+	case !s.checkMFA(u, serial, code):
+		return errorf(http.StatusForbidden, "AccessDenied", "%s", codeMsg)
+	}
+	return nil
 }
 
 func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
 	var v validation
 	roleARN := form.Get("RoleArn")
-	if _, ok := form["RoleArn"]; !ok {
+	if !form.Has("RoleArn") {
 		v.add(nil, "roleArn", "not be null")
-	} else if len(roleARN) < 20 || len(roleARN) > 2048 {
-		v.add(roleARN, "roleArn", "have length between 20 and 2048")
+	} else {
+		v.length(roleARN, "roleArn", 20, 2048)
 	}
 	name := form.Get("RoleSessionName")
-	if _, ok := form["RoleSessionName"]; !ok {
+	if !form.Has("RoleSessionName") {
 		v.add(nil, "roleSessionName", "not be null")
 	} else {
-		if len(name) < 2 || len(name) > 64 {
-			v.add(name, "roleSessionName", "have length between 2 and 64")
-		}
-		if !sessionNameRE.MatchString(name) {
-			v.add(name, "roleSessionName", `satisfy regular expression pattern: [\w+=,.@-]*`)
-		}
+		v.length(name, "roleSessionName", 2, 64)
+		v.pattern(name, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 	}
 	d := durationParam(form, &v, DefaultAssumeRoleDuration, int(MaxRoleSessionDuration/time.Second))
-	extID, hasExtID := form.Get("ExternalId"), form.Has("ExternalId")
-	if hasExtID && !validExternalID(extID) {
-		v.add(extID, "externalId", `satisfy regular expression pattern: [\w+=,.@:\/-]* and have length between 2 and 1224`)
+	extID := form.Get("ExternalId")
+	if form.Has("ExternalId") {
+		v.length(extID, "externalId", 2, 1224)
+		v.pattern(extID, "externalId", externalIDRE, `[\w+=,.@:\/-]*`)
 	}
 	serial, code := mfaParams(form, &v)
 	if err := v.err(); err != nil {
@@ -386,12 +430,10 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 	}
 	mfa := c.session != nil && c.session.mfa
 	if serial != "" || code != "" {
-		if c.user == nil || c.session != nil && c.session.role != nil {
-			// An assumed-role session has no MFA device to present.
-			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAAssume)
-		}
-		if !s.checkMFA(c.user, serial, code) {
-			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAAssume)
+		// c.user is nil for an assumed-role session: it has no MFA device
+		// of its own to present.
+		if err := s.mfaError(c.user, serial, code, msgMFAAssume); err != nil {
+			return nil, err
 		}
 		mfa = true
 	}
@@ -454,8 +496,8 @@ func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call 
 	}
 	mfa := false
 	if serial != "" || code != "" {
-		if !s.checkMFA(c.user, serial, code) {
-			return nil, errorf(http.StatusForbidden, "AccessDenied", msgMFAGST)
+		if err := s.mfaError(c.user, serial, code, msgMFAGST); err != nil {
+			return nil, err
 		}
 		mfa = true
 	}

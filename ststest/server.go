@@ -269,8 +269,11 @@ func (s *Server) ResetCalls() {
 // action) fail with the HTTP status and STS error code given, such as 503
 // "ServiceUnavailable" or 400 "Throttling", before authentication. Rules
 // queue up: a request is matched against the oldest rule that still has
-// failures left and matches its action.
+// failures left and matches its action. n <= 0 does nothing. It panics
+// when status is not a 4xx or 5xx code or code is empty: a test asking
+// for an impossible answer is a bug in the test.
 func (s *Server) FailNext(action string, n, status int, code string) {
+	checkFault("FailNext", status, code)
 	if n <= 0 {
 		return
 	}
@@ -282,11 +285,22 @@ func (s *Server) FailNext(action string, n, status int, code string) {
 // SetOutage makes every request whose Action is action ("" means any
 // action) fail with the HTTP status and STS error code given, such as 503
 // "ServiceUnavailable", before authentication, until [Server.EndOutage].
-// Rules queued by [Server.FailNext] wait until the outage ends.
+// Rules queued by [Server.FailNext] wait until the outage ends. It panics
+// as FailNext does on a status or code it cannot answer with.
 func (s *Server) SetOutage(action string, status int, code string) {
+	checkFault("SetOutage", status, code)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.outage = &fault{action: action, status: status, code: code}
+}
+
+func checkFault(method string, status int, code string) {
+	if status < 400 || status > 599 {
+		panic(fmt.Sprintf("ststest: %s with HTTP status %d; want 400 to 599", method, status))
+	}
+	if code == "" {
+		panic(fmt.Sprintf("ststest: %s with an empty error code", method))
+	}
 }
 
 // EndOutage ends the outage [Server.SetOutage] started; it does nothing

@@ -99,10 +99,18 @@ func TestAssumeRoleRefusals(t *testing.T) {
 		{"unknown role", alice, "arn:aws:iam::123456789012:role/Nope", "x1", nil, "AccessDenied", denied(aliceARN, "arn:aws:iam::123456789012:role/Nope"), 403},
 		{"user not trusted by B", alice, roleB, "x1", nil, "AccessDenied", denied(aliceARN, roleB), 403},
 		{"session name too short", alice, roleA, "x", nil, "ValidationError",
-			"1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length between 2 and 64", 400},
+			"1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", 400},
 		{"session name bad characters", alice, roleA, "bad name", nil, "ValidationError",
 			`1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*`, 400},
-		{"session name too long", alice, roleA, strings.Repeat("a", 65), nil, "ValidationError", "", 400},
+		{"session name too long", alice, roleA, strings.Repeat("a", 65), nil, "ValidationError",
+			"1 validation error detected: Value '" + strings.Repeat("a", 65) + "' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64", 400},
+		{"session name too long and bad characters", alice, roleA, strings.Repeat("a", 64) + "/", nil, "ValidationError",
+			"2 validation errors detected: Value '" + strings.Repeat("a", 64) + "/' at 'roleSessionName' failed to satisfy constraint: Member must have length less than or equal to 64; " +
+				"Value '" + strings.Repeat("a", 64) + "/' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", 400},
+		{"duration above 12 hours", alice, roleLong, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(43201) }, "ValidationError",
+			"1 validation error detected: Value '43201' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", 400},
+		{"external id too short", alice, roleExt, "x1", func(in *sts.AssumeRoleInput) { in.ExternalId = aws.String("e") }, "ValidationError",
+			"1 validation error detected: Value 'e' at 'externalId' failed to satisfy constraint: Member must have length greater than or equal to 2", 400},
 		{"duration too short", alice, roleA, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(899) }, "ValidationError",
 			"1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", 400},
 		{"duration above role max", alice, roleA, "x1", func(in *sts.AssumeRoleInput) { in.DurationSeconds = aws.Int32(3601) }, "ValidationError", msgMaxDuration, 400},
@@ -116,10 +124,25 @@ func TestAssumeRoleRefusals(t *testing.T) {
 		}, "AccessDenied", msgMFAAssume, 403},
 		{"mfa wrong serial", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
 			in.SerialNumber, in.TokenCode = aws.String(carolMFA), aws.String("111111")
-		}, "AccessDenied", msgMFAAssume, 403},
+		}, "AccessDenied", msgMFASerial, 403},
+		{"mfa serial without code", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber = aws.String(aliceMFA)
+		}, "AccessDenied", msgMFABoth, 403},
+		{"mfa code without serial", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.TokenCode = aws.String("111111")
+		}, "AccessDenied", msgMFABoth, 403},
+		{"mfa code too short", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("11111")
+		}, "ValidationError", "1 validation error detected: Value '11111' at 'tokenCode' failed to satisfy constraint: Member must have length greater than or equal to 6", 400},
+		{"mfa serial with a space", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String("arn:aws:iam::123456789012:mfa/a b"), aws.String("111111")
+		}, "ValidationError", "1 validation error detected: Value 'arn:aws:iam::123456789012:mfa/a b' at 'serialNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=/:,.@-]*", 400},
+		{"role session presents a code", roleClient, roleB, "x1", func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("333333")
+		}, "AccessDenied", msgMFASerial, 403},
 		{"mfa code not digits", alice, roleMFA, "x1", func(in *sts.AssumeRoleInput) {
 			in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("12345a")
-		}, "ValidationError", "", 400},
+		}, "ValidationError", "1 validation error detected: Value '12345a' at 'tokenCode' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]*", 400},
 		{"mfa required, role session has no device", roleClient, roleMFA, "x1", nil, "AccessDenied", denied(aws.ToString(roleOut.AssumedRoleUser.Arn), roleMFA), 403},
 	}
 	for _, tt := range tests {
@@ -286,9 +309,18 @@ func TestGetSessionToken(t *testing.T) {
 		require.NoError(t, err)
 		assert.WithinDuration(t, s.Now().Add(tt.want), aws.ToTime(out.Credentials.Expiration), 2*time.Second)
 	}
+	// Another user's device is not bob's.
 	requireAPIError(t, mustErr(client(s, "bob").GetSessionToken(ctx, &sts.GetSessionTokenInput{
 		SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("111111"),
+	})), "AccessDenied", msgMFASerial)
+	requireAPIError(t, mustErr(alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{
+		SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("999999"),
 	})), "AccessDenied", msgMFAGST)
+	requireAPIError(t, mustErr(alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{
+		SerialNumber: aws.String(aliceMFA),
+	})), "AccessDenied", msgMFABoth)
+	requireAPIError(t, mustErr(alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{DurationSeconds: aws.Int32(129601)})), "ValidationError",
+		"1 validation error detected: Value '129601' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 129600")
 }
 
 func mustErr[T any](_ T, err error) error { return err }
@@ -571,4 +603,65 @@ func TestUnknownUserPanics(t *testing.T) {
 	s := newTestServer(t, testConfig())
 	assert.PanicsWithValue(t, `ststest: no user "nobody" in Config.Users`, func() { s.AWSConfig("nobody") })
 	assert.Panics(t, func() { s.UserCredentials("nobody") })
+}
+
+func TestFaultArgumentsChecked(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	assert.PanicsWithValue(t, "ststest: FailNext with HTTP status 0; want 400 to 599", func() { s.FailNext("", 1, 0, "Throttling") })
+	assert.PanicsWithValue(t, "ststest: SetOutage with HTTP status 200; want 400 to 599", func() { s.SetOutage("", 200, "X") })
+	assert.PanicsWithValue(t, "ststest: FailNext with an empty error code", func() { s.FailNext("", 1, 503, "") })
+	_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err, "refused rules are not queued")
+}
+
+// TestMFAContextFromAssumeRole: a session of a role assumed with an MFA
+// code is MFA-authenticated for the next link; a session assumed without
+// one is not, whatever roles it chains through.
+func TestMFAContextFromAssumeRole(t *testing.T) {
+	const roleMFA3 = "arn:aws:iam::123456789012:role/NeedsMFA3"
+	cfg := testConfig()
+	cfg.Roles = append(cfg.Roles, Role{ARN: roleMFA3, Trust: []string{roleA, roleMFA}, RequireMFA: true})
+	s := newTestServer(t, cfg)
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+
+	withMFA, err := assume(ctx, alice, roleMFA, "with-mfa", func(in *sts.AssumeRoleInput) {
+		in.SerialNumber, in.TokenCode = aws.String(aliceMFA), aws.String("111111")
+	})
+	require.NoError(t, err)
+	_, err = assume(ctx, sessionClient(s, withMFA.Credentials), roleMFA3, "chained")
+	require.NoError(t, err)
+
+	plain, err := assume(ctx, alice, roleA, "plain")
+	require.NoError(t, err)
+	_, err = assume(ctx, sessionClient(s, plain.Credentials), roleMFA3, "chained")
+	requireAPIError(t, err, "AccessDenied",
+		"User: arn:aws:sts::123456789012:assumed-role/A/plain is not authorized to perform: sts:AssumeRole on resource: "+roleMFA3)
+
+	// A non-MFA GetSessionToken session does not pass MFA on through a role.
+	gst, err := alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	viaGST, err := assume(ctx, sessionClient(s, gst.Credentials), roleA, "via-gst")
+	require.NoError(t, err)
+	_, err = assume(ctx, sessionClient(s, viaGST.Credentials), roleMFA3, "chained")
+	requireAPIError(t, err, "AccessDenied", "")
+}
+
+// TestRevokeLeavesEarlierSessions: revoking a user's key stops the key,
+// not the sessions issued with it, as AWS documents (temporary
+// credentials are valid until they expire).
+func TestRevokeLeavesEarlierSessions(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	gst, err := client(s, "alice").GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	require.NoError(t, err)
+	sc := sessionClient(s, gst.Credentials)
+	s.Revoke(aliceKey)
+	_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "InvalidClientTokenId", msgInvalidToken)
+	id, err := sc.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
+	_, err = assume(ctx, sc, roleA, "after-revoke")
+	require.NoError(t, err)
 }

@@ -186,10 +186,12 @@ func canonicalHeaderValue(r *http.Request, name string) string {
 	default:
 		vals = r.Header.Values(name)
 	}
+	// Header.Values returns the request's own slice: trim into a copy.
+	out := make([]string, len(vals))
 	for i, v := range vals {
-		vals[i] = strings.Join(strings.Fields(v), " ")
+		out[i] = strings.Join(strings.Fields(v), " ")
 	}
-	return strings.Join(vals, ",")
+	return strings.Join(out, ",")
 }
 
 func sha256Hex(b []byte) string {

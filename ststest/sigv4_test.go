@@ -152,3 +152,14 @@ func TestInjectedFaultShape(t *testing.T) {
 	assert.Equal(t, "ServiceUnavailable", er.Error.Code)
 	assert.True(t, bytes.Contains([]byte(er.Error.Message), []byte("unable")))
 }
+
+// TestCanonicalHeaderValueLeavesRequestAlone checks that computing the
+// canonical form of a header does not rewrite the request's own header.
+func TestCanonicalHeaderValueLeavesRequestAlone(t *testing.T) {
+	r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/", nil)
+	require.NoError(t, err)
+	r.Header.Add("X-Test", "  a   b  ")
+	r.Header.Add("X-Test", "c")
+	assert.Equal(t, "a b,c", canonicalHeaderValue(r, "x-test"))
+	assert.Equal(t, []string{"  a   b  ", "c"}, r.Header.Values("X-Test"))
+}
