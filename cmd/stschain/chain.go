@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,88 +30,31 @@ type chain struct {
 
 // buildChain validates f and builds the chain it describes. Errors from
 // the flags, the environment variable of --totp-secret-env and
-// stschain.New are usage errors; loading the source configuration is not.
+// stschain.New are usage errors; opening the cache directory and loading
+// the source configuration are not.
 func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (*chain, error) {
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
-
-	var tokenCode stschain.TokenCodeFunc
-	if f.mfaSerial != "" {
-		tokenCode = promptTokenCode(stderr)
-		if f.totpSecretEnv != "" {
-			secret := env(f.totpSecretEnv)
-			if secret == "" {
-				return nil, usagef("stschain %s: environment variable %s of --totp-secret-env is empty or unset", name, f.totpSecretEnv)
-			}
-			fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
-			if err != nil {
-				return nil, usagef("stschain %s: environment variable %s of --totp-secret-env: %s", name, f.totpSecretEnv, trimPrefix(err))
-			}
-			tokenCode = fn
-		}
+	tokenCode, err := tokenCodeFunc(name, f, stderr, env)
+	if err != nil {
+		return nil, err
 	}
-
-	var cache stschain.Cache
-	if !f.noCache {
-		dir := f.cacheDir
-		if dir == "" {
-			d, err := stschain.DefaultCLICacheDir()
-			if err != nil {
-				return nil, err
-			}
-			dir = d
-		}
-		fc, err := stschain.NewFileCache(dir)
-		if err != nil {
-			return nil, err
-		}
-		cache = fc
+	cache, err := openCache(f)
+	if err != nil {
+		return nil, err
 	}
-
+	cfg, err := loadConfig(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	var logger *slog.Logger
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 
-	var loadOpts []func(*config.LoadOptions) error
-	if f.profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(f.profile))
-	}
-	if f.region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(f.region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("stschain: loading the source credentials' configuration: %w", err)
-	}
-	if f.endpointURL != "" {
-		// Only the links' STS clients are built from cfg from here on: the
-		// source credentials were resolved with the profile's own endpoints.
-		cfg.BaseEndpoint = aws.String(f.endpointURL)
-	}
-
-	// links lists each link's options, bottom first.
-	var links []stschain.Options
-	if f.sessionDuration != 0 || len(f.roleARNs) == 0 {
-		links = append(links, stschain.Options{Duration: time.Duration(f.sessionDuration)})
-	}
-	for i, arn := range f.roleARNs {
-		o := stschain.Options{
-			RoleARN:         arn,
-			RoleSessionName: f.sessionName,
-			Duration:        time.Duration(f.duration),
-		}
-		if i == len(f.roleARNs)-1 {
-			o.ExternalID = f.externalID
-		}
-		links = append(links, o)
-	}
-	links[0].SerialNumber = f.mfaSerial
-	if f.mfaSerial != "" {
-		links[0].TokenCode = tokenCode
-	}
-
+	links := linkOptions(f)
+	links[0].TokenCode = tokenCode
 	var prev *stschain.ChainableProvider
 	for _, link := range links {
 		p, err := stschain.New(cfg, func(o *stschain.Options) {
@@ -130,6 +74,112 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	return &chain{provider: prev, region: f.region}, nil
 }
 
+// linkOptions lists the options of each link f describes, bottom first:
+// the GetSessionToken link (with --session-duration, or alone without
+// --role-arn), then the roles. The first link gets the MFA serial; the
+// caller sets its TokenCode.
+func linkOptions(f *chainFlags) []stschain.Options {
+	var links []stschain.Options
+	if f.sessionDuration != 0 || len(f.roleARNs) == 0 {
+		links = append(links, stschain.Options{Duration: time.Duration(f.sessionDuration)})
+	}
+	for i, arn := range f.roleARNs {
+		o := stschain.Options{
+			RoleARN:         arn,
+			RoleSessionName: f.sessionName,
+			Duration:        time.Duration(f.duration),
+		}
+		if i == len(f.roleARNs)-1 {
+			o.ExternalID = f.externalID
+		}
+		links = append(links, o)
+	}
+	links[0].SerialNumber = f.mfaSerial
+	return links
+}
+
+// tokenCodeFunc returns what gives the MFA codes of --mfa-serial: a TOTP
+// generator with --totp-secret-env, else the terminal prompt; nil without
+// --mfa-serial.
+func tokenCodeFunc(name string, f *chainFlags, stderr io.Writer, env func(string) string) (stschain.TokenCodeFunc, error) {
+	switch {
+	case f.mfaSerial == "":
+		return nil, nil
+	case f.totpSecretEnv == "":
+		return promptTokenCode(stderr), nil
+	}
+	secret := env(f.totpSecretEnv)
+	if secret == "" {
+		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env is empty or unset", name, f.totpSecretEnv)
+	}
+	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
+	if err != nil {
+		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env: %s", name, f.totpSecretEnv, strings.TrimPrefix(err.Error(), "stschain: "))
+	}
+	return fn, nil
+}
+
+// openCache returns the session cache of --cache-dir (the AWS CLI's by
+// default), or nil with --no-cache.
+func openCache(f *chainFlags) (stschain.Cache, error) {
+	if f.noCache {
+		return nil, nil
+	}
+	dir := f.cacheDir
+	if dir == "" {
+		d, err := stschain.DefaultCLICacheDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	fc, err := stschain.NewFileCache(dir)
+	if err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+// loadConfig loads the source credentials' configuration (--profile,
+// --region) and points it at --endpoint-url.
+func loadConfig(ctx context.Context, f *chainFlags) (aws.Config, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if f.profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(f.profile))
+	}
+	if f.region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(f.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("stschain: loading the source credentials' configuration: %w", err)
+	}
+	if f.endpointURL != "" {
+		// Only the links' STS clients are built from cfg from here on: the
+		// source credentials were resolved with the profile's own endpoints.
+		cfg.BaseEndpoint = aws.String(f.endpointURL)
+	}
+	return cfg, nil
+}
+
+// retrieve builds the chain of f and retrieves the last link's
+// credentials. On failure it has reported the error on stderr and returns
+// the exit status.
+func retrieve(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (aws.Credentials, *chain, int) {
+	c, err := buildChain(ctx, name, f, stderr, env)
+	if err != nil {
+		return aws.Credentials{}, nil, fail(stderr, err)
+	}
+	creds, err := c.provider.Retrieve(ctx)
+	if err != nil {
+		if sig := signalOf(ctx); sig != nil {
+			return aws.Credentials{}, nil, interrupted(stderr, sig)
+		}
+		return aws.Credentials{}, nil, fail(stderr, err)
+	}
+	return creds, c, exitOK
+}
+
 // promptTokenCode is stschain.PromptTokenCode, which prompts on standard
 // error and reads the terminal. The AWS CLI captures the standard error of
 // a credential_process and shows it only on failure, so when stderr is not
@@ -145,14 +195,4 @@ func promptTokenCode(stderr io.Writer) stschain.TokenCodeFunc {
 		}
 		return stschain.PromptTokenCode(ctx, serial)
 	}
-}
-
-// trimPrefix returns err's message without the library's "stschain: ".
-func trimPrefix(err error) string {
-	msg := err.Error()
-	const p = "stschain: "
-	if len(msg) > len(p) && msg[:len(p)] == p {
-		return msg[len(p):]
-	}
-	return msg
 }

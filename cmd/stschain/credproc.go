@@ -13,13 +13,18 @@ import (
 // RFC 3339 in UTC, whole seconds.
 const expirationLayout = "2006-01-02T15:04:05Z"
 
-// processCredentials is the JSON credential_process prints (version 1).
+// processCredentials is the JSON credential_process prints (version 1), as
+// botocore's ProcessProvider and the Go SDK's processcreds read it:
+// Version, AccessKeyId and SecretAccessKey are required; without
+// Expiration the credentials are taken never to expire; AccountId (the
+// account of an assumed role) lets the SDKs use account-based endpoints.
 type processCredentials struct {
 	Version         int    `json:"Version"`
 	AccessKeyID     string `json:"AccessKeyId"`
 	SecretAccessKey string `json:"SecretAccessKey"`
 	SessionToken    string `json:"SessionToken,omitempty"`
 	Expiration      string `json:"Expiration,omitempty"`
+	AccountID       string `json:"AccountId,omitempty"`
 }
 
 func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
@@ -47,6 +52,7 @@ func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.
 		SecretAccessKey: creds.SecretAccessKey,
 		SessionToken:    creds.SessionToken,
 		Expiration:      expirationOf(creds),
+		AccountID:       creds.AccountID,
 	}
 	data, err := json.Marshal(out)
 	if err != nil { // cannot happen: the struct holds strings and an int
@@ -56,24 +62,6 @@ func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.
 		return fail(stderr, err)
 	}
 	return exitOK
-}
-
-// retrieve builds the chain of f and retrieves the last link's
-// credentials. On failure it has reported the error and returns the exit
-// status.
-func retrieve(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (aws.Credentials, *chain, int) {
-	c, err := buildChain(ctx, name, f, stderr, env)
-	if err != nil {
-		return aws.Credentials{}, nil, fail(stderr, err)
-	}
-	creds, err := c.provider.Retrieve(ctx)
-	if err != nil {
-		if sig := signalOf(ctx); sig != nil {
-			return aws.Credentials{}, nil, interrupted(stderr, sig)
-		}
-		return aws.Credentials{}, nil, fail(stderr, err)
-	}
-	return creds, c, exitOK
 }
 
 // expirationOf formats when creds expire, "" when they do not.

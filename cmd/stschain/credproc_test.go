@@ -19,17 +19,24 @@ func testCreds() aws.Credentials {
 	return aws.Credentials{
 		AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token",
 		CanExpire: true, Expires: time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC),
+		AccountID: acct,
 	}
 }
 
 // decodeOutput checks that out is exactly one credential_process JSON
-// object with the version 1 keys, and returns it.
+// object with the version 1 keys (AccountId being optional), and returns
+// it.
 func decodeOutput(t *testing.T, out string) processCredentials {
 	t.Helper()
 	require.True(t, strings.HasSuffix(out, "}\n"), "output %q", out)
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal([]byte(out), &raw))
-	assert.ElementsMatch(t, []string{"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}, keys(raw))
+	want := []string{"Version", "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}
+	if _, ok := raw["AccountId"]; ok {
+		want = append(want, "AccountId")
+	}
+	assert.ElementsMatch(t, want, keys(raw))
+	assert.Equal(t, float64(1), raw["Version"], "Version is the number 1")
 	var pc processCredentials
 	require.NoError(t, json.Unmarshal([]byte(out), &pc))
 	assert.Equal(t, 1, pc.Version)
@@ -78,6 +85,7 @@ func TestCredentialProcessTwoRoleChain(t *testing.T) {
 	assert.Equal(t, roleB, calls[1].RoleARN)
 	assert.Equal(t, calls[0].IssuedAccessKeyID, calls[1].CallerAccessKeyID, "B is assumed with A's session")
 	assert.Equal(t, calls[1].IssuedAccessKeyID, pc.AccessKeyID, "the printed keys are B's")
+	assert.Equal(t, acct, pc.AccountID, "the account of role B")
 	assert.Equal(t, "chain-test", calls[1].RoleSessionName)
 	assert.Equal(t, srv.AssumedRoleARN(roleB, "chain-test"), callerARN(t, srv, pc))
 
@@ -155,7 +163,7 @@ func TestCredentialProcessGetSessionTokenOnly(t *testing.T) {
 }
 
 func TestSTSErrors(t *testing.T) {
-	h := isolateEnv(t)
+	isolateEnv(t)
 	srv, serial := newServer(t)
 	t.Setenv(totpEnv, totpSecret)
 	for _, tc := range []struct {
@@ -175,7 +183,9 @@ func TestSTSErrors(t *testing.T) {
 			[]string{"stschain: loading the source credentials' configuration", "nosuchprofile"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"credential-process", "--profile", "source", "--endpoint-url", srv.URL, "--cache-dir", h.cache}, tc.args...)
+			// A cache of its own: an earlier case's session of a role
+			// would serve that role without calling STS (or its master).
+			args := append([]string{"credential-process", "--profile", "source", "--endpoint-url", srv.URL, "--cache-dir", t.TempDir()}, tc.args...)
 			r := runInProcess(t, args...)
 			assert.Equal(t, exitError, r.code)
 			assert.Empty(t, r.stdout)
@@ -192,4 +202,19 @@ func TestSTSErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProcessCredentialsJSON pins the exact bytes credential_process
+// prints for one set of credentials: the keys botocore's ProcessProvider
+// and the Go SDK's processcreds read, and an Expiration both parse.
+func TestProcessCredentialsJSON(t *testing.T) {
+	creds := testCreds()
+	data, err := json.Marshal(processCredentials{
+		Version: 1, AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey,
+		SessionToken: creds.SessionToken, Expiration: expirationOf(creds), AccountID: creds.AccountID,
+	})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"Version":1,"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"secret",`+
+		`"SessionToken":"token","Expiration":"2030-01-02T03:04:05Z","AccountId":"123456789012"}`, string(data))
+	assert.Empty(t, expirationOf(aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}), "no Expiration: never expires")
 }

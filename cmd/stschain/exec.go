@@ -29,6 +29,7 @@ var replacedEnv = []string{
 	"AWS_SESSION_TOKEN",
 	"AWS_SECURITY_TOKEN", // boto2's name of the session token
 	"AWS_CREDENTIAL_EXPIRATION",
+	"AWS_ACCOUNT_ID", // read with the keys by the SDKs, for account-based endpoints
 	"AWS_PROFILE",
 	"AWS_DEFAULT_PROFILE",
 	depthVar, // the command starts a new nesting of its own
@@ -47,9 +48,6 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(command) == 0 {
 		return fail(stderr, usagef("stschain exec: no COMMAND given: want stschain exec [flags] -- COMMAND [ARG...]"))
 	}
-	if err := f.validate(name); err != nil { // before any prompt or STS call
-		return fail(stderr, err)
-	}
 
 	sigCtx, stopSignals := withSignals(ctx)
 	creds, c, code := retrieve(sigCtx, name, f, stderr, env)
@@ -63,6 +61,9 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	stopSignals()
+	if sig := pendingSignal(sigCtx, sigs); sig != nil { // the command is not started
+		return interrupted(stderr, sig)
+	}
 
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Env = childEnv(os.Environ(), creds, c.region)
@@ -79,7 +80,9 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	for {
 		select {
 		case s := <-sigs:
-			_ = cmd.Process.Signal(s) // fails only once the command has exited
+			if !reachedCommand(s) {
+				_ = cmd.Process.Signal(s) // fails only once the command has exited
+			}
 		case err := <-done:
 			return exitStatus(stderr, err)
 		}
@@ -98,7 +101,7 @@ func childEnv(environ []string, creds aws.Credentials, region string) []string {
 		}
 		return region != "" && (k == "AWS_REGION" || k == "AWS_DEFAULT_REGION")
 	}
-	out := make([]string, 0, len(environ)+6)
+	out := make([]string, 0, len(environ)+7)
 	for _, kv := range environ {
 		if !drop(kv) {
 			out = append(out, kv)
@@ -113,6 +116,9 @@ func childEnv(environ []string, creds aws.Credentials, region string) []string {
 	}
 	if exp := expirationOf(creds); exp != "" {
 		out = append(out, "AWS_CREDENTIAL_EXPIRATION="+exp)
+	}
+	if creds.AccountID != "" {
+		out = append(out, "AWS_ACCOUNT_ID="+creds.AccountID)
 	}
 	if region != "" {
 		out = append(out, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,32 +78,22 @@ func TestExecSTSErrorDoesNotRun(t *testing.T) {
 	assert.NoFileExists(t, marker)
 }
 
-// TestExecForwardsSignals runs the built binary, sends it SIGTERM once its
-// command is ready, and expects the command's trap to decide the status.
-func TestExecForwardsSignals(t *testing.T) {
-	bin := binary(t)
+func TestExecPassesStdin(t *testing.T) {
+	h := isolateEnv(t)
 	srv, _ := newServer(t)
-	h := newTestHome(t)
+	var stdout, stderr strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), testTime)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--role-arn", roleA,
-		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
-		"sh", "-c", `sleep 60 & trap 'echo got-term; kill $!; exit 42' TERM; echo ready; wait`)
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = h.environ()
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	sc := bufio.NewScanner(stdout)
-	require.True(t, sc.Scan(), "stderr: %s", stderr.String())
-	require.Equal(t, "ready", sc.Text())
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.True(t, sc.Scan())
-	assert.Equal(t, "got-term", sc.Text())
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee, "stderr: %s", stderr.String())
-	assert.Equal(t, 42, ee.ExitCode())
+	code := run(ctx, []string{"exec", "--profile", "source", "--role-arn", roleA,
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "cat"},
+		strings.NewReader("line 1\nline 2\n"), &stdout, &stderr, os.Getenv)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr.String())
+	assert.Equal(t, "line 1\nline 2\n", stdout.String())
+	assert.Empty(t, stderr.String())
+}
+
+func TestReachedCommand(t *testing.T) {
+	// go test may run on a terminal: only SIGTERM's answer is fixed.
+	assert.False(t, reachedCommand(syscall.SIGTERM), "SIGTERM is always passed on")
+	assert.Equal(t, inForegroundGroup(), reachedCommand(os.Interrupt))
 }

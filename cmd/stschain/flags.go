@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,10 @@ func (l *stringList) Set(s string) error {
 	return nil
 }
 
-// durationFlag is a Go duration ("1h", "90m") or whole seconds ("3600", as
-// the AWS CLI's duration_seconds).
+// durationFlag is a positive Go duration ("1h", "90m") or whole seconds
+// ("3600", as the AWS CLI's duration_seconds). Zero means the flag was not
+// given: Set refuses "0", which would otherwise silently mean STS's default
+// (or, for --session-duration, no GetSessionToken link at all).
 type durationFlag time.Duration
 
 func (d *durationFlag) String() string {
@@ -56,13 +59,12 @@ func (d *durationFlag) String() string {
 }
 
 func (d *durationFlag) Set(s string) error {
-	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
-		*d = durationFlag(time.Duration(n) * time.Second)
-		return nil
-	}
 	v, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("want a duration such as 1h or 90m, or whole seconds such as 3600")
+	if n, nerr := strconv.ParseInt(s, 10, 32); nerr == nil {
+		v, err = time.Duration(n)*time.Second, nil
+	}
+	if err != nil || v <= 0 {
+		return errors.New("want a positive duration such as 1h or 90m, or whole seconds such as 3600")
 	}
 	*d = durationFlag(v)
 	return nil
@@ -99,13 +101,14 @@ per session.`,
 		name:     "exec",
 		synopsis: "stschain exec [flags] -- COMMAND [ARG...]",
 		about: `Runs COMMAND with the credentials of the last link of the chain in
-AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
-AWS_CREDENTIAL_EXPIRATION (RFC 3339), AWS_REGION and AWS_DEFAULT_REGION
-when --region is given, and AWS_PROFILE and AWS_DEFAULT_PROFILE removed so
-that COMMAND uses these credentials. Standard input, output and error are
-COMMAND's; SIGINT and SIGTERM are passed on to it. The exit status is
-COMMAND's (128+N when signal N killed it). The credentials are not renewed
-while COMMAND runs: ask for a --duration that covers it.`,
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_CREDENTIAL_EXPIRATION (RFC 3339) and, for a role, AWS_ACCOUNT_ID;
+AWS_REGION and AWS_DEFAULT_REGION when --region is given; and AWS_PROFILE
+and AWS_DEFAULT_PROFILE removed so that COMMAND uses these credentials.
+Standard input, output and error are COMMAND's; SIGINT and SIGTERM are
+passed on to it (Ctrl-C on the terminal reaches it directly, once). The
+exit status is COMMAND's (128+N when signal N killed it). The credentials
+are not renewed while COMMAND runs: ask for a --duration that covers it.`,
 		example: `  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
   stschain exec --role-arn arn:aws:iam::222222222222:role/a --role-arn arn:aws:iam::333333333333:role/b --region eu-west-1 -- aws sts get-caller-identity`,
 	},
@@ -192,17 +195,39 @@ func (f *chainFlags) validate(name string) error {
 	case !roles && f.duration != 0:
 		return bad("--duration is the roles' session length and needs a --role-arn; use --session-duration for GetSessionToken")
 	}
-	if d := time.Duration(f.duration); d != 0 && (d < stschain.MinDuration || d > stschain.MaxAssumeRoleDuration || d%time.Second != 0) {
-		return bad("--duration %v is out of range: want whole seconds from %v to %v", d, stschain.MinDuration, stschain.MaxAssumeRoleDuration)
+	for i := 1; i < len(f.roleARNs); i++ {
+		if f.roleARNs[i] == f.roleARNs[i-1] {
+			return bad("--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", f.roleARNs[i])
+		}
 	}
-	if d := time.Duration(f.sessionDuration); d != 0 && (d < stschain.MinDuration || d > stschain.MaxGetSessionTokenDuration || d%time.Second != 0) {
-		return bad("--session-duration %v is out of range: want whole seconds from %v to %v", d, stschain.MinDuration, stschain.MaxGetSessionTokenDuration)
+	if err := checkDuration("--duration", f.duration, stschain.MaxAssumeRoleDuration); err != nil {
+		return bad("%s", err)
+	}
+	if err := checkDuration("--session-duration", f.sessionDuration, stschain.MaxGetSessionTokenDuration); err != nil {
+		return bad("%s", err)
+	}
+	if f.region != "" && !regionRe.MatchString(f.region) {
+		return bad("--region %q is not a region name such as eu-west-1", f.region)
 	}
 	if f.endpointURL != "" {
 		u, err := url.Parse(f.endpointURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return bad("--endpoint-url %q is not an http or https URL", f.endpointURL)
 		}
+	}
+	return nil
+}
+
+// regionRe matches what the SDK accepts as a region: a DNS label of lower
+// case letters, digits and inner hyphens.
+var regionRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// checkDuration checks the duration d of flag name, when given, against
+// STS's limits: whole seconds from stschain.MinDuration to maxDur.
+func checkDuration(name string, d durationFlag, maxDur time.Duration) error {
+	v := time.Duration(d)
+	if v != 0 && (v < stschain.MinDuration || v > maxDur || v%time.Second != 0) {
+		return fmt.Errorf("%s %v is out of range: want whole seconds from %v to %v", name, v, stschain.MinDuration, maxDur)
 	}
 	return nil
 }

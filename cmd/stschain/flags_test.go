@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,10 +22,22 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"credential-process", "--bogus"}, "flag provided but not defined: -bogus"},
 		{"flag without value", []string{"exec", "--role-arn"}, "flag needs an argument: -role-arn"},
 		{"empty role", []string{"credential-process", "--role-arn", ""}, "empty value"},
-		{"bad duration", []string{"credential-process", "--role-arn", roleA, "--duration", "soon"}, "want a duration"},
+		{"bad duration", []string{"credential-process", "--role-arn", roleA, "--duration", "soon"}, "want a positive duration"},
 		{"duration too short", []string{"credential-process", "--role-arn", roleA, "--duration", "5m"}, "--duration 5m0s is out of range"},
 		{"duration too long", []string{"credential-process", "--role-arn", roleA, "--duration", "13h"}, "--duration 13h0m0s is out of range"},
 		{"session duration too long", []string{"credential-process", "--session-duration", "37h"}, "--session-duration 37h0m0s is out of range"},
+		{"negative duration", []string{"credential-process", "--role-arn", roleA, "--duration", "-1h"}, "want a positive duration"},
+		{"negative seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "-3600"}, "want a positive duration"},
+		{"zero duration", []string{"credential-process", "--role-arn", roleA, "--duration", "0"}, "want a positive duration"},
+		{"zero session duration", []string{"credential-process", "--role-arn", roleA, "--session-duration", "0s"}, "want a positive duration"},
+		{"exponent duration", []string{"credential-process", "--role-arn", roleA, "--duration", "1e9"}, "want a positive duration"},
+		{"huge seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "99999999999999999999"}, "want a positive duration"},
+		{"huge duration", []string{"credential-process", "--role-arn", roleA, "--duration", "2562048h"}, "want a positive duration"},
+		{"large seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "2147483647"}, "is out of range"},
+		{"fractional seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "1800.5s"}, "--duration 30m0.5s is out of range: want whole seconds"},
+		{"role twice in a row", []string{"credential-process", "--role-arn", roleA, "--role-arn", roleA}, "--role-arn " + roleA + " is given twice in a row"},
+		{"bad region", []string{"credential-process", "--role-arn", roleA, "--region", "EU_WEST"}, `--region "EU_WEST" is not a region name`},
+		{"empty role with =", []string{"exec", "--role-arn=", "--", "true"}, "empty value"},
 		{"duration without role", []string{"credential-process", "--duration", "1h"}, "--duration is the roles' session length"},
 		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
 		{"session name without role", []string{"credential-process", "--session-name", "me"}, "--session-name needs a --role-arn"},
@@ -106,26 +119,41 @@ func TestDurationFlag(t *testing.T) {
 		require.NoError(t, d.Set(in), in)
 		assert.Equal(t, want, d.String(), in)
 	}
-	var d durationFlag
-	assert.Error(t, d.Set("1 hour"))
+	for _, in := range []string{"1 hour", "", "0", "0s", "-1h", "-60", "1e9", "+-1", "9999999999"} {
+		var d durationFlag
+		assert.Error(t, d.Set(in), in)
+		assert.Zero(t, d, in)
+	}
 }
 
 func TestChildEnv(t *testing.T) {
+	// The parent has a whole set of credentials of its own.
 	environ := []string{
 		"PATH=/bin", "AWS_PROFILE=dev", "AWS_DEFAULT_PROFILE=dev", "AWS_ACCESS_KEY_ID=OLD",
-		"AWS_SESSION_TOKEN=OLD", "AWS_REGION=us-west-2", depthVar + "=3", "KEEP=1",
+		"AWS_SECRET_ACCESS_KEY=OLD", "AWS_SESSION_TOKEN=OLD", "AWS_SECURITY_TOKEN=OLD",
+		"AWS_CREDENTIAL_EXPIRATION=2000-01-01T00:00:00Z", "AWS_ACCOUNT_ID=999999999999",
+		"AWS_REGION=us-west-2", depthVar + "=3", "KEEP=1", "AWS_PROFILE_LIKE=kept",
 	}
 	creds := testCreds()
 	got := childEnv(environ, creds, "")
 	assert.ElementsMatch(t, []string{
-		"PATH=/bin", "AWS_REGION=us-west-2", "KEEP=1",
+		"PATH=/bin", "AWS_REGION=us-west-2", "KEEP=1", "AWS_PROFILE_LIKE=kept",
 		"AWS_ACCESS_KEY_ID=ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
-		"AWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05Z",
+		"AWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05Z", "AWS_ACCOUNT_ID=123456789012",
 	}, got)
+
 	got = childEnv(environ, creds, "eu-west-1")
 	assert.Contains(t, got, "AWS_REGION=eu-west-1")
 	assert.Contains(t, got, "AWS_DEFAULT_REGION=eu-west-1")
 	assert.NotContains(t, got, "AWS_REGION=us-west-2")
+
+	// Whatever the new credentials lack, nothing of the parent's is left.
+	got = childEnv(environ, aws.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret"}, "")
+	for _, kv := range got {
+		assert.NotContains(t, kv, "OLD")
+		k, _, _ := strings.Cut(kv, "=")
+		assert.NotContains(t, []string{"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID"}, k)
+	}
 }
 
 func TestNestingGuard(t *testing.T) {

@@ -52,6 +52,32 @@ func signalOf(ctx context.Context) os.Signal {
 	return nil
 }
 
+// pendingSignal returns the signal, if any, that arrived after ctx of
+// withSignals was last looked at: one that cancelled ctx, else one waiting
+// in sigs.
+func pendingSignal(ctx context.Context, sigs <-chan os.Signal) os.Signal {
+	if sig := signalOf(ctx); sig != nil {
+		return sig
+	}
+	select {
+	case sig := <-sigs:
+		return sig
+	default:
+		return nil
+	}
+}
+
+// reachedCommand reports whether sig, received while exec's command runs,
+// has most likely reached the command already, so that passing it on
+// would deliver it twice. That is the case of a SIGINT while stschain's
+// process group, which the command shares, is the foreground group of its
+// terminal: it comes from the keyboard (Ctrl-C), and the terminal sends it
+// to the whole group. A second SIGINT tells programs such as terraform to
+// stop at once instead of cleaning up.
+func reachedCommand(sig os.Signal) bool {
+	return sig == os.Interrupt && inForegroundGroup()
+}
+
 // interrupted reports that sig stopped the command and returns 128+N.
 func interrupted(stderr io.Writer, sig os.Signal) int {
 	fmt.Fprintf(stderr, "stschain: interrupted by %v\n", sig)
