@@ -13,20 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/awsclitest"
 	"github.com/stschain/stschain/ststest"
 )
-
-// requireAWSCLI skips the test where the AWS CLI is not installed, unless
-// STSCHAIN_REQUIRE_AWS_CLI is set (as CI does), where it fails.
-func requireAWSCLI(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("aws"); err != nil {
-		if os.Getenv("STSCHAIN_REQUIRE_AWS_CLI") != "" {
-			t.Fatal("the AWS CLI (aws) is not on PATH, and STSCHAIN_REQUIRE_AWS_CLI is set")
-		}
-		t.Skip("the AWS CLI (aws) is not on PATH; skipping the AWS CLI interop test")
-	}
-}
 
 // cliHome writes an AWS config in a new HOME: profile "alice" with her keys,
 // profile "deploy" assuming role B from it, and profile "admin" assuming
@@ -84,7 +73,7 @@ func noCode(t *testing.T) stschain.TokenCodeFunc {
 
 // The CLI assumes a role and caches the session; the library reuses it.
 func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
-	requireAWSCLI(t)
+	awsclitest.Require(t)
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool
@@ -122,7 +111,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 
 // The library assumes a role and caches the session; the CLI reuses it.
 func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
-	requireAWSCLI(t)
+	awsclitest.Require(t)
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/internal/awsclitest"
 )
 
 // awsCLI runs the AWS CLI against s with a sealed environment: a temp HOME,
@@ -44,12 +45,7 @@ func awsCLI(t *testing.T, s *Server, home string, env []string, args ...string) 
 }
 
 func TestAWSCLIInterop(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		if os.Getenv("STSCHAIN_REQUIRE_AWS_CLI") != "" {
-			t.Fatal("the AWS CLI (aws) is not on PATH, and STSCHAIN_REQUIRE_AWS_CLI is set")
-		}
-		t.Skip("the AWS CLI (aws) is not on PATH; skipping the CLI interop test")
-	}
+	awsclitest.Require(t)
 	s := newTestServer(t, testConfig())
 	home := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(home, "credentials"), []byte(

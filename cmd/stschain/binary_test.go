@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/internal/awsclitest"
 )
 
 // TestConcurrentProcessesShareOneSession starts many credential-process
@@ -63,13 +64,9 @@ func TestConcurrentProcessesShareOneSession(t *testing.T) {
 // TestAWSCLIInterop has the AWS CLI run the built binary as the
 // credential_process of a profile.
 func TestAWSCLIInterop(t *testing.T) {
+	awsclitest.Require(t)
 	awsPath, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("STSCHAIN_REQUIRE_AWS_CLI") != "" {
-			t.Fatalf("STSCHAIN_REQUIRE_AWS_CLI is set but the AWS CLI is not on PATH: %v", err)
-		}
-		t.Skip("skipping: the AWS CLI (aws) is not on PATH; set STSCHAIN_REQUIRE_AWS_CLI=1 to make this a failure")
-	}
+	require.NoError(t, err)
 	bin := binary(t)
 	srv, _ := newServer(t)
 	h := newTestHome(t)
