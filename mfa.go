@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -367,3 +368,60 @@ func (g *totpGenerator) code(ctx context.Context, _ string) (string, error) {
 		}
 	}
 }
+
+// maxProcessOutput bounds what ProcessTokenCode reads of a command's output.
+const maxProcessOutput = 4096
+
+// ProcessTokenCode returns a TokenCodeFunc that runs command with sh -c and reads a 6-digit code from its standard output.
+//
+// It is aws-vault's mfa_process: command can ask a hardware key or a
+// password manager for the code (for example "ykman oath accounts code
+// --single aws"). The command's standard input and standard error are this
+// process's, so that it can ask the user to touch a key; its standard
+// output, trimmed, must be exactly 6 digits. STSCHAIN_MFA_SERIAL in its
+// environment names the device. The command is killed when ctx ends. Errors say what was wrong without showing the output, which may be
+// a code.
+func ProcessTokenCode(command string) TokenCodeFunc {
+	return func(ctx context.Context, serialNumber string) (string, error) {
+		if strings.TrimSpace(command) == "" {
+			return "", errors.New("stschain: the MFA process command is empty")
+		}
+		cmd := exec.CommandContext(ctx, "sh", "-c", command)
+		cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
+		cmd.Env = append(os.Environ(), "STSCHAIN_MFA_SERIAL="+serialNumber)
+		cmd.WaitDelay = time.Second
+		var out limitedBuffer
+		cmd.Stdout = &out
+		if err := cmd.Run(); err != nil {
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("stschain: running the MFA process for %s: %w", serialNumber, ctx.Err())
+			}
+			return "", fmt.Errorf("stschain: running the MFA process for %s: %w", serialNumber, err)
+		}
+		code := strings.TrimSpace(out.String())
+		if out.overflow || !isSixDigits(code) {
+			return "", fmt.Errorf("stschain: the MFA process for %s printed no 6-digit code: want 6 digits alone on standard output", serialNumber)
+		}
+		return code, nil
+	}
+}
+
+// limitedBuffer keeps the first maxProcessOutput bytes written to it.
+type limitedBuffer struct {
+	b        []byte
+	overflow bool
+}
+
+// Write keeps what fits and reports everything written, so that the
+// command is never stopped by a short write.
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := maxProcessOutput - len(l.b); room < n {
+		l.overflow = true
+		p = p[:max(room, 0)]
+	}
+	l.b = append(l.b, p...)
+	return n, nil
+}
+
+func (l *limitedBuffer) String() string { return string(l.b) }

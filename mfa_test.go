@@ -605,3 +605,35 @@ func (w *writerFunc) Write(p []byte) (int, error) {
 	}
 	return w.w.Write(p)
 }
+
+func TestProcessTokenCode(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, command, want, err string
+	}{
+		{"code", "echo ' 123456 '", "123456", ""},
+		{"serial in the environment", `test "$STSCHAIN_MFA_SERIAL" = dev && echo 654321`, "654321", ""},
+		{"not six digits", "echo 12345", "", "printed no 6-digit code"},
+		{"too much output", "yes 123456 | head -c 10000", "", "printed no 6-digit code"},
+		{"failure", "exit 3", "", "exit status 3"},
+		{"empty", " ", "", "command is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := ProcessTokenCode(tc.command)(ctx, "dev")
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				assert.NotContains(t, err.Error(), "12345", "the output is never shown")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, code)
+		})
+	}
+}
+
+func TestProcessTokenCodeHonoursContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := ProcessTokenCode("exec sleep 30")(ctx, "dev")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
