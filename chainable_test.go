@@ -145,7 +145,7 @@ func TestConcurrentRetrieveMakesOneCall(t *testing.T) {
 					time.Sleep(time.Hour - 30*time.Second)
 				}
 				before := f.count()
-				f.block = make(chan struct{})
+				release := f.hang()
 
 				const n = 64
 				var wg sync.WaitGroup
@@ -158,7 +158,7 @@ func TestConcurrentRetrieveMakesOneCall(t *testing.T) {
 					})
 				}
 				synctest.Wait() // all 64 wait on the one call
-				close(f.block)
+				release()
 				wg.Wait()
 				assert.Equal(t, before+1, f.count())
 				for _, c := range results {
@@ -189,7 +189,7 @@ func TestCachedRetrieveDoesNotWaitForARunningRefresh(t *testing.T) {
 		cached, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
 
-		f.block = make(chan struct{})
+		release := f.hang()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -200,7 +200,7 @@ func TestCachedRetrieveDoesNotWaitForARunningRefresh(t *testing.T) {
 		got, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, cached, got)
-		close(f.block)
+		release()
 		<-done
 		got, err = p.Retrieve(context.Background())
 		require.NoError(t, err)
@@ -211,7 +211,7 @@ func TestCachedRetrieveDoesNotWaitForARunningRefresh(t *testing.T) {
 func TestCallerContextEndsWaitButNotTheRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeSTS("A", time.Hour)
-		f.block = make(chan struct{})
+		release := f.hang()
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
 
 		impatient, cancel := context.WithCancel(context.Background())
@@ -233,7 +233,7 @@ func TestCallerContextEndsWaitButNotTheRefresh(t *testing.T) {
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.Contains(t, err.Error(), roleA)
 
-		close(f.block)
+		release()
 		c := <-patient
 		assert.Equal(t, "ASIAA1", c.AccessKeyID)
 		assert.Equal(t, 1, f.count())
@@ -350,15 +350,17 @@ func TestPrefetchRefreshesInBackground(t *testing.T) {
 		old, err := p.Retrieve(ctx)
 		require.NoError(t, err)
 
+		// STS hangs from here: the refresh at the prefetch point, started
+		// by the provider's timer, waits.
+		release := f.hang()
 		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
-		f.block = make(chan struct{})
 		for range 100 {
 			c, err := p.Retrieve(ctx) // returns at once though STS is blocked
 			require.NoError(t, err)
 			assert.Equal(t, old, c)
 		}
 		synctest.Wait()
-		close(f.block)
+		release()
 		synctest.Wait() // the background refresh ends, and its goroutine
 		c, err := p.Retrieve(ctx)
 		require.NoError(t, err)
@@ -447,7 +449,7 @@ func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
 			require.NoError(t, err)
 			seen := map[time.Time]bool{}
 			for range 500 {
-				s := p.schedule(creds, creds.Expires.Sub(now), true)
+				s := p.refresh.windows.schedule(creds, creds.Expires.Sub(now), true)
 				assert.False(t, s.prefetchAt.Before(creds.Expires.Add(-tc.earliest)))
 				assert.False(t, s.prefetchAt.After(creds.Expires.Add(-tc.latest)))
 				if tc.waitAtBeforeExpiry > 0 {
@@ -465,7 +467,7 @@ func TestWindowsShrinkForShortSessions(t *testing.T) {
 	p := newFake(t, newFakeSTS("A", 0), staticMaster("a"), func(o *Options) { o.PrefetchWindow = 0 })
 	for _, life := range []time.Duration{10 * time.Second, 15 * time.Minute, time.Hour} {
 		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(life)}
-		s := p.schedule(creds, creds.Expires.Sub(now), false)
+		s := p.refresh.windows.schedule(creds, creds.Expires.Sub(now), false)
 		reused := s.prefetchAt.Sub(now)
 		assert.GreaterOrEqual(t, reused, life*2/3, "life %v: reused for %v", life, reused)
 		assert.True(t, s.waitAt.After(s.prefetchAt), "life %v: waiting starts after prefetch", life)
@@ -686,9 +688,9 @@ func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
 		_, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
-		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
-		f.block = make(chan struct{})
-		_, err = p.Retrieve(context.Background()) // starts the background refresh
+		release := f.hang()
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second) // the background refresh starts
+		_, err = p.Retrieve(context.Background())
 		require.NoError(t, err)
 		synctest.Wait()
 
@@ -699,7 +701,7 @@ func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
 			done <- c
 		}()
 		synctest.Wait()
-		close(f.block)
+		release()
 		c := <-done
 		assert.Equal(t, "ASIAA2", c.AccessKeyID)
 		synctest.Wait()
@@ -713,11 +715,11 @@ func TestInvalidateDuringARefresh(t *testing.T) {
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
 		old, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
-		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
 
 		// A background refresh is under way, and will fail.
-		f.block = make(chan struct{})
+		release := f.hang()
 		f.failNext(apiError("ServiceUnavailable", "down"))
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
 		_, err = p.Retrieve(context.Background())
 		require.NoError(t, err)
 		synctest.Wait()
@@ -730,7 +732,7 @@ func TestInvalidateDuringARefresh(t *testing.T) {
 			fresh <- c
 		}()
 		synctest.Wait() // a new flight, not the old one
-		close(f.block)
+		release()
 		c := <-fresh
 		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the invalidated credentials do not come back")
 		synctest.Wait()
@@ -741,29 +743,52 @@ func TestInvalidateDuringARefresh(t *testing.T) {
 	})
 }
 
-func TestCredentialsArrivingExpiredAreNotRefreshedOnEveryRetrieve(t *testing.T) {
+func TestCredentialsArrivingDueAreNotRefreshedOnEveryRetrieve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("A", -time.Second) // STS's clock is behind ours
+		// STS's clock is behind ours: the sessions arrive with 50 ms left,
+		// inside every window.
+		f := newFakeSTS("A", 50*time.Millisecond)
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
 		for range 100 {
 			_, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
 			time.Sleep(time.Millisecond)
 		}
-		assert.LessOrEqual(t, f.count(), 2)
+		assert.LessOrEqual(t, f.count(), 3, "used until they expire, not refreshed on every Retrieve")
 	})
 }
 
-func TestNewIgnoresNilOptions(t *testing.T) {
-	var nilClient *fakeSTS
-	var nilCache *memCache
+func TestNewIgnoresNilOptionFuncs(t *testing.T) {
 	p, err := New(aws.Config{Credentials: staticMaster("alice")}, nil, withRole(roleA), func(o *Options) {
-		o.Client = nilClient
-		o.Cache = nilCache
 		o.STSOptions = []func(*sts.Options){nil}
 	})
 	require.NoError(t, err)
 	_, ok := p.Client().(*sts.Client)
-	assert.True(t, ok, "a nil *fakeSTS counts as no Client")
-	assert.Nil(t, p.opts.Cache)
+	assert.True(t, ok)
+}
+
+// A typed nil in an interface field is a caller's bug: a nil
+// *ChainableProvider as master would silently drop a link of the chain.
+func TestNewRefusesTypedNil(t *testing.T) {
+	var nilProvider *ChainableProvider
+	var nilClient *fakeSTS
+	var nilCache *memCache
+	var nilStatic *credentials.StaticCredentialsProvider
+	for _, tc := range []struct {
+		name string
+		cfg  aws.Config
+		opt  func(*Options)
+		want string
+	}{
+		{"master", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.MasterCredentials = nilProvider }, "MasterCredentials is a nil *stschain.ChainableProvider"},
+		{"client", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Client = nilClient }, "Client is a nil *stschain.fakeSTS"},
+		{"cache", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Cache = nilCache }, "Cache is a nil *stschain.memCache"},
+		{"cfg.Credentials", aws.Config{Credentials: nilStatic}, func(*Options) {}, "cfg.Credentials is a nil *credentials.StaticCredentialsProvider"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, withRole(roleA), tc.opt)
+			require.ErrorIs(t, err, ErrInvalidOptions)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
 }

@@ -3,7 +3,10 @@ package stschain
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +40,15 @@ type fakeCall struct {
 
 func newFakeSTS(name string, lifetime time.Duration) *fakeSTS {
 	return &fakeSTS{name: name, lifetime: lifetime}
+}
+
+// hang makes calls wait until release is called.
+func (f *fakeSTS) hang() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	block := make(chan struct{})
+	f.block = block
+	return func() { close(block) }
 }
 
 // failNext makes the next len(errs) calls fail with errs, in order.
@@ -177,4 +189,19 @@ type errProvider struct{ err error }
 
 func (e errProvider) Retrieve(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{}, e.err
+}
+
+var serialSeq atomic.Int64
+
+// uniqueSerial returns an MFA device serial that no other test, or run of
+// this one, uses: for tests of the process's CodeGuard, which remembers the
+// codes sent for a device for about 90 seconds.
+func uniqueSerial(t testing.TB) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	return fmt.Sprintf("arn:aws:iam::123456789012:mfa/%s-%d", name, serialSeq.Add(1))
 }
