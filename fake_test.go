@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeSTS is a hand-written STSClient. It issues credentials that live for
@@ -205,3 +206,27 @@ func uniqueSerial(t testing.TB) string {
 	}, t.Name())
 	return fmt.Sprintf("arn:aws:iam::123456789012:mfa/%s-%d", name, serialSeq.Add(1))
 }
+
+const (
+	roleA = "arn:aws:iam::123456789012:role/A"
+	roleB = "arn:aws:iam::123456789012:role/B"
+)
+
+// newFake returns a provider for client with fixed windows (no jitter, no
+// prefetch) unless opts change them.
+func newFake(t *testing.T, client STSClient, master aws.CredentialsProvider, opts ...func(*Options)) *ChainableProvider {
+	t.Helper()
+	all := append([]func(*Options){func(o *Options) {
+		o.Client = client
+		o.MasterCredentials = master
+		o.DisableJitter = true
+		o.PrefetchWindow = -1
+	}}, opts...)
+	p, err := New(aws.Config{}, all...)
+	require.NoError(t, err)
+	return p
+}
+
+func withRole(arn string) func(*Options) { return func(o *Options) { o.RoleARN = arn } }
+
+const mfaARN = "arn:aws:iam::123456789012:mfa/alice"

@@ -3,8 +3,6 @@ package stschain
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,34 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-const (
-	roleA = "arn:aws:iam::123456789012:role/A"
-	roleB = "arn:aws:iam::123456789012:role/B"
-)
-
-// newFake returns a provider for client with fixed windows (no jitter, no
-// prefetch) unless opts change them.
-func newFake(t *testing.T, client STSClient, master aws.CredentialsProvider, opts ...func(*Options)) *ChainableProvider {
-	t.Helper()
-	all := append([]func(*Options){func(o *Options) {
-		o.Client = client
-		o.MasterCredentials = master
-		o.DisableJitter = true
-		o.PrefetchWindow = -1
-	}}, opts...)
-	p, err := New(aws.Config{}, all...)
-	require.NoError(t, err)
-	return p
-}
-
-func withRole(arn string) func(*Options) { return func(o *Options) { o.RoleARN = arn } }
 
 func TestRetrieveCachesUntilExpiryWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -96,23 +70,6 @@ func TestNestedChainRefreshesEachLinkOnItsOwnSchedule(t *testing.T) {
 			assert.Equal(t, want, c.signedBy, "A call %d is signed by B's current session", i)
 		}
 	})
-}
-
-func TestThreeLinkChainSignsEachLinkWithTheOneBelow(t *testing.T) {
-	fc := newFakeSTS("C", time.Hour)
-	fb := newFakeSTS("B", time.Hour)
-	fa := newFakeSTS("A", time.Hour)
-	c := newFake(t, fc, staticMaster("alice"))
-	b := newFake(t, fb, c, withRole(roleB))
-	a := newFake(t, fa, b, withRole(roleA))
-
-	creds, err := a.Retrieve(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", creds.AccessKeyID)
-	assert.Equal(t, "AKIAalice", fc.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAC1", fb.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAB1", fa.Calls()[0].signedBy)
-	assert.Equal(t, "GetSessionToken", fc.Calls()[0].action)
 }
 
 func TestShortLifetimeIsStillReused(t *testing.T) {
@@ -237,79 +194,6 @@ func TestCallerContextEndsWaitButNotTheRefresh(t *testing.T) {
 		c := <-patient
 		assert.Equal(t, "ASIAA1", c.AccessKeyID)
 		assert.Equal(t, 1, f.count())
-	})
-}
-
-func TestFailedCallNamesLinkAndIsNotCached(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		role string
-		op   string
-	}{
-		{"AssumeRole", roleA, "AssumeRole"},
-		{"GetSessionToken", "", "GetSessionToken"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeSTS("A", time.Hour)
-			f.failNext(apiError("AccessDenied", "not authorized"))
-			p := newFake(t, f, staticMaster("alice"), withRole(tc.role))
-
-			_, err := p.Retrieve(context.Background())
-			require.Error(t, err)
-			link := tc.role
-			if link == "" {
-				link = GetSessionTokenLink
-			}
-			assert.Contains(t, err.Error(), link)
-			assert.Contains(t, err.Error(), tc.op)
-			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
-			var ae smithy.APIError
-			require.ErrorAs(t, err, &ae)
-			assert.Equal(t, "AccessDenied", ae.ErrorCode())
-
-			c, err := p.Retrieve(context.Background())
-			require.NoError(t, err, "the next Retrieve tries again")
-			assert.Equal(t, "ASIAA2", c.AccessKeyID)
-		})
-	}
-}
-
-func TestChainErrorShowsPathToFailingLink(t *testing.T) {
-	fb := newFakeSTS("B", time.Hour)
-	fb.failNext(apiError("AccessDenied", "User is not authorized"))
-	b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
-	fa := newFakeSTS("A", time.Hour)
-	a := newFake(t, fa, b, withRole(roleA))
-
-	_, err := a.Retrieve(context.Background())
-	require.Error(t, err)
-	assert.Equal(t, "stschain: "+roleA+" -> "+roleB+": AssumeRole: api error AccessDenied: User is not authorized", err.Error())
-	var ae smithy.APIError
-	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, "AccessDenied", ae.ErrorCode())
-	var le *Error
-	require.ErrorAs(t, err, &le)
-	assert.Equal(t, roleA, le.Link)
-	assert.Zero(t, fa.count(), "A is not called without master credentials")
-}
-
-func TestReturnedCredentialsDescribeThemselves(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("A", time.Hour)
-		role := newFake(t, f, staticMaster("alice"), withRole(roleA))
-		c, err := role.Retrieve(context.Background())
-		require.NoError(t, err)
-		assert.True(t, c.CanExpire)
-		assert.Equal(t, time.Now().Add(time.Hour), c.Expires)
-		assert.Equal(t, ProviderName, c.Source)
-		assert.Equal(t, "123456789012", c.AccountID)
-
-		gst := newFake(t, newFakeSTS("S", time.Hour), staticMaster("alice"))
-		c, err = gst.Retrieve(context.Background())
-		require.NoError(t, err)
-		assert.True(t, c.CanExpire)
-		assert.Equal(t, ProviderName, c.Source)
-		assert.Empty(t, c.AccountID, "GetSessionToken does not tell the account")
 	})
 }
 
@@ -475,139 +359,6 @@ func TestWindowsShrinkForShortSessions(t *testing.T) {
 	}
 }
 
-func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
-	for _, code := range []string{"ExpiredToken", "InvalidClientTokenId"} {
-		t.Run(code, func(t *testing.T) {
-			master := &countingProvider{
-				creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
-				next:  []aws.Credentials{{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"}},
-			}
-			f := newFakeSTS("A", time.Hour)
-			f.failNext(apiError(code, "rejected"))
-			p := newFake(t, f, master, withRole(roleA))
-			c, err := p.Retrieve(context.Background())
-			require.NoError(t, err)
-			assert.Equal(t, "ASIAA2", c.AccessKeyID)
-			calls := f.Calls()
-			require.Len(t, calls, 2)
-			assert.Equal(t, "ASIAold", calls[0].signedBy)
-			assert.Equal(t, "ASIAnew", calls[1].signedBy)
-			assert.Equal(t, 1, master.invalidated)
-		})
-	}
-	t.Run("master without Invalidate", func(t *testing.T) {
-		f := newFakeSTS("A", time.Hour)
-		f.failNext(apiError("ExpiredToken", "expired"))
-		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
-		_, err := p.Retrieve(context.Background())
-		require.Error(t, err)
-		assert.Equal(t, 1, f.count())
-	})
-	t.Run("retried once only", func(t *testing.T) {
-		master := &countingProvider{
-			creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
-			next: []aws.Credentials{
-				{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"},
-				{AccessKeyID: "ASIAnewer", SecretAccessKey: "s", SessionToken: "t"},
-			},
-		}
-		f := newFakeSTS("A", time.Hour)
-		f.failNext(apiError("ExpiredToken", "expired"), apiError("ExpiredToken", "expired"))
-		p := newFake(t, f, master, withRole(roleA))
-		_, err := p.Retrieve(context.Background())
-		require.Error(t, err)
-		assert.Equal(t, 2, f.count())
-		assert.Equal(t, 1, master.invalidated)
-	})
-	t.Run("unchanged master is not retried", func(t *testing.T) {
-		// An aws.CredentialsCache around static keys hands back the same
-		// keys after Invalidate: a retry would fail the same way, and ask
-		// for another MFA code.
-		codes := 0
-		f := newFakeSTS("A", time.Hour)
-		f.failNext(apiError("InvalidClientTokenId", "bad key"))
-		p := newFake(t, f, aws.NewCredentialsCache(staticMaster("alice")), withRole(roleA), func(o *Options) {
-			o.SerialNumber = deviceOf(t)
-			o.TokenCode = func(context.Context, string) (string, error) {
-				codes++
-				return fmt.Sprintf("%06d", codes), nil
-			}
-		})
-		_, err := p.Retrieve(context.Background())
-		var ae smithy.APIError
-		require.ErrorAs(t, err, &ae)
-		assert.Equal(t, "InvalidClientTokenId", ae.ErrorCode())
-		assert.Equal(t, 1, f.count())
-		assert.Equal(t, 1, codes)
-	})
-	t.Run("retry reuses the MFA code STS did not take", func(t *testing.T) {
-		master := &countingProvider{
-			creds: aws.Credentials{AccessKeyID: "ASIAold", SecretAccessKey: "s", SessionToken: "t"},
-			next:  []aws.Credentials{{AccessKeyID: "ASIAnew", SecretAccessKey: "s", SessionToken: "t"}},
-		}
-		codes := 0
-		var sent []string
-		f := newFakeSTS("A", time.Hour)
-		f.inspect = func(in any) { sent = append(sent, aws.ToString(in.(*sts.AssumeRoleInput).TokenCode)) }
-		f.failNext(apiError("ExpiredToken", "expired"))
-		p := newFake(t, f, master, withRole(roleA), func(o *Options) {
-			o.SerialNumber = deviceOf(t)
-			o.TokenCode = func(context.Context, string) (string, error) {
-				codes++
-				return fmt.Sprintf("%06d", codes), nil
-			}
-		})
-		_, err := p.Retrieve(context.Background())
-		require.NoError(t, err)
-		assert.Equal(t, 1, codes, "asked once")
-		assert.Equal(t, []string{"000001", "000001"}, sent)
-	})
-	t.Run("chain: middle link invalidated", func(t *testing.T) {
-		fb := newFakeSTS("B", time.Hour)
-		b := newFake(t, fb, staticMaster("alice"), withRole(roleB))
-		fa := newFakeSTS("A", time.Hour)
-		a := newFake(t, fa, b, withRole(roleA))
-		_, err := a.Retrieve(context.Background())
-		require.NoError(t, err)
-		fa.failNext(apiError("InvalidClientTokenId", "revoked"))
-		c, err := a.Refresh(context.Background())
-		require.NoError(t, err)
-		assert.Equal(t, "ASIAA3", c.AccessKeyID)
-		assert.Equal(t, "ASIAB2", fa.Calls()[2].signedBy, "B fetched a new session for the retry")
-	})
-}
-
-func TestRoleChainingDurationFallsBackToOneHour(t *testing.T) {
-	var logs bytes.Buffer
-	f := newFakeSTS("A", time.Hour)
-	f.failNext(apiError("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."))
-	p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
-		o.Duration = 4 * time.Hour
-		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	})
-	_, err := p.Retrieve(context.Background())
-	require.NoError(t, err)
-	_, err = p.Refresh(context.Background())
-	require.NoError(t, err)
-	var durations []int32
-	for _, c := range f.Calls() {
-		durations = append(durations, aws.ToInt32(c.input.(*sts.AssumeRoleInput).DurationSeconds))
-	}
-	assert.Equal(t, []int32{4 * 3600, 3600, 3600}, durations)
-	assert.Contains(t, logs.String(), "level=WARN")
-	assert.Contains(t, logs.String(), "role chaining")
-}
-
-func TestGetSessionTokenRefusesSessionCredentials(t *testing.T) {
-	f := newFakeSTS("S", time.Hour)
-	master := credentials.NewStaticCredentialsProvider("ASIAsession", "secret", "token")
-	p := newFake(t, f, master)
-	_, err := p.Retrieve(context.Background())
-	require.ErrorIs(t, err, ErrLongTermCredentialsRequired)
-	assert.Contains(t, err.Error(), GetSessionTokenLink)
-	assert.Zero(t, f.count(), "STS is not called")
-}
-
 func TestLoggerGetsOneLinePerRefreshAndNoSecret(t *testing.T) {
 	var logs bytes.Buffer
 	f := newFakeSTS("A", time.Hour)
@@ -631,55 +382,6 @@ func TestLoggerGetsOneLinePerRefreshAndNoSecret(t *testing.T) {
 	for _, secret := range []string{"secret-", "token-", "secret-of-alice"} {
 		assert.NotContains(t, logs.String(), secret)
 	}
-}
-
-func TestNoSecretInFormattedValues(t *testing.T) {
-	master := credentials.NewStaticCredentialsProvider("AKIAalice", "SUPERSECRETKEY", "SESSIONTOKEN")
-	opts := Options{RoleARN: roleA, MasterCredentials: master, SerialNumber: "arn:aws:iam::123456789012:mfa/alice",
-		TokenCode: func(context.Context, string) (string, error) { return "123456", nil }}
-	p, err := New(aws.Config{Credentials: master}, func(o *Options) { *o = opts })
-	require.NoError(t, err)
-	_, err = New(aws.Config{Credentials: master}, func(o *Options) { *o = opts; o.RoleARN = "SUPERSECRETKEY" })
-	require.Error(t, err)
-	for _, s := range []string{
-		fmt.Sprintf("%v", p), fmt.Sprintf("%+v", p), fmt.Sprintf("%#v", p), fmt.Sprint(p),
-		fmt.Sprintf("%v", opts), fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), fmt.Sprintf("%v", &opts),
-		err.Error(),
-	} {
-		assert.NotContains(t, s, "SESSIONTOKEN")
-		if !strings.Contains(s, "RoleARN") { // the bad RoleARN is echoed, as it should be
-			assert.NotContains(t, s, "SUPERSECRETKEY")
-		}
-	}
-	assert.Contains(t, fmt.Sprintf("%v", p), roleA)
-}
-
-func TestWrappedBySDKCredentialsCache(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("A", time.Hour)
-		p := newFake(t, f, staticMaster("alice"), withRole(roleA))
-		cache := aws.NewCredentialsCache(p)
-		c1, err := cache.Retrieve(context.Background())
-		require.NoError(t, err)
-		time.Sleep(time.Hour + time.Second)
-		c2, err := cache.Retrieve(context.Background())
-		require.NoError(t, err)
-		assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID)
-		assert.Equal(t, 2, f.count())
-		assert.True(t, aws.IsCredentialsProvider(cache, (*ChainableProvider)(nil)))
-	})
-}
-
-var errBoom = errors.New("boom")
-
-func TestMasterFailureIsWrapped(t *testing.T) {
-	f := newFakeSTS("A", time.Hour)
-	p := newFake(t, f, errProvider{errBoom}, withRole(roleA))
-	_, err := p.Retrieve(context.Background())
-	require.ErrorIs(t, err, errBoom)
-	assert.Contains(t, err.Error(), roleA)
-	assert.Contains(t, err.Error(), "master credentials")
-	assert.Zero(t, f.count())
 }
 
 func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
@@ -756,39 +458,4 @@ func TestCredentialsArrivingDueAreNotRefreshedOnEveryRetrieve(t *testing.T) {
 		}
 		assert.LessOrEqual(t, f.count(), 3, "used until they expire, not refreshed on every Retrieve")
 	})
-}
-
-func TestNewIgnoresNilOptionFuncs(t *testing.T) {
-	p, err := New(aws.Config{Credentials: staticMaster("alice")}, nil, withRole(roleA), func(o *Options) {
-		o.STSOptions = []func(*sts.Options){nil}
-	})
-	require.NoError(t, err)
-	_, ok := p.Client().(*sts.Client)
-	assert.True(t, ok)
-}
-
-// A typed nil in an interface field is a caller's bug: a nil
-// *ChainableProvider as master would silently drop a link of the chain.
-func TestNewRefusesTypedNil(t *testing.T) {
-	var nilProvider *ChainableProvider
-	var nilClient *fakeSTS
-	var nilCache *memCache
-	var nilStatic *credentials.StaticCredentialsProvider
-	for _, tc := range []struct {
-		name string
-		cfg  aws.Config
-		opt  func(*Options)
-		want string
-	}{
-		{"master", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.MasterCredentials = nilProvider }, "MasterCredentials is a nil *stschain.ChainableProvider"},
-		{"client", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Client = nilClient }, "Client is a nil *stschain.fakeSTS"},
-		{"cache", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Cache = nilCache }, "Cache is a nil *stschain.memCache"},
-		{"cfg.Credentials", aws.Config{Credentials: nilStatic}, func(*Options) {}, "cfg.Credentials is a nil *credentials.StaticCredentialsProvider"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.cfg, withRole(roleA), tc.opt)
-			require.ErrorIs(t, err, ErrInvalidOptions)
-			assert.ErrorContains(t, err, tc.want)
-		})
-	}
 }
