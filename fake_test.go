@@ -25,6 +25,8 @@ type fakeSTS struct {
 	lifetime time.Duration // of issued credentials; default one hour
 
 	mu       sync.Mutex
+	latency  time.Duration                               // each call takes this long (in a synctest bubble, fake time)
+	mangle   func(*types.Credentials) *types.Credentials // when set, rewrites each issued answer
 	calls    []fakeCall
 	failures []error       // returned, in order, by the next calls
 	block    chan struct{} // when not nil, calls wait for it to be closed
@@ -88,7 +90,7 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	if f.inspect != nil {
 		f.inspect(in)
 	}
-	block, started := f.block, f.started
+	block, started, latency := f.block, f.started, f.latency
 	var failure error // taken as the call starts, so calls fail in the order they were made
 	if len(f.failures) > 0 {
 		failure, f.failures = f.failures[0], f.failures[1:]
@@ -100,6 +102,13 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	if block != nil {
 		select {
 		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -118,12 +127,16 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	}
 	call.issued = fmt.Sprintf("ASIA%s%d", f.name, len(f.calls)+1)
 	f.calls = append(f.calls, call)
-	return &types.Credentials{
+	c := &types.Credentials{
 		AccessKeyId:     aws.String(call.issued),
 		SecretAccessKey: aws.String("secret-" + call.issued),
 		SessionToken:    aws.String("token-" + call.issued),
 		Expiration:      aws.Time(time.Now().Add(lifetime)),
-	}, nil
+	}
+	if f.mangle != nil {
+		c = f.mangle(c)
+	}
+	return c, nil
 }
 
 func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {

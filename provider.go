@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +19,15 @@ import (
 //
 // It is safe for concurrent use. Create one with [New] or [NewChain].
 type ChainableProvider struct {
+	// impl is set once by New. It sits behind an atomic.Pointer because fmt
+	// prints one as an address under every verb, even a wrong one, so that
+	// no verb applied to a ChainableProvider value reaches the secrets the
+	// provider holds.
+	impl atomic.Pointer[provider]
+}
+
+// provider is a ChainableProvider's link and refresh engine.
+type provider struct {
 	link    *stsLink // how to fetch: the STS link; immutable after New
 	refresh refresher
 }
@@ -93,19 +103,21 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 			link.cache.assumeRoleKey = key
 		}
 	}
-	p := &ChainableProvider{link: link}
-	p.refresh = refresher{
+	impl := &provider{link: link}
+	impl.refresh = refresher{
 		name:    link.name,
 		fetch:   link.fetch,
 		windows: w,
 		logger:  link.logger,
 		notify:  o.OnRefresh,
 	}
+	p := new(ChainableProvider)
+	p.impl.Store(impl)
 	return p, nil
 }
 
 // Client returns the STS client New built or was given.
-func (p *ChainableProvider) Client() STSClient { return p.link.client }
+func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.client }
 
 // Retrieve returns the current credentials. Outside the prefetch window it
 // returns them at once, without locking or allocating. Inside the prefetch
@@ -121,7 +133,7 @@ func (p *ChainableProvider) Client() STSClient { return p.link.client }
 // aws.CredentialsCache, which asks again only at expiry) never wait for STS
 // either. A provider nobody asks makes at most one such refresh.
 func (p *ChainableProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	return p.refresh.retrieve(ctx)
+	return p.impl.Load().refresh.retrieve(ctx)
 }
 
 // Refresh fetches new credentials now, skipping Options.Cache, and returns
@@ -129,32 +141,33 @@ func (p *ChainableProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 // starting another. A failure is returned even when the current credentials
 // are still valid (they stay cached).
 func (p *ChainableProvider) Refresh(ctx context.Context) (aws.Credentials, error) {
-	return p.refresh.wait(ctx, true)
+	return p.impl.Load().refresh.wait(ctx, true)
 }
 
 // Invalidate drops the cached credentials: the next Retrieve refreshes, and
 // refreshes skip Options.Cache until one succeeds. A refresh already
 // running when Invalidate is called finishes for the callers waiting for
 // it, but its result is not kept.
-func (p *ChainableProvider) Invalidate() { p.refresh.invalidate() }
+func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate() }
 
 // AdjustExpiresBy implements [aws.AdjustExpiresByCredentialsCacheStrategy]:
 // an aws.CredentialsCache with an ExpiryWindow around the provider (as
 // config.WithCredentialsCacheOptions sets one) asks it again at its own
-// refresh points (the prefetch point, then the expiry window) rather than
-// only dur before expiry, so that the background refresh has new
-// credentials ready when the cache asks.
+// refresh points, the prefetch point and then the expiry window, by when
+// the background refresh has new credentials ready, instead of dur before
+// expiry. To have credentials replaced earlier, set PrefetchWindow. For
+// credentials the provider does not hold, Expires moves by dur.
 func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Duration) (aws.Credentials, error) {
 	if !creds.CanExpire {
 		return creds, nil
 	}
-	adjusted := creds.Expires.Add(dur)
-	if s := p.refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
-		if at := s.nextAsk(time.Now()); !at.IsZero() && at.Before(adjusted) {
-			adjusted = at
+	if s := p.impl.Load().refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
+		if at := s.nextAsk(time.Now()); !at.IsZero() {
+			creds.Expires = at
+			return creds, nil
 		}
 	}
-	creds.Expires = adjusted
+	creds.Expires = creds.Expires.Add(dur)
 	return creds, nil
 }
 
@@ -162,11 +175,12 @@ func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Dura
 // stscreds providers do: the sources of the master, when it reports them,
 // then this link's (STSAssumeRole or STSSessionToken).
 func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
+	link := p.impl.Load().link
 	var out []aws.CredentialSource
-	if s, ok := p.link.master.(aws.CredentialProviderSource); ok {
+	if s, ok := link.master.(aws.CredentialProviderSource); ok {
 		out = append(out, s.ProviderSources()...)
 	}
-	if p.link.assumeRole() {
+	if link.assumeRole() {
 		return append(out, aws.CredentialSourceSTSAssumeRole)
 	}
 	return append(out, aws.CredentialSourceSTSSessionToken)
@@ -174,7 +188,7 @@ func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
 
 // String describes the provider without any secret.
 func (p *ChainableProvider) String() string {
-	return "stschain.ChainableProvider{" + p.link.name + "}"
+	return "stschain.ChainableProvider{" + p.impl.Load().link.name + "}"
 }
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,
