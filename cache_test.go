@@ -186,7 +186,7 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 			p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
 				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			})
-			cache.entries[p.impl.Load().link.cache.assumeRoleKey] = tc.entry(time.Now())
+			cache.entries[p.impl.Load().link.cacheKey] = tc.entry(time.Now())
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
 			assert.NotEqual(t, "ASIAPLANTED", c.AccessKeyID)
@@ -237,7 +237,7 @@ func TestCacheEntryWithoutExpiryIsRefused(t *testing.T) {
 	cache := newMemCache()
 	f := newFakeSTS("A", time.Hour)
 	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
-	cache.entries[p.impl.Load().link.cache.assumeRoleKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
+	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, "ASIAFOREVER", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")

@@ -63,7 +63,7 @@ func TestNoVerbShowsASecret(t *testing.T) {
 	}
 	p, err := New(aws.Config{Credentials: master}, func(o *Options) { *o = opts })
 	require.NoError(t, err)
-	f := p.impl.Load().link.client.(*fakeSTS)
+	f := p.impl.Load().link.cfg.client.(*fakeSTS)
 	f.mangle = func(c *types.Credentials) *types.Credentials {
 		c.SecretAccessKey, c.SessionToken = aws.String("SUPERSECRETKEY"), aws.String("SESSIONTOKENVALUE")
 		return c

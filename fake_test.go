@@ -28,6 +28,8 @@ type fakeSTS struct {
 	latency  time.Duration                               // each call takes this long (in a synctest bubble, fake time)
 	mangle   func(*types.Credentials) *types.Credentials // when set, rewrites each issued answer
 	calls    []fakeCall
+	inFlight int // calls under way
+	peak     int // the most calls under way at once
 	failures []error       // returned, in order, by the next calls
 	block    chan struct{} // when not nil, calls wait for it to be closed
 	started  chan struct{} // when not nil, receives once per call as it starts
@@ -67,6 +69,13 @@ func (f *fakeSTS) Calls() []fakeCall {
 	return append([]fakeCall(nil), f.calls...)
 }
 
+// maxInFlight returns the most calls that were under way at once.
+func (f *fakeSTS) maxInFlight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
+}
+
 func (f *fakeSTS) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -96,6 +105,15 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 		failure, f.failures = f.failures[0], f.failures[1:]
 	}
 	f.mu.Unlock()
+	f.mu.Lock()
+	f.inFlight++
+	f.peak = max(f.peak, f.inFlight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
 	if started != nil {
 		started <- struct{}{}
 	}

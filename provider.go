@@ -26,9 +26,9 @@ type ChainableProvider struct {
 	impl atomic.Pointer[provider]
 }
 
-// provider is a ChainableProvider's link and refresh engine.
+// provider is a ChainableProvider's STS link and refresh engine.
 type provider struct {
-	link    *stsLink // how to fetch: the STS link; immutable after New
+	link    stsLink // how to fetch; immutable after New
 	refresh refresher
 }
 
@@ -51,73 +51,71 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 	if holdsNil(cfg.Credentials) {
 		return nil, invalidOptions(fmt.Errorf("cfg.Credentials is a nil %T: set it to a usable value or leave it nil", cfg.Credentials))
 	}
-	link := &stsLink{
-		name:   linkName(o.RoleARN),
-		opts:   &o,
-		client: o.Client,
-		master: o.MasterCredentials,
-		guard:  o.CodeGuard,
-		logger: o.Logger,
+	master := o.MasterCredentials
+	if master == nil {
+		master = cfg.Credentials
 	}
-	if link.master == nil {
-		link.master = cfg.Credentials
-	}
-	if link.guard == nil {
-		link.guard = &processCodeGuard
-	}
-	if link.logger == nil {
-		link.logger = slog.New(slog.DiscardHandler)
-	}
-	if link.client == nil {
-		if link.master == nil {
-			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, link.name))
+	client := o.Client
+	if client == nil {
+		if master == nil {
+			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
 		}
-		stsCfg := cfg.Copy()
-		stsCfg.Credentials = link.master
-		if stsCfg.Region == "" {
-			stsCfg.Region = DefaultRegion
-		}
-		link.client = sts.NewFromConfig(stsCfg, o.STSOptions...)
+		client = newSTSClient(cfg, master, o.STSOptions)
 	}
-	w := newWindows(&o)
-	if o.Cache != nil {
-		if link.master == nil && !link.assumeRole() {
+	lc, ec := configsOf(&o, client)
+	return newProvider(&o, master, lc, ec)
+}
+
+// newSTSClient builds the client of a provider, or of a Pool, from cfg.
+func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) *sts.Client {
+	cfg = cfg.Copy()
+	cfg.Credentials = master
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	return sts.NewFromConfig(cfg, optFns...)
+}
+
+// configsOf returns the link and engine configurations o describes.
+func configsOf(o *Options, client STSClient) (*linkConfig, *engineConfig) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	guard := o.CodeGuard
+	if guard == nil {
+		guard = &processCodeGuard
+	}
+	w := newWindows(o)
+	return &linkConfig{client: client, guard: guard, logger: logger, cache: o.Cache, windows: w},
+		&engineConfig{windows: w, logger: logger, notify: o.OnRefresh}
+}
+
+// newProvider returns the provider of validated options o, signing with
+// master, in the configurations given (a Pool's are shared).
+func newProvider(o *Options, master aws.CredentialsProvider, lc *linkConfig, ec *engineConfig) (*ChainableProvider, error) {
+	impl := &provider{link: stsLink{cfg: lc, params: paramsOf(o), master: master}}
+	link := &impl.link
+	if lc.cache != nil {
+		if master == nil && !link.assumeRole() {
 			return nil, invalidOptions(fmt.Errorf("Cache on a GetSessionToken link needs master credentials, whose access key ID is part of the cache key: set cfg.Credentials or MasterCredentials"))
 		}
-		link.cache = linkCache{
-			cache:     o.Cache,
-			logger:    link.logger,
-			link:      link.name,
-			windows:   w,
-			requested: link.requestedLifetime,
-			longest:   link.maxLifetime(),
-		}
 		if link.assumeRole() {
-			link.cache.account = accountOf(o.RoleARN)
-			// Options.Duration, not the capped one: every process agrees
-			// on the key, whatever STS said about role chaining.
-			key, err := assumeRoleCacheKey(link.assumeRoleInput(nil, o.RoleSessionName, seconds(o.Duration)), o.RoleSessionName != "")
+			key, err := link.assumeRoleKey()
 			if err != nil {
 				return nil, invalidOptions(fmt.Errorf("computing the cache key: %w", err))
 			}
-			link.cache.assumeRoleKey = key
+			link.cacheKey = key
 		}
 	}
-	impl := &provider{link: link}
-	impl.refresh = refresher{
-		name:    link.name,
-		fetch:   link.fetch,
-		windows: w,
-		logger:  link.logger,
-		notify:  o.OnRefresh,
-	}
+	impl.refresh = refresher{name: link.name(), fetcher: link, cfg: ec}
 	p := new(ChainableProvider)
 	p.impl.Store(impl)
 	return p, nil
 }
 
 // Client returns the STS client New built or was given.
-func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.client }
+func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.cfg.client }
 
 // Retrieve returns the current credentials. Outside the prefetch window it
 // returns them at once, without locking or allocating. Inside the prefetch
@@ -175,7 +173,7 @@ func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Dura
 // stscreds providers do: the sources of the master, when it reports them,
 // then this link's (STSAssumeRole or STSSessionToken).
 func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
-	link := p.impl.Load().link
+	link := &p.impl.Load().link
 	var out []aws.CredentialSource
 	if s, ok := link.master.(aws.CredentialProviderSource); ok {
 		out = append(out, s.ProviderSources()...)
@@ -188,7 +186,7 @@ func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
 
 // String describes the provider without any secret.
 func (p *ChainableProvider) String() string {
-	return "stschain.ChainableProvider{" + p.impl.Load().link.name + "}"
+	return "stschain.ChainableProvider{" + p.impl.Load().link.name() + "}"
 }
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,

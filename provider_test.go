@@ -214,7 +214,7 @@ func TestAdjustExpiresBy(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, s.prefetchAt, adj.Expires, "asked again at the prefetch point")
 		time.Sleep(time.Until(s.prefetchAt))
-		release := p.impl.Load().link.client.(*fakeSTS).hang()
+		release := p.impl.Load().link.cfg.client.(*fakeSTS).hang()
 		synctest.Wait() // the refresh ahead is under way
 		adj, err = p.AdjustExpiresBy(c, -time.Minute)
 		require.NoError(t, err)

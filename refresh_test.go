@@ -333,7 +333,7 @@ func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
 			require.NoError(t, err)
 			seen := map[time.Time]bool{}
 			for range 500 {
-				s := p.impl.Load().refresh.windows.schedule(creds, creds.Expires.Sub(now), true)
+				s := p.impl.Load().refresh.cfg.windows.schedule(creds, creds.Expires.Sub(now), true)
 				assert.False(t, s.prefetchAt.Before(creds.Expires.Add(-tc.earliest)))
 				assert.False(t, s.prefetchAt.After(creds.Expires.Add(-tc.latest)))
 				if tc.waitAtBeforeExpiry > 0 {
@@ -351,7 +351,7 @@ func TestWindowsShrinkForShortSessions(t *testing.T) {
 	p := newFake(t, newFakeSTS("A", 0), staticMaster("a"), func(o *Options) { o.PrefetchWindow = 0 })
 	for _, life := range []time.Duration{10 * time.Second, 15 * time.Minute, time.Hour} {
 		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(life)}
-		s := p.impl.Load().refresh.windows.schedule(creds, creds.Expires.Sub(now), false)
+		s := p.impl.Load().refresh.cfg.windows.schedule(creds, creds.Expires.Sub(now), false)
 		reused := s.prefetchAt.Sub(now)
 		assert.GreaterOrEqual(t, reused, life*2/3, "life %v: reused for %v", life, reused)
 		assert.True(t, s.waitAt.After(s.prefetchAt), "life %v: waiting starts after prefetch", life)
