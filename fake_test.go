@@ -28,8 +28,8 @@ type fakeSTS struct {
 	latency  time.Duration                               // each call takes this long (in a synctest bubble, fake time)
 	mangle   func(*types.Credentials) *types.Credentials // when set, rewrites each issued answer
 	calls    []fakeCall
-	inFlight int // calls under way
-	peak     int // the most calls under way at once
+	inFlight int           // calls under way
+	peak     int           // the most calls under way at once
 	failures []error       // returned, in order, by the next calls
 	block    chan struct{} // when not nil, calls wait for it to be closed
 	started  chan struct{} // when not nil, receives once per call as it starts
