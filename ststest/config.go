@@ -10,29 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Limits STS applies to requested durations.
-const (
-	// MinDuration is the shortest session STS issues (900 seconds).
-	MinDuration = 15 * time.Minute
-	// DefaultAssumeRoleDuration is AssumeRole's duration when the request
-	// names none.
-	DefaultAssumeRoleDuration = time.Hour
-	// ChainedRoleMaxDuration is the longest session AssumeRole issues to a
-	// caller that signs with temporary credentials (role chaining).
-	ChainedRoleMaxDuration = time.Hour
-	// DefaultSessionTokenDuration is GetSessionToken's duration when the
-	// request names none.
-	DefaultSessionTokenDuration = 12 * time.Hour
-	// MaxSessionTokenDuration is the longest session GetSessionToken issues.
-	MaxSessionTokenDuration = 36 * time.Hour
-	// DefaultMaxSessionDuration is a role's MaxSessionDuration when
-	// [Role.MaxSessionDuration] is zero.
-	DefaultMaxSessionDuration = time.Hour
-	// MaxRoleSessionDuration is the largest MaxSessionDuration IAM lets a
-	// role have (12 hours).
-	MaxRoleSessionDuration = 12 * time.Hour
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // Config declares the account, users and roles a [Server] knows.
@@ -164,7 +143,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: ARN must look like arn:aws:iam::123456789012:role/NAME", where)
 		case arns[r.ARN]:
 			return fmt.Errorf("%s: duplicate role ARN", where)
-		case r.MaxSessionDuration != 0 && (r.MaxSessionDuration < time.Hour || r.MaxSessionDuration > MaxRoleSessionDuration):
+		case r.MaxSessionDuration != 0 && (r.MaxSessionDuration < stslimits.MinRoleMaxSessionDuration || r.MaxSessionDuration > stslimits.MaxRoleMaxSessionDuration):
 			return fmt.Errorf("%s: MaxSessionDuration %v is outside 1h..12h", where, r.MaxSessionDuration)
 		case r.MaxSessionDuration%time.Second != 0:
 			return fmt.Errorf("%s: MaxSessionDuration must be whole seconds", where)

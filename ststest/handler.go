@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 const (
@@ -353,7 +355,7 @@ func durationParam(form url.Values, v *validation, def time.Duration, max int) t
 	case err != nil:
 		v.add(raw[0], "durationSeconds", "be a number")
 		return 0
-	case n < int(MinDuration/time.Second):
+	case n < int(stslimits.MinDuration/time.Second):
 		v.add(n, "durationSeconds", "have value greater than or equal to 900")
 	case n > max:
 		v.add(n, "durationSeconds", fmt.Sprintf("have value less than or equal to %d", max))
@@ -408,7 +410,7 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 		v.length(name, "roleSessionName", 2, 64)
 		v.pattern(name, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 	}
-	d := durationParam(form, &v, DefaultAssumeRoleDuration, int(MaxRoleSessionDuration/time.Second))
+	d := durationParam(form, &v, stslimits.DefaultAssumeRoleDuration, int(stslimits.MaxAssumeRoleDuration/time.Second))
 	extID := form.Get("ExternalId")
 	if form.Has("ExternalId") {
 		v.length(extID, "externalId", 2, 1224)
@@ -442,9 +444,9 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 	}
 	maxD := role.MaxSessionDuration
 	if maxD == 0 {
-		maxD = DefaultMaxSessionDuration
+		maxD = stslimits.DefaultRoleMaxSessionDuration
 	}
-	if c.session != nil && d > ChainedRoleMaxDuration {
+	if c.session != nil && d > stslimits.RoleChainingMaxDuration {
 		return nil, errorf(http.StatusBadRequest, "ValidationError", msgChaining)
 	}
 	if d > maxD {
@@ -486,7 +488,7 @@ func (s *Server) trusts(role *Role, c *caller) bool {
 
 func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
 	var v validation
-	d := durationParam(form, &v, DefaultSessionTokenDuration, int(MaxSessionTokenDuration/time.Second))
+	d := durationParam(form, &v, stslimits.DefaultGetSessionTokenDuration, int(stslimits.MaxGetSessionTokenDuration/time.Second))
 	serial, code := mfaParams(form, &v)
 	if err := v.err(); err != nil {
 		return nil, err
