@@ -81,8 +81,10 @@
 //
 // # Observing and injecting faults
 //
-// [Server.Calls] records every request, refused ones included, with the
-// access key that signed it. [Server.FailNext] fails the next requests with
+// [Server.Calls] returns the recorded requests, refused ones included,
+// each with the access key that signed it; given patterns, only those
+// matching one, such as srv.Calls(ststest.Call{Action: "AssumeRole",
+// RoleARN: arn}), so len counts them. [Server.FailNext] fails the next requests with
 // a chosen status and code; [Server.SetOutage] fails every request until
 // [Server.EndOutage]. Injected failures come before authentication and
 // use STS's XML error shape, so the SDK retries a 5xx or Throttling answer

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -223,39 +224,58 @@ func (s *Server) AWSConfig(user string) aws.Config {
 	}
 }
 
-// Calls returns a copy of the calls recorded since the start or the last
-// [Server.ResetCalls], oldest first.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
-
-// CallsFor returns the recorded calls of one action, oldest first.
-func (s *Server) CallsFor(action string) []Call {
+// Calls returns the calls recorded since the start or the last
+// [Server.ResetCalls], oldest first, as a new slice.
+//
+// With patterns, it returns only the calls that match at least one of
+// them. A call matches a pattern when every field that is not zero in the
+// pattern equals the call's field, so a zero Call matches every call:
+//
+//	srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: arn})
+//
+// returns the AssumeRole calls for arn, and len of it counts them.
+func (s *Server) Calls(pattern ...Call) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Call
 	for _, c := range s.calls {
-		if c.Action == action {
+		if len(pattern) == 0 || slices.ContainsFunc(pattern, func(p Call) bool { return p.matches(c) }) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// CountCalls returns how many recorded calls had the action; "" counts
-// them all.
-func (s *Server) CountCalls(action string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		if action == "" || c.Action == action {
-			n++
-		}
+// matches reports whether every field of p that is not zero equals c's.
+func (p Call) matches(c Call) bool {
+	eq := func(pv, cv string) bool { return pv == "" || pv == cv }
+	return eq(p.Action, c.Action) &&
+		eq(p.CallerARN, c.CallerARN) &&
+		eq(p.CallerAccessKeyID, c.CallerAccessKeyID) &&
+		eq(p.RoleARN, c.RoleARN) &&
+		eq(p.RoleSessionName, c.RoleSessionName) &&
+		eq(p.SerialNumber, c.SerialNumber) &&
+		eq(p.TokenCode, c.TokenCode) &&
+		(p.DurationSeconds == 0 || p.DurationSeconds == c.DurationSeconds) &&
+		(p.Status == 0 || p.Status == c.Status) &&
+		eq(p.ErrorCode, c.ErrorCode) &&
+		eq(p.IssuedAccessKeyID, c.IssuedAccessKeyID)
+}
+
+// CallsFor returns the recorded calls whose Action is action, oldest
+// first; CallsFor("") returns those with no Action. It is
+// s.Calls(Call{Action: action}) for any other action.
+func (s *Server) CallsFor(action string) []Call {
+	if action == "" { // the zero pattern would match every call
+		return slices.DeleteFunc(s.Calls(), func(c Call) bool { return c.Action != "" })
 	}
-	return n
+	return s.Calls(Call{Action: action})
+}
+
+// CountCalls returns how many recorded calls had the action; "" counts
+// them all. It is len(s.Calls(Call{Action: action})).
+func (s *Server) CountCalls(action string) int {
+	return len(s.Calls(Call{Action: action}))
 }
 
 // ResetCalls forgets the recorded calls.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -664,4 +665,83 @@ func TestRevokeLeavesEarlierSessions(t *testing.T) {
 	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
 	_, err = assume(ctx, sc, roleA, "after-revoke")
 	require.NoError(t, err)
+}
+
+func TestCallsPatterns(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	_, err := alice.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	a1, err := assume(ctx, alice, roleA, "one")
+	require.NoError(t, err)
+	_, err = assume(ctx, client(s, "bob"), roleA, "two")
+	requireAPIError(t, err, "AccessDenied", "")
+	_, err = assume(ctx, alice, roleLong, "three")
+	require.NoError(t, err)
+	all := s.Calls()
+	require.Len(t, all, 4)
+
+	tests := []struct {
+		name    string
+		pattern []Call
+		want    []int // indexes into all
+	}{
+		{"no pattern", nil, []int{0, 1, 2, 3}},
+		{"zero pattern", []Call{{}}, []int{0, 1, 2, 3}},
+		{"action", []Call{{Action: "AssumeRole"}}, []int{1, 2, 3}},
+		{"action and role", []Call{{Action: "AssumeRole", RoleARN: roleA}}, []int{1, 2}},
+		{"all fields must match", []Call{{Action: "AssumeRole", RoleARN: roleA, Status: 200}}, []int{1}},
+		{"error code", []Call{{ErrorCode: "AccessDenied"}}, []int{2}},
+		{"caller key", []Call{{CallerAccessKeyID: bobKey}}, []int{2}},
+		{"issued key", []Call{{IssuedAccessKeyID: aws.ToString(a1.Credentials.AccessKeyId)}}, []int{1}},
+		{"either pattern", []Call{{Action: "GetCallerIdentity"}, {RoleARN: roleLong}}, []int{0, 3}},
+		{"no match", []Call{{Action: "GetSessionToken"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []Call
+			for _, i := range tt.want {
+				want = append(want, all[i])
+			}
+			assert.Equal(t, want, s.Calls(tt.pattern...))
+		})
+	}
+	assert.Equal(t, 3, len(s.Calls(Call{Action: "AssumeRole"})))
+	assert.Equal(t, s.Calls(Call{Action: "AssumeRole"}), s.CallsFor("AssumeRole"))
+	assert.Equal(t, 3, s.CountCalls("AssumeRole"))
+	assert.Equal(t, 4, s.CountCalls(""))
+	assert.Empty(t, s.CallsFor(""), "CallsFor(\"\") keeps returning the calls without an Action")
+}
+
+// TestCallMatchesEveryField checks that a pattern compares each field of
+// Call, so a field added to Call cannot be forgotten in matches.
+func TestCallMatchesEveryField(t *testing.T) {
+	var c Call
+	cv := reflect.ValueOf(&c).Elem()
+	for i := range cv.NumField() {
+		f := cv.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("value-" + cv.Type().Field(i).Name)
+		case reflect.Int:
+			f.SetInt(int64(100 + i))
+		default:
+			t.Fatalf("Call.%s has kind %s; teach matches and this test about it", cv.Type().Field(i).Name, f.Kind())
+		}
+	}
+	for i := range cv.NumField() {
+		name := cv.Type().Field(i).Name
+		var p Call
+		pv := reflect.ValueOf(&p).Elem()
+		pv.Field(i).Set(cv.Field(i))
+		assert.True(t, p.matches(c), "a pattern with only %s equal must match", name)
+		switch pv.Field(i).Kind() {
+		case reflect.String:
+			pv.Field(i).SetString("other")
+		case reflect.Int:
+			pv.Field(i).SetInt(1)
+		}
+		assert.False(t, p.matches(c), "a pattern with a different %s must not match", name)
+	}
 }
