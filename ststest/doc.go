@@ -1,7 +1,10 @@
 // Package ststest provides a fake AWS Security Token Service (STS) HTTP
 // server for tests, shaped like net/http/httptest: [NewServer] returns a
 // started [Server] listening on 127.0.0.1 with a URL field, and
-// [Server.Close] waits for in-flight requests.
+// [Server.Close] waits for in-flight requests. [NewUnstartedServer]
+// returns one that does not listen yet, whose Listener and HTTPServer
+// (timeouts included) a test may change before [Server.Start]. A Server
+// is an [net/http.Handler].
 //
 // The real aws-sdk-go-v2 STS client and the AWS CLI talk to it unchanged
 // (see [Server.AWSConfig]). It is faithful where a credential chain can go

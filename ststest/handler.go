@@ -75,7 +75,9 @@ func (c *caller) principalARN(s *Server) string {
 	return s.UserARN(c.user.Name)
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers one STS request, as described in the package
+// documentation, and records it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	reqID := newRequestID()

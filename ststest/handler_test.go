@@ -21,7 +21,7 @@ import (
 func serveDirect(t *testing.T, s *Server, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
-	s.serveHTTP(w, r)
+	s.ServeHTTP(w, r)
 	switch w.Code {
 	case http.StatusOK, http.StatusBadRequest, http.StatusForbidden:
 	default:

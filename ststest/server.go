@@ -16,10 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// DefaultAddr is the address [NewServer] listens on: a free port on the
-// IPv4 loopback interface.
-const DefaultAddr = "127.0.0.1:0"
-
 // Call records one request the server answered, failed ones included.
 type Call struct {
 	// Action is the request's Action parameter, such as "AssumeRole".
@@ -50,26 +46,46 @@ type Call struct {
 	IssuedAccessKeyID string
 }
 
-// Server is a fake AWS STS endpoint listening on 127.0.0.1. It answers the
-// awsQuery protocol (POST form bodies, and GET query strings) for
-// AssumeRole, GetSessionToken and GetCallerIdentity, verifies every
-// request's SigV4 signature, and records each call.
+// Server is a fake AWS STS endpoint. It answers the awsQuery protocol
+// (POST form bodies, and GET query strings) for AssumeRole,
+// GetSessionToken and GetCallerIdentity, verifies every request's SigV4
+// signature, and records each call.
 //
-// All methods are safe for concurrent use.
+// Server is an [http.Handler]. [NewServer] serves it on 127.0.0.1;
+// [NewUnstartedServer] lets a test change Listener or HTTPServer before
+// [Server.Start].
+//
+// All methods are safe for concurrent use; the exported fields are set
+// before Start and only read afterwards.
 type Server struct {
 	// URL is the base URL of the server, http://127.0.0.1:PORT, with no
-	// trailing slash.
+	// trailing slash. Start sets it.
 	URL string
 
-	cfg   Config           // immutable after start
-	users map[string]*User // by name; immutable after start
-	keys  map[string]*User // by access key ID; immutable after start
-	roles map[string]*Role // by ARN; immutable after start
+	// Listener is the listener Start serves on. NewUnstartedServer leaves
+	// it nil, and Start then listens on a free port of 127.0.0.1; a test
+	// may set its own before Start. Close closes it. Optional.
+	Listener net.Listener
 
-	hs        *httptest.Server
-	closing   chan struct{} // closed by Close; cuts latency short
+	// HTTPServer is the server Start serves with. NewUnstartedServer sets
+	// it to an http.Server whose Handler is the Server itself, with a
+	// ReadHeaderTimeout of 10 seconds, a ReadTimeout of 30 seconds (the
+	// whole request, body included) and an IdleTimeout of 60 seconds, so
+	// that a client which trickles a request or leaves a connection open
+	// cannot hold it for ever. There is no WriteTimeout: answers delayed
+	// by [Server.SetLatency] are cut short by the client or by Close. A
+	// test may change it before Start, to shorten a timeout say.
+	HTTPServer *http.Server
+
+	cfg   Config           // immutable after construction
+	users map[string]*User // by name; immutable after construction
+	keys  map[string]*User // by access key ID; immutable after construction
+	roles map[string]*Role // by ARN; immutable after construction
+
+	hs        *httptest.Server // set by Start; nil before
+	closing   chan struct{}    // closed by Close; cuts latency short
 	closeOnce sync.Once
-	inFlight  atomic.Int64 // requests inside serveHTTP
+	inFlight  atomic.Int64 // requests inside ServeHTTP
 
 	mu       sync.Mutex
 	offset   time.Duration       // guarded by mu: how far Advance moved the clock
@@ -102,34 +118,22 @@ type session struct {
 	mfa         bool // MFA-authenticated
 }
 
-// NewServer starts a server for cfg on 127.0.0.1 and a free port. It
+// NewServer returns a server for cfg, started on a free port of
+// 127.0.0.1: it is [NewUnstartedServer] followed by [Server.Start]. It
 // panics when cfg is invalid (see [Config.Validate]), naming the problem,
 // or when it cannot listen. Call [Server.Close] when done.
 func NewServer(cfg Config) *Server {
-	s, err := Start(cfg, DefaultAddr)
-	if err != nil {
-		panic(err)
-	}
+	s := NewUnstartedServer(cfg)
+	s.Start()
 	return s
 }
 
-// Start is [NewServer] returning an error instead of panicking, listening
-// on addr, which must be a 127.0.0.1 address ("127.0.0.1:0" picks a free
-// port). The ststest command uses it.
-func Start(cfg Config, addr string) (*Server, error) {
+// NewUnstartedServer returns a server for cfg that does not listen yet.
+// Change its Listener or HTTPServer, then call [Server.Start]. It panics
+// when cfg is invalid (see [Config.Validate]), naming the problem.
+func NewUnstartedServer(cfg Config) *Server {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("ststest: address %q: %w", addr, err)
-	}
-	if host != "127.0.0.1" {
-		return nil, fmt.Errorf("ststest: address %q: only 127.0.0.1 is allowed", addr)
-	}
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return nil, fmt.Errorf("ststest: listen: %w", err)
+		panic(err)
 	}
 	s := &Server{
 		cfg:      cfg.clone(),
@@ -150,25 +154,55 @@ func Start(cfg Config, addr string) (*Server, error) {
 		r := &s.cfg.Roles[i]
 		s.roles[r.ARN] = r
 	}
-	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.hs.Listener.Close()
-	s.hs.Listener = ln
+	s.HTTPServer = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	return s
+}
+
+// Start serves s on s.Listener (a new listener on a free port of
+// 127.0.0.1 when it is nil) with s.HTTPServer, and sets s.URL. It panics
+// when s was started before or cannot listen.
+func (s *Server) Start() {
+	if s.hs != nil {
+		panic("ststest: Server already started")
+	}
+	if s.Listener == nil {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			panic(fmt.Sprintf("ststest: listen on 127.0.0.1: %v", err))
+		}
+		s.Listener = ln
+	}
+	s.hs = &httptest.Server{Listener: s.Listener, Config: s.HTTPServer}
 	s.hs.Start()
 	s.URL = strings.TrimSuffix(s.hs.URL, "/")
-	return s, nil
 }
 
 // Close stops the server: it cuts any [Server.SetLatency] delay short,
 // then waits for in-flight requests to finish. Close may be called more
-// than once.
+// than once, and on a server that was never started (it closes the
+// Listener a test set).
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
-	s.hs.Close()
+	switch {
+	case s.hs != nil:
+		s.hs.Close()
+	case s.Listener != nil:
+		_ = s.Listener.Close()
+	}
 }
 
 // Client returns an HTTP client for the server whose idle connections are
-// closed by [Server.Close]. [Server.AWSConfig] uses it.
+// closed by [Server.Close]. [Server.AWSConfig] uses it. It panics before
+// [Server.Start].
 func (s *Server) Client() *http.Client {
+	if s.hs == nil {
+		panic("ststest: Client called before Start")
+	}
 	return s.hs.Client()
 }
 

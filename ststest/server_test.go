@@ -1,9 +1,14 @@
 package ststest
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -744,4 +749,147 @@ func TestCallMatchesEveryField(t *testing.T) {
 		}
 		assert.False(t, p.matches(c), "a pattern with a different %s must not match", name)
 	}
+}
+
+var _ http.Handler = (*Server)(nil)
+
+func TestNewUnstartedServer(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	assert.Empty(t, s.URL)
+	assert.Nil(t, s.Listener, "an unstarted server does not listen")
+	require.NotNil(t, s.HTTPServer)
+	assert.Same(t, s, s.HTTPServer.Handler)
+	assert.PanicsWithValue(t, "ststest: Client called before Start", func() { s.Client() })
+	assert.Panics(t, func() { s.AWSConfig("alice") })
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.Listener = ln
+	s.Start()
+	t.Cleanup(s.Close)
+	assert.Equal(t, "http://"+ln.Addr().String(), s.URL)
+	assert.PanicsWithValue(t, "ststest: Server already started", s.Start)
+	_, err = client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+
+	cfg := testConfig()
+	cfg.AccountID = "1"
+	assert.PanicsWithError(t, `ststest: Config.AccountID "1" is not 12 digits`, func() { NewUnstartedServer(cfg) })
+}
+
+func TestCloseUnstarted(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	s.Close() // nothing to stop
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	s = NewUnstartedServer(testConfig())
+	s.Listener = ln
+	s.Close()
+	_, err = ln.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed, "Close closes a Listener the test set")
+}
+
+// TestServeHTTPDirectly serves the Server as a plain handler of another
+// test server.
+func TestServeHTTPDirectly(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), HTTPClient: hs.Client(),
+		Credentials: s.UserCredentials("alice")}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
+	assert.Len(t, s.Calls(Call{Action: "GetCallerIdentity", Status: 200}), 1)
+}
+
+// dialServer opens a raw connection to s that the test closes, with a
+// deadline that bounds the test.
+func dialServer(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp4", strings.TrimPrefix(s.URL, "http://"))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	return conn
+}
+
+// readUntilClosed reads from conn until the server closes it, and fails
+// when the test's deadline comes first.
+func readUntilClosed(t *testing.T, r io.Reader) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, r)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server left the connection open: %v", err)
+	}
+}
+
+// trickle writes data one byte at a time until the connection fails or
+// stop is closed.
+func trickle(conn net.Conn, data string, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		if _, err := conn.Write([]byte{data[i%len(data)]}); err != nil {
+			return
+		}
+	}
+}
+
+func TestServerTimeouts(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	s := NewUnstartedServer(testConfig())
+	s.HTTPServer.ReadHeaderTimeout = timeout
+	s.HTTPServer.ReadTimeout = 3 * timeout
+	s.HTTPServer.IdleTimeout = timeout
+	s.Start()
+	t.Cleanup(s.Close)
+	const head = "POST / HTTP/1.1\r\nHost: sts\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+
+	t.Run("headers trickled", func(t *testing.T) {
+		conn := dialServer(t, s)
+		_, err := io.WriteString(conn, head+"X-Slow: ")
+		require.NoError(t, err)
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, "abcdefgh", stop)
+		start := time.Now()
+		readUntilClosed(t, conn)
+		assert.GreaterOrEqual(t, time.Since(start), timeout/2)
+		assert.Empty(t, s.Calls(), "the request never reached the handler")
+	})
+	t.Run("body trickled", func(t *testing.T) {
+		s.ResetCalls()
+		conn := dialServer(t, s)
+		_, err := io.WriteString(conn, head+"Content-Length: 10000\r\n\r\n")
+		require.NoError(t, err)
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, "Action=GetCallerIdentity&", stop)
+		readUntilClosed(t, conn)
+		calls := s.Calls()
+		require.Len(t, calls, 1)
+		assert.Equal(t, "MalformedInput", calls[0].ErrorCode)
+	})
+	t.Run("idle keep-alive connection", func(t *testing.T) {
+		conn := dialServer(t, s)
+		body := "Action=GetCallerIdentity&Version=2011-06-15"
+		_, err := fmt.Fprintf(conn, "%sContent-Length: %d\r\n\r\n%s", head, len(body), body)
+		require.NoError(t, err)
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "unsigned")
+		assert.False(t, resp.Close, "the server keeps the connection alive")
+		start := time.Now()
+		readUntilClosed(t, br)
+		assert.GreaterOrEqual(t, time.Since(start), timeout/2)
+	})
 }

@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -45,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ststest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "JSON `file` with the server's Config (required)")
-	addr := fs.String("addr", ststest.DefaultAddr, "`address` to listen on; the host must be 127.0.0.1")
+	addr := fs.String("addr", "127.0.0.1:0", "`address` to listen on; the host must be 127.0.0.1")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -65,11 +66,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := ststest.Start(cfg, *addr)
+	ln, err := listenLoopback(*addr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	srv := ststest.NewUnstartedServer(cfg) // cfg is valid: ParseConfig checked it
+	srv.Listener = ln
+	srv.Start()
 	defer srv.Close()
 	// os.Stdout is unbuffered: the line is written (flushed) at once.
 	if _, err := fmt.Fprintf(stdout, "LISTEN %s\n", srv.URL); err != nil {
@@ -80,4 +84,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	<-ctx.Done()
 	return 0
+}
+
+// listenLoopback listens on addr, whose host must be 127.0.0.1: the
+// server hands out credentials to whoever asks, so it never listens on
+// an address other hosts can reach.
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("ststest: address %q: %w", addr, err)
+	}
+	if host != "127.0.0.1" {
+		return nil, fmt.Errorf("ststest: address %q: only 127.0.0.1 is allowed", addr)
+	}
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ststest: listen: %w", err)
+	}
+	return ln, nil
 }

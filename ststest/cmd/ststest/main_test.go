@@ -89,6 +89,10 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-config", filepath.Join(dir, "missing.json")}, 2, "no such file"},
 		{[]string{"-config", bad}, 2, "AccountID"},
 		{[]string{"-config", good, "-addr", "0.0.0.0:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", ":0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "[::1]:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "localhost:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "127.0.0.1"}, 1, "missing port"},
 		{[]string{"-nope"}, 2, "flag provided but not defined"},
 	} {
 		var stdout, stderr strings.Builder
