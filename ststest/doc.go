@@ -6,6 +6,20 @@
 // (timeouts included) a test may change before [Server.Start]. A Server
 // is an [net/http.Handler].
 //
+// [NewInMemoryServer] returns a server reached without sockets: the
+// transport of its client serves each request by calling the handler in
+// the calling goroutine. Tests use it to run the fake, and the SDK
+// clients talking to it, inside a testing/synctest bubble, where
+// latency, session lifetimes and TOTP steps pass in fake time:
+//
+//	synctest.Test(t, func(t *testing.T) {
+//		srv := ststest.NewInMemoryServer(cfg)
+//		defer srv.Close()
+//		client := sts.NewFromConfig(srv.AWSConfig("alice"))
+//		// ... AssumeRole for one hour ...
+//		time.Sleep(2 * time.Hour) // in no real time: the session has expired
+//	})
+//
 // The real aws-sdk-go-v2 STS client and the AWS CLI talk to it unchanged
 // (see [Server.AWSConfig]). It is faithful where a credential chain can go
 // wrong: a chain that works against it works against AWS, and a chain AWS
@@ -26,8 +40,8 @@
 // hash recomputed from the body, any region in the credential scope,
 // service "sts"), not with the SDK's signer, so requests signed by the Go
 // SDK and by botocore are checked independently. The signing time may be
-// at most five minutes from the real wall clock, whatever [Server.Advance]
-// did. The refusals are those of STS: InvalidClientTokenId (unknown or
+// at most five minutes from time.Now (the wall clock, or a synctest
+// bubble's clock), whatever [Server.Advance] did. The refusals are those of STS: InvalidClientTokenId (unknown or
 // revoked key, missing or wrong X-Amz-Security-Token),
 // SignatureDoesNotMatch (bad signature, or "Signature expired"),
 // ExpiredToken (an issued session past its expiration on the server
@@ -76,8 +90,9 @@
 //
 // # Time
 //
-// The server clock is the wall clock plus every [Server.Advance]. It
-// decides expirations, Expiration values and TOTP codes. [Role.Lifetime]
+// The server clock is time.Now (the wall clock, or a synctest bubble's
+// fake clock) plus every [Server.Advance]. It decides expirations,
+// Expiration values and TOTP codes. [Role.Lifetime]
 // and [Config.SessionTokenLifetime] shorten issued sessions (to seconds,
 // say) so tests can expire them with Advance instead of sleeping.
 // [Server.Now] reads the server clock; compute TOTP codes against it.

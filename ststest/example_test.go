@@ -49,3 +49,37 @@ func Example() {
 	// GetCallerIdentity AKIAALICE00000000000 200
 	// AssumeRole AKIAALICE00000000000 200
 }
+
+// A test reaches an in-memory server without sockets. Inside a
+// testing/synctest bubble (synctest.Test), time.Sleep then moves the
+// server's clock as well: sessions expire in no real time.
+func ExampleNewInMemoryServer() {
+	srv := ststest.NewInMemoryServer(ststest.Config{
+		AccountID: "123456789012",
+		Users: []ststest.User{{
+			Name: "alice", AccessKeyID: "AKIAALICE00000000000", SecretAccessKey: "alice-secret",
+		}},
+		Roles: []ststest.Role{{
+			ARN:   "arn:aws:iam::123456789012:role/Deploy",
+			Trust: []string{"arn:aws:iam::123456789012:user/alice"},
+		}},
+	})
+	defer srv.Close()
+
+	client := sts.NewFromConfig(srv.AWSConfig("alice"))
+	out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn:         aws.String("arn:aws:iam::123456789012:role/Deploy"),
+		RoleSessionName: aws.String("deploy"),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(srv.URL)
+	fmt.Println(aws.ToString(out.AssumedRoleUser.Arn))
+	fmt.Println(len(srv.Calls(ststest.Call{Action: "AssumeRole", Status: 200})))
+	// Output:
+	// http://ststest.invalid
+	// arn:aws:sts::123456789012:assumed-role/Deploy/deploy
+	// 1
+}

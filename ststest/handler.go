@@ -78,8 +78,6 @@ func (c *caller) principalARN(s *Server) string {
 // ServeHTTP answers one STS request, as described in the package
 // documentation, and records it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 
@@ -104,6 +102,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := s.latency
 	s.mu.Unlock()
 	if latency > 0 {
+		if s.latencyHook != nil {
+			s.latencyHook()
+		}
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,9 +82,14 @@ type Server struct {
 	roles map[string]*Role // by ARN; immutable after construction
 
 	hs        *httptest.Server // set by Start; nil before
+	memory    *http.Client     // the in-memory client; nil unless NewInMemoryServer
 	closing   chan struct{}    // closed by Close; cuts latency short
 	closeOnce sync.Once
-	inFlight  atomic.Int64 // requests inside ServeHTTP
+	memWG     sync.WaitGroup // in-memory requests in flight; Add under mu while !memClosed
+
+	// latencyHook, when not nil, is called as a request starts waiting
+	// for its latency. Tests set it before the first request.
+	latencyHook func()
 
 	mu       sync.Mutex
 	offset   time.Duration       // guarded by mu: how far Advance moved the clock
@@ -96,6 +100,8 @@ type Server struct {
 	revoked  map[string]bool     // guarded by mu: access key IDs
 	sessions map[string]*session // guarded by mu: by issued access key ID
 	usedMFA  map[string]bool     // guarded by mu: "serial\x00code" or "serial\x00step"
+	// memClosed is guarded by mu: Close was called on an in-memory server.
+	memClosed bool
 }
 
 // fault is one FailNext rule.
@@ -132,6 +138,42 @@ func NewServer(cfg Config) *Server {
 // Change its Listener or HTTPServer, then call [Server.Start]. It panics
 // when cfg is invalid (see [Config.Validate]), naming the problem.
 func NewUnstartedServer(cfg Config) *Server {
+	s := newServer(cfg)
+	s.HTTPServer = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
+	return s
+}
+
+// inMemoryURL is the URL of every in-memory server. The .invalid domain
+// (RFC 2606) makes sure a request that misses the in-memory transport
+// fails instead of reaching a real host.
+const inMemoryURL = "http://ststest.invalid"
+
+// NewInMemoryServer returns a server for cfg that is reached in memory:
+// the transport of its [Server.Client], which [Server.AWSConfig] uses,
+// serves each request by calling [Server.ServeHTTP] in the calling
+// goroutine. There is no socket and no goroutine of the server's own, so
+// the server and the SDK clients built with AWSConfig work inside a
+// testing/synctest bubble: [Server.SetLatency] delays, session lifetimes
+// and TOTP steps pass in the bubble's fake time. Create the server inside
+// the bubble that uses it.
+//
+// Its URL is http://ststest.invalid; its client refuses requests for any
+// other host. It cannot be started. Close it when done: Close waits for
+// the requests in flight, and later requests fail. It panics when cfg is
+// invalid (see [Config.Validate]), naming the problem.
+func NewInMemoryServer(cfg Config) *Server {
+	s := newServer(cfg)
+	s.URL = inMemoryURL
+	s.memory = &http.Client{Transport: memoryTransport{s}}
+	return s
+}
+
+func newServer(cfg Config) *Server {
 	if err := cfg.Validate(); err != nil {
 		panic(err)
 	}
@@ -154,12 +196,6 @@ func NewUnstartedServer(cfg Config) *Server {
 		r := &s.cfg.Roles[i]
 		s.roles[r.ARN] = r
 	}
-	s.HTTPServer = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
 	return s
 }
 
@@ -167,7 +203,10 @@ func NewUnstartedServer(cfg Config) *Server {
 // 127.0.0.1 when it is nil) with s.HTTPServer, and sets s.URL. It panics
 // when s was started before or cannot listen.
 func (s *Server) Start() {
-	if s.hs != nil {
+	switch {
+	case s.memory != nil:
+		panic("ststest: Start on an in-memory server")
+	case s.hs != nil:
 		panic("ststest: Server already started")
 	}
 	if s.Listener == nil {
@@ -189,6 +228,11 @@ func (s *Server) Start() {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 	switch {
+	case s.memory != nil:
+		s.mu.Lock()
+		s.memClosed = true
+		s.mu.Unlock()
+		s.memWG.Wait()
 	case s.hs != nil:
 		s.hs.Close()
 	case s.Listener != nil:
@@ -196,14 +240,19 @@ func (s *Server) Close() {
 	}
 }
 
-// Client returns an HTTP client for the server whose idle connections are
-// closed by [Server.Close]. [Server.AWSConfig] uses it. It panics before
-// [Server.Start].
+// Client returns an HTTP client for the server: for a started server,
+// one whose idle connections are closed by [Server.Close]; for an
+// in-memory server, one whose transport calls the handler directly (see
+// [NewInMemoryServer]). [Server.AWSConfig] uses it. It panics on a server
+// that is neither started nor in memory.
 func (s *Server) Client() *http.Client {
-	if s.hs == nil {
-		panic("ststest: Client called before Start")
+	switch {
+	case s.memory != nil:
+		return s.memory
+	case s.hs != nil:
+		return s.hs.Client()
 	}
-	return s.hs.Client()
+	panic("ststest: Client called before Start")
 }
 
 // AccountID returns [Config.AccountID].
@@ -386,8 +435,8 @@ func (s *Server) Revoke(accessKeyID string) {
 // Advance moves the server's clock forward by d, which must not be
 // negative. The server clock decides when issued sessions expire, which
 // Expiration values they carry, and which TOTP codes are current. The
-// SigV4 clock-skew check still compares the signing time with the real
-// wall clock, so SDK clients keep working after Advance.
+// SigV4 clock-skew check still compares the signing time with time.Now,
+// so SDK clients keep working after Advance.
 func (s *Server) Advance(d time.Duration) {
 	if d < 0 {
 		panic("ststest: Advance with a negative duration")
@@ -397,16 +446,13 @@ func (s *Server) Advance(d time.Duration) {
 	s.offset += d
 }
 
-// Now returns the server's clock: the wall clock plus every
-// [Server.Advance]. Compute TOTP codes against it.
+// Now returns the server's clock: time.Now (the wall clock, or a
+// synctest bubble's clock) plus every [Server.Advance]. Compute TOTP codes against it.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nowLocked()
 }
-
-// inFlightForTest reports whether a request is being handled.
-func (s *Server) inFlightForTest() bool { return s.inFlight.Load() > 0 }
 
 func (s *Server) nowLocked() time.Time { return time.Now().Add(s.offset) }
 

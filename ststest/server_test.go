@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -523,41 +524,50 @@ func TestOutageLastsUntilEnded(t *testing.T) {
 	assert.Equal(t, 7, s.CountCalls(""))
 }
 
+// TestLatency runs in a synctest bubble against the in-memory server, so
+// the delays pass in fake time and are exact.
 func TestLatency(t *testing.T) {
-	s := newTestServer(t, testConfig())
-	const d = 150 * time.Millisecond
-	s.SetLatency(d)
-	start := time.Now()
-	_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, time.Since(start), d)
+	synctest.Test(t, func(t *testing.T) {
+		s := NewInMemoryServer(testConfig())
+		defer s.Close()
+		const d = 3 * time.Second
+		s.SetLatency(d)
+		start := time.Now()
+		_, err := client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+		require.NoError(t, err)
+		assert.Equal(t, d, time.Since(start))
 
-	// A context deadline shorter than the latency fails the call.
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+		// A context deadline shorter than the latency fails the call then.
+		start = time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Second, time.Since(start))
+
+		s.SetLatency(0)
+		start = time.Now()
+		_, err = client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start))
+	})
 }
 
+// TestCloseCutsLatencyShort checks that Close does not wait out a delayed
+// request on a listening server.
 func TestCloseCutsLatencyShort(t *testing.T) {
-	s := NewServer(testConfig())
+	s := NewUnstartedServer(testConfig())
+	waiting := make(chan struct{})
+	s.latencyHook = func() { close(waiting) }
+	s.Start()
 	s.SetLatency(time.Hour)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	started := make(chan struct{})
+	answered := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		close(started)
-		resp, err := s.Client().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
+		_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+		answered <- err
 	}()
-	<-started
-	require.Eventually(t, func() bool { return s.inFlightForTest() }, 5*time.Second, time.Millisecond)
+	<-waiting
 	done := make(chan struct{})
 	go func() { s.Close(); close(done) }()
 	select {
@@ -565,7 +575,7 @@ func TestCloseCutsLatencyShort(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hung on a delayed request")
 	}
-	wg.Wait()
+	assert.NoError(t, <-answered, "the delayed request is answered")
 	s.Close() // idempotent
 }
 
