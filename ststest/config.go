@@ -28,6 +28,11 @@ type Config struct {
 	// GetSessionToken issues, whatever DurationSeconds the request asked for
 	// (the request is still validated). Zero means as requested. Optional.
 	SessionTokenLifetime time.Duration
+	// MaxCalls is how many calls the server remembers for [Server.Calls]:
+	// once it has that many, each new call drops the oldest, so a
+	// long-running server uses bounded memory. Zero means
+	// [DefaultMaxCalls]. Optional.
+	MaxCalls int
 }
 
 // User is an IAM user in [Config.AccountID] with one long-term access key
@@ -94,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTokenLifetime < 0 {
 		return errors.New("ststest: Config.SessionTokenLifetime is negative")
+	}
+	if c.MaxCalls < 0 {
+		return errors.New("ststest: Config.MaxCalls is negative")
 	}
 	names := map[string]bool{}
 	keys := map[string]bool{}
@@ -206,8 +214,8 @@ func (c Config) clone() Config {
 //
 // Keys are the Go field names (AccountID, Users, Roles, Name, AccessKeyID,
 // SecretAccessKey, MFASerial, MFACodes, TOTPSecret, ARN, Trust, RequireMFA,
-// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime); unknown
-// keys are an error. A duration is either a Go duration string such as
+// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime,
+// MaxCalls); unknown keys are an error. A duration is either a Go duration string such as
 // "10s" or "12h", or a plain integer number of seconds such as 3600. The
 // result is validated with [Config.Validate].
 func ParseConfig(data []byte) (Config, error) {
@@ -221,6 +229,7 @@ func ParseConfig(data []byte) (Config, error) {
 		AccountID:            jc.AccountID,
 		Users:                jc.Users,
 		SessionTokenLifetime: time.Duration(jc.SessionTokenLifetime),
+		MaxCalls:             jc.MaxCalls,
 	}
 	for _, r := range jc.Roles {
 		cfg.Roles = append(cfg.Roles, Role{
@@ -243,6 +252,7 @@ type jsonConfig struct {
 	Users                []User
 	Roles                []jsonRole
 	SessionTokenLifetime jsonDuration
+	MaxCalls             int
 }
 
 type jsonRole struct {

@@ -30,6 +30,7 @@ func TestConfigValidate(t *testing.T) {
 		{"max too short", func(c *Config) { c.Roles[0].MaxSessionDuration = time.Minute }, "MaxSessionDuration"},
 		{"negative lifetime", func(c *Config) { c.Roles[0].Lifetime = -time.Second }, "Lifetime"},
 		{"negative session lifetime", func(c *Config) { c.SessionTokenLifetime = -1 }, "SessionTokenLifetime"},
+		{"negative max calls", func(c *Config) { c.MaxCalls = -1 }, "Config.MaxCalls is negative"},
 		{"bad external id", func(c *Config) { c.Roles[4].ExternalID = "x" }, "ExternalID"},
 	}
 	for _, tt := range tests {
@@ -65,6 +66,7 @@ func TestParseConfig(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`{
 		"AccountID": "123456789012",
 		"SessionTokenLifetime": 30,
+		"MaxCalls": 500,
 		"Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000", "SecretAccessKey": "s",
 		           "MFASerial": "arn:aws:iam::123456789012:mfa/alice", "MFACodes": ["123456"]}],
 		"Roles": [{"ARN": "arn:aws:iam::123456789012:role/A", "Trust": ["123456789012"],
@@ -72,6 +74,7 @@ func TestParseConfig(t *testing.T) {
 	}`))
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, cfg.SessionTokenLifetime)
+	assert.Equal(t, 500, cfg.MaxCalls)
 	assert.Equal(t, []string{"123456"}, cfg.Users[0].MFACodes)
 	assert.Equal(t, Role{ARN: "arn:aws:iam::123456789012:role/A", Trust: []string{"123456789012"}, RequireMFA: true,
 		ExternalID: "ext", MaxSessionDuration: 12 * time.Hour, Lifetime: 10 * time.Second}, cfg.Roles[0])
@@ -81,6 +84,8 @@ func TestParseConfig(t *testing.T) {
 		`{"AccountID": "123456789012", "SessionTokenLifetime": "ten"}`,
 		`{"AccountID": "123456789012", "SessionTokenLifetime": 1.5}`,
 		`{"AccountID": "12"}`,
+		`{"AccountID": "123456789012", "MaxCalls": -1}`,
+		`{"AccountID": "123456789012", "MaxCalls": "10"}`,
 		`not json`,
 	} {
 		_, err := ParseConfig([]byte(bad))

@@ -111,6 +111,12 @@
 // sessions issued with a revoked key stay valid until they expire, as AWS
 // documents for temporary credentials.
 //
+// Memory stays bounded however long a server runs: it keeps the most
+// recent [Config.MaxCalls] calls ([DefaultMaxCalls] by default) and
+// forgets each session once it has expired. Its credentials still get
+// ExpiredToken, because issued session tokens describe themselves, as
+// STS's do.
+//
 // The server never logs. [Call] records the MFA TokenCode as sent (tests
 // assert on it) but never a secret access key or session token; only
 // the AssumeRole and GetSessionToken answers carry issued secrets.

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"mime"
@@ -160,7 +159,7 @@ func (s *Server) finish(w http.ResponseWriter, reqID string, call *Call, e *apiE
 		call.Status = http.StatusOK
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, *call)
+	s.calls.add(*call)
 	s.mu.Unlock()
 	if e == nil {
 		writeXML(w, http.StatusOK, resp)
@@ -250,12 +249,13 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 	s.mu.Lock()
 	revoked := s.revoked[a.accessKeyID]
 	user := s.keys[a.accessKeyID]
-	sess := s.sessions[a.accessKeyID]
+	sess := s.sessions.byKey[a.accessKeyID]
 	now := s.nowLocked()
 	s.mu.Unlock()
 
 	invalid := errorf(http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
 	var secret string
+	forgotten := false
 	c := &caller{account: s.cfg.AccountID}
 	switch {
 	case revoked:
@@ -285,12 +285,20 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 			c.userID = principalID("AIDA", c.arn)
 		}
 	default:
-		return nil, invalid
+		// A session the server issued and forgot once it expired: its
+		// token says which.
+		akid, arn, ok := s.sessions.openToken(token)
+		if !ok || akid != a.accessKeyID {
+			return nil, invalid
+		}
+		secret = s.sessions.secret(akid)
+		c.arn = arn
+		forgotten = true
 	}
 	if msg := verifySignature(r, body, a, secret, time.Now()); msg != "" {
 		return nil, errorf(http.StatusForbidden, "SignatureDoesNotMatch", "%s", msg)
 	}
-	if sess != nil && !now.Before(sess.expires) {
+	if forgotten || sess != nil && !now.Before(sess.expires) {
 		return c, errorf(http.StatusBadRequest, "ExpiredToken", msgExpiredToken)
 	}
 	return c, nil
@@ -521,21 +529,6 @@ func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call 
 	out.Result.Credentials = credentialsXML(sess)
 	out.ResponseMetadata.RequestID = reqID
 	return &out, nil
-}
-
-// issue creates and stores a session lasting d on the server clock.
-func (s *Server) issue(d time.Duration, fill func(*session)) *session {
-	ns := &session{
-		accessKeyID: "ASIA" + randomString(16, upperAlnum),
-		secret:      randomString(40, secretAlphabet),
-		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(randomBytes(300)),
-	}
-	fill(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ns.expires = s.nowLocked().Add(d)
-	s.sessions[ns.accessKeyID] = ns
-	return ns
 }
 
 func credentialsXML(ns *session) xmlCredentials {

@@ -2,7 +2,7 @@ package ststest
 
 import (
 	"crypto/subtle"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -23,7 +23,8 @@ var totpOpts = totp.ValidateOpts{
 // checkMFA reports whether serial is u's device and code is a code of it
 // that was not used before, and marks the code used. A TOTP code is
 // accepted for the current step of the server clock and the steps before
-// and after it.
+// and after it. Used steps are forgotten once they are too old to match,
+// so repeated MFA calls keep bounded state.
 func (s *Server) checkMFA(u *User, serial, code string) bool {
 	if u == nil || u.MFASerial == "" || serial != u.MFASerial || !isSixDigits(code) {
 		return false
@@ -31,9 +32,9 @@ func (s *Server) checkMFA(u *User, serial, code string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range u.MFACodes {
-		key := serial + "\x00code\x00" + c
-		if subtle.ConstantTimeCompare([]byte(c), []byte(code)) == 1 && !s.usedMFA[key] {
-			s.usedMFA[key] = true
+		key := serial + "\x00" + c
+		if subtle.ConstantTimeCompare([]byte(c), []byte(code)) == 1 && !s.usedCodes[key] {
+			s.usedCodes[key] = true
 			return true
 		}
 	}
@@ -41,17 +42,18 @@ func (s *Server) checkMFA(u *User, serial, code string) bool {
 		return false
 	}
 	now := s.nowLocked()
-	for _, delta := range []time.Duration{0, -totpStep, totpStep} {
-		t := now.Add(delta)
-		want, err := totp.GenerateCodeCustom(u.TOTPSecret, t, totpOpts)
+	current := now.Unix() / int64(totpStep/time.Second)
+	s.usedSteps[serial] = slices.DeleteFunc(s.usedSteps[serial], func(step int64) bool { return step < current-1 })
+	for _, delta := range []int64{0, -1, 1} {
+		step := current + delta
+		want, err := totp.GenerateCodeCustom(u.TOTPSecret, time.Unix(step*int64(totpStep/time.Second), 0), totpOpts)
 		if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
 			continue
 		}
-		key := serial + "\x00step\x00" + strconv.FormatInt(t.Unix()/int64(totpStep/time.Second), 10)
-		if s.usedMFA[key] {
+		if slices.Contains(s.usedSteps[serial], step) {
 			return false
 		}
-		s.usedMFA[key] = true
+		s.usedSteps[serial] = append(s.usedSteps[serial], step)
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package ststest
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
@@ -92,14 +93,18 @@ type Server struct {
 	latencyHook func()
 
 	mu       sync.Mutex
-	offset   time.Duration       // guarded by mu: how far Advance moved the clock
-	latency  time.Duration       // guarded by mu
-	calls    []Call              // guarded by mu
-	faults   []fault             // guarded by mu
-	outage   *fault              // guarded by mu; nil when there is none
-	revoked  map[string]bool     // guarded by mu: access key IDs
-	sessions map[string]*session // guarded by mu: by issued access key ID
-	usedMFA  map[string]bool     // guarded by mu: "serial\x00code" or "serial\x00step"
+	offset   time.Duration   // guarded by mu: how far Advance moved the clock
+	latency  time.Duration   // guarded by mu
+	calls    callLog         // guarded by mu
+	faults   []fault         // guarded by mu
+	outage   *fault          // guarded by mu; nil when there is none
+	revoked  map[string]bool // guarded by mu: access key IDs
+	sessions sessionStore    // guarded by mu
+	// usedCodes and usedSteps are guarded by mu: the MFACodes used, by
+	// "serial\x00code", and the TOTP steps used that may still match, by
+	// serial.
+	usedCodes map[string]bool
+	usedSteps map[string][]int64
 	// memClosed is guarded by mu: Close was called on an in-memory server.
 	memClosed bool
 }
@@ -110,18 +115,6 @@ type fault struct {
 	n      int
 	status int
 	code   string
-}
-
-// session is a set of temporary credentials the server issued.
-type session struct {
-	accessKeyID string
-	secret      string
-	token       string
-	expires     time.Time // server clock
-	user        *User     // the user behind a GetSessionToken session; nil for roles
-	role        *Role     // the role of an AssumeRole session
-	sessionName string
-	mfa         bool // MFA-authenticated
 }
 
 // NewServer returns a server for cfg, started on a free port of
@@ -178,14 +171,16 @@ func newServer(cfg Config) *Server {
 		panic(err)
 	}
 	s := &Server{
-		cfg:      cfg.clone(),
-		users:    map[string]*User{},
-		keys:     map[string]*User{},
-		roles:    map[string]*Role{},
-		closing:  make(chan struct{}),
-		revoked:  map[string]bool{},
-		sessions: map[string]*session{},
-		usedMFA:  map[string]bool{},
+		cfg:       cfg.clone(),
+		users:     map[string]*User{},
+		keys:      map[string]*User{},
+		roles:     map[string]*Role{},
+		closing:   make(chan struct{}),
+		revoked:   map[string]bool{},
+		sessions:  newSessionStore(),
+		calls:     callLog{max: cmp.Or(cfg.MaxCalls, DefaultMaxCalls)},
+		usedCodes: map[string]bool{},
+		usedSteps: map[string][]int64{},
 	}
 	for i := range s.cfg.Users {
 		u := &s.cfg.Users[i]
@@ -308,7 +303,8 @@ func (s *Server) AWSConfig(user string) aws.Config {
 }
 
 // Calls returns the calls recorded since the start or the last
-// [Server.ResetCalls], oldest first, as a new slice.
+// [Server.ResetCalls], oldest first, as a new slice: the most recent
+// [Config.MaxCalls] of them (10,000 by default).
 //
 // With patterns, it returns only the calls that match at least one of
 // them. A call matches a pattern when every field that is not zero in the
@@ -321,11 +317,11 @@ func (s *Server) Calls(pattern ...Call) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Call
-	for _, c := range s.calls {
+	s.calls.each(func(c Call) {
 		if len(pattern) == 0 || slices.ContainsFunc(pattern, func(p Call) bool { return p.matches(c) }) {
 			out = append(out, c)
 		}
-	}
+	})
 	return out
 }
 
@@ -365,7 +361,7 @@ func (s *Server) CountCalls(action string) int {
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = nil
+	s.calls.reset()
 }
 
 // FailNext makes the next n requests whose Action is action ("" means any
