@@ -88,6 +88,14 @@ func TestAWSCLIInterop(t *testing.T) {
 	assert.Contains(t, string(badOut), "SignatureDoesNotMatch")
 	require.Equal(t, 403, s.Calls()[len(s.Calls())-1].Status)
 
+	// So is a scope for another region than the server's.
+	wrongRegion := exec.CommandContext(ctx, "aws", "sts", "get-caller-identity", "--endpoint-url", s.URL, "--region", "eu-west-1")
+	wrongRegion.Env = append(bad.Env[:len(bad.Env)-2:len(bad.Env)-2], "AWS_SECRET_ACCESS_KEY=alice-secret", "AWS_MAX_ATTEMPTS=1")
+	regionOut, err := wrongRegion.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(regionOut), "SignatureDoesNotMatch")
+	assert.Contains(t, string(regionOut), "Credential should be scoped to a valid region.")
+
 	// Every request was signed by botocore and verified by the server.
 	calls := s.Calls()[:6]
 	require.Len(t, calls, 6)

@@ -28,6 +28,12 @@ type Config struct {
 	// GetSessionToken issues, whatever DurationSeconds the request asked for
 	// (the request is still validated). Zero means as requested. Optional.
 	SessionTokenLifetime time.Duration
+	// Region is the region of the endpoint: the SigV4 credential scope of
+	// each request must name it, as STS refuses a scope for another region
+	// ("Credential should be scoped to a valid region. "), and
+	// [Server.AWSConfig] uses it as the client's region. Zero means
+	// [DefaultRegion], the region of STS's global endpoint. Optional.
+	Region string
 	// MaxCalls is how many calls the server remembers for [Server.Calls]:
 	// once it has that many, each new call drops the oldest, so a
 	// long-running server uses bounded memory. Zero means
@@ -83,7 +89,12 @@ type Role struct {
 	Lifetime time.Duration
 }
 
+// DefaultRegion is the server's region when [Config.Region] is zero: the
+// region of STS's global endpoint, sts.amazonaws.com.
+const DefaultRegion = "us-east-1"
+
 var (
+	regionRE      = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`)
 	accountRE     = regexp.MustCompile(`^\d{12}$`)
 	userNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	roleARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})$`)
@@ -99,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTokenLifetime < 0 {
 		return errors.New("ststest: Config.SessionTokenLifetime is negative")
+	}
+	if c.Region != "" && !regionRE.MatchString(c.Region) {
+		return fmt.Errorf("ststest: Config.Region %q is not a region name such as us-east-1", c.Region)
 	}
 	if c.MaxCalls < 0 {
 		return errors.New("ststest: Config.MaxCalls is negative")
@@ -214,7 +228,7 @@ func (c Config) clone() Config {
 //
 // Keys are the Go field names (AccountID, Users, Roles, Name, AccessKeyID,
 // SecretAccessKey, MFASerial, MFACodes, TOTPSecret, ARN, Trust, RequireMFA,
-// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime,
+// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime, Region,
 // MaxCalls); unknown keys are an error. A duration is either a Go duration string such as
 // "10s" or "12h", or a plain integer number of seconds such as 3600. The
 // result is validated with [Config.Validate].
@@ -229,6 +243,7 @@ func ParseConfig(data []byte) (Config, error) {
 		AccountID:            jc.AccountID,
 		Users:                jc.Users,
 		SessionTokenLifetime: time.Duration(jc.SessionTokenLifetime),
+		Region:               jc.Region,
 		MaxCalls:             jc.MaxCalls,
 	}
 	for _, r := range jc.Roles {
@@ -252,6 +267,7 @@ type jsonConfig struct {
 	Users                []User
 	Roles                []jsonRole
 	SessionTokenLifetime jsonDuration
+	Region               string
 	MaxCalls             int
 }
 

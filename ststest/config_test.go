@@ -31,6 +31,8 @@ func TestConfigValidate(t *testing.T) {
 		{"negative lifetime", func(c *Config) { c.Roles[0].Lifetime = -time.Second }, "Lifetime"},
 		{"negative session lifetime", func(c *Config) { c.SessionTokenLifetime = -1 }, "SessionTokenLifetime"},
 		{"negative max calls", func(c *Config) { c.MaxCalls = -1 }, "Config.MaxCalls is negative"},
+		{"bad region", func(c *Config) { c.Region = "EU_WEST" }, `Config.Region "EU_WEST" is not a region name`},
+		{"region", func(c *Config) { c.Region = "eu-west-1" }, ""},
 		{"bad external id", func(c *Config) { c.Roles[4].ExternalID = "x" }, "ExternalID"},
 	}
 	for _, tt := range tests {
@@ -67,6 +69,7 @@ func TestParseConfig(t *testing.T) {
 		"AccountID": "123456789012",
 		"SessionTokenLifetime": 30,
 		"MaxCalls": 500,
+		"Region": "eu-west-1",
 		"Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000", "SecretAccessKey": "s",
 		           "MFASerial": "arn:aws:iam::123456789012:mfa/alice", "MFACodes": ["123456"]}],
 		"Roles": [{"ARN": "arn:aws:iam::123456789012:role/A", "Trust": ["123456789012"],
@@ -75,6 +78,7 @@ func TestParseConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, cfg.SessionTokenLifetime)
 	assert.Equal(t, 500, cfg.MaxCalls)
+	assert.Equal(t, "eu-west-1", cfg.Region)
 	assert.Equal(t, []string{"123456"}, cfg.Users[0].MFACodes)
 	assert.Equal(t, Role{ARN: "arn:aws:iam::123456789012:role/A", Trust: []string{"123456789012"}, RequireMFA: true,
 		ExternalID: "ext", MaxSessionDuration: 12 * time.Hour, Lifetime: 10 * time.Second}, cfg.Roles[0])

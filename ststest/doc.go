@@ -35,17 +35,21 @@
 // string are accepted too. Answers are STS's XML, with a request ID in the
 // body and in the x-amzn-RequestId header.
 //
-// Every request must carry a SigV4 Authorization header. The server
+// Every request must carry one SigV4 Authorization header (except
+// AssumeRoleWithWebIdentity, which STS takes unsigned). The server
 // verifies it itself, from the specification (canonical request, body
-// hash recomputed from the body, any region in the credential scope,
-// service "sts"), not with the SDK's signer, so requests signed by the Go
-// SDK and by botocore are checked independently. The signing time may be
-// at most five minutes from time.Now (the wall clock, or a synctest
-// bubble's clock), whatever [Server.Advance] did. The refusals are those of STS: InvalidClientTokenId (unknown or
-// revoked key, missing or wrong X-Amz-Security-Token),
-// SignatureDoesNotMatch (bad signature, or "Signature expired"),
-// ExpiredToken (an issued session past its expiration on the server
-// clock), MissingAuthenticationToken.
+// hash recomputed from the body, the server's region ([Config.Region])
+// and service "sts" in the credential scope), not with the SDK's signer,
+// so requests signed by the Go SDK and by botocore are checked
+// independently. The signing time may be at most five minutes from
+// time.Now (the wall clock, or a synctest bubble's clock), whatever
+// [Server.Advance] did. The refusals are those of STS:
+// InvalidClientTokenId (unknown or revoked key, missing or wrong
+// X-Amz-Security-Token), SignatureDoesNotMatch (bad signature,
+// "Signature expired", or "Credential should be scoped to a valid
+// region. "), IncompleteSignature (a malformed Authorization header, or
+// several), ExpiredToken (an issued session past its expiration on the
+// server clock), MissingAuthenticationToken.
 //
 // # Actions
 //

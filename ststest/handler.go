@@ -236,7 +236,11 @@ func faultMessage(code string) string {
 
 // authenticate finds the signer of r and verifies its signature.
 func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError) {
-	h := r.Header.Get("Authorization")
+	// Several Authorization headers are one comma-separated list (RFC
+	// 9110, section 5.3), which is no valid signature: the second
+	// algorithm name is refused as a component without "=", as AWS
+	// answered a doubled header in envoyproxy/envoy#23702.
+	h := strings.Join(r.Header.Values("Authorization"), ", ")
 	if h == "" {
 		return nil, errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
@@ -295,7 +299,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 		c.arn = arn
 		forgotten = true
 	}
-	if msg := verifySignature(r, body, a, secret, time.Now()); msg != "" {
+	if msg := verifySignature(r, body, a, secret, s.region(), time.Now()); msg != "" {
 		return nil, errorf(http.StatusForbidden, "SignatureDoesNotMatch", "%s", msg)
 	}
 	if forgotten || sess != nil && !now.Before(sess.expires) {

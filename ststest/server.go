@@ -250,6 +250,10 @@ func (s *Server) Client() *http.Client {
 	panic("ststest: Client called before Start")
 }
 
+// region returns the region of the endpoint: [Config.Region], or
+// DefaultRegion.
+func (s *Server) region() string { return cmp.Or(s.cfg.Region, DefaultRegion) }
+
 // AccountID returns [Config.AccountID].
 func (s *Server) AccountID() string { return s.cfg.AccountID }
 
@@ -283,14 +287,15 @@ func (s *Server) UserCredentials(name string) aws.CredentialsProvider {
 }
 
 // AWSConfig returns an aws.Config that sends every request of every
-// service client to this server: region us-east-1, BaseEndpoint s.URL, the
+// service client to this server: the server's region ([Config.Region],
+// us-east-1 by default), BaseEndpoint s.URL, the
 // named user's long-term keys, [Server.Client] as HTTP client, and the
 // SDK's standard retryer (3 attempts) with its backoff capped at 100 ms so
 // that retried faults keep tests fast. It panics when the Config has no
 // such user.
 func (s *Server) AWSConfig(user string) aws.Config {
 	return aws.Config{
-		Region:       "us-east-1",
+		Region:       s.region(),
 		BaseEndpoint: aws.String(s.URL),
 		Credentials:  s.UserCredentials(user),
 		HTTPClient:   s.Client(),
