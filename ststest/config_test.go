@@ -33,6 +33,22 @@ func TestConfigValidate(t *testing.T) {
 		{"negative max calls", func(c *Config) { c.MaxCalls = -1 }, "Config.MaxCalls is negative"},
 		{"bad region", func(c *Config) { c.Region = "EU_WEST" }, `Config.Region "EU_WEST" is not a region name`},
 		{"region", func(c *Config) { c.Region = "eu-west-1" }, ""},
+		{"oidc provider trust", func(c *Config) { c.Roles[0].Trust = []string{"arn:aws:iam::123456789012:oidc-provider/" + ciProvider} }, ""},
+		{"web token too short", func(c *Config) {
+			c.WebIdentityTokens = []WebIdentityToken{{Token: "abc", Provider: ciProvider, Subject: ciSubject}}
+		}, "WebIdentityTokens[0] (subject \"" + ciSubject + "\"): Token must be 4 to 20000 characters"},
+		{"duplicate web token", func(c *Config) {
+			c.WebIdentityTokens = []WebIdentityToken{{Token: ciToken, Provider: ciProvider, Subject: ciSubject}, {Token: ciToken, Provider: eksProvider, Subject: eksSubject}}
+		}, "WebIdentityTokens[1] (subject \"" + eksSubject + "\"): duplicate Token"},
+		{"provider with scheme", func(c *Config) {
+			c.WebIdentityTokens = []WebIdentityToken{{Token: ciToken, Provider: "https://" + ciProvider, Subject: ciSubject}}
+		}, "without its scheme"},
+		{"provider missing", func(c *Config) {
+			c.WebIdentityTokens = []WebIdentityToken{{Token: ciToken, Subject: ciSubject}}
+		}, "Provider \"\" must be the issuer URL"},
+		{"subject too short", func(c *Config) {
+			c.WebIdentityTokens = []WebIdentityToken{{Token: ciToken, Provider: ciProvider, Subject: "me"}}
+		}, "Subject must be 6 to 255 characters"},
 		{"bad external id", func(c *Config) { c.Roles[4].ExternalID = "x" }, "ExternalID"},
 	}
 	for _, tt := range tests {
@@ -48,6 +64,7 @@ func TestConfigValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, err.Error(), "ststest: ")
 			assert.NotContains(t, err.Error(), "secret")
+			assert.NotContains(t, err.Error(), ciToken, "a web identity token is a credential")
 			assert.PanicsWithError(t, err.Error(), func() { NewServer(cfg) })
 		})
 	}
@@ -73,12 +90,18 @@ func TestParseConfig(t *testing.T) {
 		"Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000", "SecretAccessKey": "s",
 		           "MFASerial": "arn:aws:iam::123456789012:mfa/alice", "MFACodes": ["123456"]}],
 		"Roles": [{"ARN": "arn:aws:iam::123456789012:role/A", "Trust": ["123456789012"],
-		           "RequireMFA": true, "ExternalID": "ext", "MaxSessionDuration": "12h", "Lifetime": "10s"}]
+		           "RequireMFA": true, "ExternalID": "ext", "MaxSessionDuration": "12h", "Lifetime": "10s"}],
+		"WebIdentityTokens": [{"Token": "tok-en", "Provider": "token.actions.githubusercontent.com",
+		                       "Subject": "repo:octo/app:ref:refs/heads/main", "Audience": "sigstore",
+		                       "Expires": "2030-01-02T15:04:05Z"}]
 	}`))
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, cfg.SessionTokenLifetime)
 	assert.Equal(t, 500, cfg.MaxCalls)
 	assert.Equal(t, "eu-west-1", cfg.Region)
+	assert.Equal(t, []WebIdentityToken{{Token: "tok-en", Provider: "token.actions.githubusercontent.com",
+		Subject: "repo:octo/app:ref:refs/heads/main", Audience: "sigstore",
+		Expires: time.Date(2030, 1, 2, 15, 4, 5, 0, time.UTC)}}, cfg.WebIdentityTokens)
 	assert.Equal(t, []string{"123456"}, cfg.Users[0].MFACodes)
 	assert.Equal(t, Role{ARN: "arn:aws:iam::123456789012:role/A", Trust: []string{"123456789012"}, RequireMFA: true,
 		ExternalID: "ext", MaxSessionDuration: 12 * time.Hour, Lifetime: 10 * time.Second}, cfg.Roles[0])
@@ -90,6 +113,8 @@ func TestParseConfig(t *testing.T) {
 		`{"AccountID": "12"}`,
 		`{"AccountID": "123456789012", "MaxCalls": -1}`,
 		`{"AccountID": "123456789012", "MaxCalls": "10"}`,
+		`{"AccountID": "123456789012", "WebIdentityTokens": [{"Token": "tok-en", "Provider": "p.example", "Subject": "subject", "Expires": "tomorrow"}]}`,
+		`{"AccountID": "123456789012", "WebIdentityTokens": [{"Token": "tok-en", "Provider": "p.example", "Subject": "subject", "Bogus": 1}]}`,
 		`not json`,
 	} {
 		_, err := ParseConfig([]byte(bad))

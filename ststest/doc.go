@@ -61,6 +61,22 @@
 // GetSessionToken is refused to temporary credentials and accepts 900 s to
 // 36 h (default 12 h). GetCallerIdentity answers for users, their
 // GetSessionToken sessions (as the user) and assumed-role sessions.
+//
+// AssumeRoleWithWebIdentity, as EKS pods (IRSA) and CI jobs call it
+// through the SDK's stscreds.WebIdentityRoleProvider or a profile's
+// web_identity_token_file, takes an unsigned request: the token stands
+// for the caller. The server knows the tokens of [Config.WebIdentityTokens]
+// (each with its provider, subject, audience and optional expiry) and
+// issues a session of a role whose Trust names the token's provider,
+// arn:aws:iam::ACCOUNT:oidc-provider/PROVIDER, answering
+// SubjectFromWebIdentityToken, Audience and Provider as STS does. The
+// session answers GetCallerIdentity as the assumed role and may assume
+// roles that trust its role, for one hour at most (role chaining). The
+// refusals are STS's: InvalidIdentityToken for an unknown token,
+// ExpiredTokenException for one past its expiry, AccessDenied "Not
+// authorized to perform sts:AssumeRoleWithWebIdentity" for a role that
+// does not trust the provider (or requires MFA or an external ID), and
+// ValidationError for parameters; the token is never quoted.
 // Issued access key IDs start with ASIA; long-term ones must start with
 // AKIA.
 //
@@ -122,6 +138,7 @@
 // STS's do.
 //
 // The server never logs. [Call] records the MFA TokenCode as sent (tests
-// assert on it) but never a secret access key or session token; only
-// the AssumeRole and GetSessionToken answers carry issued secrets.
+// assert on it) but never a secret access key, session token or web
+// identity token; only the answers that issue credentials carry issued
+// secrets.
 package ststest

@@ -121,13 +121,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(w, reqID, &call, perr, nil)
 		return
 	}
-	c, aerr := s.authenticate(r, body)
-	if c != nil {
-		call.CallerARN = c.arn
-	}
-	if aerr != nil {
-		s.finish(w, reqID, &call, aerr, nil)
-		return
+	// AssumeRoleWithWebIdentity is not signed: the token authenticates it.
+	var c *caller
+	var aerr *apiError
+	if call.Action != "AssumeRoleWithWebIdentity" {
+		c, aerr = s.authenticate(r, body)
+		if c != nil {
+			call.CallerARN = c.arn
+		}
+		if aerr != nil {
+			s.finish(w, reqID, &call, aerr, nil)
+			return
+		}
 	}
 	if v := form.Get("Version"); v != "" && v != apiVersion {
 		s.finish(w, reqID, &call, errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", call.Action, v), nil)
@@ -141,6 +146,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = s.assumeRole(c, form, reqID, &call)
 	case "GetSessionToken":
 		resp, aerr = s.getSessionToken(c, form, reqID, &call)
+	case "AssumeRoleWithWebIdentity":
+		resp, aerr = s.assumeRoleWithWebIdentity(form, reqID, &call)
 	case "":
 		aerr = errorf(http.StatusBadRequest, "MissingAction", "Missing Action")
 	default:
@@ -327,6 +334,12 @@ func (v *validation) add(value any, field, constraint string) {
 		val = fmt.Sprintf("'%v'", value)
 	}
 	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: Member must %s", val, field, constraint))
+}
+
+// addHidden adds a constraint failure of a parameter whose value is a
+// credential, leaving the value out: "Value at 'field' failed ...".
+func (v *validation) addHidden(field, constraint string) {
+	*v = append(*v, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must %s", field, constraint))
 }
 
 // length checks a string parameter's length as STS does, one bound at a

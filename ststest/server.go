@@ -21,7 +21,8 @@ type Call struct {
 	// Action is the request's Action parameter, such as "AssumeRole".
 	Action string
 	// CallerARN is the ARN of the authenticated caller (a user ARN, or an
-	// assumed-role session ARN); empty when authentication failed.
+	// assumed-role session ARN); empty when authentication failed, and for
+	// AssumeRoleWithWebIdentity, which is not signed.
 	CallerARN string
 	// CallerAccessKeyID is the access key ID the request was signed with,
 	// as named by its Authorization header (even when it was refused).
@@ -42,8 +43,14 @@ type Call struct {
 	// ErrorCode is the STS error code of a failed call; empty on success.
 	ErrorCode string
 	// IssuedAccessKeyID is the access key ID of the credentials issued by a
-	// successful AssumeRole or GetSessionToken; empty otherwise.
+	// successful AssumeRole, AssumeRoleWithWebIdentity or GetSessionToken;
+	// empty otherwise.
 	IssuedAccessKeyID string
+	// WebIdentitySubject is the subject of the web identity token of an
+	// AssumeRoleWithWebIdentity call, when the server knows the token
+	// ([WebIdentityToken.Subject]); empty otherwise. The token itself is
+	// never recorded.
+	WebIdentitySubject string
 }
 
 // Server is a fake AWS STS endpoint. It answers the awsQuery protocol
@@ -81,6 +88,9 @@ type Server struct {
 	users map[string]*User // by name; immutable after construction
 	keys  map[string]*User // by access key ID; immutable after construction
 	roles map[string]*Role // by ARN; immutable after construction
+	// webTokens are the web identity tokens by Token; immutable after
+	// construction.
+	webTokens map[string]*WebIdentityToken
 
 	hs        *httptest.Server // set by Start; nil before
 	memory    *http.Client     // the in-memory client; nil unless NewInMemoryServer
@@ -175,6 +185,7 @@ func newServer(cfg Config) *Server {
 		users:     map[string]*User{},
 		keys:      map[string]*User{},
 		roles:     map[string]*Role{},
+		webTokens: map[string]*WebIdentityToken{},
 		closing:   make(chan struct{}),
 		revoked:   map[string]bool{},
 		sessions:  newSessionStore(),
@@ -190,6 +201,10 @@ func newServer(cfg Config) *Server {
 	for i := range s.cfg.Roles {
 		r := &s.cfg.Roles[i]
 		s.roles[r.ARN] = r
+	}
+	for i := range s.cfg.WebIdentityTokens {
+		w := &s.cfg.WebIdentityTokens[i]
+		s.webTokens[w.Token] = w
 	}
 	return s
 }
@@ -343,7 +358,8 @@ func (p Call) matches(c Call) bool {
 		(p.DurationSeconds == 0 || p.DurationSeconds == c.DurationSeconds) &&
 		(p.Status == 0 || p.Status == c.Status) &&
 		eq(p.ErrorCode, c.ErrorCode) &&
-		eq(p.IssuedAccessKeyID, c.IssuedAccessKeyID)
+		eq(p.IssuedAccessKeyID, c.IssuedAccessKeyID) &&
+		eq(p.WebIdentitySubject, c.WebIdentitySubject)
 }
 
 // CallsFor returns the recorded calls whose Action is action, oldest

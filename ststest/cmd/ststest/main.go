@@ -6,18 +6,27 @@
 //	ststest -config config.json [-addr 127.0.0.1:0]
 //
 // The config file is a JSON ststest.Config (see ststest.ParseConfig): keys
-// are the Go field names, and durations are Go duration strings such as
-// "10s" or plain integer seconds such as 3600. For example:
+// are the Go field names, durations are Go duration strings such as "10s"
+// or plain integer seconds such as 3600, and times are RFC 3339 strings.
+// For example:
 //
 //	{
 //	  "AccountID": "123456789012",
+//	  "Region": "us-east-1",
+//	  "MaxCalls": 1000,
 //	  "Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000",
 //	             "SecretAccessKey": "alice-secret",
 //	             "MFASerial": "arn:aws:iam::123456789012:mfa/alice",
 //	             "TOTPSecret": "JBSWY3DPEHPK3PXP"}],
 //	  "Roles": [{"ARN": "arn:aws:iam::123456789012:role/A",
 //	             "Trust": ["arn:aws:iam::123456789012:user/alice"],
-//	             "MaxSessionDuration": "12h", "Lifetime": 30}]
+//	             "MaxSessionDuration": "12h", "Lifetime": 30},
+//	            {"ARN": "arn:aws:iam::123456789012:role/CI",
+//	             "Trust": ["arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"]}],
+//	  "WebIdentityTokens": [{"Token": "eyJhbGciOi...",
+//	             "Provider": "token.actions.githubusercontent.com",
+//	             "Subject": "repo:octo/app:ref:refs/heads/main",
+//	             "Expires": "2030-01-01T00:00:00Z"}]
 //	}
 //
 // The first line on standard output is "LISTEN http://127.0.0.1:PORT".
