@@ -89,9 +89,11 @@
 //
 // # MFA
 //
-// A user's device accepts the fixed [User.MFACodes] and, with
-// [User.TOTPSecret], RFC 6238 codes of the server clock's current step ±1;
-// each code is accepted once. A session issued by an MFA-authenticated
+// A user's device accepts the fixed [User.MFACodes], the codes
+// [Server.TokenCode] returns (a new random code each time, as a user
+// reads one off the device; srv.TokenCode is a stschain.TokenCodeFunc)
+// and, with [User.TOTPSecret], RFC 6238 codes of the server clock's
+// current step ±1; each code is accepted once. A session issued by an MFA-authenticated
 // GetSessionToken or AssumeRole is itself MFA-authenticated: it satisfies
 // [Role.RequireMFA] without a code. This includes role chaining: a
 // session of a role assumed with MFA may assume another role that requires

@@ -83,3 +83,37 @@ func ExampleNewInMemoryServer() {
 	// arn:aws:sts::123456789012:assumed-role/Deploy/deploy
 	// 1
 }
+
+// The server plays the MFA device too: TokenCode has the signature of
+// stschain.TokenCodeFunc, so options can take srv.TokenCode.
+func ExampleServer_TokenCode() {
+	const serial = "arn:aws:iam::123456789012:mfa/alice"
+	srv := ststest.NewInMemoryServer(ststest.Config{
+		AccountID: "123456789012",
+		Users: []ststest.User{{
+			Name: "alice", AccessKeyID: "AKIAALICE00000000000", SecretAccessKey: "alice-secret",
+			MFASerial: serial,
+		}},
+	})
+	defer srv.Close()
+
+	ctx := context.Background()
+	client := sts.NewFromConfig(srv.AWSConfig("alice"))
+	for range 2 {
+		code, err := srv.TokenCode(ctx, serial)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, err = client.GetSessionToken(ctx, &sts.GetSessionTokenInput{
+			SerialNumber: aws.String(serial), TokenCode: aws.String(code),
+		})
+		fmt.Println(len(code), err)
+	}
+	_, err := srv.TokenCode(ctx, "arn:aws:iam::123456789012:mfa/bob")
+	fmt.Println(err)
+	// Output:
+	// 6 <nil>
+	// 6 <nil>
+	// ststest: no user in Config.Users has the MFA device "arn:aws:iam::123456789012:mfa/bob"
+}

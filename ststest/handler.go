@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
@@ -561,6 +562,12 @@ const (
 	upperAlnum     = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 )
+
+// randomInt returns a uniform random integer in [0, n).
+func randomInt(n int64) int64 {
+	v, _ := rand.Int(rand.Reader, big.NewInt(n)) // crypto/rand never fails
+	return v.Int64()
+}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

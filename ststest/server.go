@@ -115,6 +115,13 @@ type Server struct {
 	// serial.
 	usedCodes map[string]bool
 	usedSteps map[string][]int64
+	// returned, nReturned and handedOut are guarded by mu: a bit for each
+	// six-digit code TokenCode returned or may not return (allocated on
+	// first use), how many bits are set, and the returned codes not yet
+	// used, with their device's serial number.
+	returned  []uint64
+	nReturned int
+	handedOut map[string]string
 	// memClosed is guarded by mu: Close was called on an in-memory server.
 	memClosed bool
 }
@@ -192,6 +199,7 @@ func newServer(cfg Config) *Server {
 		calls:     callLog{max: cmp.Or(cfg.MaxCalls, DefaultMaxCalls)},
 		usedCodes: map[string]bool{},
 		usedSteps: map[string][]int64{},
+		handedOut: map[string]string{},
 	}
 	for i := range s.cfg.Users {
 		u := &s.cfg.Users[i]
