@@ -45,19 +45,6 @@ func TestInMemorySessionExpiresInBubble(t *testing.T) {
 	})
 }
 
-// TestInMemoryRetriesInBubble: the SDK's retry backoff passes in the
-// bubble's fake time too.
-func TestInMemoryRetriesInBubble(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := NewInMemoryServer(testConfig())
-		defer s.Close()
-		s.FailNext("", 2, 503, "ServiceUnavailable")
-		_, err := client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
-		require.NoError(t, err)
-		assert.Len(t, s.Calls(), 3)
-	})
-}
-
 // TestInMemoryCloseCutsLatencyShort: Close ends a delayed request at once
 // and waits for it; requests after Close fail.
 func TestInMemoryCloseCutsLatencyShort(t *testing.T) {

@@ -464,6 +464,8 @@ func TestExpiryWithAdvance(t *testing.T) {
 	requireAPIError(t, err, "ExpiredToken", "")
 }
 
+// TestFailNextIsRetriedBySDK runs in synctest bubbles against the
+// in-memory server: the SDK's retry backoff passes in fake time.
 func TestFailNextIsRetriedBySDK(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -481,27 +483,30 @@ func TestFailNextIsRetriedBySDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestServer(t, testConfig())
-			s.FailNext(tt.action, tt.n, tt.status, tt.code)
-			_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
-			calls := s.Calls()
-			require.Len(t, calls, tt.wantCalls)
-			if tt.wantErr {
-				requireAPIError(t, err, tt.code, "")
-				assert.Equal(t, tt.status, calls[len(calls)-1].Status)
-				if tt.wantCalls == 3 {
-					var me *retry.MaxAttemptsError
-					assert.True(t, errors.As(err, &me))
+			synctest.Test(t, func(t *testing.T) {
+				s := NewInMemoryServer(testConfig())
+				defer s.Close()
+				s.FailNext(tt.action, tt.n, tt.status, tt.code)
+				_, err := client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+				calls := s.Calls()
+				require.Len(t, calls, tt.wantCalls)
+				if tt.wantErr {
+					requireAPIError(t, err, tt.code, "")
+					assert.Equal(t, tt.status, calls[len(calls)-1].Status)
+					if tt.wantCalls == 3 {
+						var me *retry.MaxAttemptsError
+						assert.True(t, errors.As(err, &me))
+					}
+				} else {
+					require.NoError(t, err)
+					assert.Equal(t, 200, calls[len(calls)-1].Status)
 				}
-			} else {
-				require.NoError(t, err)
-				assert.Equal(t, 200, calls[len(calls)-1].Status)
-			}
-			for _, c := range calls[:tt.wantCalls-1] {
-				assert.Equal(t, tt.code, c.ErrorCode)
-				assert.Equal(t, tt.status, c.Status)
-				assert.Equal(t, aliceKey, c.CallerAccessKeyID)
-			}
+				for _, c := range calls[:tt.wantCalls-1] {
+					assert.Equal(t, tt.code, c.ErrorCode)
+					assert.Equal(t, tt.status, c.Status)
+					assert.Equal(t, aliceKey, c.CallerAccessKeyID)
+				}
+			})
 		})
 	}
 }
