@@ -4,7 +4,7 @@
 // [Server.Close] waits for in-flight requests. [NewUnstartedServer]
 // returns one that does not listen yet, whose Listener and HTTPServer
 // (timeouts included) a test may change before [Server.Start]. A Server
-// is an [net/http.Handler].
+// is an [http.Handler].
 //
 // [NewInMemoryServer] returns a server reached without sockets: the
 // transport of its client serves each request by calling the handler in
@@ -61,6 +61,8 @@
 // GetSessionToken is refused to temporary credentials and accepts 900 s to
 // 36 h (default 12 h). GetCallerIdentity answers for users, their
 // GetSessionToken sessions (as the user) and assumed-role sessions.
+// Issued access key IDs start with ASIA; long-term ones must start with
+// AKIA.
 //
 // AssumeRoleWithWebIdentity, as EKS pods (IRSA) and CI jobs call it
 // through the SDK's stscreds.WebIdentityRoleProvider or a profile's
@@ -77,8 +79,6 @@
 // authorized to perform sts:AssumeRoleWithWebIdentity" for a role that
 // does not trust the provider (or requires MFA or an external ID), and
 // ValidationError for parameters; the token is never quoted.
-// Issued access key IDs start with ASIA; long-term ones must start with
-// AKIA.
 //
 // Parameters are checked against the constraints of STS's API model and
 // refused with STS's ValidationError texts, such as "1 validation error
@@ -93,15 +93,16 @@
 // [Server.TokenCode] returns (a new random code each time, as a user
 // reads one off the device; srv.TokenCode is a stschain.TokenCodeFunc)
 // and, with [User.TOTPSecret], RFC 6238 codes of the server clock's
-// current step ±1; each code is accepted once. A session issued by an MFA-authenticated
-// GetSessionToken or AssumeRole is itself MFA-authenticated: it satisfies
-// [Role.RequireMFA] without a code. This includes role chaining: a
-// session of a role assumed with MFA may assume another role that requires
-// MFA. That is how AWS documents MFA-protected API access (the temporary
-// credentials returned by an AssumeRole or GetSessionToken call that
-// included MFA carry aws:MultiFactorAuthPresent into the requests made
-// with them, and AssumeRole is such a request). An assumed-role session
-// has no MFA device of its own, so it cannot present a code.
+// current step ±1; each code is accepted once. A session issued by an
+// MFA-authenticated GetSessionToken or AssumeRole is itself
+// MFA-authenticated: it satisfies [Role.RequireMFA] without a code. This
+// includes role chaining: a session of a role assumed with MFA may assume
+// another role that requires MFA. That is how AWS documents MFA-protected
+// API access (the temporary credentials returned by an AssumeRole or
+// GetSessionToken call that included MFA carry aws:MultiFactorAuthPresent
+// into the requests made with them, and AssumeRole is such a request). An
+// assumed-role session has no MFA device of its own, so it cannot present
+// a code.
 //
 // MFA refusals are AccessDenied with STS's texts: a serial number that is
 // not the caller's device ("... unable to validate MFA code. Please verify
@@ -114,24 +115,26 @@
 //
 // The server clock is time.Now (the wall clock, or a synctest bubble's
 // fake clock) plus every [Server.Advance]. It decides expirations,
-// Expiration values and TOTP codes. [Role.Lifetime]
-// and [Config.SessionTokenLifetime] shorten issued sessions (to seconds,
-// say) so tests can expire them with Advance instead of sleeping.
-// [Server.Now] reads the server clock; compute TOTP codes against it.
+// Expiration values and TOTP codes. [Role.Lifetime] and
+// [Config.SessionTokenLifetime] shorten issued sessions (to seconds, say)
+// so tests can expire them with Advance, or with time.Sleep in a bubble,
+// instead of sleeping. [Server.Now] reads the server clock; compute TOTP
+// codes against it.
 //
 // # Observing and injecting faults
 //
 // [Server.Calls] returns the recorded requests, refused ones included,
 // each with the access key that signed it; given patterns, only those
 // matching one, such as srv.Calls(ststest.Call{Action: "AssumeRole",
-// RoleARN: arn}), so len counts them. [Server.FailNext] fails the next requests with
-// a chosen status and code; [Server.SetOutage] fails every request until
-// [Server.EndOutage]. Injected failures come before authentication and
-// use STS's XML error shape, so the SDK retries a 5xx or Throttling answer
-// exactly as it retries a real one. [Server.SetLatency] delays answers
-// (cut short by [Server.Close]), and [Server.Revoke] invalidates a key;
-// sessions issued with a revoked key stay valid until they expire, as AWS
-// documents for temporary credentials.
+// RoleARN: arn}), so len counts them. [Server.FailNext] fails the next
+// requests with a chosen status and code; [Server.SetOutage] fails every
+// request until [Server.EndOutage]. Injected failures come before
+// authentication and use STS's XML error shape, so the SDK retries a 5xx
+// or Throttling answer exactly as it retries a real one.
+// [Server.SetLatency] delays answers (cut short by [Server.Close]), and
+// [Server.Revoke] invalidates a key; sessions issued with a revoked key
+// stay valid until they expire, as AWS documents for temporary
+// credentials.
 //
 // Memory stays bounded however long a server runs: it keeps the most
 // recent [Config.MaxCalls] calls ([DefaultMaxCalls] by default) and

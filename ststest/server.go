@@ -55,12 +55,12 @@ type Call struct {
 
 // Server is a fake AWS STS endpoint. It answers the awsQuery protocol
 // (POST form bodies, and GET query strings) for AssumeRole,
-// GetSessionToken and GetCallerIdentity, verifies every request's SigV4
-// signature, and records each call.
+// AssumeRoleWithWebIdentity, GetSessionToken and GetCallerIdentity,
+// verifies every signed request's SigV4 signature, and records each call.
 //
 // Server is an [http.Handler]. [NewServer] serves it on 127.0.0.1;
 // [NewUnstartedServer] lets a test change Listener or HTTPServer before
-// [Server.Start].
+// [Server.Start]; [NewInMemoryServer] serves it without sockets.
 //
 // All methods are safe for concurrent use; the exported fields are set
 // before Start and only read afterwards.
@@ -472,7 +472,8 @@ func (s *Server) Advance(d time.Duration) {
 }
 
 // Now returns the server's clock: time.Now (the wall clock, or a
-// synctest bubble's clock) plus every [Server.Advance]. Compute TOTP codes against it.
+// synctest bubble's clock) plus every [Server.Advance]. Compute TOTP
+// codes against it.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
