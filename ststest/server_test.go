@@ -855,30 +855,40 @@ func trickle(conn net.Conn, data string, stop <-chan struct{}) {
 	}
 }
 
+// TestServerTimeouts checks that the server drops slow and idle clients
+// after its (shortened) timeouts. Each case has its own server and runs
+// in parallel; a case that the server never ends fails at the test's
+// 10-second deadline.
 func TestServerTimeouts(t *testing.T) {
-	const timeout = 100 * time.Millisecond
-	s := NewUnstartedServer(testConfig())
-	s.HTTPServer.ReadHeaderTimeout = timeout
-	s.HTTPServer.ReadTimeout = 3 * timeout
-	s.HTTPServer.IdleTimeout = timeout
-	s.Start()
-	t.Cleanup(s.Close)
+	const timeout = 50 * time.Millisecond
+	start := func(t *testing.T) *Server {
+		s := NewUnstartedServer(testConfig())
+		s.HTTPServer.ReadHeaderTimeout = timeout
+		s.HTTPServer.ReadTimeout = 3 * timeout
+		s.HTTPServer.IdleTimeout = timeout
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
 	const head = "POST / HTTP/1.1\r\nHost: sts\r\nContent-Type: application/x-www-form-urlencoded\r\n"
 
 	t.Run("headers trickled", func(t *testing.T) {
+		t.Parallel()
+		s := start(t)
 		conn := dialServer(t, s)
 		_, err := io.WriteString(conn, head+"X-Slow: ")
 		require.NoError(t, err)
 		stop := make(chan struct{})
 		defer close(stop)
 		go trickle(conn, "abcdefgh", stop)
-		start := time.Now()
+		began := time.Now()
 		readUntilClosed(t, conn)
-		assert.GreaterOrEqual(t, time.Since(start), timeout/2)
+		assert.GreaterOrEqual(t, time.Since(began), timeout/2)
 		assert.Empty(t, s.Calls(), "the request never reached the handler")
 	})
 	t.Run("body trickled", func(t *testing.T) {
-		s.ResetCalls()
+		t.Parallel()
+		s := start(t)
 		conn := dialServer(t, s)
 		_, err := io.WriteString(conn, head+"Content-Length: 10000\r\n\r\n")
 		require.NoError(t, err)
@@ -891,6 +901,8 @@ func TestServerTimeouts(t *testing.T) {
 		assert.Equal(t, "MalformedInput", calls[0].ErrorCode)
 	})
 	t.Run("idle keep-alive connection", func(t *testing.T) {
+		t.Parallel()
+		s := start(t)
 		conn := dialServer(t, s)
 		body := "Action=GetCallerIdentity&Version=2011-06-15"
 		_, err := fmt.Fprintf(conn, "%sContent-Length: %d\r\n\r\n%s", head, len(body), body)
@@ -903,8 +915,8 @@ func TestServerTimeouts(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "unsigned")
 		assert.False(t, resp.Close, "the server keeps the connection alive")
-		start := time.Now()
+		began := time.Now()
 		readUntilClosed(t, br)
-		assert.GreaterOrEqual(t, time.Since(start), timeout/2)
+		assert.GreaterOrEqual(t, time.Since(began), timeout/2)
 	})
 }

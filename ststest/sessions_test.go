@@ -126,15 +126,24 @@ func TestForgottenSessionTokens(t *testing.T) {
 	})
 }
 
+// TestDefaultMaxCalls checks the default bound's wiring; the ring itself
+// is exercised with a small bound by TestMemoryStaysBounded.
 func TestDefaultMaxCalls(t *testing.T) {
-	s := NewUnstartedServer(testConfig())
-	for i := range DefaultMaxCalls + 5 {
+	assert.Equal(t, DefaultMaxCalls, NewUnstartedServer(testConfig()).calls.max)
+	cfg := testConfig()
+	cfg.MaxCalls = 3
+	s := NewUnstartedServer(cfg)
+	for i := range 5 {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("Action=GetCallerIdentity&N="+strconv.Itoa(i)))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAKEY"+strconv.Itoa(i)+"/20240101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00")
 		s.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	calls := s.Calls()
-	assert.Len(t, calls, DefaultMaxCalls)
+	var keys []string
+	for _, c := range s.Calls() {
+		keys = append(keys, c.CallerAccessKeyID)
+	}
+	assert.Equal(t, []string{"AKIAKEY2", "AKIAKEY3", "AKIAKEY4"}, keys, "the oldest calls are dropped, the rest kept oldest first")
 	s.ResetCalls()
 	assert.Empty(t, s.Calls())
 }
