@@ -65,8 +65,9 @@ type Call struct {
 // All methods are safe for concurrent use; the exported fields are set
 // before Start and only read afterwards.
 type Server struct {
-	// URL is the base URL of the server, http://127.0.0.1:PORT, with no
-	// trailing slash. Start sets it.
+	// URL is the base URL of the server with no trailing slash:
+	// http://127.0.0.1:PORT, set by Start, or http://ststest.invalid for
+	// an in-memory server.
 	URL string
 
 	// Listener is the listener Start serves on. NewUnstartedServer leaves
@@ -311,11 +312,11 @@ func (s *Server) UserCredentials(name string) aws.CredentialsProvider {
 
 // AWSConfig returns an aws.Config that sends every request of every
 // service client to this server: the server's region ([Config.Region],
-// us-east-1 by default), BaseEndpoint s.URL, the
-// named user's long-term keys, [Server.Client] as HTTP client, and the
-// SDK's standard retryer (3 attempts) with its backoff capped at 100 ms so
-// that retried faults keep tests fast. It panics when the Config has no
-// such user.
+// us-east-1 by default), BaseEndpoint s.URL, the named user's long-term
+// keys, [Server.Client] as HTTP client, and the SDK's standard retryer (3
+// attempts) with its backoff capped at 100 ms so that retried faults keep
+// tests fast. It panics when the Config has no such user, or when the
+// server is neither started nor in memory.
 func (s *Server) AWSConfig(user string) aws.Config {
 	return aws.Config{
 		Region:       s.region(),
