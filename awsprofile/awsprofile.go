@@ -512,7 +512,7 @@ func (l *loader) sdkRoot(ctx context.Context, r rootPlan) (aws.CredentialsProvid
 	})
 	cfg, err := config.LoadDefaultConfig(ctx, l.loadOptions(r.sc.Profile, capture)...)
 	if err != nil {
-		return nil, &ConfigError{Profile: r.sc.Profile, Problem: fmt.Sprintf("%s: %s", r.kind, causeText(err)), Err: err}
+		return nil, &ConfigError{Profile: r.sc.Profile, Problem: fmt.Sprintf("the SDK cannot build its %s provider: %s", r.kind, causeText(err)), Err: err}
 	}
 	if r.sc.RoleARN == "" {
 		return cfg.Credentials, nil

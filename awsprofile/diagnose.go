@@ -87,17 +87,28 @@ func (raw rawProfiles) diagnose(profile string) *ConfigError {
 			return fail(cur, "%s needs role_arn", kinds[0])
 		case len(kinds) > 1:
 			return fail(cur, "%s are set together: want at most one", strings.Join(kinds, " and "))
+		case role == "" && cur != profile && !hasID && len(kinds) == 0 && !hasSSO(keys):
+			return fail(cur, "%s", noCredentials)
 		case role == "" || keys["web_identity_token_file"] != "" || keys["credential_source"] != "":
 			return nil
 		case src == "":
 			return fail(cur, "role_arn %s has neither source_profile nor credential_source: want exactly one of them", role)
 		case slices.Contains(path, src) && !(src == cur && hasID):
 			path = append(path, src)
-			return fail(cur, "source_profile %q makes a loop: a profile may name itself as source_profile only when it holds static keys", src)
+			return fail(cur, "%s", loopProblem(cur, src))
 		case src == cur:
 			return nil
 		}
 		path = append(path, src)
 		cur = src
 	}
+}
+
+func hasSSO(keys map[string]string) bool {
+	for _, k := range []string{"sso_session", "sso_start_url", "sso_account_id", "sso_role_name", "sso_region"} {
+		if keys[k] != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -64,7 +64,7 @@ func resolvePlan(top *config.SharedConfig) (plan, error) {
 		if cur.RoleARN == "" || cur.WebIdentityTokenFile != "" {
 			root, ok := ownCredentials(cur)
 			if !ok && !isTop {
-				return fail(cur, "the source profile has no credentials: want aws_access_key_id and aws_secret_access_key, role_arn with source_profile or credential_source, web_identity_token_file, SSO settings or credential_process")
+				return fail(cur, "%s", noCredentials)
 			}
 			p.root = root
 			break
@@ -93,7 +93,7 @@ func resolvePlan(top *config.SharedConfig) (plan, error) {
 				self := src == cur.Profile && cur.Source != nil && cur.Source.Credentials.HasKeys()
 				if !self {
 					p.path = append(p.path, src)
-					return fail(cur, "source_profile %q makes a loop: a profile may name itself as source_profile only when it holds static keys", src)
+					return fail(cur, "%s", loopProblem(cur.Profile, src))
 				}
 			}
 			if cur.Source == nil {
@@ -135,4 +135,14 @@ func ownCredentials(sc *config.SharedConfig) (root rootPlan, ok bool) {
 		return rootPlan{kind: KindSDK, sc: sc}, false
 	}
 	return root, true
+}
+
+const noCredentials = "the source profile has no credentials: want aws_access_key_id and aws_secret_access_key, role_arn with source_profile or credential_source, web_identity_token_file + role_arn, SSO settings or credential_process"
+
+// loopProblem says why profile's source_profile src, met before, is wrong.
+func loopProblem(profile, src string) string {
+	if src == profile {
+		return fmt.Sprintf("source_profile %q is the profile itself, which holds no static keys: a profile may be its own source only to assume its role with its own keys", src)
+	}
+	return fmt.Sprintf("source_profile %q makes a loop", src)
 }
