@@ -68,6 +68,8 @@ type env struct {
 	dir    string
 	serial string // alice's MFA device
 	codes  []string
+
+	configText, credentialsText string // for runOurs
 }
 
 // newEnv starts a fake STS with users alice (with an MFA device taking the
@@ -75,7 +77,13 @@ type env struct {
 // is nil trusts the whole account.
 func newEnv(t *testing.T, roles ...ststest.Role) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), serial: newMFASerial(t)}
+	return newEnvWithSerial(t, newMFASerial(t), roles...)
+}
+
+// newEnvWithSerial is newEnv with alice's MFA device named serial.
+func newEnvWithSerial(t *testing.T, serial string, roles ...ststest.Role) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), serial: serial}
 	for i := 1; i < 100; i++ {
 		e.codes = append(e.codes, fmt.Sprintf("1%05d", i))
 	}

@@ -1,0 +1,213 @@
+//go:build unix
+
+package awsprofile_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/internal/awsclitest"
+	"github.com/stschain/stschain/ststest"
+)
+
+// cliCase is one profile configuration run by the AWS CLI and by
+// LoadConfig against fake STS servers configured alike.
+type cliCase struct {
+	name        string
+	config      string
+	credentials string
+	profile     string
+	roles       []ststest.Role
+	mfa         bool     // the chain asks for one MFA code
+	env         []string // for both sides
+	fails       bool     // both must fail
+}
+
+// runCLI runs "aws sts get-caller-identity --profile profile" against e's
+// server with a sealed environment: HOME and the files in e.dir (so the
+// CLI's cache starts empty), no metadata service, no terminal (the CLI
+// reads an MFA code from standard input when it has none), and stdin.
+// It returns whether the CLI succeeded, and its standard error.
+func runCLI(t *testing.T, e *env, profile, stdin string, extraEnv []string) (bool, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "aws", "sts", "get-caller-identity", "--profile", profile, "--output", "json")
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + e.dir,
+		"AWS_CONFIG_FILE=" + e.dir + "/config",
+		"AWS_SHARED_CREDENTIALS_FILE=" + e.dir + "/credentials",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_ENDPOINT_URL=" + e.srv.URL,
+		"AWS_PAGER=",
+		"AWS_MAX_ATTEMPTS=1",
+	}, extraEnv...)
+	cmd.Stdin = strings.NewReader(stdin)
+	// A session of its own: no controlling terminal for getpass to open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("aws timed out: %s", stderr.String())
+	}
+	return err == nil, stderr.String()
+}
+
+// runOurs does with LoadConfig what the CLI does: load the profile, and
+// call GetCallerIdentity with its credentials.
+func runOurs(t *testing.T, e *env, profile string, mfa bool) error {
+	t.Helper()
+	codes := e.tokenCodes()
+	codes.codes = codes.codes[1:] // the first one is the CLI's
+	cf, crf := e.files(e.configText, e.credentialsText)
+	cfg, err := awsprofile.LoadConfig(context.Background(), profile, func(o *awsprofile.Options) {
+		o.ConfigFiles, o.CredentialsFiles = []string{cf}, []string{crf}
+		o.LoadOptions = e.sdkOptions()
+		o.TokenCode = codes.fn
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The CLI's AWS_DEFAULT_REGION, where the profile names none.
+	_, err = sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if o.Region == "" {
+			o.Region = "us-east-1"
+		}
+	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if mfa {
+		assert.Equal(t, 1, codes.count(), "one MFA code asked for")
+	}
+	return err
+}
+
+func cliCases() []cliCase {
+	role := func(name string) string { return "role_arn = " + roleARN(name) + "\n" }
+	keys := func(id, secret string) string {
+		return "aws_access_key_id = " + id + "\naws_secret_access_key = " + secret + "\n"
+	}
+	all := []ststest.Role{{ARN: roleARN("r1")}, {ARN: roleARN("r2")}, {ARN: roleARN("r3")}}
+	return []cliCase{
+		{name: "rule 1: a role from a source profile", profile: "r1", roles: all,
+			config: "[profile r1]\n" + role("r1") + "source_profile = alice\n", credentials: aliceCredentials},
+		{name: "a 3-deep chain", profile: "r3", roles: all,
+			config: "[profile r1]\n" + role("r1") + "source_profile = alice\n[profile r2]\n" + role("r2") + "source_profile = r1\n" +
+				"[profile r3]\n" + role("r3") + "source_profile = r2\nrole_session_name = top\n", credentials: aliceCredentials},
+		{name: "rule 2: a source profile's keys end the chain", profile: "r2", roles: all,
+			config:      "[profile mid]\n" + keys(bobKey, bobSec) + role("r1") + "source_profile = alice\n[profile r2]\n" + role("r2") + "source_profile = mid\n",
+			credentials: aliceCredentials},
+		{name: "rule 2: the selected profile's role wins over its keys", profile: "mid", roles: all,
+			config:      "[profile mid]\n" + keys(bobKey, bobSec) + role("r1") + "source_profile = alice\n",
+			credentials: aliceCredentials},
+		{name: "rule 3: a profile that is its own source", profile: "self", roles: all,
+			config: "[profile self]\n" + role("r1") + "source_profile = self\n" + keys(bobKey, bobSec)},
+		{name: "rule 7: external_id, role_session_name, duration_seconds, region", profile: "ext",
+			roles:  []ststest.Role{{ARN: roleARN("ext"), ExternalID: "ext-123"}},
+			config: "[profile ext]\n" + role("ext") + "source_profile = alice\nexternal_id = ext-123\nrole_session_name = deployer\nduration_seconds = 1800\nregion = eu-west-1\n", credentials: aliceCredentials},
+		{name: "rule 7: a wrong external_id fails at STS", profile: "ext", fails: true,
+			roles:  []ststest.Role{{ARN: roleARN("ext"), ExternalID: "ext-123"}},
+			config: "[profile ext]\n" + role("ext") + "source_profile = alice\nexternal_id = wrong-id\n", credentials: aliceCredentials},
+		{name: "an MFA role", profile: "admin", mfa: true,
+			roles:  []ststest.Role{{ARN: roleARN("admin"), Trust: []string{aliceARN}, RequireMFA: true}, {ARN: roleARN("r2")}},
+			config: "[profile admin]\n" + role("admin") + "source_profile = alice\nmfa_serial = {{serial}}\n[profile above]\n" + role("r2") + "source_profile = admin\n", credentials: aliceCredentials},
+		{name: "rule 8: a loop", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = b\n[profile b]\n" + role("r2") + "source_profile = a\n"},
+		{name: "rule 8: a loop through keys", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = b\n" + keys(bobKey, bobSec) + "[profile b]\n" + role("r2") + "source_profile = a\n"},
+		{name: "rule 8: a missing source profile", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = nope\n"},
+		{name: "rule 8: source_profile and credential_source", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = alice\ncredential_source = Environment\n", credentials: aliceCredentials},
+		{name: "rule 8: role_arn with neither", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + keys(bobKey, bobSec)},
+		{name: "rule 8: one static key", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = alice\n", credentials: "[alice]\naws_access_key_id = " + aliceKey + "\n"},
+		{name: "rule 8: an unknown credential_source", profile: "a", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "credential_source = Ec2Metadata\n"},
+		{name: "rule 8: no such profile", profile: "nope", fails: true, roles: all,
+			config: "[profile a]\n" + role("r1") + "source_profile = alice\n", credentials: aliceCredentials},
+	}
+}
+
+// The AWS CLI and LoadConfig make the same STS calls for the same files,
+// or both fail.
+func TestSameCallsAsTheAWSCLI(t *testing.T) {
+	awsclitest.Require(t)
+	t.Parallel()
+	for _, tc := range cliCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			compareWithCLI(t, tc)
+		})
+	}
+}
+
+// Rule 4 with credential_source = Environment and EcsContainer, whose
+// sources are in the environment of both. Not parallel: it sets this
+// process's environment.
+func TestSameCallsAsTheAWSCLIFromCredentialSource(t *testing.T) {
+	awsclitest.Require(t)
+	ecs := fakeECS(t, "ecs-token", new(atomic.Int32))
+	for _, tc := range []cliCase{
+		{name: "Environment", env: []string{"AWS_ACCESS_KEY_ID=" + bobKey, "AWS_SECRET_ACCESS_KEY=" + bobSec}},
+		{name: "EcsContainer", env: []string{"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + ecs.URL + "/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN=ecs-token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.profile = "top"
+			tc.roles = []ststest.Role{{ARN: roleARN("src")}, {ARN: roleARN("top")}}
+			tc.config = "[profile src]\nrole_arn = " + roleARN("src") + "\ncredential_source = " + tc.name +
+				"\n[profile top]\nrole_arn = " + roleARN("top") + "\nsource_profile = src\n"
+			for _, kv := range tc.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
+			compareWithCLI(t, tc)
+		})
+	}
+}
+
+func compareWithCLI(t *testing.T, tc cliCase) {
+	t.Helper()
+	cli := newEnv(t, cloneRoles(tc.roles)...)
+	cli.configText, cli.credentialsText = tc.config, tc.credentials
+	cli.files(tc.config, tc.credentials)
+	stdin := ""
+	if tc.mfa {
+		stdin = cli.codes[0] + "\n"
+	}
+	cliOK, stderr := runCLI(t, cli, tc.profile, stdin, tc.env)
+
+	ours := newEnvWithSerial(t, cli.serial, cloneRoles(tc.roles)...) // the same device, in the same files
+	ours.configText, ours.credentialsText = tc.config, tc.credentials
+	err := runOurs(t, ours, tc.profile, tc.mfa)
+
+	if tc.fails {
+		assert.False(t, cliOK, "the AWS CLI succeeded")
+		assert.Error(t, err, "LoadConfig and GetCallerIdentity succeeded")
+	} else {
+		require.True(t, cliOK, "aws: %s", stderr)
+		require.NoError(t, err)
+	}
+	want, got := calls(cli.srv), calls(ours.srv)
+	if !assert.Equal(t, want, got, "STS calls: the AWS CLI's, then ours") {
+		t.Logf("aws stderr: %s", stderr)
+	}
+	t.Logf("%d calls; ours: %v", len(got), err)
+}
+
+func cloneRoles(roles []ststest.Role) []ststest.Role { return append([]ststest.Role(nil), roles...) }
