@@ -289,7 +289,7 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 		}
 	}
 
-	raw, err := readRaw(configFiles(&l.o, l.env), credentialsFiles(&l.o, l.env))
+	raw, err := readRaw(configFiles(&l.o, &l.sdkOpts, l.env), credentialsFiles(&l.o, &l.sdkOpts, l.env))
 	if err != nil {
 		return nil, &ConfigError{Profile: shared.Profile, Problem: causeText(err), Err: err}
 	}
@@ -334,7 +334,7 @@ func (l *loader) refused(err error) error {
 	if profile == "" {
 		profile = "default"
 	}
-	raw, rerr := readRaw(configFiles(&l.o, env), credentialsFiles(&l.o, env))
+	raw, rerr := readRaw(configFiles(&l.o, &l.sdkOpts, env), credentialsFiles(&l.o, &l.sdkOpts, env))
 	if rerr != nil {
 		raw = nil
 	}

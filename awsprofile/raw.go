@@ -80,25 +80,28 @@ func sectionProfile(section string, configFile bool) (string, bool) {
 	return section, section == "default"
 }
 
-// files returns the files the SDK reads: the ones given, else the
-// environment's (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, as the SDK
-// read them into env), else the SDK's defaults.
-func resolveFiles(given []string, fromEnv string, defaults []string) []string {
+// resolveFiles returns the files the SDK reads: the ones in Options, else
+// the ones in LoadOptions, else the environment's (AWS_CONFIG_FILE,
+// AWS_SHARED_CREDENTIALS_FILE, as the SDK read them into env), else the
+// SDK's defaults.
+func resolveFiles(given, loadOptions []string, fromEnv string, defaults []string) []string {
 	switch {
 	case given != nil:
 		return given
+	case loadOptions != nil:
+		return loadOptions
 	case fromEnv != "":
 		return []string{fromEnv}
 	}
 	return defaults
 }
 
-func configFiles(o *Options, env config.EnvConfig) []string {
-	return resolveFiles(o.ConfigFiles, env.SharedConfigFile, config.DefaultSharedConfigFiles)
+func configFiles(o *Options, lo *config.LoadOptions, env config.EnvConfig) []string {
+	return resolveFiles(o.ConfigFiles, lo.SharedConfigFiles, env.SharedConfigFile, config.DefaultSharedConfigFiles)
 }
 
-func credentialsFiles(o *Options, env config.EnvConfig) []string {
-	return resolveFiles(o.CredentialsFiles, env.SharedCredentialsFile, config.DefaultSharedCredentialsFiles)
+func credentialsFiles(o *Options, lo *config.LoadOptions, env config.EnvConfig) []string {
+	return resolveFiles(o.CredentialsFiles, lo.SharedCredentialsFiles, env.SharedCredentialsFile, config.DefaultSharedCredentialsFiles)
 }
 
 // vaultKeys are the aws-vault settings of one profile's role link.
