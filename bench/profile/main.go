@@ -275,7 +275,7 @@ func fmtDur(d time.Duration) string {
 	case d >= time.Millisecond:
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 	}
-	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 }
 
 // write prints the table.
