@@ -65,8 +65,9 @@ type Options struct {
 	// client, retryer, endpoint, and the options of the SDK's providers of
 	// the root (ProcessCredentialOptions, WebIdentityRoleCredentialOptions,
 	// SSO and EC2 options ...). Credentials and AssumeRoleCredentialOptions
-	// are ignored: the chain makes the credentials, and its role links are
-	// stschain's, configured through LinkOptions. Optional.
+	// play no part in a chain with role_arn: the chain makes the
+	// credentials, and its role links are stschain's, configured through
+	// LinkOptions. Optional.
 	LoadOptions []func(*config.LoadOptions) error
 }
 
@@ -141,6 +142,9 @@ func (l Link) String() string {
 	return b.String()
 }
 
+// GoString is String, so that %#v shows no secret either.
+func (l Link) GoString() string { return l.String() }
+
 // Chain is what a profile's settings make, as [LoadChain] returns it.
 type Chain struct {
 	// Profile is the selected profile, resolved: the one asked for, else
@@ -166,13 +170,16 @@ func (c *Chain) Top() *stschain.ChainableProvider {
 }
 
 // String describes the chain, bottom first, without any secret.
-func (c *Chain) String() string {
+func (c Chain) String() string {
 	parts := make([]string, len(c.Links))
 	for i, l := range c.Links {
 		parts[i] = l.String()
 	}
 	return strings.Join(parts, " -> ")
 }
+
+// GoString is String, so that %#v shows no secret either.
+func (c Chain) GoString() string { return c.String() }
 
 // LoadConfig returns the aws.Config of the named profile, with the chain the
 // profile describes as its Credentials. profile "" means AWS_PROFILE, else
