@@ -46,6 +46,7 @@ func awsCLI(t *testing.T, s *Server, home string, env []string, args ...string) 
 
 func TestAWSCLIInterop(t *testing.T) {
 	awsclitest.Require(t)
+	t.Parallel()
 	s := newTestServer(t, testConfig())
 	home := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(home, "credentials"), []byte(
@@ -88,6 +89,14 @@ func TestAWSCLIInterop(t *testing.T) {
 	assert.Contains(t, string(badOut), "SignatureDoesNotMatch")
 	require.Equal(t, 403, s.Calls()[len(s.Calls())-1].Status)
 
+	// So is a scope for another region than the server's.
+	wrongRegion := exec.CommandContext(ctx, "aws", "sts", "get-caller-identity", "--endpoint-url", s.URL, "--region", "eu-west-1")
+	wrongRegion.Env = append(bad.Env[:len(bad.Env)-2:len(bad.Env)-2], "AWS_SECRET_ACCESS_KEY=alice-secret", "AWS_MAX_ATTEMPTS=1")
+	regionOut, err := wrongRegion.CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(regionOut), "SignatureDoesNotMatch")
+	assert.Contains(t, string(regionOut), "Credential should be scoped to a valid region.")
+
 	// Every request was signed by botocore and verified by the server.
 	calls := s.Calls()[:6]
 	require.Len(t, calls, 6)
@@ -97,4 +106,30 @@ func TestAWSCLIInterop(t *testing.T) {
 	assert.Equal(t, aliceKey, calls[4].CallerAccessKeyID)
 	assert.Equal(t, "AssumeRole", calls[4].Action)
 	assert.Equal(t, calls[4].IssuedAccessKeyID, calls[5].CallerAccessKeyID)
+}
+
+// TestAWSCLIWebIdentity runs the AWS CLI with a web identity profile, as
+// in an EKS pod or a CI job: botocore sends AssumeRoleWithWebIdentity
+// unsigned with the token file's contents, then signs with the session.
+func TestAWSCLIWebIdentity(t *testing.T) {
+	awsclitest.Require(t)
+	t.Parallel()
+	s := newTestServer(t, webConfig())
+	home := t.TempDir()
+	tokenFile := filepath.Join(home, "token")
+	require.NoError(t, os.WriteFile(tokenFile, []byte(eksToken), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(home, "config"), []byte(
+		"[profile web]\nrole_arn = "+roleWeb+"\nweb_identity_token_file = "+tokenFile+"\nrole_session_name = cli-web\nregion = us-east-1\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(home, "credentials"), nil, 0o600))
+
+	id := awsCLI(t, s, home, nil, "sts", "get-caller-identity", "--profile", "web")
+	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/Web/cli-web", id["Arn"])
+	assert.Equal(t, acct, id["Account"])
+
+	calls := s.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, Call{Action: "AssumeRoleWithWebIdentity", RoleARN: roleWeb, RoleSessionName: "cli-web", Status: 200,
+		IssuedAccessKeyID: calls[0].IssuedAccessKeyID, WebIdentitySubject: eksSubject}, calls[0], "botocore sends it unsigned")
+	assert.Equal(t, Call{Action: "GetCallerIdentity", CallerARN: s.AssumedRoleARN(roleWeb, "cli-web"),
+		CallerAccessKeyID: calls[0].IssuedAccessKeyID, Status: 200}, calls[1])
 }

@@ -84,3 +84,16 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+type assumeRoleWithWebIdentityResponse struct {
+	XMLName xml.Name `xml:"AssumeRoleWithWebIdentityResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		SubjectFromWebIdentityToken string             `xml:"SubjectFromWebIdentityToken"`
+		Audience                    string             `xml:"Audience"`
+		AssumedRoleUser             xmlAssumedRoleUser `xml:"AssumedRoleUser"`
+		Credentials                 xmlCredentials     `xml:"Credentials"`
+		Provider                    string             `xml:"Provider"`
+	} `xml:"AssumeRoleWithWebIdentityResult"`
+	ResponseMetadata xmlResponseMetadata `xml:"ResponseMetadata"`
+}
