@@ -41,7 +41,7 @@ func (r *recordingClient) AssumeRole(ctx context.Context, in *sts.AssumeRoleInpu
 // included, and the profile's region is the config's.
 func TestRoleLinkSettings(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ststest.Role{ARN: roleARN("ext"), Trust: []string{aliceARN}, ExternalID: "ext-123", RequireMFA: true})
+	e := newEnvWith(t, envOptions{region: "eu-central-1"}, ststest.Role{ARN: roleARN("ext"), Trust: []string{aliceARN}, ExternalID: "ext-123", RequireMFA: true})
 	rec := &recordingClient{Client: sts.NewFromConfig(e.srv.AWSConfig("alice"))}
 	codes := e.tokenCodes()
 	opts := e.opts(`
@@ -348,7 +348,7 @@ func TestProfileWithoutRole(t *testing.T) {
 // The returned config is the SDK's for the profile, but for Credentials.
 func TestConfigIsTheSDKs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
+	e := newEnvWith(t, envOptions{region: "sa-east-1"}, ststest.Role{ARN: roleARN("deploy")})
 	opts := e.opts("[profile deploy]\nregion = sa-east-1\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\nsdk_ua_app_id = myapp\n", aliceCredentials)
 	cfg, err := awsprofile.LoadConfig(context.Background(), "deploy", opts)
 	require.NoError(t, err)
@@ -419,7 +419,7 @@ func TestEndpoints(t *testing.T) {
 		{name: "services section", profileKeys: "services = local\n[services local]\nsts =\n  endpoint_url = {{url}}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")})
+			e := newEnvWith(t, envOptions{region: "us-west-2"}, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")})
 			if tc.env != "" {
 				t.Setenv(tc.env, e.srv.URL)
 			}

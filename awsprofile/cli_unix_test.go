@@ -32,15 +32,21 @@ type cliCase struct {
 	mfa         bool     // the chain asks for one MFA code
 	env         []string // for both sides
 	fails       bool     // both must fail
+	region      string   // the servers' region, for a profile that names one
+	web         bool     // the servers know the web identity token
 }
 
 // runCLI runs "aws sts get-caller-identity --profile profile" against e's
 // server with a sealed environment: HOME and the files in e.dir (so the
-// CLI's cache starts empty), no metadata service, no terminal (the CLI
+// CLI's cache starts empty), the server's region (the CLI needs one; its
+// profile's is the same), no metadata service, no terminal (the CLI
 // reads an MFA code from standard input when it has none), and stdin.
 // It returns whether the CLI succeeded, and its standard error.
-func runCLI(t *testing.T, e *env, profile, stdin string, extraEnv []string) (bool, string) {
+func runCLI(t *testing.T, e *env, region, profile, stdin string, extraEnv []string) (bool, string) {
 	t.Helper()
+	if region == "" {
+		region = "us-east-1"
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "aws", "sts", "get-caller-identity", "--profile", profile, "--output", "json")
@@ -50,7 +56,7 @@ func runCLI(t *testing.T, e *env, profile, stdin string, extraEnv []string) (boo
 		"AWS_CONFIG_FILE=" + e.dir + "/config",
 		"AWS_SHARED_CREDENTIALS_FILE=" + e.dir + "/credentials",
 		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=" + region,
 		"AWS_ENDPOINT_URL=" + e.srv.URL,
 		"AWS_PAGER=",
 		"AWS_MAX_ATTEMPTS=1",
@@ -84,7 +90,8 @@ func runOurs(t *testing.T, e *env, profile string, mfa bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The CLI's AWS_DEFAULT_REGION, where the profile names none.
+	// STS's global endpoint's region, where the profile names none, as
+	// the CLI signs.
 	_, err = sts.NewFromConfig(cfg, func(o *sts.Options) {
 		if o.Region == "" {
 			o.Region = "us-east-1"
@@ -116,12 +123,15 @@ func cliCases() []cliCase {
 			credentials: aliceCredentials},
 		{name: "rule 3: a profile that is its own source", profile: "self", roles: all,
 			config: "[profile self]\n" + role("r1") + "source_profile = self\n" + keys(bobKey, bobSec)},
-		{name: "rule 7: external_id, role_session_name, duration_seconds, region", profile: "ext",
+		{name: "rule 7: external_id, role_session_name, duration_seconds, region", profile: "ext", region: "eu-west-1",
 			roles:  []ststest.Role{{ARN: roleARN("ext"), ExternalID: "ext-123"}},
 			config: "[profile ext]\n" + role("ext") + "source_profile = alice\nexternal_id = ext-123\nrole_session_name = deployer\nduration_seconds = 1800\nregion = eu-west-1\n", credentials: aliceCredentials},
 		{name: "rule 7: a wrong external_id fails at STS", profile: "ext", fails: true,
 			roles:  []ststest.Role{{ARN: roleARN("ext"), ExternalID: "ext-123"}},
 			config: "[profile ext]\n" + role("ext") + "source_profile = alice\nexternal_id = wrong-id\n", credentials: aliceCredentials},
+		{name: "rule 5: a web identity as the source of a role", profile: "app", web: true,
+			roles:  []ststest.Role{{ARN: roleARN("web"), Trust: []string{webProviderARN}}, {ARN: roleARN("app"), Trust: []string{roleARN("web")}}},
+			config: "[profile web]\n" + role("web") + "web_identity_token_file = {{dir}}/token\nrole_session_name = pod\n[profile app]\n" + role("app") + "source_profile = web\n"},
 		{name: "an MFA role", profile: "admin", mfa: true,
 			roles:  []ststest.Role{{ARN: roleARN("admin"), Trust: []string{aliceARN}, RequireMFA: true}, {ARN: roleARN("r2")}},
 			config: "[profile admin]\n" + role("admin") + "source_profile = alice\nmfa_serial = {{serial}}\n[profile above]\n" + role("r2") + "source_profile = admin\n", credentials: aliceCredentials},
@@ -183,16 +193,16 @@ func TestSameCallsAsTheAWSCLIFromCredentialSource(t *testing.T) {
 
 func compareWithCLI(t *testing.T, tc cliCase) {
 	t.Helper()
-	cli := newEnv(t, cloneRoles(tc.roles)...)
+	cli := newEnvWith(t, envOptions{region: tc.region, web: tc.web}, cloneRoles(tc.roles)...)
 	cli.configText, cli.credentialsText = tc.config, tc.credentials
 	cli.files(tc.config, tc.credentials)
 	stdin := ""
 	if tc.mfa {
 		stdin = cli.codes[0] + "\n"
 	}
-	cliOK, stderr := runCLI(t, cli, tc.profile, stdin, tc.env)
+	cliOK, stderr := runCLI(t, cli, tc.region, tc.profile, stdin, tc.env)
 
-	ours := newEnvWithSerial(t, cli.serial, cloneRoles(tc.roles)...) // the same device, in the same files
+	ours := newEnvWith(t, envOptions{serial: cli.serial, region: tc.region, web: tc.web}, cloneRoles(tc.roles)...) // the same device, in the same files
 	ours.configText, ours.credentialsText = tc.config, tc.credentials
 	err := runOurs(t, ours, tc.profile, tc.mfa)
 

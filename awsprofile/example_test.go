@@ -22,6 +22,7 @@ import (
 func exampleFiles() (func(*awsprofile.Options), func()) {
 	srv := ststest.NewServer(ststest.Config{
 		AccountID: "123456789012",
+		Region:    "eu-west-1",
 		Users:     []ststest.User{{Name: "alice", AccessKeyID: "AKIAALICEEXAMPLE0001", SecretAccessKey: "alice-secret"}},
 		Roles: []ststest.Role{
 			{ARN: "arn:aws:iam::123456789012:role/dev", Trust: []string{"arn:aws:iam::123456789012:user/alice"}},

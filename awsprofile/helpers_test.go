@@ -74,16 +74,35 @@ type env struct {
 
 // newEnv starts a fake STS with users alice (with an MFA device taking the
 // codes 100001..100099) and bob, and the roles given; a role whose Trust
-// is nil trusts the whole account.
+// is nil trusts the whole account. With envOptions.web, it knows webToken,
+// which it writes to the file "token" in e.dir.
 func newEnv(t *testing.T, roles ...ststest.Role) *env {
 	t.Helper()
-	return newEnvWithSerial(t, newMFASerial(t), roles...)
+	return newEnvWith(t, envOptions{}, roles...)
 }
 
-// newEnvWithSerial is newEnv with alice's MFA device named serial.
-func newEnvWithSerial(t *testing.T, serial string, roles ...ststest.Role) *env {
+// envOptions change what newEnvWith starts.
+type envOptions struct {
+	serial string // alice's MFA device; empty means a new one
+	region string // the server's region; empty means ststest's default
+	web    bool   // the server knows webToken, of webProvider
+}
+
+// The web identity token of an EKS pod, as the fake STS knows it.
+const (
+	webToken       = "eyJhbGciOiJSUzI1NiJ9.eks-pod-token.signature"
+	webProvider    = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	webProviderARN = "arn:aws:iam::" + account + ":oidc-provider/" + webProvider
+	webSubject     = "system:serviceaccount:default:app"
+)
+
+// newEnvWith is newEnv with the options given.
+func newEnvWith(t *testing.T, eo envOptions, roles ...ststest.Role) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), serial: serial}
+	if eo.serial == "" {
+		eo.serial = newMFASerial(t)
+	}
+	e := &env{t: t, dir: t.TempDir(), serial: eo.serial}
 	for i := 1; i < 100; i++ {
 		e.codes = append(e.codes, fmt.Sprintf("1%05d", i))
 	}
@@ -95,8 +114,15 @@ func newEnvWithSerial(t *testing.T, serial string, roles ...ststest.Role) *env {
 			roles[i].MaxSessionDuration = 12 * time.Hour
 		}
 	}
+	var tokens []ststest.WebIdentityToken
+	if eo.web {
+		tokens = []ststest.WebIdentityToken{{Token: webToken, Provider: webProvider, Subject: webSubject}}
+		require.NoError(t, os.WriteFile(filepath.Join(e.dir, "token"), []byte(webToken), 0o600))
+	}
 	e.srv = ststest.NewServer(ststest.Config{
-		AccountID: account,
+		AccountID:         account,
+		Region:            eo.region,
+		WebIdentityTokens: tokens,
 		Users: []ststest.User{
 			{Name: "alice", AccessKeyID: aliceKey, SecretAccessKey: aliceSec, MFASerial: e.serial, MFACodes: e.codes},
 			{Name: "bob", AccessKeyID: bobKey, SecretAccessKey: bobSec},
