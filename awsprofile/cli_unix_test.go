@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/awsprofile"
 	"github.com/stschain/stschain/internal/awsclitest"
 	"github.com/stschain/stschain/ststest"
@@ -221,3 +223,41 @@ func compareWithCLI(t *testing.T, tc cliCase) {
 }
 
 func cloneRoles(roles []ststest.Role) []ststest.Role { return append([]ststest.Role(nil), roles...) }
+
+// A FileCache on the AWS CLI's cache directory shares the sessions of a
+// profile chain with the CLI, both ways.
+func TestSharesTheAWSCLICache(t *testing.T) {
+	awsclitest.Require(t)
+	t.Parallel()
+	config := "[profile r1]\nrole_arn = " + roleARN("r1") + "\nsource_profile = alice\n[profile r2]\nrole_arn = " + roleARN("r2") + "\nsource_profile = r1\n"
+	load := func(t *testing.T, e *env) {
+		t.Helper()
+		cache, err := stschain.NewFileCache(filepath.Join(e.dir, ".aws", "cli", "cache"))
+		require.NoError(t, err)
+		cfg, err := awsprofile.LoadConfig(context.Background(), "r2", e.opts(config, aliceCredentials, func(o *awsprofile.Options) { o.Cache = cache }))
+		require.NoError(t, err)
+		_, err = cfg.Credentials.Retrieve(context.Background())
+		require.NoError(t, err)
+	}
+	t.Run("the CLI first", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")})
+		e.files(config, aliceCredentials)
+		ok, stderr := runCLI(t, e, "", "r2", "", nil)
+		require.True(t, ok, stderr)
+		require.Len(t, e.srv.CallsFor("AssumeRole"), 2)
+		e.srv.ResetCalls()
+		load(t, e)
+		assert.Zero(t, e.srv.CountCalls(""), "the CLI's cached session of r2 served")
+	})
+	t.Run("LoadConfig first", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")})
+		load(t, e)
+		require.Len(t, e.srv.CallsFor("AssumeRole"), 2)
+		e.srv.ResetCalls()
+		ok, stderr := runCLI(t, e, "", "r2", "", nil)
+		require.True(t, ok, stderr)
+		assert.Equal(t, []string{"GetCallerIdentity"}, actions(e.srv), "the CLI used the cached session of r2")
+	})
+}
