@@ -12,9 +12,12 @@
 // background on its own schedule, so a refresh of the top role re-assumes
 // no inner role that is not itself due, and no caller waits for STS. The
 // SDK's own profile chain re-assumes every inner role on every refresh of
-// the top one, while its callers wait. MFA works (the SDK's loader refuses
-// mfa_serial unless given a token provider), and the sessions can be
-// cached across processes and shared with the AWS CLI.
+// the top one, while its callers wait, and sends those calls to the
+// default STS endpoint unless AWS_ENDPOINT_URL_STS or a services section
+// names another (it builds them before it reads AWS_ENDPOINT_URL and
+// endpoint_url). MFA works (the SDK's loader refuses mfa_serial unless
+// given a token provider), and the sessions can be cached across processes
+// and shared with the AWS CLI.
 //
 // # Chains
 //
@@ -49,7 +52,11 @@
 // source_profile without static keys, and role_arn without source_profile
 // or credential_source are errors; a source profile with static keys and
 // role_arn ends the chain with its keys (the SDK also assumes its role);
-// duration_seconds is sent as written (the SDK drops 900).
+// duration_seconds is sent as written (the SDK drops 900). One difference
+// is kept: of a profile's own credentials, static keys come before SSO and
+// credential_process, in the SDK's order, whose providers these roots are
+// (botocore tries SSO before the keys of the credentials file, and
+// credential_process before the keys of the config file).
 //
 // # Errors
 //
