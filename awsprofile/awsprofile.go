@@ -148,8 +148,8 @@ func (l Link) GoString() string { return l.String() }
 // Chain is what a profile's settings make, as [LoadChain] returns it.
 type Chain struct {
 	// Profile is the selected profile, resolved: the one asked for, else
-	// AWS_PROFILE, else "default"; empty when the SDK's default
-	// resolution used none.
+	// AWS_PROFILE, else "default"; empty when there is none (no
+	// AWS_PROFILE and no default profile in the files).
 	Profile string
 	// Config is the aws.Config of the profile, with the top link's
 	// provider as Credentials.
@@ -323,7 +323,11 @@ func (l *loader) plain(ctx context.Context, profile string, kind LinkKind) (*Cha
 	if err != nil {
 		return nil, l.refused(err)
 	}
-	return &Chain{Profile: profile, Config: cfg, Links: []Link{{Kind: kind, Profile: profile, Provider: cfg.Credentials}}}, nil
+	link := Link{Kind: kind, Profile: profile, Provider: cfg.Credentials}
+	if kind == KindSDK {
+		link.Profile = ""
+	}
+	return &Chain{Profile: profile, Config: cfg, Links: []Link{link}}, nil
 }
 
 // refused explains an error of the SDK's loader.

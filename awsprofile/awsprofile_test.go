@@ -397,6 +397,8 @@ source_profile = alice
 	t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
 	chain = load()
 	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindSDK}, kinds(chain))
+	assert.Equal(t, "deploy", chain.Profile, "the profile still gives the config")
+	assert.Empty(t, chain.Links[0].Profile, "but not the credentials")
 	c, err := chain.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, bobKey, c.AccessKeyID)
