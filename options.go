@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // ProviderName is the [aws.Credentials.Source] of every credential a
@@ -36,15 +38,15 @@ const (
 // Duration limits that STS enforces and New checks.
 const (
 	// MinDuration is the shortest session STS issues.
-	MinDuration = 15 * time.Minute
+	MinDuration = stslimits.MinDuration
 	// MaxAssumeRoleDuration is the longest AssumeRole session (a role's
 	// MaxSessionDuration may be lower).
-	MaxAssumeRoleDuration = 12 * time.Hour
+	MaxAssumeRoleDuration = stslimits.MaxAssumeRoleDuration
 	// MaxGetSessionTokenDuration is the longest GetSessionToken session.
-	MaxGetSessionTokenDuration = 36 * time.Hour
+	MaxGetSessionTokenDuration = stslimits.MaxGetSessionTokenDuration
 	// RoleChainingMaxDuration is the longest session STS grants when the
-	// caller's own credentials come from AssumeRole.
-	RoleChainingMaxDuration = time.Hour
+	// caller's own credentials are temporary (role chaining).
+	RoleChainingMaxDuration = stslimits.RoleChainingMaxDuration
 )
 
 // maxWindow bounds ExpiryWindow and PrefetchWindow: no session lives

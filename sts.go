@@ -18,17 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // The STS link: what a provider asks STS for, signed with which
 // credentials, and how it recovers when STS refuses. Its fetch is the
 // refresh engine's fetch function.
-
-// STS's session lengths when DurationSeconds is not sent.
-const (
-	defaultAssumeRoleDuration   = time.Hour
-	defaultSessionTokenDuration = 12 * time.Hour
-)
 
 // tokenCodeAttemptsRefused bounds the codes sent for one STS call that
 // refuses them as invalid (a mistyped code, a device clock that drifted).
@@ -348,9 +344,9 @@ func (l *stsLink) requestedLifetime() time.Duration {
 		return time.Duration(*d) * time.Second
 	}
 	if l.assumeRole() {
-		return defaultAssumeRoleDuration
+		return stslimits.DefaultAssumeRoleDuration
 	}
-	return defaultSessionTokenDuration
+	return stslimits.DefaultGetSessionTokenDuration
 }
 
 // maxLifetime is the longest session STS could grant this link.

@@ -241,24 +241,20 @@ func countRole(srv *ststest.Server, role string) int {
 	return n
 }
 
-// run measures every depth with both providers, against one server.
+// run measures every depth with both providers, each against a server of
+// its own, so that no chain's calls are counted for another (a chain whose
+// callers stopped still refreshes ahead once).
 func run(ctx context.Context, cfg benchConfig, logw io.Writer) ([]*result, error) {
-	srv := newServer(cfg)
-	defer srv.Close()
 	dir, err := os.MkdirTemp("", "stschain-bench-profile-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cfgFile, credsFile, err := writeFiles(dir, srv.URL, cfg.Depths)
-	if err != nil {
-		return nil, err
-	}
 	var out []*result
 	for _, d := range cfg.Depths {
 		for _, p := range []string{ours, sdkChain} {
 			fmt.Fprintf(logw, "bench/profile: depth %d, %s: %d callers, %d top-link cycles ...\n", d, p, cfg.Callers, cfg.Cycles)
-			res, err := measure(ctx, cfg, srv, cfgFile, credsFile, d, p)
+			res, err := measureOn(ctx, cfg, dir, d, p)
 			if err != nil {
 				return nil, err
 			}
@@ -266,6 +262,21 @@ func run(ctx context.Context, cfg benchConfig, logw io.Writer) ([]*result, error
 		}
 	}
 	return out, nil
+}
+
+// measureOn runs measure against a new server and files of its own.
+func measureOn(ctx context.Context, cfg benchConfig, dir string, depth int, provider string) (*result, error) {
+	srv := newServer(cfg)
+	defer srv.Close()
+	sub, err := os.MkdirTemp(dir, "run-")
+	if err != nil {
+		return nil, err
+	}
+	cfgFile, credsFile, err := writeFiles(sub, srv.URL, cfg.Depths)
+	if err != nil {
+		return nil, err
+	}
+	return measure(ctx, cfg, srv, cfgFile, credsFile, depth, provider)
 }
 
 func fmtDur(d time.Duration) string {
