@@ -105,7 +105,6 @@ func role(arn string) func(*stschain.Options) {
 	return func(o *stschain.Options) { o.RoleARN = arn; o.RoleSessionName = "e2e" }
 }
 
-
 // A chain whose sessions live seconds keeps every link fresh, and each
 // AssumeRole of A is signed with B's session of the moment.
 func TestE2EChainRefreshesEveryLink(t *testing.T) {
