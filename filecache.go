@@ -238,21 +238,6 @@ func decodeCacheFile(data []byte) (CacheEntry, time.Time, error) {
 	return entry, expires, nil
 }
 
-// accountFromARN returns the account of arn:PARTITION:SERVICE:REGION:ACCOUNT:...,
-// or "" when arn is not such an ARN.
-func accountFromARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || len(parts[4]) != 12 {
-		return ""
-	}
-	for _, r := range parts[4] {
-		if r < '0' || r > '9' {
-			return ""
-		}
-	}
-	return parts[4]
-}
-
 // Store writes entry under key, replacing any earlier entry atomically: the
 // file is written under a temporary name in the same directory, synced and
 // renamed, so a reader sees the old entry or the new one, never part of one.
