@@ -2,20 +2,17 @@ package stschain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/gofrs/flock"
+	"github.com/stschain/stschain/internal/clicache"
 )
 
 // FileCache is a [Cache] and [CacheLocker] that keeps each entry in its own
@@ -41,8 +38,6 @@ const (
 	// fileCacheLockRetry is how often Lock tries again a lock another
 	// process or goroutine holds.
 	fileCacheLockRetry = 20 * time.Millisecond
-	// fileCacheMaxSize bounds what Load reads: a cache entry is a few KiB.
-	fileCacheMaxSize = 1 << 20
 )
 
 // cacheKeyRe is what a key may be, so that it never names a file outside
@@ -87,58 +82,6 @@ func DefaultCLICacheDir() (string, error) {
 	return filepath.Join(home, ".aws", "cli", "cache"), nil
 }
 
-// cliCacheFile is the JSON of an AWS CLI cache entry: botocore stores the
-// AssumeRole response dict as it is, adds Credentials.AccountId, and writes
-// Expiration with strftime("%Y-%m-%dT%H:%M:%S%Z"). Other keys
-// (ResponseMetadata, PackedPolicySize) are ignored when read and not written.
-type cliCacheFile struct {
-	Credentials     *cliCredentials     `json:"Credentials"`
-	AssumedRoleUser *cliAssumedRoleUser `json:"AssumedRoleUser,omitempty"`
-}
-
-type cliCredentials struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	SessionToken    string `json:"SessionToken"`
-	Expiration      string `json:"Expiration"`
-	AccountID       string `json:"AccountId,omitempty"`
-}
-
-type cliAssumedRoleUser struct {
-	AssumedRoleID string `json:"AssumedRoleId"`
-	Arn           string `json:"Arn"`
-}
-
-// cliExpirationLayout is how botocore writes Expiration today: whole seconds
-// and the zone name of its UTC datetime, "2030-07-15T23:28:33UTC".
-const cliExpirationLayout = "2006-01-02T15:04:05UTC"
-
-// expirationLayouts are the forms of Expiration read. time.Parse accepts a
-// fractional second after the seconds in each of them.
-var expirationLayouts = []string{
-	cliExpirationLayout,        // botocore JSONFileCache: ...UTC
-	time.RFC3339,               // ...Z, ...+00:00, ...-07:00 (datetime.isoformat, Go)
-	"2006-01-02T15:04:05-0700", // strftime %z
-	"2006-01-02T15:04:05 UTC",
-	"2006-01-02 15:04:05Z07:00", // str(datetime)
-	"2006-01-02 15:04:05UTC",
-	"2006-01-02 15:04:05-0700",
-	"2006-01-02 15:04:05 UTC",
-}
-
-// parseExpiration reads every form of Expiration botocore versions and other
-// tools write. A time without a zone is rejected: botocore cannot compare it
-// either.
-func parseExpiration(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	for _, layout := range expirationLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("the Expiration %q is not a date and time with a zone (want for example 2030-07-15T23:28:33UTC or 2030-07-15T23:28:33Z)", s)
-}
-
 // Load returns the entry stored under key. A missing file is a miss with a
 // nil error, and so is an entry whose Expiration has passed. A file that
 // cannot be read or is not a cache entry (corrupt, truncated, another shape,
@@ -159,83 +102,21 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, fileCacheMaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, clicache.MaxFileSize+1))
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
 	}
-	if len(data) > fileCacheMaxSize {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is larger than %d bytes: not a cache entry", path, fileCacheMaxSize)
+	if len(data) > clicache.MaxFileSize {
+		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is larger than %d bytes: not a cache entry", path, clicache.MaxFileSize)
 	}
-	entry, expires, err := decodeCacheFile(data)
+	creds, user, err := clicache.Decode(data)
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
 	}
-	if !expires.After(time.Now()) {
+	if !creds.Expires.After(time.Now()) {
 		return CacheEntry{}, false, nil
 	}
-	return entry, true, nil
-}
-
-// decodeCacheFile parses an AWS CLI cache file. Its errors name what is
-// wrong, never a value but Expiration's.
-func decodeCacheFile(data []byte) (CacheEntry, time.Time, error) {
-	var file cliCacheFile
-	if err := json.Unmarshal(data, &file); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			// A SyntaxError quotes a character of the file, which may be
-			// part of a secret: report only where it is.
-			return CacheEntry{}, time.Time{}, fmt.Errorf("not valid JSON (error at byte %d of %d)", syn.Offset, len(data))
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return CacheEntry{}, time.Time{}, errors.New("not valid JSON (truncated)")
-		}
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: %s is a JSON %s", typ.Field, typ.Value)
-		}
-		return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: %w", err)
-	}
-	cr := file.Credentials
-	if cr == nil {
-		return CacheEntry{}, time.Time{}, errors.New("not an AWS CLI cache entry: no Credentials object")
-	}
-	var missing []string
-	for _, f := range []struct{ name, value string }{
-		{"AccessKeyId", cr.AccessKeyID},
-		{"SecretAccessKey", cr.SecretAccessKey},
-		{"SessionToken", cr.SessionToken},
-		{"Expiration", cr.Expiration},
-	} {
-		if f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: Credentials has no %s", strings.Join(missing, ", "))
-	}
-	expires, err := parseExpiration(cr.Expiration)
-	if err != nil {
-		return CacheEntry{}, time.Time{}, err
-	}
-	entry := CacheEntry{Credentials: aws.Credentials{
-		AccessKeyID:     cr.AccessKeyID,
-		SecretAccessKey: cr.SecretAccessKey,
-		SessionToken:    cr.SessionToken,
-		CanExpire:       true,
-		Expires:         expires,
-		AccountID:       cr.AccountID,
-	}}
-	if u := file.AssumedRoleUser; u != nil && (u.Arn != "" || u.AssumedRoleID != "") {
-		entry.AssumedRoleUser = &types.AssumedRoleUser{
-			Arn:           aws.String(u.Arn),
-			AssumedRoleId: aws.String(u.AssumedRoleID),
-		}
-		if id := accountFromARN(u.Arn); id != "" {
-			entry.Credentials.AccountID = id
-		}
-	}
-	return entry, expires, nil
+	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
 }
 
 // Store writes entry under key, replacing any earlier entry atomically: the
@@ -247,46 +128,9 @@ func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) err
 	if err != nil {
 		return err
 	}
-	cr := entry.Credentials
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"AccessKeyID", cr.AccessKeyID != ""},
-		{"SecretAccessKey", cr.SecretAccessKey != ""},
-		{"SessionToken", cr.SessionToken != ""},
-		{"Expires", !cr.Expires.IsZero()},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("stschain: cannot cache credentials without %s", strings.Join(missing, ", "))
-	}
-	file := cliCacheFile{Credentials: &cliCredentials{
-		AccessKeyID:     cr.AccessKeyID,
-		SecretAccessKey: cr.SecretAccessKey,
-		SessionToken:    cr.SessionToken,
-		// Truncated to the second, as botocore writes it: the entry
-		// expires at most a second early, never late.
-		Expiration: cr.Expires.UTC().Format(cliExpirationLayout),
-		AccountID:  cr.AccountID,
-	}}
-	if u := entry.AssumedRoleUser; u != nil {
-		file.AssumedRoleUser = &cliAssumedRoleUser{
-			AssumedRoleID: aws.ToString(u.AssumedRoleId),
-			Arn:           aws.ToString(u.Arn),
-		}
-		if file.Credentials.AccountID == "" {
-			// As botocore's _add_account_id_to_response.
-			file.Credentials.AccountID = accountFromARN(file.AssumedRoleUser.Arn)
-		}
-	}
-	data, err := json.Marshal(file)
+	data, err := clicache.Encode(entry.Credentials, entry.AssumedRoleUser)
 	if err != nil {
-		return fmt.Errorf("stschain: encoding cache entry: %w", err)
+		return fmt.Errorf("stschain: %w", err)
 	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("stschain: creating the cache directory: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/internal/clicache"
 )
 
 // cliGoldenFile is a cache entry exactly as botocore 1.43.11 (AWS CLI
@@ -174,45 +175,6 @@ func TestFileCacheGoldenCLIFile(t *testing.T) {
 	})
 }
 
-func TestFileCacheExpirationForms(t *testing.T) {
-	utc := time.Date(2030, 7, 15, 23, 28, 33, 0, time.UTC)
-	frac := utc.Add(359 * time.Millisecond)
-	tests := []struct {
-		in   string
-		want time.Time
-	}{
-		{"2030-07-15T23:28:33UTC", utc},
-		{"2030-07-15T23:28:33.359UTC", frac},
-		{"2030-07-15T23:28:33Z", utc},
-		{"2030-07-15T23:28:33.359Z", frac},
-		{"2030-07-15T23:28:33.359000Z", frac},
-		{"2030-07-15T23:28:33+00:00", utc},
-		{"2030-07-15T23:28:33.359+00:00", frac},
-		{"2030-07-16T01:28:33+02:00", utc},
-		{"2030-07-15T18:28:33.359-05:00", frac},
-		{"2030-07-15T23:28:33+0000", utc},
-		{"2030-07-15T23:28:33 UTC", utc},
-		{"2030-07-15 23:28:33+00:00", utc},
-		{"2030-07-15 23:28:33.359+00:00", frac},
-		{"2030-07-15 23:28:33UTC", utc},
-		{" 2030-07-15T23:28:33Z ", utc},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				c := newTestFileCache(t)
-				writeEntryFile(t, c, "k", fmt.Sprintf(`{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "S", "SessionToken": "T", "Expiration": %q}}`, tt.in))
-				got, ok, err := c.Load(context.Background(), "k")
-				require.NoError(t, err)
-				require.True(t, ok)
-				assert.True(t, tt.want.Equal(got.Credentials.Expires), "got %v, want %v", got.Credentials.Expires, tt.want)
-				assert.True(t, got.Credentials.CanExpire)
-				assert.Nil(t, got.AssumedRoleUser)
-			})
-		})
-	}
-}
-
 func TestFileCacheExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -254,8 +216,12 @@ func TestFileCacheUnusableFiles(t *testing.T) {
 		{"missing keys", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
 		{"sso token file", `{"accessToken": "` + testSecret + `", "expiresAt": "2099-01-01T00:00:00Z"}`, "no Credentials object"},
 		{"no zone", strings.Replace(good, "00:00:00Z", "00:00:00", 1), "not a date and time with a zone"},
-		{"not a date", strings.Replace(good, "2099-01-01T00:00:00Z", "tomorrow", 1), `"tomorrow"`},
-		{"too large", `{"Credentials": {"AccessKeyId": "` + strings.Repeat("A", fileCacheMaxSize) + `"}}`, "larger than"},
+		{"not a date", strings.Replace(good, "2099-01-01T00:00:00Z", "tomorrow", 1), "Credentials.Expiration is not a date and time"},
+		{"accounts differ", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z", "AccountId": "999999999999"},
+			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:sts::123456789012:assumed-role/demo/alice"}}`, "name different accounts"},
+		{"AssumedRoleUser not a session", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"},
+			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:iam::123456789012:user/alice"}}`, "AssumedRoleUser.Arn is not the ARN of an assumed-role session"},
+		{"too large", `{"Credentials": {"AccessKeyId": "` + strings.Repeat("A", clicache.MaxFileSize) + `"}}`, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,14 @@
 // Package clicache holds what stschain shares with the AWS CLI's credential
 // cache, the directory of JSON files that botocore's JSONFileCache keeps in
-// ~/.aws/cli/cache: the keys the CLI files AssumeRole sessions under,
-// [AssumeRoleKey], and the key of GetSessionToken sessions, which the CLI
-// does not cache, [SessionTokenKey]; and [AccountOf], the account of a
-// session's ARN.
+// ~/.aws/cli/cache:
+//
+//   - the format of its files: [Decode] and [Encode];
+//   - the keys the CLI files AssumeRole sessions under, [AssumeRoleKey], and
+//     the key of GetSessionToken sessions, which the CLI does not cache,
+//     [SessionTokenKey];
+//   - [AccountOf], the account of a session's ARN.
 //
 // Package stschain's FileCache is the public face of all this. Errors here
 // carry no package prefix: stschain wraps them, so that its prefix appears
-// once.
+// once. No error quotes a credential.
 package clicache
