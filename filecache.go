@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/stschain/stschain/internal/clicache"
 )
 
@@ -23,9 +20,26 @@ import (
 // <key>.lock, which the operating system releases when its holder exits, so
 // a crashed process never leaves a key locked.
 //
+// A FileCache trusts nothing another local user could have written. On
+// Unix, [NewFileCache] refuses a directory that is not the effective user's
+// own or that others could write or replace. Load, Store and Lock use only
+// regular files owned by the effective user, not writable by group or
+// others, with a single link; they open them without following symbolic
+// links and without blocking, so that a link, FIFO or device planted in the
+// directory is refused with an error saying what it is, and never hangs
+// them. Load also refuses an entry whose account ID and AssumedRoleUser name
+// different accounts. Load cannot tell which role a key was computed from:
+// whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
+// session of that role. On other systems FileCache refuses what is not a
+// regular file and leaves owners and permissions to the system's access
+// control lists.
+//
+// In a directory this user cannot write (a read-only mount, say), Load
+// works, and Lock and Store fail at once with an error that says so.
+//
 // A FileCache is safe for concurrent use by goroutines and processes.
 type FileCache struct {
-	dir string // absolute; immutable after NewFileCache
+	dir *clicache.Dir // immutable after NewFileCache
 }
 
 var (
@@ -33,41 +47,28 @@ var (
 	_ CacheLocker = (*FileCache)(nil)
 )
 
-// Tuning of FileCache.
-const (
-	// fileCacheLockRetry is how often Lock tries again a lock another
-	// process or goroutine holds.
-	fileCacheLockRetry = 20 * time.Millisecond
-)
-
-// cacheKeyRe is what a key may be, so that it never names a file outside
-// the cache directory.
-var cacheKeyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
-
 // NewFileCache returns a FileCache keeping its files in dir, which it creates
-// with mode 0700 (and any missing parents) when it does not exist; an
-// existing directory is used as it is. dir is taken literally: no "~" or
-// environment variable is expanded. A relative dir is made absolute against
-// the working directory now.
+// with mode 0700 (and any missing parents) when it does not exist. dir is
+// taken literally: no "~" or environment variable is expanded. A relative
+// dir is made absolute against the working directory now, and symbolic
+// links in dir are resolved now: the FileCache keeps working in the
+// directory they led to.
+//
+// On Unix that directory must belong to the effective user and be writable
+// by nobody else, and each directory above it must belong to the effective
+// user or root and be writable by nobody else unless it is sticky (as /tmp
+// is); otherwise another user could plant sessions for this one to use.
+// NewFileCache changes no permission: it fails with an error that says what
+// is wrong and how to fix it (for example "chmod go-w DIR").
 func NewFileCache(dir string) (*FileCache, error) {
 	if dir == "" {
 		return nil, errors.New("stschain: NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
 	}
-	abs, err := filepath.Abs(dir)
+	d, err := clicache.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: creating the cache directory: %w", err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("stschain: NewFileCache: %s is not a directory", abs)
-	}
-	return &FileCache{dir: abs}, nil
+	return &FileCache{dir: d}, nil
 }
 
 // DefaultCLICacheDir returns the AWS CLI's cache directory,
@@ -84,31 +85,20 @@ func DefaultCLICacheDir() (string, error) {
 
 // Load returns the entry stored under key. A missing file is a miss with a
 // nil error, and so is an entry whose Expiration has passed. A file that
-// cannot be read or is not a cache entry (corrupt, truncated, another shape,
-// missing keys) is a miss with an error saying what is wrong; the error never
-// holds a credential. The entry's Credentials have CanExpire set and
+// FileCache does not trust, cannot read, or that is not a cache entry
+// (corrupt, truncated, another shape, missing keys) is a miss with an error saying what is wrong; the error
+// never holds a credential. The entry's Credentials have CanExpire set and
 // AccountID taken from the AssumedRoleUser ARN (or the CLI's AccountId);
-// Source is left empty.
+// Source is left empty. Load returns ctx's error if ctx has ended.
 func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, error) {
-	path, err := c.path(key, ".json")
-	if err != nil {
-		return CacheEntry{}, false, err
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := c.dir.ReadEntry(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
 		return CacheEntry{}, false, nil
 	}
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, clicache.MaxFileSize+1))
-	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
-	}
-	if len(data) > clicache.MaxFileSize {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is larger than %d bytes: not a cache entry", path, clicache.MaxFileSize)
-	}
+	path := filepath.Join(c.dir.Path(), key+".json")
 	creds, user, err := clicache.Decode(data)
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
@@ -123,49 +113,13 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 // file is written under a temporary name in the same directory, synced and
 // renamed, so a reader sees the old entry or the new one, never part of one.
 // The entry needs an access key, secret key, session token and Expires.
+// Store returns ctx's error, writing nothing, if ctx has ended.
 func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) error {
-	path, err := c.path(key, ".json")
-	if err != nil {
-		return err
-	}
 	data, err := clicache.Encode(entry.Credentials, entry.AssumedRoleUser)
 	if err != nil {
 		return fmt.Errorf("stschain: %w", err)
 	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("stschain: creating the cache directory: %w", err)
-	}
-	return writeFileAtomic(path, data)
-}
-
-// writeFileAtomic writes data to a new temporary file (mode 0600) beside
-// path and renames it to path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600 already; Chmod says so explicitly and
-	// holds on systems where it does not.
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := c.dir.WriteEntry(ctx, key, data); err != nil {
 		return fmt.Errorf("stschain: writing cache entry: %w", err)
 	}
 	return nil
@@ -175,30 +129,13 @@ func writeFileAtomic(path string, data []byte) (err error) {
 // cache directory, trying again every few milliseconds until it is free or
 // ctx ends. The lock excludes other processes and, since every call opens
 // the file afresh, other goroutines of this process too. The lock file is
+// created with mode 0600 if missing, never through a symbolic link, and is
 // left in place. The returned function releases the lock; calling it again
 // does nothing.
 func (c *FileCache) Lock(ctx context.Context, key string) (unlock func(), err error) {
-	path, err := c.path(key, ".lock")
+	unlock, err = c.dir.Lock(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stschain: locking cache key: %w", err)
 	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, fileCacheLockRetry)
-	if err != nil {
-		return nil, fmt.Errorf("stschain: locking cache key %s: %w", key, err)
-	}
-	if !ok { // cannot happen: TryLockContext returns an error instead
-		return nil, fmt.Errorf("stschain: locking cache key %s: lock not taken", key)
-	}
-	var once sync.Once
-	return func() { once.Do(func() { _ = fl.Unlock() }) }, nil
-}
-
-// path returns the file of key with ext, or an error when key could name a
-// file outside the directory.
-func (c *FileCache) path(key, ext string) (string, error) {
-	if !cacheKeyRe.MatchString(key) {
-		return "", fmt.Errorf("stschain: invalid cache key %q: want 1 to 200 characters of letters, digits, '_' and '-'", key)
-	}
-	return filepath.Join(c.dir, key+ext), nil
+	return unlock, nil
 }

@@ -6,6 +6,8 @@
 //   - the keys the CLI files AssumeRole sessions under, [AssumeRoleKey], and
 //     the key of GetSessionToken sessions, which the CLI does not cache,
 //     [SessionTokenKey];
+//   - a [Dir] that reads, writes and locks those files without trusting
+//     anything another local user could have put there;
 //   - [AccountOf], the account of a session's ARN.
 //
 // Package stschain's FileCache is the public face of all this. Errors here
