@@ -59,7 +59,8 @@ var (
 // user or root and be writable by nobody else unless it is sticky (as /tmp
 // is); otherwise another user could plant sessions for this one to use.
 // NewFileCache changes no permission: it fails with an error that says what
-// is wrong and how to fix it (for example "chmod go-w DIR").
+// is wrong and how to fix it (for example "chmod go-w DIR"). It also removes
+// temporary files that a killed process left behind more than a minute ago.
 func NewFileCache(dir string) (*FileCache, error) {
 	if dir == "" {
 		return nil, errors.New("stschain: NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")

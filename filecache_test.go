@@ -957,6 +957,56 @@ func TestFileCacheHonoursContext(t *testing.T) {
 	assert.Equal(t, "k.json", entries[0].Name())
 }
 
+func TestFileCacheSweepsStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * time.Minute)
+	plant := func(name string, stale bool) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(cliFile(time.Now().Add(time.Hour), "")), 0o600))
+		if stale {
+			require.NoError(t, os.Chtimes(path, old, old))
+		}
+		return path
+	}
+	staleTemp := plant(".k.json.123.tmp", true)
+	freshTemp := plant(".k.json.456.tmp", false)
+	kept := []string{
+		freshTemp,
+		plant(".k.json.tmp", true),     // not a name Store makes
+		plant("k.json.789.tmp", true),  // not hidden: not Store's
+		plant(".k.lock.789.tmp", true), // Store makes no temporary lock files
+		plant("k.json", true),          // an entry, however old
+	}
+	link := filepath.Join(dir, ".l.json.1.tmp")
+	require.NoError(t, os.Symlink(staleTemp, link))
+	kept = append(kept, link)
+	if os.Geteuid() == 0 {
+		uid, gid := otherUser(t)
+		foreign := plant(".f.json.1.tmp", true)
+		require.NoError(t, os.Chown(foreign, uid, gid))
+		kept = append(kept, foreign) // not this user's
+	}
+
+	c, err := NewFileCache(dir)
+	require.NoError(t, err)
+	_, err = os.Lstat(staleTemp)
+	assert.ErrorIs(t, err, os.ErrNotExist, "NewFileCache removes a stale temporary file")
+	for _, p := range kept {
+		_, err := os.Lstat(p)
+		assert.NoError(t, err, "%s is kept", filepath.Base(p))
+	}
+
+	// The fresh one may be a Store's at work; once stale, Store sweeps it.
+	require.NoError(t, os.Chtimes(freshTemp, old, old))
+	require.NoError(t, c.Store(context.Background(), "other", testEntry(time.Now().Add(time.Hour))))
+	_, err = os.Lstat(freshTemp)
+	assert.ErrorIs(t, err, os.ErrNotExist, "Store removes a stale temporary file")
+	for _, p := range kept[1:] {
+		_, err := os.Lstat(p)
+		assert.NoError(t, err, "%s is kept", filepath.Base(p))
+	}
+}
+
 // readOnlyResult is what a FileCache did in a directory it cannot write.
 type readOnlyResult struct {
 	NewErr          string

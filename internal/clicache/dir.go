@@ -18,11 +18,19 @@ const (
 	// LockRetry is how often Lock tries again a lock another process or
 	// goroutine holds.
 	LockRetry = 20 * time.Millisecond
+	// StaleTempAge is the age from which a temporary file that WriteEntry
+	// left behind (its process was killed between writing and renaming it)
+	// is removed. Writing an entry takes milliseconds.
+	StaleTempAge = time.Minute
 )
 
 // keyRe is what a key may be, so that it never names a file outside the
 // directory.
 var keyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+
+// tempRe matches the temporary files of WriteEntry: os.CreateTemp puts a
+// decimal number where the pattern has "*".
+var tempRe = regexp.MustCompile(`^\.[0-9A-Za-z_-]{1,200}\.json\.[0-9]+\.tmp$`)
 
 // Dir is a cache directory that only its owner can write: it holds
 // <key>.json entries and <key>.lock lock files. Create one with [OpenDir].
@@ -52,7 +60,8 @@ type Dir struct {
 // belong to the effective user or root and be writable by nobody else unless
 // it is sticky (as /tmp is), for otherwise another user could plant entries
 // or put a directory of theirs in its place. OpenDir changes no permission:
-// its error says what to fix.
+// its error says what to fix. It removes stale temporary files (see
+// [StaleTempAge]).
 func OpenDir(path string) (*Dir, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -68,7 +77,9 @@ func OpenDir(path string) (*Dir, error) {
 	if err := checkDir(real); err != nil {
 		return nil, err
 	}
-	return &Dir{path: real}, nil
+	d := &Dir{path: real}
+	d.sweep()
+	return d, nil
 }
 
 // Path returns the directory's absolute path, symbolic links resolved.
@@ -154,7 +165,8 @@ func openChecked(path string) (*os.File, error) {
 // atomically: the data is written to a new temporary file (mode 0600) in the
 // directory, synced and renamed, so a reader sees the old entry or the new
 // one, never part of one. It checks ctx before it starts and before the
-// rename; a failure removes the temporary file.
+// rename; a failure removes the temporary file. It then removes stale
+// temporary files.
 func (d *Dir) WriteEntry(ctx context.Context, key string, data []byte) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -193,7 +205,33 @@ func (d *Dir) WriteEntry(ctx context.Context, key string, data []byte) (err erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d.sweep()
+	return nil
+}
+
+// sweep removes the temporary files of WriteEntry older than StaleTempAge
+// that belong to the effective user: what a process killed between writing
+// and renaming one left behind, a whole session each. It is best effort: a
+// file it cannot remove stays for the next sweep.
+func (d *Dir) sweep() {
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !tempRe.MatchString(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !ownedByEffectiveUser(fi) || now.Sub(fi.ModTime()) < StaleTempAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(d.path, e.Name()))
+	}
 }
 
 // checkFile returns an error saying what fi, the file at path, is when Dir

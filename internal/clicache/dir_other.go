@@ -12,6 +12,10 @@ import (
 // the file it opened instead.
 const openNoFollow = 0
 
+// ownedByEffectiveUser is true: ownership is left to the system's access
+// control lists.
+func ownedByEffectiveUser(fs.FileInfo) bool { return true }
+
 // checkOwner accepts every regular file: ownership is left to the system's
 // access control lists.
 func checkOwner(string, fs.FileInfo) error { return nil }

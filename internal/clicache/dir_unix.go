@@ -23,6 +23,11 @@ func statOf(fi fs.FileInfo) (uid int, nlink uint64) {
 	return int(st.Uid), uint64(st.Nlink)
 }
 
+func ownedByEffectiveUser(fi fs.FileInfo) bool {
+	uid, _ := statOf(fi)
+	return uid == os.Geteuid()
+}
+
 // checkOwner refuses a file that the effective user did not make alone: one
 // owned by someone else, writable by group or others, or with another name
 // (a hard link, which its maker could change through that name).
