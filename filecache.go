@@ -27,7 +27,11 @@ import (
 // others, with a single link; they open them without following symbolic
 // links and without blocking, so that a link, FIFO or device planted in the
 // directory is refused with an error saying what it is, and never hangs
-// them. Load also refuses an entry whose account ID and AssumedRoleUser name
+// them. Load also refuses an entry that STS could not have issued: one whose
+// Expiration lies further ahead than the longest session STS grants
+// ([MaxAssumeRoleDuration] for an entry with an AssumedRoleUser,
+// [MaxGetSessionTokenDuration] for one without, plus five minutes for clocks
+// that disagree), and one whose account ID and AssumedRoleUser name
 // different accounts. Load cannot tell which role a key was computed from:
 // whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
 // session of that role. On other systems FileCache refuses what is not a
@@ -46,6 +50,11 @@ var (
 	_ Cache       = (*FileCache)(nil)
 	_ CacheLocker = (*FileCache)(nil)
 )
+
+// fileCacheClockSkew is how far the clock of this host may be behind STS's
+// before an entry at the longest session STS grants counts as too long:
+// that is how far SigV4 lets a signing clock be off.
+const fileCacheClockSkew = 5 * time.Minute
 
 // NewFileCache returns a FileCache keeping its files in dir, which it creates
 // with mode 0700 (and any missing parents) when it does not exist. dir is
@@ -87,7 +96,8 @@ func DefaultCLICacheDir() (string, error) {
 // Load returns the entry stored under key. A missing file is a miss with a
 // nil error, and so is an entry whose Expiration has passed. A file that
 // FileCache does not trust, cannot read, or that is not a cache entry
-// (corrupt, truncated, another shape, missing keys) is a miss with an error saying what is wrong; the error
+// (corrupt, truncated, another shape, missing keys), or an entry STS could
+// not have issued, is a miss with an error saying what is wrong; the error
 // never holds a credential. The entry's Credentials have CanExpire set and
 // AccountID taken from the AssumedRoleUser ARN (or the CLI's AccountId);
 // Source is left empty. Load returns ctx's error if ctx has ended.
@@ -104,8 +114,17 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
 	}
-	if !creds.Expires.After(time.Now()) {
+	now := time.Now()
+	if !creds.Expires.After(now) {
 		return CacheEntry{}, false, nil
+	}
+	longest, op := MaxGetSessionTokenDuration, "GetSessionToken"
+	if user != nil {
+		longest, op = MaxAssumeRoleDuration, "AssumeRole"
+	}
+	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
+		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
+			path, creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)
 	}
 	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
 }

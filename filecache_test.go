@@ -163,7 +163,10 @@ func TestFileCacheWritesAccountIDFromARN(t *testing.T) {
 }
 
 func TestFileCacheGoldenCLIFile(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) { // the bubble's clock says 2000, so the 2030 entry is fresh
+	synctest.Test(t, func(t *testing.T) {
+		// The bubble's clock says 2000: move it to an hour before the
+		// entry expires, inside the longest session STS grants.
+		time.Sleep(time.Until(time.Date(2030, 7, 15, 22, 28, 33, 0, time.UTC)))
 		c := newTestFileCache(t)
 		writeEntryFile(t, c, "e47c08d21c659a69bea4c6e27c346fca1fe44bee", cliGoldenFile)
 		got, ok, err := c.Load(context.Background(), "e47c08d21c659a69bea4c6e27c346fca1fe44bee")
@@ -955,6 +958,45 @@ func TestFileCacheHonoursContext(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "neither Store nor Lock made a file")
 	assert.Equal(t, "k.json", entries[0].Name())
+}
+
+func TestFileCacheLifetimeBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newTestFileCache(t)
+		now := time.Now()
+		year2099 := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Sub(now)
+		tests := []struct {
+			name    string
+			account string // "" for an entry without AssumedRoleUser
+			in      time.Duration
+			wantErr string // "" for a hit
+		}{
+			{"AssumeRole, 12 h", "123456789012", 12 * time.Hour, ""},
+			{"AssumeRole, 12 h and the clock skew allowed", "123456789012", 12*time.Hour + fileCacheClockSkew, ""},
+			{"AssumeRole, a second more", "123456789012", 12*time.Hour + fileCacheClockSkew + time.Second, "STS grants AssumeRole sessions of 12h0m0s at most"},
+			{"AssumeRole, 2099", "123456789012", year2099, "it expires at 2099-01-01T00:00:00Z"},
+			{"GetSessionToken, 36 h", "", 36 * time.Hour, ""},
+			{"GetSessionToken, 36 h and the clock skew allowed", "", 36*time.Hour + fileCacheClockSkew, ""},
+			{"GetSessionToken, a second more", "", 36*time.Hour + fileCacheClockSkew + time.Second, "STS grants GetSessionToken sessions of 36h0m0s at most"},
+			{"GetSessionToken, 2099", "", year2099, "more than 36h0m0s from now"},
+		}
+		for _, tt := range tests {
+			writeEntryFile(t, c, "k", cliFile(now.Add(tt.in), tt.account))
+			got, ok, err := c.Load(context.Background(), "k")
+			if tt.wantErr == "" {
+				assert.NoError(t, err, tt.name)
+				assert.True(t, ok, tt.name)
+				assert.Equal(t, "ASIAPLANTED", got.Credentials.AccessKeyID, tt.name)
+				continue
+			}
+			assert.False(t, ok, tt.name)
+			assert.Equal(t, CacheEntry{}, got, tt.name)
+			if assert.Error(t, err, tt.name) {
+				assert.Contains(t, err.Error(), tt.wantErr, tt.name)
+				assert.NotContains(t, err.Error(), testSecret)
+			}
+		}
+	})
 }
 
 func TestFileCacheSweepsStaleTempFiles(t *testing.T) {
