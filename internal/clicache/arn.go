@@ -1,9 +1,13 @@
 package clicache
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
 // AccountOf returns the account ID of the ARN s, or "" when s is not an ARN
@@ -45,4 +49,39 @@ func parseAssumedRoleARN(s string) (assumedRole, bool) {
 		return assumedRole{}, false
 	}
 	return assumedRole{partition: a.Partition, account: a.AccountID, role: parts[1]}, true
+}
+
+// CheckAssumedRoleUser returns an error saying why when user is not a
+// session of the role roleARN (arn:PARTITION:iam::ACCOUNT:role/PATH/NAME):
+// when user is nil, or its Arn is not the ARN of an assumed-role session, or
+// names another partition, another account or another role name. Role
+// names are compared case-insensitively, as IAM keeps them unique.
+//
+// A cache entry is filed under a key that the role ARN is only hashed into,
+// so a reader that found one by key calls this before using it: the
+// entry's own AssumedRoleUser says whose session it really is.
+func CheckAssumedRoleUser(roleARN string, user *types.AssumedRoleUser) error {
+	role, err := arn.Parse(roleARN)
+	name, isRole := strings.CutPrefix(role.Resource, "role/")
+	if err != nil || role.Service != "iam" || !isRole || !isAccountID(role.AccountID) {
+		return errors.New("the role ARN is not an IAM role ARN (want arn:PARTITION:iam::ACCOUNT:role/NAME)")
+	}
+	name = name[strings.LastIndexByte(name, '/')+1:]
+	if user == nil {
+		return errors.New("the entry has no AssumedRoleUser, which every AssumeRole session has")
+	}
+	got, ok := parseAssumedRoleARN(aws.ToString(user.Arn))
+	switch {
+	case !ok:
+		return errors.New("the entry's AssumedRoleUser.Arn is not the ARN of an assumed-role session")
+	case got.partition != role.Partition:
+		// The entry's own partition and role name are not quoted: what a
+		// file holds is shown only once it is known to be an account ID.
+		return fmt.Errorf("the entry is a session in another partition than the role's, %s", role.Partition)
+	case got.account != role.AccountID:
+		return fmt.Errorf("the entry is a session of account %s, not of the role's account %s", got.account, role.AccountID)
+	case !strings.EqualFold(got.role, name):
+		return fmt.Errorf("the entry is a session of another role than %s", name)
+	}
+	return nil
 }

@@ -1,5 +1,5 @@
-// Package clicache holds what stschain shares with the AWS CLI's credential
-// cache, the directory of JSON files that botocore's JSONFileCache keeps in
+// Package clicache reads and writes the AWS CLI's credential cache, the
+// directory of JSON files that botocore's JSONFileCache keeps in
 // ~/.aws/cli/cache:
 //
 //   - the format of its files: [Decode] and [Encode];
@@ -8,7 +8,8 @@
 //     [SessionTokenKey];
 //   - a [Dir] that reads, writes and locks those files without trusting
 //     anything another local user could have put there;
-//   - [AccountOf], the account of a session's ARN.
+//   - [AccountOf] and [CheckAssumedRoleUser], which tell whether a cached
+//     session belongs to the role it is filed under.
 //
 // Package stschain's FileCache is the public face of all this. Errors here
 // carry no package prefix: stschain wraps them, so that its prefix appears
