@@ -42,9 +42,19 @@ const cliGoldenFile = `{"Credentials": {"AccessKeyId": "ASIAJEXAMPLEXEG2JICEA", 
 
 const testSecret = "SECRETsecretSECRETsecret"
 
+// privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
+// umask of 002 makes it writable by the group, which NewFileCache refuses
+// in the cache directory and above it.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	return dir
+}
+
 func newTestFileCache(t *testing.T) *FileCache {
 	t.Helper()
-	c, err := NewFileCache(t.TempDir())
+	c, err := NewFileCache(privateDir(t))
 	require.NoError(t, err)
 	return c
 }
@@ -267,7 +277,7 @@ func TestFileCacheStoreRejectsIncompleteEntries(t *testing.T) {
 
 func TestFileCachePermissions(t *testing.T) {
 	t.Run("created", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "a", "cache")
+		dir := filepath.Join(privateDir(t), "a", "cache")
 		c, err := NewFileCache(dir)
 		require.NoError(t, err)
 		fi, err := os.Stat(dir)
@@ -287,7 +297,7 @@ func TestFileCachePermissions(t *testing.T) {
 		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	})
 	t.Run("existing dir used as is", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := privateDir(t)
 		require.NoError(t, os.Chmod(dir, 0o750))
 		_, err := NewFileCache(dir)
 		require.NoError(t, err)
@@ -296,7 +306,7 @@ func TestFileCachePermissions(t *testing.T) {
 		assert.Equal(t, os.FileMode(0o750), fi.Mode().Perm())
 	})
 	t.Run("relative dir made absolute", func(t *testing.T) {
-		t.Chdir(t.TempDir())
+		t.Chdir(privateDir(t))
 		c, err := NewFileCache("rel")
 		require.NoError(t, err)
 		assert.True(t, filepath.IsAbs(c.dir.Path()))
@@ -304,7 +314,7 @@ func TestFileCachePermissions(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		_, err := NewFileCache("")
 		assert.ErrorContains(t, err, "dir is empty")
-		file := filepath.Join(t.TempDir(), "f")
+		file := filepath.Join(privateDir(t), "f")
 		require.NoError(t, os.WriteFile(file, nil, 0o600))
 		_, err = NewFileCache(file)
 		assert.Error(t, err)
@@ -363,7 +373,7 @@ func TestFileCacheKeyValidation(t *testing.T) {
 }
 
 func TestFileCacheDefaultCLICacheDir(t *testing.T) {
-	home := t.TempDir()
+	home := privateDir(t)
 	t.Setenv("HOME", home)
 	dir, err := DefaultCLICacheDir()
 	require.NoError(t, err)
@@ -416,7 +426,7 @@ func TestFileCacheLockExclusion(t *testing.T) {
 
 	t.Run("two caches on one dir exclude each other", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := privateDir(t)
 			c1, err := NewFileCache(dir)
 			require.NoError(t, err)
 			c2, err := NewFileCache(dir)
@@ -511,7 +521,7 @@ func TestFileCacheHelperProcess(t *testing.T) {
 }
 
 func TestFileCacheLockDeadProcess(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	c, err := NewFileCache(dir)
 	require.NoError(t, err)
 
@@ -682,11 +692,11 @@ func TestFileCacheDirectoryChecks(t *testing.T) {
 		}},
 		{"writable by group", func(t *testing.T, tmp string) (string, []string) {
 			d := mkdir(t, filepath.Join(tmp, "c"), 0o770)
-			return d, []string{"the cache directory " + d + " is writable by group or others (mode 0770)", "chmod go-w " + d}
+			return d, []string{"the cache directory " + d + " is not safe: it (mode 0770) is writable by group or others", "(chmod go-w " + d + ")"}
 		}},
 		{"writable by others, as the AWS CLI makes it under umask 000", func(t *testing.T, tmp string) (string, []string) {
 			d := mkdir(t, filepath.Join(tmp, "c"), 0o777)
-			return d, []string{"is writable by group or others (mode 0777)", "could plant credentials", "chmod go-w " + d}
+			return d, []string{"it (mode 0777) is writable by group or others", "could plant credentials", "(chmod go-w " + d + ")"}
 		}},
 		{"another user's", func(t *testing.T, tmp string) (string, []string) {
 			d := mkdir(t, filepath.Join(tmp, "c"), 0o700)
@@ -696,11 +706,17 @@ func TestFileCacheDirectoryChecks(t *testing.T) {
 		{"below a directory others can write", func(t *testing.T, tmp string) (string, []string) {
 			p := mkdir(t, filepath.Join(tmp, "p"), 0o777)
 			d := mkdir(t, filepath.Join(p, "c"), 0o700)
-			return d, []string{p + ", above the cache directory " + d + ", is writable by group or others (mode 0777) and not sticky", "chmod go-w " + p}
+			return d, []string{"the cache directory " + d + " is not safe: " + p + " (mode 0777) is writable by group or others", "put a directory of theirs in its place", "(chmod go-w " + p + ")"}
+		}},
+		{"all three writable by the group, as the AWS CLI leaves them under umask 002", func(t *testing.T, tmp string) (string, []string) {
+			aws := mkdir(t, filepath.Join(tmp, ".aws"), 0o775)
+			cli := mkdir(t, filepath.Join(aws, "cli"), 0o775)
+			d := mkdir(t, filepath.Join(cli, "cache"), 0o775)
+			return d, []string{"it (mode 0775), " + cli + " (mode 0775) and " + aws + " (mode 0775) are writable by group or others", "(chmod go-w " + d + " " + cli + " " + aws + ")"}
 		}},
 		{"missing, to be made below a directory others can write", func(t *testing.T, tmp string) (string, []string) {
 			p := mkdir(t, filepath.Join(tmp, "p"), 0o777)
-			return filepath.Join(p, "a", "c"), []string{p + ", above the cache directory"}
+			return filepath.Join(p, "a", "c"), []string{p + " (mode 0777) is writable by group or others"}
 		}},
 		{"below a sticky directory others can write, as /tmp", func(t *testing.T, tmp string) (string, []string) {
 			p := mkdir(t, filepath.Join(tmp, "p"), 0o777|os.ModeSticky)
@@ -723,7 +739,7 @@ func TestFileCacheDirectoryChecks(t *testing.T) {
 			d := mkdir(t, filepath.Join(tmp, "c"), 0o777)
 			link := filepath.Join(tmp, "link")
 			require.NoError(t, os.Symlink(d, link))
-			return link, []string{"the cache directory " + d + " is writable by group or others"}
+			return link, []string{"the cache directory " + d + " is not safe: it (mode 0777)"}
 		}},
 		{"symbolic link to a directory of one's own", func(t *testing.T, tmp string) (string, []string) {
 			d := mkdir(t, filepath.Join(tmp, "c"), 0o700)
@@ -739,7 +755,7 @@ func TestFileCacheDirectoryChecks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tmp, err := filepath.EvalSymlinks(t.TempDir())
+			tmp, err := filepath.EvalSymlinks(privateDir(t))
 			require.NoError(t, err)
 			dir, wantErr := tt.setup(t, tmp)
 			before, _ := os.Lstat(dir)
@@ -764,7 +780,7 @@ func TestFileCacheDirectoryChecks(t *testing.T) {
 	}
 
 	t.Run("a link changed later does not move the cache", func(t *testing.T) {
-		tmp := t.TempDir()
+		tmp := privateDir(t)
 		first, second := filepath.Join(tmp, "first"), filepath.Join(tmp, "second")
 		require.NoError(t, os.Mkdir(first, 0o700))
 		require.NoError(t, os.Mkdir(second, 0o700))
@@ -836,7 +852,7 @@ func TestFileCacheLoadRefusesUntrustedFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestFileCache(t)
 			path := filepath.Join(c.dir.Path(), "k.json")
-			tt.plant(t, path, filepath.Join(t.TempDir(), "outside.json"))
+			tt.plant(t, path, filepath.Join(privateDir(t), "outside.json"))
 			var (
 				got CacheEntry
 				ok  bool
@@ -894,7 +910,7 @@ func TestFileCacheLockRefusesUntrustedFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestFileCache(t)
 			path := filepath.Join(c.dir.Path(), "k.lock")
-			outsideDir := t.TempDir()
+			outsideDir := privateDir(t)
 			outside := filepath.Join(outsideDir, "target")
 			tt.plant(t, path, outside)
 			before, err := os.ReadDir(outsideDir)
@@ -924,7 +940,7 @@ func TestFileCacheStoreReplacesPlantedFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			c := newTestFileCache(t)
-			outside := filepath.Join(t.TempDir(), "victim")
+			outside := filepath.Join(privateDir(t), "victim")
 			require.NoError(t, os.WriteFile(outside, []byte("original"), 0o600))
 			tt.plant(t, filepath.Join(c.dir.Path(), "k.json"), outside)
 			e := testEntry(time.Now().Add(time.Hour))
@@ -1000,7 +1016,7 @@ func TestFileCacheLifetimeBound(t *testing.T) {
 }
 
 func TestFileCacheSweepsStaleTempFiles(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	old := time.Now().Add(-2 * time.Minute)
 	plant := func(name string, stale bool) string {
 		path := filepath.Join(dir, name)
@@ -1106,7 +1122,7 @@ func TestFileCacheReadOnlyDirectory(t *testing.T) {
 	}
 	var r readOnlyResult
 	if os.Geteuid() != 0 {
-		dir := filepath.Join(t.TempDir(), "cache")
+		dir := filepath.Join(privateDir(t), "cache")
 		prepare(t, dir)
 		require.NoError(t, os.Chmod(dir, 0o500))
 		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })

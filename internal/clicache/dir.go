@@ -60,7 +60,7 @@ type Dir struct {
 // belong to the effective user or root and be writable by nobody else unless
 // it is sticky (as /tmp is), for otherwise another user could plant entries
 // or put a directory of theirs in its place. OpenDir changes no permission:
-// its error says what to fix. It removes stale temporary files (see
+// its error says what to fix, for every directory at once. It removes stale temporary files (see
 // [StaleTempAge]).
 func OpenDir(path string) (*Dir, error) {
 	abs, err := filepath.Abs(path)

@@ -41,7 +41,7 @@ func TestDirHelperProcess(t *testing.T) {
 // removes it once it is stale, and leaves it while it could still belong to
 // a writer at work.
 func TestWriteEntryKilled(t *testing.T) {
-	dir := t.TempDir()
+	dir := privateDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDirHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "CLICACHE_TEST_WRITE_DIR="+dir)
 	out, err := cmd.StdoutPipe()
@@ -91,7 +91,7 @@ func TestWriteEntryKilled(t *testing.T) {
 }
 
 func TestWriteEntrySweeps(t *testing.T) {
-	d, err := OpenDir(t.TempDir())
+	d, err := OpenDir(privateDir(t))
 	require.NoError(t, err)
 	old := time.Now().Add(-StaleTempAge - time.Second)
 	stale := filepath.Join(d.Path(), ".other.json.123.tmp")
@@ -106,7 +106,7 @@ func TestWriteEntrySweeps(t *testing.T) {
 }
 
 func TestWriteEntryFailureLeavesNothing(t *testing.T) {
-	d, err := OpenDir(t.TempDir())
+	d, err := OpenDir(privateDir(t))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.beforeRename = cancel // the caller gives up between write and rename
@@ -115,4 +115,13 @@ func TestWriteEntryFailureLeavesNothing(t *testing.T) {
 	entries, err := os.ReadDir(d.Path())
 	require.NoError(t, err)
 	assert.Empty(t, entries, "neither the entry nor a temporary file")
+}
+
+// privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
+// umask of 002 makes it writable by the group, which OpenDir refuses.
+func privateDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	return dir
 }

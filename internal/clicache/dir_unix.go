@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -46,42 +47,48 @@ func checkOwner(path string, fi fs.FileInfo) error {
 
 // checkDir refuses the cache directory dir (absolute, without symbolic
 // links) when another user could put entries in it, or put a directory of
-// theirs in its place.
+// theirs in its place. Its error names every directory to fix, so that one
+// command fixes them all: the AWS CLI makes ~/.aws, ~/.aws/cli and
+// ~/.aws/cli/cache writable by the group under a umask of 002.
 func checkDir(dir string) error {
 	euid := os.Geteuid()
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	if uid, _ := statOf(fi); uid != euid {
-		return fmt.Errorf("the cache directory %s belongs to uid %d, not to uid %d who runs this program: its owner could plant credentials in it; use a directory of your own, or make this one yours (chown %d %s)",
-			dir, uid, euid, euid, dir)
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("the cache directory %s is writable by group or others (mode %#o): they could plant credentials in it; take their write permission away (chmod go-w %s)",
-			dir, perm, dir)
-	}
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+	var loose []string // "PATH (mode M)" of each directory others can write
+	var fix []string   // their paths
+	for p := dir; ; p = filepath.Dir(p) {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			return err
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("%s, above the cache directory %s, is not a directory", p, dir)
+			return fmt.Errorf("%s is not a directory", p)
 		}
-		if uid, _ := statOf(fi); uid != euid && uid != 0 {
+		uid, _ := statOf(fi)
+		perm := fi.Mode().Perm()
+		switch {
+		case p == dir && uid != euid:
+			return fmt.Errorf("the cache directory %s belongs to uid %d, not to uid %d who runs this program: its owner could plant credentials in it; use a directory of your own, or make this one yours (chown %d %s)",
+				dir, uid, euid, euid, dir)
+		case uid != euid && uid != 0:
 			return fmt.Errorf("%s, above the cache directory %s, belongs to uid %d, neither to uid %d who runs this program nor to root: its owner could put a directory of theirs in the cache directory's place; use a cache directory elsewhere",
 				p, dir, uid, euid)
-		}
-		if perm := fi.Mode().Perm(); perm&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0 {
-			return fmt.Errorf("%s, above the cache directory %s, is writable by group or others (mode %#o) and not sticky: they could put a directory of theirs in the cache directory's place; take their write permission away (chmod go-w %s), or use a cache directory elsewhere",
-				p, dir, perm, p)
+		case p == dir && perm&0o022 != 0:
+			loose = append(loose, fmt.Sprintf("it (mode %#o)", perm))
+			fix = append(fix, p)
+		case perm&0o022 != 0 && fi.Mode()&fs.ModeSticky == 0:
+			loose = append(loose, fmt.Sprintf("%s (mode %#o)", p, perm))
+			fix = append(fix, p)
 		}
 		if p == filepath.Dir(p) {
-			return nil
+			break
 		}
 	}
+	if len(loose) == 0 {
+		return nil
+	}
+	list, verb := loose[0], "is"
+	if n := len(loose); n > 1 {
+		list, verb = strings.Join(loose[:n-1], ", ")+" and "+loose[n-1], "are"
+	}
+	return fmt.Errorf("the cache directory %s is not safe: %s %s writable by group or others, who could plant credentials in it or put a directory of theirs in its place; take their write permission away (chmod go-w %s)",
+		dir, list, verb, strings.Join(fix, " "))
 }
