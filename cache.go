@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/stschain/stschain/internal/clicache"
 )
 
 // CacheEntry is one STS response as a [Cache] keeps it.
@@ -112,13 +114,13 @@ func (l *stsLink) refuseEntry(e CacheEntry) string {
 			e.Credentials.Expires.UTC().Format(time.RFC3339), l.maxLifetime())
 	}
 	if !l.assumeRole() {
+		if e.AssumedRoleUser != nil {
+			return "it is an AssumeRole session, and the link calls GetSessionToken"
+		}
 		return ""
 	}
-	if e.AssumedRoleUser == nil {
-		return "it has no AssumedRoleUser to show whose session it is"
-	}
-	if got, want := accountOf(aws.ToString(e.AssumedRoleUser.Arn)), accountOf(l.params.RoleARN); got != want {
-		return fmt.Sprintf("its session belongs to account %q, not to the role's account %s", got, want)
+	if err := clicache.CheckAssumedRoleUser(l.params.RoleARN, e.AssumedRoleUser); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -150,14 +152,14 @@ func (l *stsLink) storeCache(ctx context.Context, key string, e CacheEntry) {
 // for the same arguments. It uses Options.Duration even after STS capped it
 // for role chaining, so that every process agrees on it.
 func (l *stsLink) assumeRoleKey() (string, error) {
-	return assumeRoleCacheKey(l.assumeRoleInput(nil, l.params.RoleSessionName, seconds(l.params.Duration)), l.params.RoleSessionName != "")
+	return clicache.AssumeRoleKey(l.assumeRoleInput(nil, l.params.RoleSessionName, seconds(l.params.Duration)), l.params.RoleSessionName != "")
 }
 
 // sessionTokenKey is the Cache key of a GetSessionToken link, which
 // depends on the master's access key ID, so that two users never share an
 // entry.
 func (l *stsLink) sessionTokenKey(masterAccessKeyID string) string {
-	key, err := sessionTokenCacheKey(l.sessionTokenInput(nil), masterAccessKeyID)
+	key, err := clicache.SessionTokenKey(l.sessionTokenInput(nil), masterAccessKeyID)
 	if err != nil {
 		// Only an empty access key ID fails, and retrieveMaster refuses
 		// master credentials without one.

@@ -168,10 +168,16 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::999999999999:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
-		}, "belongs to account"},
+		}, "a session of account 999999999999, not of the role's account 123456789012"},
+		{"another role", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/Other/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "a session of another role than A"},
 		{"no identity", func(now time.Time) CacheEntry {
 			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
-		}, "no AssumedRoleUser"},
+		}, "has no AssumedRoleUser"},
 		{"expires in 2099", func(now time.Time) CacheEntry {
 			return CacheEntry{
 				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},

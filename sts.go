@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/stschain/stschain/internal/clicache"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -320,14 +320,9 @@ func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
 	}, nil
 }
 
-// accountOf returns the account of an ARN, "" when s is not one.
-func accountOf(s string) string {
-	a, err := arn.Parse(s)
-	if err != nil {
-		return ""
-	}
-	return a.AccountID
-}
+// accountOf returns the 12-digit account of an ARN, "" when s is not an
+// ARN with one.
+func accountOf(s string) string { return clicache.AccountOf(s) }
 
 // durationSeconds is the DurationSeconds to request, nil for STS's default.
 func (l *stsLink) durationSeconds() *int32 {
