@@ -261,5 +261,3 @@ func (h *histogram) quantile(q float64) time.Duration {
 var progress io.Writer = os.Stderr
 
 func logf(format string, args ...any) { fmt.Fprintf(progress, "bench/pool: "+format+"\n", args...) }
-
-
