@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -183,18 +184,25 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		return nil, err
 	}
 
-	// Round Rounds is over once its STS calls are made and the other
-	// workers, whose refresh starts later within the jitter, have had
-	// time to take its sessions from Redis; the next round is most of a
-	// cycle away then.
+	// A phase ends at a quiet point: the last round's STS calls are made,
+	// and the other workers, whose refresh comes later within the jitter,
+	// have had time to take its sessions from Redis. The next round is
+	// most of a cycle away then.
 	phaseStart := time.Now()
+	act := watchActivity(srv)
+	defer act.stop()
+	base := act.calls()
 	settle := (cfg.Prefetch-cfg.Expiry)/2 + time.Second
 	deadline := phaseStart.Add(2*time.Duration(cfg.Rounds+1)*cfg.cycle() + 30*time.Second)
-	if err := waitForCalls(ctx, srv, mark[1], cfg.Rounds*cfg.Roles, settle, deadline); err != nil {
+	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
 		return nil, err
 	}
 	logf(logw, "plaintext check of Redis with redis-cli ...")
 	res.plain = checkPlaintext(ctx, rs, key)
+	// Quiet still, or quiet again should a round have begun meanwhile.
+	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
+		return nil, err
+	}
 	res.durations[phaseRedis] = time.Since(phaseStart)
 	mark[2] = len(srv.Calls())
 
@@ -207,8 +215,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		phaseStart = time.Now()
 		// Long enough for every session fetched before the kill to expire.
 		d := max(time.Duration(cfg.OutageRounds)*cfg.cycle(), cfg.Lifetime+time.Second)
-		logf(logw, "redis-server killed; watching the fleet without it for %v", d)
-		if err := sleepUntil(ctx, phaseStart.Add(d)); err != nil {
+		logf(logw, "redis-server killed; watching the fleet without it for %v or a little more", d)
+		notBefore := phaseStart.Add(d)
+		if err := act.waitQuiet(ctx, 0, 0, notBefore, settle, notBefore.Add(cfg.cycle())); err != nil {
 			return nil, err
 		}
 		res.durations[phaseOutage] = time.Since(phaseStart)
@@ -323,35 +332,62 @@ func broadcast(procs []*workerProc, line string) error {
 	return nil
 }
 
-func sleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// activity follows the fake STS's AssumeRole calls, to find the quiet
+// points between refresh rounds.
+type activity struct {
+	srv     *ststest.Server
+	done    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	n       int       // guarded by mu: AssumeRole calls so far
+	changed time.Time // guarded by mu: when n last grew
 }
 
-// waitForCalls waits until the fake STS has issued want customer sessions
-// since the call numbered from and none for settle, or until deadline.
-func waitForCalls(ctx context.Context, srv *ststest.Server, from, want int, settle time.Duration, deadline time.Time) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	seen, changed := -1, time.Now()
-	for {
-		n := 0
-		for _, c := range srv.Calls()[from:] {
-			if c.Action == "AssumeRole" && c.RoleARN != hubRole && c.Status == 200 {
-				n++
+func watchActivity(srv *ststest.Server) *activity {
+	a := &activity{srv: srv, done: make(chan struct{}), n: srv.CountCalls("AssumeRole"), changed: time.Now()}
+	a.wg.Go(func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+			case <-a.done:
+				return
 			}
+			n := srv.CountCalls("AssumeRole")
+			a.mu.Lock()
+			if n != a.n {
+				a.n, a.changed = n, time.Now()
+			}
+			a.mu.Unlock()
 		}
+	})
+	return a
+}
+
+func (a *activity) stop() {
+	close(a.done)
+	a.wg.Wait()
+}
+
+func (a *activity) calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// waitQuiet waits until there have been at least want AssumeRole calls
+// since there were base, it is notBefore, and no call has come for settle;
+// or until deadline.
+func (a *activity) waitQuiet(ctx context.Context, base, want int, notBefore time.Time, settle time.Duration, deadline time.Time) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a.mu.Lock()
+		n, changed := a.n, a.changed
+		a.mu.Unlock()
 		now := time.Now()
-		if n != seen {
-			seen, changed = n, now
-		}
-		if (n >= want && now.Sub(changed) >= settle) || now.After(deadline) {
+		if (n-base >= want && !now.Before(notBefore) && now.Sub(changed) >= settle) || now.After(deadline) {
 			return nil
 		}
 		select {

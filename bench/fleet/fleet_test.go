@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestSmoke runs the whole program small: 2 workers × 5 roles, sessions of
-// 6 s, two rounds with Redis, then redis-server killed. It asserts what
+// 9 s, two rounds with Redis, then redis-server killed. It asserts what
 // does not depend on the machine's speed: one STS call per role at the
 // cold start and in every round with Redis, the others served from Redis;
 // no secret readable in Redis; no caller error, with Redis or without; and
@@ -31,9 +31,9 @@ func TestSmoke(t *testing.T) {
 	cfg := config{
 		Workers:      2,
 		Roles:        5,
-		Lifetime:     6 * time.Second,
-		Prefetch:     2 * time.Second,
-		Expiry:       500 * time.Millisecond,
+		Lifetime:     9 * time.Second,
+		Prefetch:     3 * time.Second,
+		Expiry:       time.Second,
 		Rounds:       2,
 		OutageRounds: 1,
 		Callers:      2,
