@@ -124,10 +124,11 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		return nil, err
 	}
 	defer rs.Close()
-	srv, err := ststest.Start(stsConfig(cfg), ststest.DefaultAddr)
-	if err != nil {
+	scfg := stsConfig(cfg)
+	if err := scfg.Validate(); err != nil {
 		return nil, err
 	}
+	srv := ststest.NewServer(scfg)
 	defer srv.Close()
 	key := make([]byte, rediscache.KeySize)
 	_, _ = rand.Read(key)
