@@ -335,7 +335,7 @@ func TestUnusableEntriesAreMissesForTheProvider(t *testing.T) {
 			require.NoError(t, err, "an unusable entry is a miss")
 			assert.NotEqual(t, first.AccessKeyID, got.AccessKeyID)
 			assert.Equal(t, before+1, srv.CountCalls("AssumeRole"), "the provider called STS instead")
-			assert.Contains(t, logs.String(), "ignoring unusable cache entry")
+			assert.Contains(t, logs.String(), "cache load failed")
 			assert.Contains(t, logs.String(), tt.want)
 			assert.NotContains(t, logs.String(), first.SecretAccessKey)
 			assert.NotContains(t, logs.String(), first.SessionToken)
