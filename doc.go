@@ -6,50 +6,58 @@
 // when [Options.RoleARN] is set and GetSessionToken otherwise, in the manner
 // of the JavaScript SDK's AWS.ChainableTemporaryCredentials:
 //
-//	cfg, _ := config.LoadDefaultConfig(ctx)
 //	p, err := stschain.New(cfg, func(o *stschain.Options) {
 //		o.RoleARN = "arn:aws:iam::123456789012:role/deploy"
 //	})
 //	if err != nil { ... }
 //	cfg.Credentials = p
 //
+// Chains users already keep in ~/.aws/config are built by package
+// [github.com/stschain/stschain/awsprofile], every role of them a
+// ChainableProvider.
+//
 // # Chaining
 //
 // Every refresh retrieves the master credentials afresh and signs the STS
 // call with them, so a master that is itself a ChainableProvider refreshes
 // itself when, and only when, its own credentials are due. Providers nest to
-// any depth (RoleA assumed from RoleB assumed from a user) and each link
-// keeps its own schedule. An error names the path down to the failing link,
-// as "stschain: ROLE_A -> ROLE_B: AssumeRole: ...", and wraps the SDK's
-// error, so [errors.As] finds a [smithy.APIError].
+// any depth (RoleA assumed from RoleB assumed from a user), built one by one
+// with [Options.MasterCredentials] or at once with [NewChain], and each link
+// keeps its own schedule.
 //
 // # Refresh
 //
-// Retrieve returns cached credentials without locking or allocating. Inside
-// [Options.PrefetchWindow] (default 5 minutes before expiry) it still returns
-// them at once and starts one background refresh. Inside
-// [Options.ExpiryWindow] (default 1 minute) callers wait for one shared STS
-// call. When a refresh fails while the credentials have not yet expired,
-// callers keep them and attempts back off; only expired credentials turn a
-// failure into an error. Refresh points are jittered so that a fleet does
-// not call STS at the same moment, and the windows shrink for sessions too
-// short for them.
+// Retrieve returns cached credentials without locking or allocating. From
+// [Options.PrefetchWindow] (default 5 minutes before expiry) a background
+// refresh replaces them while callers keep getting them at once; it starts
+// at that point even when nobody calls Retrieve then, for credentials that
+// were handed out, so that callers behind another cache never wait either
+// (config.WithCredentialsProvider wraps the provider in an
+// aws.CredentialsCache, which asks again only at expiry). Inside [Options.ExpiryWindow]
+// (default 1 minute) callers wait for one shared STS call. When a refresh
+// fails while the credentials have not yet expired, callers keep them and
+// attempts back off; only expired credentials turn a failure into an
+// error. Refresh points are jittered so that a fleet does not call STS at
+// the same moment, and the windows shrink for sessions too short for them.
 //
 // When STS rejects the master's credentials (ExpiredToken,
 // InvalidClientTokenId) and the master can be invalidated (a
 // ChainableProvider, or an [aws.CredentialsCache] around a provider that
 // fetches anew), the master is invalidated and the call retried once, if the
-// master then hands out different credentials. An aws.CredentialsCache
-// wrapped around a ChainableProvider does not pass Invalidate on: use the
-// ChainableProvider itself as the master. When STS refuses a Duration over
-// one hour for role chaining, the provider asks for one hour instead.
+// master then hands out different credentials. When STS refuses a Duration
+// over one hour for role chaining, the provider asks for one hour instead.
+// An STS answer without keys, token or a future expiry is an error
+// wrapping [ErrMalformedResponse].
 //
 // # MFA
 //
 // With [Options.SerialNumber] set, [Options.TokenCode] is called before each
-// STS call. [PromptTokenCode] asks on the terminal (never on stdout) and
-// [TOTPTokenCode] computes codes from a secret. A code is never sent twice
-// for one device within its time step, since STS refuses reused codes.
+// STS call. [PromptTokenCode] asks on the terminal (never on stdout, and
+// again after a mistyped code), [TOTPTokenCode] computes codes from a
+// secret, and [ProcessTokenCode] runs a command (a hardware key, a password
+// manager). A code STS refuses is asked for again, up to three codes. A
+// [CodeGuard] makes sure no code is sent twice while STS would refuse it:
+// providers share the process's unless [Options.CodeGuard] names another.
 //
 // To be asked once a day rather than once an hour, put MFA on a
 // GetSessionToken link with a long Duration and assume roles from it without
@@ -62,11 +70,33 @@
 // [FileCache] keeps them in files in the AWS CLI's format and under its keys,
 // so a session the CLI cached in ~/.aws/cli/cache is reused by Go programs
 // and the other way round, and a lock per key makes one of many processes
-// call STS while the others wait for its result.
+// call STS while the others wait for its result. It trusts only files the
+// user could have written. Package
+// [github.com/stschain/stschain/rediscache] shares sessions across a fleet,
+// encrypted. A cache that fails (a read-only directory, Redis down) costs
+// the refresh its cache, logged, and nothing else.
+//
+// # Pools
+//
+// A service that assumes a role in each of thousands of accounts through one
+// hub role keeps a [Pool]: one STS client, one refresh budget
+// ([PoolOptions.MaxConcurrentRefreshes], [PoolOptions.MaxCallsPerSecond]),
+// a pause of every refresh when STS throttles, first refreshes spread over
+// the first session, and providers dropped when nobody asks for them.
+//
+// # Errors
+//
+// An error says "stschain: " once, then the path down to the failing link,
+// the operation and the cause, as in "stschain: ROLE_A -> ROLE_B:
+// AssumeRole: ...". It wraps the cause, so [errors.As] finds a
+// [smithy.APIError] and [errors.Is] a caller's context.Canceled. Secrets
+// are kept out of errors, log lines and every fmt verb of this package's
+// types, whoever wrote the text.
 //
 // # Testing
 //
 // Package [github.com/stschain/stschain/ststest] runs a fake STS endpoint
-// in-process that the real SDK client talks to, with signature checking,
-// trust policies, MFA, expiry and injected faults.
+// that the real SDK client talks to, with signature checking, trust
+// policies, MFA, web identity, expiry and injected faults, over loopback or
+// in memory (inside a testing/synctest bubble).
 package stschain
