@@ -91,8 +91,8 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 			srv := e2eServer(t, 0, 0, "111111")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			id := awsCLI(t, srv, home, "111111\n", "sts", "get-caller-identity", "--profile", tc.profile)
-			require.Len(t, srv.CallsFor("AssumeRole"), 1)
-			cliKey := srv.CallsFor("AssumeRole")[0].IssuedAccessKeyID
+			require.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1)
+			cliKey := srv.Calls(ststest.Call{Action: "AssumeRole"})[0].IssuedAccessKeyID
 			assert.Contains(t, id["Arn"], "assumed-role/")
 			files, err := filepath.Glob(filepath.Join(cacheDir, "*.json"))
 			require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, cliKey, creds.AccessKeyID)
 			assert.Equal(t, account, creds.AccountID)
-			assert.Len(t, srv.CallsFor("AssumeRole"), 1, "the library made no STS call")
+			assert.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1, "the library made no STS call")
 		})
 	}
 }
@@ -138,13 +138,13 @@ func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 			})
 			creds, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			require.Len(t, srv.CallsFor("AssumeRole"), 1)
+			require.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1)
 
 			// No MFA code on stdin: the CLI must not need one.
 			id := awsCLI(t, srv, home, "", "sts", "get-caller-identity", "--profile", tc.profile)
 			assert.Contains(t, id["Arn"], "assumed-role/")
-			assert.Len(t, srv.CallsFor("AssumeRole"), 1, "the CLI made no AssumeRole call")
-			gci := srv.CallsFor("GetCallerIdentity")
+			assert.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1, "the CLI made no AssumeRole call")
+			gci := srv.Calls(ststest.Call{Action: "GetCallerIdentity"})
 			require.Len(t, gci, 1)
 			assert.Equal(t, creds.AccessKeyID, gci[0].CallerAccessKeyID, "the CLI signed with the library's session")
 		})

@@ -393,10 +393,27 @@ func newBudget(concurrent int, perSecond float64, logger *slog.Logger) *budget {
 // and has valid credentials is not kept waiting by a pause: the refresh
 // fails with ErrThrottled and the caller keeps them.
 func (b *budget) acquire(ctx context.Context, req fetchRequest) (release func(), err error) {
-	b.mu.Lock()
-	until := b.pauseUntil
-	b.mu.Unlock()
-	if now := time.Now(); now.Before(until) {
+	if b.limiter != nil {
+		if err := b.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		select {
+		case b.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// Look at the pause only with the slot held: a call that waited
+		// for it may find the pool paused by the call that had it.
+		b.mu.Lock()
+		until := b.pauseUntil
+		b.mu.Unlock()
+		now := time.Now()
+		if !now.Before(until) {
+			return func() { <-b.slots }, nil
+		}
+		<-b.slots
 		if req.waited && req.current.HasKeys() && now.Before(req.current.Expires) {
 			return nil, fmt.Errorf("%w until %s", ErrThrottled, until.UTC().Format(time.RFC3339))
 		}
@@ -408,17 +425,6 @@ func (b *budget) acquire(ctx context.Context, req fetchRequest) (release func(),
 			return nil, ctx.Err()
 		}
 	}
-	if b.limiter != nil {
-		if err := b.limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
-	}
-	select {
-	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	return func() { <-b.slots }, nil
 }
 
 // throttles are the errors that pause a pool: the SDK's own list.

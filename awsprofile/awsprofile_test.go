@@ -138,10 +138,10 @@ source_profile = r2
 		seen[c.AccessKeyID] = true
 	}
 	assert.Len(t, seen, 4)
-	assert.Len(t, e.srv.CallsFor("AssumeRole"), 6)
+	assert.Len(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"}), 6)
 	for role, n := range map[string]int{"r1": 1, "r2": 1, "r3": 4} {
 		got := 0
-		for _, c := range e.srv.CallsFor("AssumeRole") {
+		for _, c := range e.srv.Calls(ststest.Call{Action: "AssumeRole"}) {
 			if c.RoleARN == roleARN(role) {
 				got++
 			}
@@ -206,7 +206,7 @@ source_profile = inner
 		assert.True(t, ev.Background, "no caller waited for a later refresh of the top link")
 		assert.Equal(t, stschain.RefreshOK, ev.Outcome)
 	}
-	assert.Len(t, e.srv.CallsFor("AssumeRole"), len(top)+1)
+	assert.Len(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"}), len(top)+1)
 }
 
 // cacheEntries returns the FileCache files in dir, split by whether they
@@ -273,7 +273,7 @@ source_profile = admin
 		{Action: "AssumeRole", Role: roleARN("deep"), Signer: "issued by #2", Session: "<generated>", Status: 200},
 	}, e.srv)
 	assert.Equal(t, 1, codes.count(), "one prompt")
-	session := e.srv.CallsFor("GetSessionToken")[0].IssuedAccessKeyID
+	session := e.srv.Calls(ststest.Call{Action: "GetSessionToken"})[0].IssuedAccessKeyID
 	roles, sessions := cacheEntries(t, cacheDir)
 	require.Len(t, roles, 2)
 	require.Len(t, sessions, 1)
@@ -283,7 +283,7 @@ source_profile = admin
 	again, err := load(noTokenCode(t)).Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, first.AccessKeyID, again.AccessKeyID)
-	assert.Zero(t, e.srv.CountCalls(""))
+	assert.Zero(t, len(e.srv.Calls()))
 
 	// Once the role sessions are gone, the roles are assumed from the
 	// cached MFA session: no prompt, no GetSessionToken.
@@ -292,10 +292,10 @@ source_profile = admin
 	}
 	_, err = load(noTokenCode(t)).Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Zero(t, e.srv.CountCalls("GetSessionToken"))
-	require.Len(t, e.srv.CallsFor("AssumeRole"), 2)
-	assert.Equal(t, session, e.srv.CallsFor("AssumeRole")[0].CallerAccessKeyID, "admin assumed with the cached MFA session")
-	assert.Empty(t, e.srv.CallsFor("AssumeRole")[0].SerialNumber)
+	assert.Zero(t, len(e.srv.Calls(ststest.Call{Action: "GetSessionToken"})))
+	require.Len(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"}), 2)
+	assert.Equal(t, session, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[0].CallerAccessKeyID, "admin assumed with the cached MFA session")
+	assert.Empty(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[0].SerialNumber)
 }
 
 // SessionDuration changes nothing where rule 10 does not apply: a root of

@@ -39,7 +39,7 @@ role_session_name = top
 	assert.Equal(t, "static (profile alice) -> AssumeRole "+roleARN("r1")+" (profile r1) -> AssumeRole "+roleARN("r2")+" (profile r2) -> AssumeRole "+roleARN("r3")+" (profile r3)", chain.String())
 	require.NotNil(t, chain.Top())
 	assert.Same(t, chain.Top(), chain.Config.Credentials, "the top ChainableProvider itself, not in a cache")
-	assert.Zero(t, e.srv.CountCalls(""), "loading makes no STS call")
+	assert.Zero(t, len(e.srv.Calls()), "loading makes no STS call")
 
 	creds, err := chain.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
@@ -49,7 +49,7 @@ role_session_name = top
 		{Action: "AssumeRole", Role: roleARN("r2"), Signer: "issued by #1", Session: "<generated>", Status: 200},
 		{Action: "AssumeRole", Role: roleARN("r3"), Signer: "issued by #2", Session: "top", Status: 200},
 	}, e.srv)
-	assert.Equal(t, e.srv.CallsFor("AssumeRole")[2].IssuedAccessKeyID, creds.AccessKeyID)
+	assert.Equal(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[2].IssuedAccessKeyID, creds.AccessKeyID)
 }
 
 // Rule 2: static keys end the chain when a profile is reached as a source,

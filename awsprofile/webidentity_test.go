@@ -57,7 +57,7 @@ func TestWebIdentityRoot(t *testing.T) {
 	assert.Nil(t, alone.Top())
 	c, err := alone.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, e.srv.CallsFor("AssumeRoleWithWebIdentity")[1].IssuedAccessKeyID, c.AccessKeyID)
+	assert.Equal(t, e.srv.Calls(ststest.Call{Action: "AssumeRoleWithWebIdentity"})[1].IssuedAccessKeyID, c.AccessKeyID)
 }
 
 // The web identity root's STS call goes where the config's others go,

@@ -65,7 +65,7 @@ func Example() {
 		sessions = append(sessions, creds.AccessKeyID)
 	}
 	fmt.Println("same session:", sessions[0] == sessions[1])
-	fmt.Println("AssumeRole calls:", srv.CountCalls("AssumeRole"))
+	fmt.Println("AssumeRole calls:", len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
 	for _, k := range mr.Keys() {
 		fmt.Println(regexp.MustCompile(`[0-9a-f]{40}`).ReplaceAllString(k, "<digest>"))
 	}

@@ -113,7 +113,7 @@ func TestProvidersShareSessionsThroughRedis(t *testing.T) {
 	assert.Equal(t, first.SessionToken, second.SessionToken)
 	assert.True(t, first.Expires.Equal(second.Expires))
 	assert.Equal(t, account, second.AccountID)
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "the second process made no STS call")
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the second process made no STS call")
 
 	keys := scan(t, rs)
 	require.Len(t, keys, 1, "one session, and no lock left behind: %v", keys)
@@ -142,7 +142,7 @@ func TestOneSTSCallForManyProcesses(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "one process called STS, the others waited for its result")
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "one process called STS, the others waited for its result")
 	for _, c := range got {
 		assert.Equal(t, got[0].AccessKeyID, c.AccessKeyID)
 	}
@@ -330,11 +330,11 @@ func TestUnusableEntriesAreMissesForTheProvider(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 
 			logger, logs := logged()
-			before := srv.CountCalls("AssumeRole")
+			before := len(srv.Calls(ststest.Call{Action: "AssumeRole"}))
 			got, err := provider(t, srv, c, func(o *stschain.Options) { o.Logger = logger }).Retrieve(ctx)
 			require.NoError(t, err, "an unusable entry is a miss")
 			assert.NotEqual(t, first.AccessKeyID, got.AccessKeyID)
-			assert.Equal(t, before+1, srv.CountCalls("AssumeRole"), "the provider called STS instead")
+			assert.Equal(t, before+1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the provider called STS instead")
 			assert.Contains(t, logs.String(), "cache load failed")
 			assert.Contains(t, logs.String(), tt.want)
 			assert.NotContains(t, logs.String(), first.SecretAccessKey)
@@ -517,7 +517,7 @@ func TestProviderGoesOnWithoutRedis(t *testing.T) {
 	t.Logf("Retrieve with redis-server killed: %v; log:\n%s", elapsed, logs.String())
 	require.NoError(t, err, "a cache outage fails no caller")
 	assert.True(t, creds.HasKeys())
-	assert.Equal(t, 2, srv.CountCalls("AssumeRole"), "the provider went to STS")
+	assert.Equal(t, 2, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the provider went to STS")
 	assert.Less(t, elapsed, rediscache.DefaultTimeout, "the cache calls fail at once")
 	assert.Contains(t, logs.String(), "rediscache: reading")
 	assert.NotContains(t, logs.String(), creds.SecretAccessKey)

@@ -65,7 +65,7 @@ func TestAssumeRoleAndChain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/B/chained", aws.ToString(outB.AssumedRoleUser.Arn))
 
-	calls := s.CallsFor("AssumeRole")
+	calls := s.Calls(Call{Action: "AssumeRole"})
 	require.Len(t, calls, 2)
 	assert.Equal(t, aliceKey, calls[0].CallerAccessKeyID)
 	assert.Equal(t, aws.ToString(creds.AccessKeyId), calls[0].IssuedAccessKeyID)
@@ -74,7 +74,7 @@ func TestAssumeRoleAndChain(t *testing.T) {
 	assert.Equal(t, roleB, calls[1].RoleARN)
 	assert.Equal(t, "chained", calls[1].RoleSessionName)
 	assert.Equal(t, aws.ToString(outB.Credentials.AccessKeyId), calls[1].IssuedAccessKeyID)
-	assert.Equal(t, 3, s.CountCalls(""))
+	assert.Equal(t, 3, len(s.Calls()))
 }
 
 func TestAssumeRoleRefusals(t *testing.T) {
@@ -225,7 +225,7 @@ func TestMFACodesAreOneTime(t *testing.T) {
 	_, err = alice.GetSessionToken(ctx, &sts.GetSessionTokenInput{SerialNumber: aws.String(aliceMFA), TokenCode: aws.String("333333")})
 	requireAPIError(t, err, "AccessDenied", msgMFAGST)
 
-	calls := s.CallsFor("GetSessionToken")
+	calls := s.Calls(Call{Action: "GetSessionToken"})
 	require.Len(t, calls, 2)
 	assert.Equal(t, aliceMFA, calls[1].SerialNumber)
 	assert.Equal(t, "333333", calls[1].TokenCode)
@@ -526,7 +526,7 @@ func TestOutageLastsUntilEnded(t *testing.T) {
 	requireAPIError(t, err, "Throttling", "") // the queued rule waited for the outage
 	_, err = c.GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
 	require.NoError(t, err)
-	assert.Equal(t, 7, s.CountCalls(""))
+	assert.Equal(t, 7, len(s.Calls()))
 }
 
 // TestLatency runs in a synctest bubble against the in-memory server, so
@@ -608,8 +608,8 @@ func TestConcurrentUse(t *testing.T) {
 	for err := range errs {
 		assert.NoError(t, err)
 	}
-	assert.Equal(t, 40, s.CountCalls(""))
-	assert.Len(t, s.CallsFor("AssumeRole"), 20)
+	assert.Equal(t, 40, len(s.Calls()))
+	assert.Len(t, s.Calls(Call{Action: "AssumeRole"}), 20)
 }
 
 func TestNotLoggedSecrets(t *testing.T) {
@@ -727,11 +727,9 @@ func TestCallsPatterns(t *testing.T) {
 			assert.Equal(t, want, s.Calls(tt.pattern...))
 		})
 	}
-	assert.Equal(t, 3, len(s.Calls(Call{Action: "AssumeRole"})))
-	assert.Equal(t, s.Calls(Call{Action: "AssumeRole"}), s.CallsFor("AssumeRole"))
-	assert.Equal(t, 3, s.CountCalls("AssumeRole"))
-	assert.Equal(t, 4, s.CountCalls(""))
-	assert.Empty(t, s.CallsFor(""), "CallsFor(\"\") keeps returning the calls without an Action")
+	assert.Len(t, s.Calls(Call{Action: "AssumeRole"}), 3)
+	assert.Len(t, s.Calls(), 4)
+	assert.Equal(t, s.Calls(), s.Calls(Call{}), "the zero pattern matches every call")
 }
 
 // TestCallMatchesEveryField checks that a pattern compares each field of

@@ -345,7 +345,7 @@ type activity struct {
 }
 
 func watchActivity(srv *ststest.Server) *activity {
-	a := &activity{srv: srv, done: make(chan struct{}), n: srv.CountCalls("AssumeRole"), changed: time.Now()}
+	a := &activity{srv: srv, done: make(chan struct{}), n: len(srv.Calls(ststest.Call{Action: "AssumeRole"})), changed: time.Now()}
 	a.wg.Go(func() {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -355,7 +355,7 @@ func watchActivity(srv *ststest.Server) *activity {
 			case <-a.done:
 				return
 			}
-			n := srv.CountCalls("AssumeRole")
+			n := len(srv.Calls(ststest.Call{Action: "AssumeRole"}))
 			a.mu.Lock()
 			if n != a.n {
 				a.n, a.changed = n, time.Now()

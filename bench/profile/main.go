@@ -191,7 +191,7 @@ func measure(ctx context.Context, cfg benchConfig, srv *ststest.Server, cfgFile,
 			}
 		})
 	}
-	for len(srv.CallsFor("AssumeRole")) == 0 || countRole(srv, top) < cfg.Cycles {
+	for len(srv.Calls(ststest.Call{Action: "AssumeRole"})) == 0 || countRole(srv, top) < cfg.Cycles {
 		if ctx.Err() != nil {
 			stop.Store(true)
 			wg.Wait()
@@ -233,7 +233,7 @@ func measure(ctx context.Context, cfg benchConfig, srv *ststest.Server, cfgFile,
 
 func countRole(srv *ststest.Server, role string) int {
 	n := 0
-	for _, c := range srv.CallsFor("AssumeRole") {
+	for _, c := range srv.Calls(ststest.Call{Action: "AssumeRole"}) {
 		if c.RoleARN == role && c.Status == 200 {
 			n++
 		}
