@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/ststest"
@@ -29,6 +31,15 @@ func exampleServer() *ststest.Server {
 			{ARN: "arn:aws:iam::210987654321:role/Customer", Trust: []string{"arn:aws:iam::123456789012:role/B"}, ExternalID: "customer-21"},
 		},
 	})
+}
+
+// aliceReadsHerDevice is what PromptTokenCode would get from alice at the
+// terminal: a code of her device, played by the fake STS.
+func aliceReadsHerDevice(srv *ststest.Server) stschain.TokenCodeFunc {
+	return func(ctx context.Context, serial string) (string, error) {
+		fmt.Println("code asked for", serial)
+		return srv.TokenCode(ctx, serial)
+	}
 }
 
 // whoami prints the caller identity that creds give.
@@ -123,12 +134,10 @@ func ExampleNew_mfa() {
 
 	p, err := stschain.New(cfg, func(o *stschain.Options) {
 		o.RoleARN = "arn:aws:iam::123456789012:role/Admin"
-		o.RoleSessionName = "admin"
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
-		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
-			fmt.Println("code asked for", serial)
-			return srv.TokenCode(ctx, serial) // stschain.PromptTokenCode asks the user
-		}
+		o.TokenCode = stschain.PromptTokenCode // asks on the terminal, again after a typo
+		o.TokenCode = aliceReadsHerDevice(srv) // here, with no terminal: the fake STS's device
+		o.RoleSessionName = "admin"
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -149,10 +158,8 @@ func ExampleNew_mfaOncePerDay() {
 	session, err := stschain.New(cfg, func(o *stschain.Options) {
 		o.Duration = 24 * time.Hour
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
-		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
-			fmt.Println("code asked for", serial)
-			return srv.TokenCode(ctx, serial)
-		}
+		o.TokenCode = stschain.PromptTokenCode
+		o.TokenCode = aliceReadsHerDevice(srv) // here, with no terminal: the fake STS's device
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -230,4 +237,71 @@ func ExamplePool() {
 	// Output:
 	// arn:aws:sts::210987654321:assumed-role/Customer/saas
 	// true 1
+}
+
+// Sessions kept in the AWS CLI's cache outlive the process: a second run
+// needs neither an MFA code nor an STS call.
+func ExampleNewFileCache() {
+	srv := exampleServer()
+	defer srv.Close()
+	cfg := srv.AWSConfig("alice")
+	exampleDir, err := os.MkdirTemp("", "stschain-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(exampleDir)
+
+	for range 2 { // two runs of a program
+		dir, err := stschain.DefaultCLICacheDir() // ~/.aws/cli/cache, the AWS CLI's cache
+		if err != nil {
+			log.Fatal(err)
+		}
+		dir = exampleDir // here: a directory of the example's own
+		cache, err := stschain.NewFileCache(dir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		p, err := stschain.New(cfg, func(o *stschain.Options) {
+			o.RoleARN = "arn:aws:iam::123456789012:role/Admin"
+			o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
+			o.TokenCode = stschain.PromptTokenCode
+			o.TokenCode = aliceReadsHerDevice(srv) // here, with no terminal: the fake STS's device
+			o.Cache = cache
+			o.RoleSessionName = "admin"
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		whoami(cfg, p)
+	}
+	fmt.Println("AssumeRole calls:", len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
+	// Output:
+	// code asked for arn:aws:iam::123456789012:mfa/alice
+	// arn:aws:sts::123456789012:assumed-role/Admin/admin
+	// arn:aws:sts::123456789012:assumed-role/Admin/admin
+	// AssumeRole calls: 1
+}
+
+// config.WithCredentialsProvider wraps the provider in an
+// aws.CredentialsCache; the provider still refreshes ahead of expiry.
+func ExampleChainableProvider_withCredentialsProvider() {
+	srv := exampleServer()
+	defer srv.Close()
+	ctx := context.Background()
+	p, err := stschain.New(srv.AWSConfig("alice"), func(o *stschain.Options) {
+		o.RoleARN = "arn:aws:iam::123456789012:role/B"
+		o.RoleSessionName = "deploy"
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithCredentialsProvider(p))
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.Region, cfg.BaseEndpoint = "us-east-1", aws.String(srv.URL) // here: the fake STS
+	whoami(cfg, cfg.Credentials)
+	// Output:
+	// arn:aws:sts::123456789012:assumed-role/B/deploy
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -149,4 +150,58 @@ source_profile = deploy
 	fmt.Println(err)
 	// Output:
 	// awsprofile: profile "ci" (deploy -> ci -> deploy): source_profile "deploy" makes a loop
+}
+
+// One MFA prompt a day: a 12-hour MFA session under the roles of the
+// chain, kept in a FileCache (the AWS CLI's, in a program of yours), so
+// that a restart asks for no code either.
+func ExampleLoadConfig_mfaOncePerDay() {
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: "123456789012",
+		Users: []ststest.User{{Name: "alice", AccessKeyID: "AKIAALICEEXAMPLE0001", SecretAccessKey: "alice-secret",
+			MFASerial: "arn:aws:iam::123456789012:mfa/alice"}},
+		Roles: []ststest.Role{{ARN: "arn:aws:iam::123456789012:role/admin", Trust: []string{"arn:aws:iam::123456789012:user/alice"},
+			RequireMFA: true, MaxSessionDuration: 12 * time.Hour}},
+	})
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "awsprofile-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	configFile, credentialsFile := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	_ = os.WriteFile(configFile, []byte("[profile admin]\nregion = us-east-1\nendpoint_url = "+srv.URL+
+		"\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = alice\nrole_session_name = alice\nmfa_serial = arn:aws:iam::123456789012:mfa/alice\n"), 0o600)
+	_ = os.WriteFile(credentialsFile, []byte("[alice]\naws_access_key_id = AKIAALICEEXAMPLE0001\naws_secret_access_key = alice-secret\n"), 0o600)
+	cacheDir := filepath.Join(dir, "cache") // in a program: stschain.DefaultCLICacheDir()
+	ctx := context.Background()
+
+	for range 2 { // two runs of the program
+		cache, err := stschain.NewFileCache(cacheDir) // shared with the AWS CLI
+		if err != nil {
+			log.Fatal(err)
+		}
+		cfg, err := awsprofile.LoadConfig(ctx, "admin", func(o *awsprofile.Options) {
+			o.SessionDuration = 12 * time.Hour // one MFA prompt a day, not one per role session
+			o.Cache = cache                    // and none after a restart
+			o.ConfigFiles, o.CredentialsFiles = []string{configFile}, []string{credentialsFile}
+			o.TokenCode = func(ctx context.Context, serial string) (string, error) {
+				fmt.Println("MFA code asked for", serial)
+				return srv.TokenCode(ctx, serial)
+			}
+		})
+		if err != nil {
+			log.Fatal(err) // an *awsprofile.ConfigError names the profile at fault
+		}
+		client := sts.NewFromConfig(cfg)
+		id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(aws.ToString(id.Arn))
+	}
+	// Output:
+	// MFA code asked for arn:aws:iam::123456789012:mfa/alice
+	// arn:aws:sts::123456789012:assumed-role/admin/alice
+	// arn:aws:sts::123456789012:assumed-role/admin/alice
 }

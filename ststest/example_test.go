@@ -23,7 +23,7 @@ func Example() {
 	defer srv.Close()
 
 	ctx := context.Background()
-	client := sts.NewFromConfig(srv.AWSConfig("alice"))
+	client := sts.NewFromConfig(srv.AWSConfig("alice")) // region, endpoint and alice's keys
 	id, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		fmt.Println(err)
