@@ -44,7 +44,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(ctx, f)
+	cfg, err := loadSource(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -55,23 +55,16 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 
 	links := linkOptions(f)
 	links[0].TokenCode = tokenCode
-	var prev *stschain.ChainableProvider
-	for _, link := range links {
-		p, err := stschain.New(cfg, func(o *stschain.Options) {
-			*o = link
-			if prev != nil {
-				o.MasterCredentials = prev
-			}
-			o.Cache = cache
-			o.Logger = logger
-			o.PrefetchWindow = prefetchWindow
-		})
-		if err != nil {
-			return nil, usagef("%s", oneLine(err))
-		}
-		prev = p
+	for i := range links {
+		links[i].Cache = cache
+		links[i].Logger = logger
+		links[i].PrefetchWindow = prefetchWindow
 	}
-	return &chain{provider: prev, region: f.region}, nil
+	top, err := stschain.NewChain(cfg, links...)
+	if err != nil {
+		return nil, usagef("%s", oneLine(err))
+	}
+	return &chain{provider: top, region: f.region}, nil
 }
 
 // linkOptions lists the options of each link f describes, bottom first:
@@ -140,9 +133,15 @@ func openCache(f *chainFlags) (stschain.Cache, error) {
 	return fc, nil
 }
 
-// loadConfig loads the source credentials' configuration (--profile,
-// --region) and points it at --endpoint-url.
-func loadConfig(ctx context.Context, f *chainFlags) (aws.Config, error) {
+// loadSource returns the configuration the chain is built on: its
+// Credentials are the chain's source credentials, the master of its first
+// link; its region and retryer are those of the links' STS clients. Today
+// the source is the SDK's: the shared config profile of --profile, else
+// the SDK's default chain (which reads AWS_PROFILE). Everything the command
+// does is built on what loadSource returns, so a source that is itself a
+// chain (a profile's role_arn and source_profile) can take its place here
+// alone.
+func loadSource(ctx context.Context, f *chainFlags) (aws.Config, error) {
 	var loadOpts []func(*config.LoadOptions) error
 	if f.profile != "" {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(f.profile))
