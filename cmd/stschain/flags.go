@@ -30,6 +30,8 @@ type chainFlags struct {
 	cacheDir        string
 	noCache         bool
 	verbose         bool
+
+	server bool // exec only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -99,19 +101,60 @@ per session.`,
 	},
 	"exec": {
 		name:     "exec",
-		synopsis: "stschain exec [flags] -- COMMAND [ARG...]",
-		about: `Runs COMMAND with the credentials of the last link of the chain in
-AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_CREDENTIAL_EXPIRATION (RFC 3339) and, for a role, AWS_ACCOUNT_ID;
-AWS_REGION and AWS_DEFAULT_REGION when --region is given; and AWS_PROFILE
-and AWS_DEFAULT_PROFILE removed so that COMMAND uses these credentials.
-Standard input, output and error are COMMAND's; SIGINT and SIGTERM are
-passed on to it (Ctrl-C on the terminal reaches it directly, once). The
-exit status is COMMAND's (128+N when signal N killed it). The credentials
-are not renewed while COMMAND runs: ask for a --duration that covers it.`,
+		synopsis: "stschain exec [flags] [--] [COMMAND [ARG...]]",
+		about:    execAbout(),
 		example: `  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
-  stschain exec --role-arn arn:aws:iam::222222222222:role/a --role-arn arn:aws:iam::333333333333:role/b --region eu-west-1 -- aws sts get-caller-identity`,
+  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
+  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy   # a shell`,
 	},
+}
+
+// execAbout is the description of exec, with the list of removedEnv.
+func execAbout() string {
+	return `Runs COMMAND with the credentials of the last link of the chain; without
+COMMAND, starts $SHELL (else /bin/sh).
+
+COMMAND gets the credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION (RFC 3339) and, for a role,
+AWS_ACCOUNT_ID; they are not renewed while it runs. With --server it gets
+AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN
+instead, no keys: its SDK fetches fresh credentials from stschain, which
+listens on 127.0.0.1 while COMMAND runs, whenever it needs them, and the
+chain refreshes in the background, so COMMAND can outlive any session.
+Either way COMMAND gets AWS_REGION and AWS_DEFAULT_REGION with --region,
+and ` + profileMarker + ` (--profile, else AWS_PROFILE, else "default") and,
+with a role, ` + roleMarker + ` (the last role), which tell scripts and
+prompts that they run inside stschain, and as what.
+
+These never reach COMMAND from stschain's environment, nor does the
+variable --totp-secret-env names:
+` + wrapList(removedEnv, "  ", 76) + `
+
+Standard input, output and error are COMMAND's, and so is the process
+group. SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 and SIGALRM are
+passed on to COMMAND, once each; Ctrl-C and Ctrl-\ on the terminal reach it
+directly, and stschain does not pass them on again. Ctrl-Z, fg and bg stop
+and continue both. On Linux COMMAND gets SIGTERM when stschain dies. The
+exit status is COMMAND's (128+N when signal N killed it).`
+}
+
+// wrapList joins words with spaces into lines of at most width bytes,
+// each starting with indent.
+func wrapList(words []string, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 const commonHelp = `The chain, from the source credentials up, each link signed with the
@@ -148,6 +191,9 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` of the session cache, shared with the AWS CLI; default ~/.aws/cli/cache")
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache (wins over --cache-dir)")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on standard error (never a secret)")
+	if name == "exec" {
+		fs.BoolVar(&f.server, "server", false, "serve the chain to COMMAND from a local credential server instead of putting keys in its environment: COMMAND gets fresh credentials for as long as it runs")
+	}
 	return fs
 }
 

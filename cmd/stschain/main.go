@@ -5,13 +5,14 @@
 // Usage:
 //
 //	stschain credential-process [flags]
-//	stschain exec [flags] -- COMMAND [ARG...]
+//	stschain exec [flags] [--] [COMMAND [ARG...]]
 //	stschain help [SUBCOMMAND]
 //
 // credential-process prints the JSON that credential_process in an AWS
-// config profile expects. exec runs COMMAND with the credentials in
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
-// AWS_CREDENTIAL_EXPIRATION. Both build the same chain from the same flags;
+// config profile expects. exec runs COMMAND (else a shell) with the
+// credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, or with --server from a
+// local credential server that renews them while COMMAND runs. Both build the same chain from the same flags;
 // run "stschain help" for them.
 //
 // Exit status: 0 on success; 2 for a bad flag or usage, with one line on
@@ -127,7 +128,7 @@ const mainUsage = `stschain - chained, MFA-aware, cached AWS STS credentials for
 
 Usage:
   stschain credential-process [flags]           print credentials for credential_process
-  stschain exec [flags] -- COMMAND [ARG...]     run COMMAND with the credentials in its environment
+  stschain exec [flags] [--] [COMMAND [ARG...]] run COMMAND (else $SHELL) with the credentials
   stschain help [credential-process|exec]       show the help of a subcommand
 
 The chain, from the source credentials up:
@@ -141,6 +142,7 @@ Example (~/.aws/config):
 
 Example (shell):
   stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
+  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
 
 Run "stschain help credential-process" or "stschain help exec" for the flags.
 `
