@@ -31,7 +31,8 @@ type chainFlags struct {
 	noCache         bool
 	verbose         bool
 
-	server bool // exec only
+	server bool   // exec only
+	format string // export only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -99,6 +100,13 @@ per session.`,
 
   aws s3 ls --profile deploy`,
 	},
+	"export": {
+		name:     "export",
+		synopsis: "stschain export [flags] [--format FORMAT]",
+		about:    exportAbout(),
+		example: `  eval "$(stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format env)"
+  stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format powershell | Invoke-Expression`,
+	},
 	"exec": {
 		name:     "exec",
 		synopsis: "stschain exec [flags] [--] [COMMAND [ARG...]]",
@@ -107,6 +115,23 @@ per session.`,
   stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
   stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy   # a shell`,
 	},
+}
+
+// exportAbout is the description of export, with its formats.
+func exportAbout() string {
+	var b strings.Builder
+	b.WriteString(`Prints the credentials of the last link of the chain on standard output,
+as the AWS CLI v2's "aws configure export-credentials --format FORMAT"
+does, byte for byte, so that what reads its output reads stschain's.
+The formats:
+`)
+	for _, f := range exportFormats {
+		fmt.Fprintf(&b, "  %-13s %s\n", f.name, f.about)
+	}
+	b.WriteString(`Sessions are cached in --cache-dir (the AWS CLI's cache by default), as
+for credential-process. The credentials are not renewed: for a command
+that runs longer than a session, use "stschain exec --server".`)
+	return b.String()
 }
 
 // execAbout is the description of exec, with the list of removedEnv.
@@ -191,8 +216,11 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` of the session cache, shared with the AWS CLI; default ~/.aws/cli/cache")
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache (wins over --cache-dir)")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on standard error (never a secret)")
-	if name == "exec" {
+	switch name {
+	case "exec":
 		fs.BoolVar(&f.server, "server", false, "serve the chain to COMMAND from a local credential server instead of putting keys in its environment: COMMAND gets fresh credentials for as long as it runs")
+	case "export":
+		fs.StringVar(&f.format, "format", "process", "output `format`, as the AWS CLI v2's \"aws configure export-credentials\": "+strings.Join(formatNames(), ", "))
 	}
 	return fs
 }

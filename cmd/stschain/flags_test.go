@@ -87,6 +87,8 @@ func TestHelp(t *testing.T) {
 		{"exec", "-h"},
 		{"help", "exec"},
 		{"help", "credential-process"},
+		{"export", "--help"},
+		{"help", "export"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := runInProcess(t, args...)
@@ -106,6 +108,8 @@ func TestHelp(t *testing.T) {
 			assert.Empty(t, r.stderr)
 			assert.Contains(t, r.stdout, "stschain credential-process [flags]")
 			assert.Contains(t, r.stdout, "stschain exec [flags] [--] [COMMAND [ARG...]]")
+			assert.Contains(t, r.stdout, "stschain export [flags] [--format FORMAT]")
+			assert.Contains(t, r.stdout, "stschain version")
 			assert.Contains(t, r.stdout, "credential_process = stschain credential-process")
 		})
 	}
