@@ -2,10 +2,12 @@ package stschain
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
@@ -30,8 +32,9 @@ func (e CacheEntry) String() string {
 	return s + "}"
 }
 
-// GoString is String, so that %#v shows no secret either.
-func (e CacheEntry) GoString() string { return e.String() }
+// Format prints String() for every verb, so that no verb (%+v, %#v, %d,
+// %x ...) prints the secret key or the session token.
+func (e CacheEntry) Format(f fmt.State, verb rune) { formatString(f, verb, e.String()) }
 
 // LogValue is String, so that log/slog shows no secret either.
 func (e CacheEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }
@@ -44,7 +47,8 @@ type Cache interface {
 	// when not nil, says why a stored entry could not be used (it is logged,
 	// and the load counts as a miss).
 	Load(ctx context.Context, key string) (entry CacheEntry, ok bool, err error)
-	// Store saves entry under key, replacing any earlier one.
+	// Store saves entry under key, replacing any earlier one. A failure is
+	// logged; the provider goes on without the cache.
 	Store(ctx context.Context, key string, entry CacheEntry) error
 }
 
@@ -52,8 +56,117 @@ type Cache interface {
 // provider holds the key's lock while it checks the cache, calls STS and
 // stores the result, so that of many processes refreshing the same key only
 // one calls STS (and prompts for MFA) while the others wait for its result.
+// A lock that cannot be had (an unwritable directory, a server that is
+// down) is logged, and the provider goes on without it.
 type CacheLocker interface {
 	// Lock blocks until the lock for key is held or ctx ends, and returns
 	// the function that releases it.
 	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// cacheSkew is how far a cached entry's expiry may lie beyond the longest
+// session STS could have granted, for clocks that disagree.
+const cacheSkew = 5 * time.Minute
+
+// linkCache is how a link uses Options.Cache: which entries it takes, and
+// what it does when the cache fails (logs, and goes on without it).
+type linkCache struct {
+	cache   Cache        // nil: no cache
+	logger  *slog.Logger // never nil
+	link    string
+	account string // of the role ARN; "" for GetSessionToken links
+	// assumeRoleKey is the key of an AssumeRole link, computed once by New
+	// (it does not depend on the master); "" for GetSessionToken links.
+	assumeRoleKey string
+	// windows and lifetimes judge entries: requested is the session length
+	// the link asks for, longest what STS could grant it.
+	windows   windows
+	requested func() time.Duration
+	longest   time.Duration
+}
+
+func (c *linkCache) enabled() bool { return c.cache != nil }
+
+// load returns the entry cached under key when it can replace current: it
+// is not current itself, it is of the link's account, it could have been
+// granted to the link, and it is fresh.
+func (c *linkCache) load(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
+	e, ok, err := c.cache.Load(ctx, key)
+	if err != nil {
+		c.logger.Warn("stschain: ignoring unusable cache entry", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+		return fetched{}, false
+	}
+	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {
+		return fetched{}, false
+	}
+	if why := c.refuse(e); why != "" {
+		c.logger.Warn("stschain: ignoring cache entry: "+why, slog.String("link", c.link), slog.Any("entry", e))
+		return fetched{}, false
+	}
+	now := time.Now()
+	creds := e.Credentials
+	creds.Source = ProviderName
+	if u := e.AssumedRoleUser; u != nil {
+		creds.AccountID = accountOf(aws.ToString(u.Arn))
+	}
+	// The entry's age is unknown: judge it, without jitter, by the lifetime
+	// the link asks for, so that an old entry is not taken for a short
+	// fresh one.
+	life := max(creds.Expires.Sub(now), c.requested())
+	if c.windows.schedule(creds, life, false).state(now) != fresh {
+		return fetched{}, false
+	}
+	return fetched{creds: creds, life: life, fromCache: true}, true
+}
+
+// refuse says why the link must not use e, or "".
+func (c *linkCache) refuse(e CacheEntry) string {
+	if !e.Credentials.CanExpire {
+		return "it never expires, but STS sessions do"
+	}
+	if limit := time.Now().Add(c.longest + cacheSkew); e.Credentials.Expires.After(limit) {
+		return fmt.Sprintf("it expires at %s, later than STS could have granted (%v from now)",
+			e.Credentials.Expires.UTC().Format(time.RFC3339), c.longest)
+	}
+	if c.account == "" {
+		return ""
+	}
+	if e.AssumedRoleUser == nil {
+		return "it has no AssumedRoleUser to show whose session it is"
+	}
+	if got := accountOf(aws.ToString(e.AssumedRoleUser.Arn)); got != c.account {
+		return fmt.Sprintf("its session belongs to account %q, not to the role's account %s", got, c.account)
+	}
+	return ""
+}
+
+// lock takes the lock of key when the cache has locks. A lock that cannot
+// be had is logged, and the link goes on without it: locked is false.
+func (c *linkCache) lock(ctx context.Context, key string) (unlock func(), locked bool) {
+	l, ok := c.cache.(CacheLocker)
+	if !ok {
+		return nil, false
+	}
+	unlock, err := l.Lock(ctx, key)
+	if err != nil {
+		c.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+		return nil, false
+	}
+	return unlock, true
+}
+
+// store saves e under key; a failure is logged.
+func (c *linkCache) store(ctx context.Context, key string, e CacheEntry) {
+	if c.cache == nil {
+		return
+	}
+	if err := c.cache.Store(ctx, key, e); err != nil {
+		c.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+	}
+}
+
+// sessionTokenKey is the key of a GetSessionToken link, which depends on
+// the master's access key ID.
+func (c *linkCache) sessionTokenKey(in *sts.GetSessionTokenInput, masterAccessKeyID string) (string, error) {
+	return sessionTokenCacheKey(in, masterAccessKeyID)
 }

@@ -116,7 +116,7 @@ func TestInvalidateSkipsTheCacheOnce(t *testing.T) {
 	c2, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID, "the rejected session is not read back from the cache")
-	p.state.Store(nil) // forget memory only: the cache serves again
+	p.refresh.state.Store(nil) // forget memory only: the cache serves again
 	c3, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, c2.AccessKeyID, c3.AccessKeyID)
@@ -142,15 +142,15 @@ func TestSessionTokenCacheKeyDependsOnTheUser(t *testing.T) {
 	}
 }
 
-func TestCacheEntryWithoutExpiryIsUsed(t *testing.T) {
+func TestCacheEntryWithoutExpiryIsRefused(t *testing.T) {
 	cache := newMemCache()
-	p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA), withCache(cache))
-	key, err := p.assumeRoleCacheKey()
-	require.NoError(t, err)
-	cache.entries[key] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
+	cache.entries[p.link.cache.assumeRoleKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAFOREVER", c.AccessKeyID)
+	assert.NotEqual(t, "ASIAFOREVER", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
+	assert.Equal(t, 1, f.count())
 }
 
 func TestRefreshBypassesTheCache(t *testing.T) {
@@ -177,13 +177,13 @@ func TestBackgroundRefreshDoesNotReloadItsOwnEntry(t *testing.T) {
 		for range 20 { // many draws of the jittered refresh point
 			_, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			time.Sleep(time.Hour - 2*time.Minute) // past every jittered refresh point
 			before := f.count()
+			time.Sleep(time.Hour - 2*time.Minute)     // past every jittered refresh point
 			_, err = p.Retrieve(context.Background()) // inside the prefetch window
 			require.NoError(t, err)
 			synctest.Wait()
 			require.Equal(t, before+1, f.count(), "the refresh called STS instead of reloading the entry being replaced")
-			s := p.state.Load()
+			s := p.refresh.state.Load()
 			assert.Equal(t, s.creds.Expires.Add(-DefaultExpiryWindow), s.waitAt, "full windows, not ones shrunk to the entry's remaining life")
 		}
 	})
@@ -201,7 +201,7 @@ func TestCacheLoadedEntryKeepsFullWindows(t *testing.T) {
 		c, err := second.Retrieve(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, f.count())
-		s := second.state.Load()
+		s := second.refresh.state.Load()
 		assert.Equal(t, c.Expires.Add(-DefaultPrefetchWindow), s.prefetchAt)
 		assert.Equal(t, c.Expires.Add(-DefaultExpiryWindow), s.waitAt)
 	})

@@ -14,26 +14,37 @@ import (
 // Every link is a [ChainableProvider] of its own, built by [New] from cfg
 // and its Options, and refreshes on its own schedule. Only the first link
 // may set MasterCredentials; a link above it that sets one is refused, since
-// its master is the link below. A link that fails validation is named by its
-// position (counted from 1, bottom first) in the error, which wraps New's.
+// its master is the link below. Links that set no CodeGuard share the first
+// one a link sets (or the process's). An error names the link by its
+// position, counted from 1, bottom first, and wraps New's.
 func NewChain(cfg aws.Config, links ...Options) (*ChainableProvider, error) {
 	if len(links) == 0 {
-		return nil, fmt.Errorf("%w: NewChain needs at least one link", ErrInvalidOptions)
+		return nil, invalidOptions(fmt.Errorf("NewChain needs at least one link"))
+	}
+	var guard *CodeGuard
+	for _, link := range links {
+		if link.CodeGuard != nil {
+			guard = link.CodeGuard
+			break
+		}
 	}
 	var prev *ChainableProvider
 	for i, link := range links {
 		if i > 0 && link.MasterCredentials != nil {
-			return nil, fmt.Errorf("%w: NewChain link %d (%s) sets MasterCredentials, but its master is link %d below it",
-				ErrInvalidOptions, i+1, linkName(link.RoleARN), i)
+			return nil, invalidOptions(fmt.Errorf("NewChain link %d (%s) sets MasterCredentials, but its master is link %d below it",
+				i+1, quote(linkName(link.RoleARN)), i))
 		}
 		p, err := New(cfg, func(o *Options) {
 			*o = link
 			if prev != nil {
 				o.MasterCredentials = prev
 			}
+			if o.CodeGuard == nil {
+				o.CodeGuard = guard
+			}
 		})
 		if err != nil {
-			return nil, &chainLinkError{index: i + 1, link: linkName(link.RoleARN), err: err}
+			return nil, &chainLinkError{index: i + 1, link: quote(linkName(link.RoleARN)), err: err}
 		}
 		prev = p
 	}
@@ -48,15 +59,7 @@ type chainLinkError struct {
 }
 
 func (e *chainLinkError) Error() string {
-	msg := strings.TrimPrefix(e.err.Error(), "stschain: ")
-	return fmt.Sprintf("stschain: NewChain link %d (%s): %s", e.index, e.link, msg)
+	return fmt.Sprintf("stschain: NewChain link %d (%s): %s", e.index, e.link, strings.TrimPrefix(e.err.Error(), "stschain: "))
 }
 
 func (e *chainLinkError) Unwrap() error { return e.err }
-
-func linkName(roleARN string) string {
-	if roleARN == "" {
-		return GetSessionTokenLink
-	}
-	return roleARN
-}

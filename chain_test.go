@@ -44,9 +44,9 @@ func TestNewChainRefusesBadLinks(t *testing.T) {
 
 	_, err = NewChain(cfg, Options{RoleARN: roleB}, Options{RoleARN: roleA, MasterCredentials: staticMaster("x")})
 	assert.ErrorIs(t, err, ErrInvalidOptions)
-	assert.ErrorContains(t, err, "link 2 ("+roleA+") sets MasterCredentials")
+	assert.ErrorContains(t, err, `link 2 ("`+roleA+`") sets MasterCredentials`)
 
 	_, err = NewChain(cfg, Options{RoleARN: roleB}, Options{RoleARN: "not-an-arn"})
 	assert.ErrorIs(t, err, ErrInvalidOptions)
-	assert.ErrorContains(t, err, "stschain: NewChain link 2 (not-an-arn): invalid options")
+	assert.ErrorContains(t, err, `stschain: NewChain link 2 ("not-an-arn"): invalid options: RoleARN`)
 }

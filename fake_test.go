@@ -3,7 +3,10 @@ package stschain
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeSTS is a hand-written STSClient. It issues credentials that live for
@@ -37,6 +41,15 @@ type fakeCall struct {
 
 func newFakeSTS(name string, lifetime time.Duration) *fakeSTS {
 	return &fakeSTS{name: name, lifetime: lifetime}
+}
+
+// hang makes calls wait until release is called.
+func (f *fakeSTS) hang() (release func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	block := make(chan struct{})
+	f.block = block
+	return func() { close(block) }
 }
 
 // failNext makes the next len(errs) calls fail with errs, in order.
@@ -178,3 +191,42 @@ type errProvider struct{ err error }
 func (e errProvider) Retrieve(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{}, e.err
 }
+
+var serialSeq atomic.Int64
+
+// uniqueSerial returns an MFA device serial that no other test, or run of
+// this one, uses: for tests of the process's CodeGuard, which remembers the
+// codes sent for a device for about 90 seconds.
+func uniqueSerial(t testing.TB) string {
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	return fmt.Sprintf("arn:aws:iam::123456789012:mfa/%s-%d", name, serialSeq.Add(1))
+}
+
+const (
+	roleA = "arn:aws:iam::123456789012:role/A"
+	roleB = "arn:aws:iam::123456789012:role/B"
+)
+
+// newFake returns a provider for client with fixed windows (no jitter, no
+// prefetch) unless opts change them.
+func newFake(t *testing.T, client STSClient, master aws.CredentialsProvider, opts ...func(*Options)) *ChainableProvider {
+	t.Helper()
+	all := append([]func(*Options){func(o *Options) {
+		o.Client = client
+		o.MasterCredentials = master
+		o.DisableJitter = true
+		o.PrefetchWindow = -1
+	}}, opts...)
+	p, err := New(aws.Config{}, all...)
+	require.NoError(t, err)
+	return p
+}
+
+func withRole(arn string) func(*Options) { return func(o *Options) { o.RoleARN = arn } }
+
+const mfaARN = "arn:aws:iam::123456789012:mfa/alice"

@@ -33,7 +33,7 @@ type TokenCodeFunc func(ctx context.Context, serialNumber string) (string, error
 // TokenCodeFunc kept returning a code that this process had already sent to
 // STS for the same device within the code's validity window: STS would
 // refuse it, so it is not sent.
-var ErrTokenCodeReused = errors.New("stschain: MFA token code already used; wait for the device's next code")
+var ErrTokenCodeReused = errors.New("MFA token code already used; wait for the device's next code")
 
 const (
 	// totpStep is the time step of RFC 6238 codes, which STS uses.
@@ -67,12 +67,30 @@ func tokenCodeRetryReason(ctx context.Context) string {
 	return reason
 }
 
-// usedTokenCodes remembers the MFA codes sent to STS, per device, for as
-// long as STS could refuse them again. It stores a keyed hash of each code,
-// never the code.
-type usedTokenCodes struct {
+// withRetryReason returns ctx carrying reason for a TokenCodeFunc asked
+// again; ctx itself when reason is empty.
+func withRetryReason(ctx context.Context, reason string) context.Context {
+	if reason == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, tokenCodeRetryKey{}, reason)
+}
+
+// CodeGuard remembers, per MFA device, the codes sent to STS for as long as
+// STS could refuse them again, so that no code is sent twice: a provider
+// whose TokenCodeFunc returns a code already sent asks it again (with a
+// reason that [PromptTokenCode] shows), up to three times, and then fails
+// with [ErrTokenCodeReused]. It keeps a keyed hash of each code, never the
+// code.
+//
+// The zero value is ready to use. Providers share a guard through
+// [Options.CodeGuard]; those without one share the process's, which is
+// right for codes a person types or a device shows (STS refuses a reused
+// code whichever provider sent it). A CodeGuard must not be copied after
+// first use. It is safe for concurrent use.
+type CodeGuard struct {
 	mu   sync.Mutex
-	key  []byte                     // HMAC key, random per process, made on first use; guarded by mu
+	key  []byte                     // HMAC key, random, made on first use; guarded by mu
 	sent map[string][]sentTokenCode // by serial number; guarded by mu
 }
 
@@ -81,29 +99,38 @@ type sentTokenCode struct {
 	until time.Time         // when STS can no longer hold it as used
 }
 
-// processTokenCodes is process-wide on purpose: STS refuses a reused code
-// whichever provider of the process sent it first.
-var processTokenCodes usedTokenCodes
+// processCodeGuard is the guard of providers that set none.
+var processCodeGuard CodeGuard
+
+// String describes the guard without its key or hashes.
+func (g *CodeGuard) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return fmt.Sprintf("stschain.CodeGuard{%d devices}", len(g.sent))
+}
+
+// Format prints String() for every verb.
+func (g *CodeGuard) Format(f fmt.State, verb rune) { formatString(f, verb, g.String()) }
 
 // claim records that code is being sent for serial at now. It returns false,
 // recording nothing, when the code was already sent and may still count as
 // used at STS.
-func (u *usedTokenCodes) claim(serial, code string, now time.Time) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.key == nil {
-		u.key = make([]byte, 32)
-		_, _ = rand.Read(u.key) // never fails (crypto/rand, Go 1.24+)
-		u.sent = make(map[string][]sentTokenCode)
+func (g *CodeGuard) claim(serial, code string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.key == nil {
+		g.key = make([]byte, 32)
+		_, _ = rand.Read(g.key) // never fails (crypto/rand, Go 1.24+)
+		g.sent = make(map[string][]sentTokenCode)
 	}
-	h := hmac.New(sha256.New, u.key)
+	h := hmac.New(sha256.New, g.key)
 	h.Write([]byte(code))
 	var mac [sha256.Size]byte
 	h.Sum(mac[:0])
 
 	// Drop every expired entry: the map stays as small as the number of
 	// devices used in the last 90 seconds.
-	for s, codes := range u.sent {
+	for s, codes := range g.sent {
 		kept := codes[:0]
 		for _, c := range codes {
 			if now.Before(c.until) {
@@ -111,62 +138,57 @@ func (u *usedTokenCodes) claim(serial, code string, now time.Time) bool {
 			}
 		}
 		if len(kept) == 0 {
-			delete(u.sent, s)
+			delete(g.sent, s)
 		} else {
-			u.sent[s] = kept
+			g.sent[s] = kept
 		}
 	}
-	for _, c := range u.sent[serial] {
+	for _, c := range g.sent[serial] {
 		if hmac.Equal(c.mac[:], mac[:]) {
 			return false
 		}
 	}
 	stepStart := now.Truncate(totpStep) // steps count from the Unix epoch, as Truncate does
-	u.sent[serial] = append(u.sent[serial], sentTokenCode{mac: mac, until: stepStart.Add(usedCodeSteps * totpStep)})
+	g.sent[serial] = append(g.sent[serial], sentTokenCode{mac: mac, until: stepStart.Add(usedCodeSteps * totpStep)})
 	return true
 }
 
-// fetchTokenCode asks fn for the code of serial and returns it, trimmed,
-// once it is 6 digits and not already sent for serial (see usedCodeSteps).
-// A used code makes it ask again with a context giving the reason, up to
+// fetch asks fn for the code of serial and returns it, trimmed, once it is
+// 6 digits and not already sent for serial (see usedCodeSteps). A used code
+// makes it ask again with a context giving the reason, up to
 // tokenCodeAttempts times, then fail with ErrTokenCodeReused. Its errors
 // never hold the code.
-func fetchTokenCode(ctx context.Context, fn TokenCodeFunc, serial string) (string, error) {
-	return processTokenCodes.fetch(ctx, fn, serial)
-}
-
-func (u *usedTokenCodes) fetch(ctx context.Context, fn TokenCodeFunc, serial string) (string, error) {
+func (g *CodeGuard) fetch(ctx context.Context, fn TokenCodeFunc, serial string) (string, error) {
 	callCtx := ctx
 	for attempt := 1; ; attempt++ {
 		code, err := fn(callCtx, serial)
 		if err != nil {
-			return "", fmt.Errorf("fetching MFA token code for %s: %w", serial, err)
+			return "", fmt.Errorf("device %s: %w", serial, err)
 		}
 		code = strings.TrimSpace(code)
 		if err := checkTokenCode(code); err != nil {
-			return "", fmt.Errorf("fetching MFA token code for %s: %w", serial, err)
+			return "", fmt.Errorf("device %s: %w", serial, err)
 		}
-		if u.claim(serial, code, time.Now()) {
+		if g.claim(serial, code, time.Now()) {
 			return code, nil
 		}
 		if attempt == tokenCodeAttempts {
-			return "", fmt.Errorf("fetching MFA token code for %s: asked %d times: %w", serial, attempt, ErrTokenCodeReused)
+			return "", fmt.Errorf("device %s: asked %d times: %w", serial, attempt, ErrTokenCodeReused)
 		}
 		if err := ctx.Err(); err != nil {
-			return "", fmt.Errorf("fetching MFA token code for %s: %w", serial, err)
+			return "", fmt.Errorf("device %s: %w", serial, err)
 		}
-		callCtx = context.WithValue(ctx, tokenCodeRetryKey{},
-			fmt.Sprintf("the last code for %s was already used; wait for the next code", serial))
+		callCtx = withRetryReason(ctx, "the last code for "+serial+" was already used; wait for the next code")
 	}
 }
 
 // checkTokenCode says what is wrong with code, without showing it.
 func checkTokenCode(code string) error {
 	if code == "" {
-		return errors.New("stschain: the MFA token code is empty: want 6 digits")
+		return errors.New("the MFA token code is empty: want 6 digits")
 	}
 	if !isSixDigits(code) {
-		return errors.New("stschain: the MFA token code is not valid: want 6 digits")
+		return errors.New("the MFA token code is not valid: want 6 digits")
 	}
 	return nil
 }
@@ -183,15 +205,27 @@ func isSixDigits(s string) bool {
 	return true
 }
 
-// promptSem serialises prompts process-wide, so that two providers never
-// ask the terminal at once. Held by the prompting goroutine.
-var promptSem = make(chan struct{}, 1)
+// prompter asks one terminal for codes, one prompt at a time.
+type prompter struct {
+	sem chan struct{} // capacity 1; held by the prompting goroutine
+}
+
+func newPrompter() *prompter { return &prompter{sem: make(chan struct{}, 1)} }
+
+// terminal is the prompter of the process's terminal, which PromptTokenCode
+// asks: there is one, so two providers must never prompt on it at once.
+var terminal = newPrompter()
+
+// promptAttempts bounds the lines PromptTokenCode reads for one code: a
+// mistyped code is asked for again, up to this many times in all.
+const promptAttempts = 3
 
 // PromptTokenCode is a [TokenCodeFunc] that asks the user. It writes the
 // prompt to standard error (never to standard output, which may be captured
 // by $(...) or read as credential_process output) and reads one line from
 // the controlling terminal, /dev/tty, or from standard input when there is
-// none. The input is echoed. The line, trimmed, must be 6 digits.
+// none. The input is echoed. The line, trimmed, must be 6 digits; a line
+// that is not is asked for again, up to three times in all.
 //
 // Prompts are serialised process-wide: a second caller waits, honouring its
 // context, until the first has its answer. When ctx ends PromptTokenCode
@@ -208,19 +242,19 @@ func PromptTokenCode(ctx context.Context, serialNumber string) (string, error) {
 		defer tty.Close()
 		in = tty
 	}
-	return promptTokenCode(ctx, in, os.Stderr, serialNumber)
+	return terminal.prompt(ctx, in, os.Stderr, serialNumber)
 }
 
-// promptTokenCode is PromptTokenCode reading from in and prompting on out.
-// The read runs in a goroutine that ends when in returns, which the caller
-// arranges (by closing in) when ctx ends first.
-func promptTokenCode(ctx context.Context, in io.Reader, out io.Writer, serial string) (string, error) {
+// prompt is PromptTokenCode reading from in and prompting on out. Each read
+// runs in a goroutine that ends when in returns, which the caller arranges
+// (by closing in) when ctx ends first.
+func (p *prompter) prompt(ctx context.Context, in io.Reader, out io.Writer, serial string) (string, error) {
 	select {
-	case promptSem <- struct{}{}:
+	case p.sem <- struct{}{}:
 	case <-ctx.Done():
 		return "", fmt.Errorf("stschain: waiting to prompt for the MFA code of %s: %w", serial, ctx.Err())
 	}
-	defer func() { <-promptSem }()
+	defer func() { <-p.sem }()
 	if err := ctx.Err(); err != nil { // both select cases were ready
 		return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serial, err)
 	}
@@ -228,8 +262,32 @@ func promptTokenCode(ctx context.Context, in io.Reader, out io.Writer, serial st
 	if reason := tokenCodeRetryReason(ctx); reason != "" {
 		fmt.Fprintf(out, "stschain: %s.\n", reason)
 	}
-	fmt.Fprintf(out, "Enter MFA code for %s: ", serial)
+	for attempt := 1; ; attempt++ {
+		fmt.Fprintf(out, "Enter MFA code for %s: ", serial)
+		line, err := readLineContext(ctx, in)
+		if ctx.Err() != nil {
+			fmt.Fprintln(out)
+			return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serial, ctx.Err())
+		}
+		code := strings.TrimSpace(line)
+		switch {
+		case isSixDigits(code):
+			return code, nil
+		case errors.Is(err, io.EOF) && code == "" && attempt == 1:
+			return "", fmt.Errorf("stschain: no MFA code entered for %s: %w", serial, err)
+		case err != nil && !errors.Is(err, io.EOF):
+			return "", fmt.Errorf("stschain: reading the MFA code for %s: %w", serial, err)
+		case err != nil || attempt == promptAttempts:
+			// The input ended after a mistyped code, or the user had
+			// their tries.
+			return "", fmt.Errorf("stschain: no valid MFA code entered for %s: want 6 digits", serial)
+		}
+		fmt.Fprintf(out, "stschain: that is not a 6-digit code; try again (%d of %d).\n", attempt+1, promptAttempts)
+	}
+}
 
+// readLineContext is readLine, returning when ctx ends even if in does not.
+func readLineContext(ctx context.Context, in io.Reader) (string, error) {
 	type result struct {
 		line string
 		err  error
@@ -239,24 +297,12 @@ func promptTokenCode(ctx context.Context, in io.Reader, out io.Writer, serial st
 		line, err := readLine(in)
 		done <- result{line, err}
 	}()
-	var r result
 	select {
-	case r = <-done:
+	case r := <-done:
+		return r.line, r.err
 	case <-ctx.Done():
-		fmt.Fprintln(out)
-		return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serial, ctx.Err())
+		return "", ctx.Err()
 	}
-	code := strings.TrimSpace(r.line)
-	if r.err != nil && (code == "" || !errors.Is(r.err, io.EOF)) {
-		if errors.Is(r.err, io.EOF) {
-			return "", fmt.Errorf("stschain: no MFA code entered for %s: %w", serial, r.err)
-		}
-		return "", fmt.Errorf("stschain: reading the MFA code for %s: %w", serial, r.err)
-	}
-	if !isSixDigits(code) {
-		return "", fmt.Errorf("stschain: invalid MFA code entered for %s: want 6 digits", serial)
-	}
-	return code, nil
 }
 
 // readLine reads up to a newline or EOF, a byte at a time so that nothing

@@ -225,7 +225,7 @@ func TestTokenCodeFetchValidation(t *testing.T) {
 	}{
 		{name: "ok", fn: constCode("123456"), want: "123456"},
 		{name: "trimmed", fn: constCode(" 123456\r\n"), want: "123456"},
-		{name: "callback error", fn: func(context.Context, string) (string, error) { return "", errBoom }, wantErr: "fetching MFA token code for " + testSerial, wantIs: errBoom},
+		{name: "callback error", fn: func(context.Context, string) (string, error) { return "", errBoom }, wantErr: "device " + testSerial + ": device unplugged", wantIs: errBoom},
 		{name: "context error", fn: func(ctx context.Context, _ string) (string, error) { return "", context.Canceled }, wantIs: context.Canceled},
 		{name: "empty", fn: constCode(""), wantErr: "empty: want 6 digits"},
 		{name: "short", fn: constCode("12345"), wantErr: "want 6 digits", leakable: "12345"},
@@ -235,7 +235,7 @@ func TestTokenCodeFetchValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var u usedTokenCodes
+			var u CodeGuard
 			got, err := u.fetch(context.Background(), tt.fn, testSerial)
 			if tt.wantErr == "" && tt.wantIs == nil {
 				require.NoError(t, err)
@@ -245,7 +245,7 @@ func TestTokenCodeFetchValidation(t *testing.T) {
 			require.Error(t, err)
 			assert.Empty(t, got)
 			assert.Contains(t, err.Error(), tt.wantErr)
-			assert.Contains(t, err.Error(), "fetching MFA token code for "+testSerial)
+			assert.Contains(t, err.Error(), "device "+testSerial)
 			if tt.wantIs != nil {
 				assert.ErrorIs(t, err, tt.wantIs)
 			}
@@ -254,21 +254,6 @@ func TestTokenCodeFetchValidation(t *testing.T) {
 			}
 		})
 	}
-}
-
-// forgetTokenCodes clears the process-wide record of the MFA codes sent, now
-// and when t ends, for a test that sends fixed codes (which the record would
-// otherwise refuse in later tests and -count runs). Tests calling it must
-// not run in parallel with each other.
-func forgetTokenCodes(t testing.TB) {
-	t.Helper()
-	forget := func() {
-		processTokenCodes.mu.Lock()
-		defer processTokenCodes.mu.Unlock()
-		processTokenCodes.key, processTokenCodes.sent = nil, nil
-	}
-	forget()
-	t.Cleanup(forget)
 }
 
 func constCode(code string) TokenCodeFunc {
@@ -281,7 +266,7 @@ func TestTokenCodeReuse(t *testing.T) {
 
 	t.Run("same code again is asked again, with the reason", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var u usedTokenCodes
+			var u CodeGuard
 			s := &codeSeq{codes: []string{"111111", "111111", "222222"}}
 			got, err := u.fetch(ctx, s.fn, testSerial)
 			require.NoError(t, err)
@@ -295,7 +280,7 @@ func TestTokenCodeReuse(t *testing.T) {
 
 	t.Run("bounded retries", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var u usedTokenCodes
+			var u CodeGuard
 			s := &codeSeq{codes: []string{"333333"}}
 			_, err := u.fetch(ctx, s.fn, testSerial)
 			require.NoError(t, err)
@@ -303,13 +288,13 @@ func TestTokenCodeReuse(t *testing.T) {
 			_, err = u.fetch(ctx, s.fn, testSerial)
 			require.ErrorIs(t, err, ErrTokenCodeReused)
 			assert.NotContains(t, err.Error(), "333333")
-			assert.Contains(t, err.Error(), "fetching MFA token code for "+testSerial)
+			assert.Contains(t, err.Error(), "device "+testSerial)
 			assert.Equal(t, []string{"", reason, reason}, s.reasons, "asked tokenCodeAttempts times")
 		})
 	})
 
 	t.Run("retries stop when ctx ends", func(t *testing.T) {
-		var u usedTokenCodes
+		var u CodeGuard
 		_, err := u.fetch(ctx, constCode("444444"), testSerial)
 		require.NoError(t, err)
 		cctx, cancel := context.WithCancel(ctx)
@@ -324,7 +309,7 @@ func TestTokenCodeReuse(t *testing.T) {
 	})
 
 	t.Run("devices are independent", func(t *testing.T) {
-		var u usedTokenCodes
+		var u CodeGuard
 		for _, serial := range []string{testSerial, "arn:aws:iam::123456789012:mfa/bob", "GAHT12345678"} {
 			got, err := u.fetch(ctx, constCode("555555"), serial)
 			require.NoError(t, err, serial)
@@ -345,7 +330,7 @@ func TestTokenCodeReuse(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) { // starts at 2000-01-01T00:00:00Z, a step boundary
-					var u usedTokenCodes
+					var u CodeGuard
 					stepStart := time.Now()
 					time.Sleep(tt.sentAt)
 					_, err := u.fetch(ctx, constCode("666666"), testSerial)
@@ -366,7 +351,7 @@ func TestTokenCodeReuse(t *testing.T) {
 
 	t.Run("expired entries are dropped and codes are not stored", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var u usedTokenCodes
+			var u CodeGuard
 			_, err := u.fetch(ctx, constCode("777777"), "GAHT00000001")
 			require.NoError(t, err)
 			_, err = u.fetch(ctx, constCode("888888"), testSerial)
@@ -387,7 +372,7 @@ func TestTokenCodeReuse(t *testing.T) {
 	})
 
 	t.Run("one sender among concurrent callers", func(t *testing.T) {
-		var u usedTokenCodes
+		var u CodeGuard
 		var ok, reused atomic.Int32
 		var wg sync.WaitGroup
 		for range 10 {
@@ -408,19 +393,38 @@ func TestTokenCodeReuse(t *testing.T) {
 		assert.EqualValues(t, 9, reused.Load())
 	})
 
-	t.Run("process-wide through fetchTokenCode", func(t *testing.T) {
-		forgetTokenCodes(t)
-		serial := testSerial
-		got, err := fetchTokenCode(ctx, constCode("131313"), serial)
+	t.Run("providers without a guard share the process's", func(t *testing.T) {
+		serial := uniqueSerial(t)
+		f := newFakeSTS("M", 0)
+		ps := make([]*ChainableProvider, 2)
+		for i := range ps {
+			ps[i] = newFake(t, f, staticMaster("alice"), func(o *Options) {
+				o.SerialNumber, o.TokenCode = serial, constCode("131313")
+			})
+		}
+		_, err := ps[0].Retrieve(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, "131313", got)
-		_, err = fetchTokenCode(ctx, constCode("131313"), serial)
-		assert.ErrorIs(t, err, ErrTokenCodeReused)
+		_, err = ps[1].Retrieve(ctx)
+		assert.ErrorIs(t, err, ErrTokenCodeReused, "the second provider would send the same code")
+		assert.Equal(t, 1, f.count())
+	})
+
+	t.Run("providers with their own guards are independent", func(t *testing.T) {
+		serial := uniqueSerial(t)
+		f := newFakeSTS("M", 0)
+		for range 2 {
+			p := newFake(t, f, staticMaster("alice"), func(o *Options) {
+				o.SerialNumber, o.TokenCode, o.CodeGuard = serial, constCode("141414"), new(CodeGuard)
+			})
+			_, err := p.Retrieve(ctx)
+			require.NoError(t, err)
+		}
+		assert.Equal(t, 2, f.count())
 	})
 
 	t.Run("TOTP moves on to the next code", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			var u usedTokenCodes
+			var u CodeGuard
 			// Two funcs for one device, as two providers built separately.
 			fn1, err := TOTPTokenCode(rfcSecret)
 			require.NoError(t, err)
@@ -444,23 +448,30 @@ func TestPromptTokenCode(t *testing.T) {
 		want    string
 		wantErr string
 		wantIs  error
+		prompts int // how many times the prompt is shown; 0 means 1
 	}{
 		{name: "line", input: "123456\n", want: "123456"},
 		{name: "spaces and CRLF", input: "  123456 \r\n", want: "123456"},
 		{name: "no newline before EOF", input: "123456", want: "123456"},
 		{name: "only the first line", input: "123456\n654321\n", want: "123456"},
-		{name: "short", input: "12345\n", wantErr: "want 6 digits"},
-		{name: "letters", input: "abcdef\n", wantErr: "want 6 digits"},
-		{name: "two codes on a line", input: "123456 654321\n", wantErr: "want 6 digits"},
-		{name: "long line", input: strings.Repeat("1", 10000) + "\n", wantErr: "want 6 digits"},
-		{name: "empty line", input: "\n", wantErr: "want 6 digits"},
+		{name: "short", input: "12345\n", wantErr: "want 6 digits", prompts: 2},
+		{name: "letters", input: "abcdef\n", wantErr: "want 6 digits", prompts: 2},
+		{name: "two codes on a line", input: "123456 654321\n", wantErr: "want 6 digits", prompts: 2},
+		{name: "long line", input: strings.Repeat("1", 10000) + "\n", wantErr: "want 6 digits", prompts: 2},
+		{name: "empty line", input: "\n", wantErr: "want 6 digits", prompts: 2},
+		{name: "bad code before end of input", input: "12345", wantErr: "want 6 digits"},
 		{name: "end of input", input: "", wantErr: "no MFA code entered", wantIs: io.EOF},
+		{name: "mistyped, then right", input: "12345\n123456\n", want: "123456", prompts: 2},
+		{name: "mistyped twice, then right", input: "1\n\n123456\n", want: "123456", prompts: 3},
+		{name: "mistyped three times", input: "1\n2\n3\n123456\n", wantErr: "no valid MFA code entered", prompts: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out syncBuffer
-			got, err := promptTokenCode(context.Background(), strings.NewReader(tt.input), &out, testSerial)
-			assert.Equal(t, "Enter MFA code for "+testSerial+": ", out.String())
+			got, err := newPrompter().prompt(context.Background(), strings.NewReader(tt.input), &out, testSerial)
+			prompts := max(tt.prompts, 1)
+			assert.Equal(t, prompts, strings.Count(out.String(), "Enter MFA code for "+testSerial+": "), out.String())
+			assert.Equal(t, prompts-1, strings.Count(out.String(), "that is not a 6-digit code; try again"), out.String())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, got)
@@ -482,9 +493,9 @@ func TestPromptTokenCode(t *testing.T) {
 	t.Run("reads no further than the line", func(t *testing.T) {
 		in := strings.NewReader("123456\n654321\n")
 		var out syncBuffer
-		first, err := promptTokenCode(context.Background(), in, &out, testSerial)
+		first, err := newPrompter().prompt(context.Background(), in, &out, testSerial)
 		require.NoError(t, err)
-		second, err := promptTokenCode(context.Background(), in, &out, testSerial)
+		second, err := newPrompter().prompt(context.Background(), in, &out, testSerial)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"123456", "654321"}, []string{first, second})
 	})
@@ -492,17 +503,17 @@ func TestPromptTokenCode(t *testing.T) {
 	t.Run("retry reason shown", func(t *testing.T) {
 		var out syncBuffer
 		ctx := context.WithValue(context.Background(), tokenCodeRetryKey{}, "the last code for "+testSerial+" was already used; wait for the next code")
-		_, err := promptTokenCode(ctx, strings.NewReader("123456\n"), &out, testSerial)
+		_, err := newPrompter().prompt(ctx, strings.NewReader("123456\n"), &out, testSerial)
 		require.NoError(t, err)
 		assert.Equal(t, "stschain: the last code for "+testSerial+" was already used; wait for the next code.\nEnter MFA code for "+testSerial+": ", out.String())
 	})
 
 	t.Run("through fetchTokenCode", func(t *testing.T) {
-		var u usedTokenCodes
+		var u CodeGuard
 		var out syncBuffer
 		in := strings.NewReader("123456\n123456\n654321\n")
 		fn := func(ctx context.Context, serial string) (string, error) {
-			return promptTokenCode(ctx, in, &out, serial)
+			return newPrompter().prompt(ctx, in, &out, serial)
 		}
 		_, err := u.fetch(context.Background(), fn, testSerial)
 		require.NoError(t, err)
@@ -521,7 +532,7 @@ func TestPromptTokenCodeContext(t *testing.T) {
 		var out syncBuffer
 		errc := make(chan error, 1)
 		go func() {
-			_, err := promptTokenCode(ctx, pr, &out, testSerial)
+			_, err := newPrompter().prompt(ctx, pr, &out, testSerial)
 			errc <- err
 		}()
 		require.Eventually(t, func() bool { return strings.Contains(out.String(), "Enter MFA code") }, 5*time.Second, time.Millisecond)
@@ -538,7 +549,7 @@ func TestPromptTokenCodeContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		var out syncBuffer
-		_, err := promptTokenCode(ctx, strings.NewReader("123456\n"), &out, testSerial)
+		_, err := newPrompter().prompt(ctx, strings.NewReader("123456\n"), &out, testSerial)
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.Empty(t, out.String(), "no prompt")
 
@@ -549,6 +560,7 @@ func TestPromptTokenCodeContext(t *testing.T) {
 }
 
 func TestPromptTokenCodeSerialised(t *testing.T) {
+	terminal := newPrompter()
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	var outA, outB syncBuffer
@@ -562,7 +574,7 @@ func TestPromptTokenCodeSerialised(t *testing.T) {
 
 	doneA := make(chan string, 1)
 	go func() {
-		code, err := promptTokenCode(context.Background(), pr, &outA, "A")
+		code, err := terminal.prompt(context.Background(), pr, &outA, "A")
 		assert.NoError(t, err)
 		doneA <- code
 	}()
@@ -571,14 +583,14 @@ func TestPromptTokenCodeSerialised(t *testing.T) {
 	// B waits while A is prompting; a B whose ctx ends gives up.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := promptTokenCode(ctx, strings.NewReader("111111\n"), &outB, "B")
+	_, err := terminal.prompt(ctx, strings.NewReader("111111\n"), &outB, "B")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "waiting to prompt")
 	assert.Empty(t, outB.String())
 
 	doneB := make(chan string, 1)
 	go func() {
-		code, err := promptTokenCode(context.Background(), strings.NewReader("222222\n"), &writerFunc{&outB, func() { event("B prompts") }}, "B")
+		code, err := terminal.prompt(context.Background(), strings.NewReader("222222\n"), &writerFunc{&outB, func() { event("B prompts") }}, "B")
 		assert.NoError(t, err)
 		doneB <- code
 	}()

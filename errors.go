@@ -1,0 +1,195 @@
+package stschain
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Sentinel errors callers can test for with [errors.Is].
+var (
+	// ErrInvalidOptions is wrapped by every error New returns for options it
+	// refuses, ErrTokenCodeRequired and ErrNoMasterCredentials included.
+	ErrInvalidOptions = errors.New("invalid options")
+
+	// ErrTokenCodeRequired is wrapped by New's error when SerialNumber is
+	// set without TokenCode.
+	ErrTokenCodeRequired = errors.New("SerialNumber is set but TokenCode is nil")
+
+	// ErrNoMasterCredentials is wrapped by New's error when neither
+	// Options.MasterCredentials nor cfg.Credentials is set (and Options.Client
+	// does not sign on its own).
+	ErrNoMasterCredentials = errors.New("no master credentials: set cfg.Credentials or Options.MasterCredentials")
+
+	// ErrLongTermCredentialsRequired is wrapped by the Error of a
+	// GetSessionToken link whose master hands it session credentials: STS
+	// accepts only an IAM user's long-term keys there.
+	ErrLongTermCredentialsRequired = errors.New("GetSessionToken needs long-term IAM user credentials, but the master returned session credentials")
+
+	// ErrMalformedResponse is wrapped by the Error of a link whose STS
+	// answer lacks a credential part, or expires at once.
+	ErrMalformedResponse = errors.New("malformed STS response")
+)
+
+// The values of [Error.Op].
+const (
+	// OpAssumeRole and OpGetSessionToken: the STS call failed, or its
+	// answer was unusable (wrapping ErrMalformedResponse).
+	OpAssumeRole      = "AssumeRole"
+	OpGetSessionToken = "GetSessionToken"
+	// OpMaster: retrieving the master credentials failed, or they cannot
+	// sign this link's call (wrapping ErrLongTermCredentialsRequired).
+	OpMaster = "master credentials"
+	// OpTokenCode: the MFA code could not be had.
+	OpTokenCode = "MFA token code"
+	// OpWait: the caller's context ended while it waited for a refresh.
+	OpWait = "waiting for refresh"
+)
+
+// Error is returned by Retrieve and Refresh when a link of the chain fails.
+// Its message starts with "stschain: " once, then the path from this
+// provider down to the failing link, the operation and the cause:
+//
+//	stschain: ROLE_A -> ROLE_B: AssumeRole: operation error STS: AssumeRole, ...
+//
+// Secrets are kept out of it whoever wrote the cause's text: values of JSON
+// keys that hold secrets, and the secrets the provider holds, are redacted.
+type Error struct {
+	Link string // the role ARN, or GetSessionTokenLink
+	Op   string // OpAssumeRole, OpGetSessionToken, OpMaster, OpTokenCode or OpWait
+	Err  error  // the cause; a master's own *Error when Op is OpMaster and the master is a ChainableProvider
+
+	// redacted is the cause's message with the secrets the link held when
+	// it failed taken out; "" means Err's message with secret-shaped
+	// values taken out.
+	redacted string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("stschain: ")
+	b.WriteString(e.Link)
+	cur := e
+	for cur.Op == OpMaster {
+		var next *Error
+		if !errors.As(cur.Err, &next) {
+			break
+		}
+		b.WriteString(" -> ")
+		b.WriteString(next.Link)
+		cur = next
+	}
+	b.WriteString(": ")
+	b.WriteString(cur.Op)
+	if cur.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(cur.causeMessage())
+	}
+	return b.String()
+}
+
+// causeMessage is the cause's message without secrets, and without a
+// "stschain: " prefix of its own (the Error has one already).
+func (e *Error) causeMessage() string {
+	msg := e.redacted
+	if msg == "" {
+		msg = redact(e.Err.Error())
+	}
+	return strings.TrimPrefix(msg, "stschain: ")
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Format prints Error() for every verb, so that no verb reaches the
+// cause's fields.
+func (e *Error) Format(f fmt.State, verb rune) { formatString(f, verb, e.Error()) }
+
+// newError returns an Error for link whose cause's message has secrets
+// taken out: secret-shaped values, and each of secrets that is not empty.
+func newError(link, op string, err error, secrets ...string) *Error {
+	e := &Error{Link: link, Op: op, Err: err}
+	var inner *Error
+	if op == OpMaster && errors.As(err, &inner) {
+		return e // the inner Error redacts its own cause
+	}
+	e.redacted = redact(err.Error(), secrets...)
+	return e
+}
+
+// Secret-shaped values: the value of a JSON member that holds a secret (as
+// the output of a credential_process or an endpoint's answer quoted in an
+// error holds it), and NAME=value or NAME: value forms of the same names
+// and of the AWS environment variables.
+var (
+	secretJSONValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
+	secretAssigned  = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b['"]?\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
+)
+
+// redactedText replaces a secret in messages and logs.
+const redactedText = "[redacted]"
+
+// redact returns msg with secret-shaped values and every non-empty one of
+// secrets replaced by redactedText.
+func redact(msg string, secrets ...string) string {
+	msg = secretJSONValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
+	msg = secretAssigned.ReplaceAllString(msg, `${1}`+redactedText)
+	for _, s := range secrets {
+		if len(s) >= 4 { // shorter "secrets" would mangle the message
+			msg = strings.ReplaceAll(msg, s, redactedText)
+		}
+	}
+	return msg
+}
+
+// maxQuoted bounds how much of a value an error message quotes.
+const maxQuoted = 64
+
+// quote returns s quoted for an error message, cut to maxQuoted runes with
+// its full length said, so that hostile input cannot blow up an error.
+func quote(s string) string {
+	if utf8.RuneCountInString(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut, n := s, 0
+	for i := range s {
+		if n == maxQuoted {
+			cut = s[:i]
+			break
+		}
+		n++
+	}
+	return strconv.Quote(cut) + "... (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// problems is New's list of what is wrong with the options: one message,
+// the problems separated by "; ", each reachable with errors.Is/As.
+type problems []error
+
+func (p problems) Error() string {
+	msgs := make([]string, len(p))
+	for i, e := range p {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (p problems) Unwrap() []error { return p }
+
+// invalid returns the error New reports for problems: "stschain: invalid
+// options: ...", wrapping ErrInvalidOptions and each problem.
+func invalidOptions(ps ...error) error {
+	return fmt.Errorf("stschain: %w: %w", ErrInvalidOptions, problems(ps))
+}
+
+// formatString writes s for any verb: %q quotes it, every other verb
+// prints it as it is. Types holding secrets use it as their Format, so that
+// no verb (%d and %x included) prints their fields.
+func formatString(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		s = strconv.Quote(s)
+	}
+	_, _ = f.Write([]byte(s))
+}

@@ -1,0 +1,138 @@
+package stschain
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewIgnoresNilOptionFuncs(t *testing.T) {
+	p, err := New(aws.Config{Credentials: staticMaster("alice")}, nil, withRole(roleA), func(o *Options) {
+		o.STSOptions = []func(*sts.Options){nil}
+	})
+	require.NoError(t, err)
+	_, ok := p.Client().(*sts.Client)
+	assert.True(t, ok)
+}
+
+// A typed nil in an interface field is a caller's bug: a nil
+// *ChainableProvider as master would silently drop a link of the chain.
+func TestNewRefusesTypedNil(t *testing.T) {
+	var nilProvider *ChainableProvider
+	var nilClient *fakeSTS
+	var nilCache *memCache
+	var nilStatic *credentials.StaticCredentialsProvider
+	for _, tc := range []struct {
+		name string
+		cfg  aws.Config
+		opt  func(*Options)
+		want string
+	}{
+		{"master", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.MasterCredentials = nilProvider }, "MasterCredentials is a nil *stschain.ChainableProvider"},
+		{"client", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Client = nilClient }, "Client is a nil *stschain.fakeSTS"},
+		{"cache", aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.Cache = nilCache }, "Cache is a nil *stschain.memCache"},
+		{"cfg.Credentials", aws.Config{Credentials: nilStatic}, func(*Options) {}, "cfg.Credentials is a nil *credentials.StaticCredentialsProvider"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.cfg, withRole(roleA), tc.opt)
+			require.ErrorIs(t, err, ErrInvalidOptions)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// deviceOf is an MFA device of the test's own: a code is never sent twice
+// for one device within its time step, process-wide, so tests that send
+// codes must not share a device.
+func deviceOf(t *testing.T) string {
+	return "arn:aws:iam::123456789012:mfa/" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+}
+
+func TestNewRejectsBadInput(t *testing.T) {
+	long := strings.Repeat("x", 65)
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string // in the error
+	}{
+		{"role ARN not a role", Options{RoleARN: "arn:aws:iam::123456789012:user/alice"}, "not an IAM role ARN"},
+		{"role ARN garbage", Options{RoleARN: "A"}, "not an IAM role ARN"},
+		{"session name too short", Options{RoleARN: roleA, RoleSessionName: "a"}, "2 to 64"},
+		{"session name too long", Options{RoleARN: roleA, RoleSessionName: long}, "2 to 64"},
+		{"session name bad char", Options{RoleARN: roleA, RoleSessionName: "a b"}, "RoleSessionName"},
+		{"AssumeRole duration short", Options{RoleARN: roleA, Duration: 14 * time.Minute}, "15m0s to 12h0m0s"},
+		{"AssumeRole duration long", Options{RoleARN: roleA, Duration: 13 * time.Hour}, "15m0s to 12h0m0s"},
+		{"GetSessionToken duration long", Options{Duration: 37 * time.Hour}, "15m0s to 36h0m0s"},
+		{"duration fraction", Options{Duration: 20*time.Minute + time.Millisecond}, "whole number of seconds"},
+		{"negative window", Options{ExpiryWindow: -time.Second}, "ExpiryWindow"},
+		{"serial bad", Options{SerialNumber: "123", TokenCode: fixedCode}, "neither an MFA device ARN"},
+		{"serial ARN of a user", Options{SerialNumber: "arn:aws:iam::123456789012:user/alice", TokenCode: fixedCode}, "SerialNumber"},
+		{"role-only field without role", Options{ExternalID: "xyz"}, "ExternalID applies to AssumeRole only"},
+		{"policy not JSON", Options{RoleARN: roleA, Policy: "{"}, "Policy is not valid JSON"},
+		{"policy ARN bad", Options{RoleARN: roleA, PolicyARNs: []string{"ReadOnly"}}, "not an IAM policy ARN"},
+		{"transitive key not a tag", Options{RoleARN: roleA, Tags: map[string]string{"team": "x"}, TransitiveTagKeys: []string{"env"}}, `"env"`},
+		{"tag key bad", Options{RoleARN: roleA, Tags: map[string]string{"a\x00": "x"}}, "tag key"},
+		{"source identity bad", Options{RoleARN: roleA, SourceIdentity: "x"}, "SourceIdentity"},
+		{"external ID short", Options{RoleARN: roleA, ExternalID: "x"}, "ExternalID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.MasterCredentials = staticMaster("alice")
+			_, err := New(aws.Config{}, func(o *Options) { *o = opts })
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidOptions)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
+		})
+	}
+}
+
+func TestNewAcceptsValidInput(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"GetSessionToken", Options{}},
+		{"GetSessionToken 36h", Options{Duration: 36 * time.Hour}},
+		{"role with path", Options{RoleARN: "arn:aws:iam::123456789012:role/team/deploy"}},
+		{"gov partition", Options{RoleARN: "arn:aws-us-gov:iam::123456789012:role/x"}},
+		{"hardware serial", Options{SerialNumber: "GAHT12345678", TokenCode: fixedCode}},
+		{"everything", Options{
+			RoleARN: roleA, RoleSessionName: "me@example.com", Duration: 12 * time.Hour, ExternalID: "ext-1",
+			Policy: `{"Version":"2012-10-17"}`, PolicyARNs: []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"},
+			Tags: map[string]string{"team": "core"}, TransitiveTagKeys: []string{"team"}, SourceIdentity: "alice",
+			SerialNumber: mfaARN, TokenCode: fixedCode, ExpiryWindow: time.Second, PrefetchWindow: -1,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.MasterCredentials = staticMaster("alice")
+			_, err := New(aws.Config{}, func(o *Options) { *o = opts })
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func fixedCode(context.Context, string) (string, error) { return "123456", nil }
+
+func TestNewNeedsMasterCredentials(t *testing.T) {
+	_, err := New(aws.Config{Region: "eu-west-1"}, withRole(roleA))
+	require.ErrorIs(t, err, ErrNoMasterCredentials)
+	assert.Contains(t, err.Error(), roleA)
+
+	_, err = New(aws.Config{}, func(o *Options) { o.Client = newFakeSTS("A", 0) })
+	assert.NoError(t, err, "a given Client signs on its own")
+}
+
+func TestNewRequiresTokenCodeWithSerialNumber(t *testing.T) {
+	_, err := New(aws.Config{Credentials: staticMaster("alice")}, func(o *Options) { o.SerialNumber = mfaARN })
+	require.ErrorIs(t, err, ErrTokenCodeRequired)
+	assert.Contains(t, err.Error(), mfaARN)
+}

@@ -1,0 +1,499 @@
+package stschain
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"golang.org/x/sync/singleflight"
+)
+
+// The refresh engine decides when credentials are refreshed, shares one
+// refresh among all who need it and publishes the result. It knows nothing
+// of STS: what it refreshes comes from its fetch function.
+
+// Refresh tuning that is not worth an option.
+const (
+	// refreshTimeout bounds one refresh (MFA prompt and STS call), so that a
+	// hung connection cannot stall a provider forever.
+	refreshTimeout = 5 * time.Minute
+	// minBackoff and maxBackoff bound the pause between attempts while
+	// fetching fails and the current credentials are still valid.
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = time.Minute
+	// shortLifetimeFactor: a credential living less than this many times the
+	// largest window gets its windows shrunk in proportion.
+	shortLifetimeFactor = 3
+)
+
+// RefreshOutcome says how a refresh attempt ended.
+type RefreshOutcome string
+
+// Refresh outcomes reported in [RefreshEvent].
+const (
+	// RefreshOK: STS returned new credentials.
+	RefreshOK RefreshOutcome = "ok"
+	// RefreshFromCache: Options.Cache had usable credentials; STS was not called.
+	RefreshFromCache RefreshOutcome = "cache"
+	// RefreshFailedKept: the refresh failed but the current credentials had
+	// not expired, so callers keep them; a later attempt retries.
+	RefreshFailedKept RefreshOutcome = "failed-kept-current"
+	// RefreshFailed: the refresh failed and no valid credentials were left.
+	RefreshFailed RefreshOutcome = "failed"
+)
+
+// RefreshEvent describes one refresh attempt, for [Options.OnRefresh].
+type RefreshEvent struct {
+	Link       string         // the role ARN, or GetSessionTokenLink
+	Outcome    RefreshOutcome // how it ended
+	Err        error          // the failure, for the failed outcomes
+	Latency    time.Duration  // how long the attempt took
+	Background bool           // true when no caller waited for it
+	Expires    time.Time      // expiry of the credentials now cached; zero if none
+}
+
+// tokenState classifies cached credentials at a moment. Every decision of
+// the engine (and the cache check of a link) switches on it.
+type tokenState int
+
+const (
+	// invalid: there are no credentials, or they have expired. Callers wait
+	// for a refresh, and its failure is theirs.
+	invalid tokenState = iota
+	// fresh: before the prefetch point. Callers take them as they are.
+	fresh
+	// stale: inside the prefetch window, or after a failed refresh while
+	// they are still valid. Callers take them, and a background refresh
+	// starts when one is due.
+	stale
+	// expiring: inside the expiry window. Callers wait for a refresh, but
+	// keep these if it fails.
+	expiring
+)
+
+// snapshot is an immutable set of credentials and their schedule.
+type snapshot struct {
+	creds      aws.Credentials
+	prefetchAt time.Time // from here: stale
+	waitAt     time.Time // from here: expiring
+	failures   int       // consecutive failed refreshes since creds were fetched
+	retryAt    time.Time // after a failure, no new attempt before this
+}
+
+// state classifies s at now; a nil s is invalid.
+func (s *snapshot) state(now time.Time) tokenState {
+	switch {
+	case s == nil || (s.creds.CanExpire && !now.Before(s.creds.Expires)):
+		return invalid
+	case now.Before(s.prefetchAt):
+		return fresh
+	case now.Before(s.waitAt) || s.failures > 0:
+		return stale
+	}
+	return expiring
+}
+
+// retryDue reports whether a refresh may start at now: always, unless a
+// failure set a later retry time.
+func (s *snapshot) retryDue(now time.Time) bool { return !now.Before(s.retryAt) }
+
+// windows are a provider's refresh windows, resolved from its Options.
+type windows struct {
+	expiry   time.Duration
+	prefetch time.Duration // 0: off
+	jitter   bool
+}
+
+func newWindows(o *Options) windows {
+	w := windows{expiry: o.ExpiryWindow, prefetch: o.PrefetchWindow, jitter: !o.DisableJitter}
+	if w.expiry == 0 {
+		w.expiry = DefaultExpiryWindow
+	}
+	switch {
+	case w.prefetch == 0:
+		w.prefetch = DefaultPrefetchWindow
+	case w.prefetch < 0:
+		w.prefetch = 0
+	}
+	if w.prefetch <= w.expiry {
+		w.prefetch = 0
+	}
+	return w
+}
+
+// farFuture stands for "never" in a schedule.
+var farFuture = time.Unix(1<<62, 0)
+
+// schedule returns the snapshot of creds, which live for life in all;
+// random spreads the prefetch point when the windows have jitter.
+func (w windows) schedule(creds aws.Credentials, life time.Duration, random bool) *snapshot {
+	if !creds.CanExpire {
+		return &snapshot{creds: creds, prefetchAt: farFuture, waitAt: farFuture}
+	}
+	expiry, prefetch := w.expiry, w.prefetch
+	// Short sessions: shrink the windows in proportion, so the credentials
+	// are still reused for most of their life.
+	if m := max(expiry, prefetch); life < shortLifetimeFactor*m {
+		scale := float64(max(life, 0)) / float64(shortLifetimeFactor*m)
+		expiry = time.Duration(float64(expiry) * scale)
+		prefetch = time.Duration(float64(prefetch) * scale)
+	}
+	s := &snapshot{creds: creds, waitAt: creds.Expires.Add(-expiry)}
+	random = random && w.jitter
+	if prefetch > 0 {
+		s.prefetchAt = creds.Expires.Add(-prefetch)
+		if random {
+			s.prefetchAt = s.prefetchAt.Add(randDuration((prefetch - expiry) / 2))
+		}
+	} else {
+		if random {
+			s.waitAt = s.waitAt.Add(-randDuration(expiry / 2))
+		}
+		s.prefetchAt = s.waitAt
+	}
+	return s
+}
+
+func randDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d)
+}
+
+// backoff is the pause after the nth consecutive failure, when the current
+// credentials stay valid for remaining.
+func backoff(n int, remaining time.Duration) time.Duration {
+	d := maxBackoff
+	if n < 20 {
+		d = min(minBackoff<<n, maxBackoff)
+	}
+	d = min(d, remaining/4)
+	return max(d/2+randDuration(d/2), time.Millisecond)
+}
+
+// fetchRequest is what the engine asks of its fetch function.
+type fetchRequest struct {
+	// current are the credentials being replaced; zero when there are none.
+	current aws.Credentials
+	// skipCache: do not look in a shared cache (the caller forces a
+	// refresh, or has seen the current credentials rejected).
+	skipCache bool
+}
+
+// fetched is what a fetch got.
+type fetched struct {
+	creds     aws.Credentials
+	life      time.Duration // how long the credentials live in all, for their schedule
+	fromCache bool
+}
+
+// fetchFunc fetches new credentials. Its error is reported as it is.
+type fetchFunc func(ctx context.Context, req fetchRequest) (fetched, error)
+
+// refresher is the refresh engine of one provider.
+type refresher struct {
+	// Set when the provider is made, read-only afterwards.
+	name    string // the link, for events
+	fetch   fetchFunc
+	windows windows
+	logger  *slog.Logger       // never nil
+	notify  func(RefreshEvent) // Options.OnRefresh; may be nil
+
+	// state is the current snapshot; nil when there is none. Read
+	// lock-free; written under mu.
+	state atomic.Pointer[snapshot]
+	// mu orders writes of state, epoch and timer. It is held only for
+	// those writes, never during a fetch or a callback.
+	mu sync.Mutex
+	// epoch counts Invalidate calls; written under mu. A flight belongs to
+	// the epoch it started in and publishes nothing once that has passed,
+	// so no flight can bring back invalidated credentials, and callers
+	// after an Invalidate never join a flight from before it.
+	epoch atomic.Uint64
+	// timer starts the background refresh at the prefetch point of
+	// credentials that were handed out, so that a provider whose callers
+	// are behind another cache (aws.CredentialsCache, which asks only at
+	// expiry) still refreshes ahead. Guarded by mu; nil until first armed.
+	timer *time.Timer
+
+	// flights makes the refreshes of one epoch share one fetch.
+	flights singleflight.Group
+	// background is true while a background refresh goroutine exists.
+	background atomic.Bool
+	// waiting counts callers waiting for a flight, so that a refresh can
+	// tell whether anyone waited for it.
+	waiting atomic.Int32
+	// handedOut is set when Retrieve hands out the current credentials and
+	// cleared when new ones are published; the timer refreshes ahead only
+	// when it is set, so an unused provider stops calling STS.
+	handedOut atomic.Bool
+	// skipCache holds from Invalidate, whose caller has seen the current
+	// credentials rejected, until a refresh succeeds: the shared cache
+	// could hand the rejected ones back.
+	skipCache atomic.Bool
+}
+
+// retrieve is Retrieve: current credentials at once while they are fresh
+// or stale (starting a background refresh when one is due), a shared
+// refresh otherwise.
+func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
+	s := r.state.Load()
+	now := time.Now()
+	switch s.state(now) {
+	case fresh:
+		r.markHandedOut()
+		return s.creds, nil
+	case stale:
+		if s.retryDue(now) && !r.background.Load() {
+			r.refreshInBackground()
+		}
+		r.markHandedOut()
+		return s.creds, nil
+	}
+	creds, err := r.wait(ctx, false)
+	if err == nil {
+		r.markHandedOut()
+	}
+	return creds, err
+}
+
+func (r *refresher) markHandedOut() {
+	if !r.handedOut.Load() {
+		r.handedOut.Store(true)
+	}
+}
+
+// invalidate drops the current credentials and starts a new epoch.
+func (r *refresher) invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.epoch.Add(1)
+	r.skipCache.Store(true)
+	r.state.Store(nil)
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+}
+
+// outcome is what a refresh flight hands its callers: the credentials to
+// use, and the failure of the attempt when it kept the current ones.
+type outcome struct {
+	creds  aws.Credentials
+	failed error
+}
+
+func flightKey(epoch uint64) string { return strconv.FormatUint(epoch, 10) }
+
+// wait joins (or starts) the refresh flight of the current epoch and waits
+// for it or ctx. force makes a flight it starts skip the freshness check and
+// the cache lookup, and returns the flight's failure even when it kept the
+// current credentials.
+func (r *refresher) wait(ctx context.Context, force bool) (aws.Credentials, error) {
+	r.waiting.Add(1)
+	defer r.waiting.Add(-1)
+	epoch := r.epoch.Load()
+	ch := r.flights.DoChan(flightKey(epoch), func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		return r.refresh(fctx, epoch, force)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return aws.Credentials{}, res.Err
+		}
+		out := res.Val.(outcome)
+		if force && out.failed != nil {
+			return aws.Credentials{}, out.failed
+		}
+		return out.creds, nil
+	case <-ctx.Done():
+		return aws.Credentials{}, newError(r.name, OpWait, ctx.Err())
+	}
+}
+
+// refreshInBackground starts a refresh that no caller waits for, unless one
+// is already running.
+func (r *refresher) refreshInBackground() {
+	if !r.background.CompareAndSwap(false, true) {
+		return
+	}
+	epoch := r.epoch.Load()
+	go func() {
+		defer r.background.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		_, _, _ = r.flights.Do(flightKey(epoch), func() (any, error) {
+			return r.refresh(ctx, epoch, false)
+		})
+	}()
+}
+
+// onTimer is the timer's refresh ahead: a background refresh if the
+// current credentials were handed out and a refresh is due.
+func (r *refresher) onTimer() {
+	s := r.state.Load()
+	now := time.Now()
+	if r.handedOut.Load() && s.state(now) != fresh && s.state(now) != invalid && s.retryDue(now) {
+		r.refreshInBackground()
+	}
+}
+
+// refresh runs inside a flight of epoch: it fetches new credentials unless
+// another flight has just done so, and publishes what it got.
+func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any, error) {
+	start := time.Now()
+	cur := r.state.Load()
+	if !force {
+		// Another flight may have refreshed, or failed, since the caller
+		// looked.
+		switch st := cur.state(start); {
+		case st == fresh:
+			return outcome{creds: cur.creds}, nil
+		case st != invalid && cur.failures > 0 && !cur.retryDue(start):
+			return outcome{creds: cur.creds}, nil
+		}
+	}
+
+	req := fetchRequest{skipCache: force || r.skipCache.Load()}
+	if cur != nil {
+		req.current = cur.creds
+	}
+	got, err := r.fetch(ctx, req)
+	end := time.Now()
+	ev := RefreshEvent{Link: r.name, Latency: end.Sub(start), Background: r.waiting.Load() == 0}
+	if err != nil {
+		ev.Err = err
+		if cur.state(end) != invalid {
+			next := *cur
+			next.failures++
+			next.retryAt = end.Add(backoff(next.failures, cur.creds.Expires.Sub(end)))
+			ev.Outcome, ev.Expires = RefreshFailedKept, cur.creds.Expires
+			r.report(ev)
+			r.publish(epoch, cur, &next)
+			return outcome{creds: cur.creds, failed: err}, nil
+		}
+		ev.Outcome = RefreshFailed
+		r.report(ev)
+		return nil, err
+	}
+
+	ev.Outcome, ev.Expires = RefreshOK, got.creds.Expires
+	if got.fromCache {
+		ev.Outcome = RefreshFromCache
+	}
+	next := r.windows.schedule(got.creds, got.life, true)
+	// Credentials that reach us already due (a clock ahead of STS's) are
+	// used for a moment rather than refreshed on every Retrieve.
+	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
+		next.prefetchAt, next.waitAt = soon, soon
+	}
+	// Report before publishing, so that whoever sees the new credentials
+	// can count on the event having been delivered.
+	r.report(ev)
+	if r.publish(epoch, nil, next) {
+		r.skipCache.Store(false)
+	}
+	return outcome{creds: got.creds}, nil
+}
+
+// publish makes next the current state and arms the timer for it, unless
+// epoch has passed or, with expect set, the state is no longer expect. It
+// reports whether next was published.
+func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.epoch.Load() != epoch || (expect != nil && r.state.Load() != expect) {
+		return false
+	}
+	r.state.Store(next)
+	if expect == nil {
+		r.handedOut.Store(false)
+	}
+	r.armTimer(next)
+	return true
+}
+
+// armTimer sets the timer to the moment a background refresh of s becomes
+// due: its prefetch point, or its retry time after a failure. Without
+// prefetch there is no timer: callers wait at the expiry window, as asked.
+// Called with mu held.
+func (r *refresher) armTimer(s *snapshot) {
+	if r.windows.prefetch == 0 || !s.creds.CanExpire {
+		return
+	}
+	at := s.prefetchAt
+	if s.failures > 0 {
+		at = s.retryAt
+	}
+	d := time.Until(at)
+	if r.timer == nil {
+		r.timer = time.AfterFunc(d, r.onTimer)
+		return
+	}
+	r.timer.Reset(d)
+}
+
+// report logs ev and hands it to Options.OnRefresh.
+func (r *refresher) report(ev RefreshEvent) {
+	attrs := []any{
+		slog.String("link", ev.Link),
+		slog.String("outcome", string(ev.Outcome)),
+		slog.Duration("latency", ev.Latency),
+		slog.Bool("background", ev.Background),
+	}
+	if !ev.Expires.IsZero() {
+		attrs = append(attrs, slog.Time("expires", ev.Expires))
+	}
+	level, msg := slog.LevelInfo, "stschain: refreshed credentials"
+	if ev.Err != nil {
+		attrs = append(attrs, slog.String("error", ev.Err.Error()))
+		level, msg = slog.LevelError, "stschain: refresh failed"
+		if ev.Outcome == RefreshFailedKept {
+			level, msg = slog.LevelWarn, "stschain: refresh failed, keeping current credentials until they expire"
+		}
+	}
+	r.logger.Log(context.Background(), level, msg, attrs...)
+	if r.notify != nil {
+		r.notify(ev)
+	}
+}
+
+// nextAsk is when a cache in front of the provider should ask it again
+// for the credentials of s: at the prefetch point, then at the expiry
+// window (by when the background refresh has its successor ready), then
+// at the retry time after a failure; zero when there is no such moment
+// ahead.
+func (s *snapshot) nextAsk(now time.Time) time.Time {
+	switch st := s.state(now); {
+	case st == fresh:
+		return s.prefetchAt
+	case st == stale && s.failures == 0:
+		return s.waitAt
+	case st == stale && !s.retryDue(now):
+		return s.retryAt
+	}
+	return time.Time{}
+}
+
+// String describes the event without secrets.
+func (ev RefreshEvent) String() string {
+	s := fmt.Sprintf("stschain.RefreshEvent{%s %s latency=%v background=%t", ev.Link, ev.Outcome, ev.Latency, ev.Background)
+	if !ev.Expires.IsZero() {
+		s += " expires=" + ev.Expires.UTC().Format(time.RFC3339)
+	}
+	if ev.Err != nil {
+		s += " error=" + redact(ev.Err.Error())
+	}
+	return s + "}"
+}
+
+// Format prints String() for every verb.
+func (ev RefreshEvent) Format(f fmt.State, verb rune) { formatString(f, verb, ev.String()) }
