@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"golang.org/x/term"
 
 	"github.com/stschain/stschain"
 )
@@ -91,27 +88,6 @@ func linkOptions(f *chainFlags) []stschain.Options {
 	return links
 }
 
-// tokenCodeFunc returns what gives the MFA codes of --mfa-serial: a TOTP
-// generator with --totp-secret-env, else the terminal prompt; nil without
-// --mfa-serial.
-func tokenCodeFunc(name string, f *chainFlags, stderr io.Writer, env func(string) string) (stschain.TokenCodeFunc, error) {
-	switch {
-	case f.mfaSerial == "":
-		return nil, nil
-	case f.totpSecretEnv == "":
-		return promptTokenCode(stderr), nil
-	}
-	secret := env(f.totpSecretEnv)
-	if secret == "" {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env is empty or unset", name, f.totpSecretEnv)
-	}
-	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
-	if err != nil {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env: %s", name, f.totpSecretEnv, strings.TrimPrefix(err.Error(), "stschain: "))
-	}
-	return fn, nil
-}
-
 // openCache returns the session cache of --cache-dir (the AWS CLI's by
 // default), or nil with --no-cache.
 func openCache(f *chainFlags) (stschain.Cache, error) {
@@ -177,21 +153,4 @@ func retrieve(ctx context.Context, name string, f *chainFlags, stderr io.Writer,
 		return aws.Credentials{}, nil, fail(stderr, err)
 	}
 	return creds, c, exitOK
-}
-
-// promptTokenCode is stschain.PromptTokenCode, which prompts on standard
-// error and reads the terminal. The AWS CLI captures the standard error of
-// a credential_process and shows it only on failure, so when stderr is not
-// a terminal the prompt is also written to the terminal itself.
-func promptTokenCode(stderr io.Writer) stschain.TokenCodeFunc {
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return stschain.PromptTokenCode
-	}
-	return func(ctx context.Context, serial string) (string, error) {
-		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-			fmt.Fprintf(tty, "stschain: MFA code for %s (type it and press Enter): ", serial)
-			tty.Close()
-		}
-		return stschain.PromptTokenCode(ctx, serial)
-	}
 }

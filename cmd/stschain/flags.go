@@ -20,6 +20,8 @@ type chainFlags struct {
 	roleARNs        stringList
 	mfaSerial       string
 	totpSecretEnv   string
+	mfaProcess      string
+	mfaToken        string
 	sessionDuration durationFlag
 	duration        durationFlag
 	sessionName     string
@@ -204,8 +206,10 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("stschain "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
 	fs.Var(&f.roleARNs, "role-arn", "`ARN` of a role to assume; repeat for a chain, first assumed first, each with the credentials of the one before")
-	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal unless --totp-secret-env is given")
+	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal (again after a mistyped code or one STS refused, up to three times) unless --totp-secret-env, --mfa-process or --mfa-token gives it")
 	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "`NAME` of an environment variable holding the base32 secret of the --mfa-serial virtual device; codes are computed from it instead of asked for")
+	fs.StringVar(&f.mfaProcess, "mfa-process", "", "`command` run with sh -c for each MFA code of --mfa-serial, printing the 6 digits alone on standard output (aws-vault's mfa_process), e.g. \"ykman oath accounts code --single aws\"; STSCHAIN_MFA_SERIAL names the device")
+	fs.StringVar(&f.mfaToken, "mfa-token", "", "the current 6-digit `code` of --mfa-serial; it serves one request for a code, a second one fails")
 	fs.Var(&f.sessionDuration, "session-duration", "put a GetSessionToken link of this `duration` (15m to 36h) under the roles and give it the MFA; e.g. 12h")
 	fs.Var(&f.duration, "duration", "session `duration` of each role (15m to 12h; STS allows at most 1h for a role assumed from a role); default STS's, 1h")
 	fs.StringVar(&f.sessionName, "session-name", "", "role session `name` of each role; default a generated stschain-<time> name")
@@ -259,9 +263,21 @@ func (f *chainFlags) validate(name string) error {
 		return usagef("stschain "+name+": "+format, args...)
 	}
 	roles := len(f.roleARNs) > 0
+	var sources []string
+	for _, src := range []struct{ flag, value string }{
+		{"--totp-secret-env", f.totpSecretEnv}, {"--mfa-process", f.mfaProcess}, {"--mfa-token", f.mfaToken},
+	} {
+		if src.value != "" {
+			sources = append(sources, src.flag)
+		}
+	}
 	switch {
-	case f.totpSecretEnv != "" && f.mfaSerial == "":
-		return bad("--totp-secret-env needs --mfa-serial (the device the secret belongs to)")
+	case len(sources) > 1:
+		return bad("%s give MFA codes each: give one", strings.Join(sources, " and "))
+	case len(sources) == 1 && f.mfaSerial == "":
+		return bad("%s needs --mfa-serial (the device whose codes it gives)", sources[0])
+	case f.mfaToken != "" && !sixDigits(strings.TrimSpace(f.mfaToken)):
+		return bad("--mfa-token is not a code: want the 6 digits the device shows")
 	case !roles && f.externalID != "":
 		return bad("--external-id needs a --role-arn (it is sent with the last role)")
 	case !roles && f.sessionName != "":
@@ -290,6 +306,11 @@ func (f *chainFlags) validate(name string) error {
 		}
 	}
 	return nil
+}
+
+// sixDigits reports whether s is a 6-digit MFA code.
+func sixDigits(s string) bool {
+	return len(s) == 6 && strings.Trim(s, "0123456789") == ""
 }
 
 // regionRe matches what the SDK accepts as a region: a DNS label of lower

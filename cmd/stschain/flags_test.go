@@ -42,6 +42,11 @@ func TestUsageErrors(t *testing.T) {
 		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
 		{"session name without role", []string{"credential-process", "--session-name", "me"}, "--session-name needs a --role-arn"},
 		{"totp without serial", []string{"credential-process", "--role-arn", roleA, "--totp-secret-env", "X"}, "--totp-secret-env needs --mfa-serial"},
+		{"mfa process without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-process", "echo 123456"}, "--mfa-process needs --mfa-serial"},
+		{"mfa token without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-token", "123456"}, "--mfa-token needs --mfa-serial"},
+		{"mfa token not a code", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "12345"}, "--mfa-token is not a code: want the 6 digits"},
+		{"two MFA sources", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--", "true"}, "--mfa-process and --mfa-token give MFA codes each: give one"},
+		{"three MFA sources", []string{"export", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--totp-secret-env", "X"}, "--totp-secret-env and --mfa-process and --mfa-token give MFA codes each"},
 		{"totp env empty", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "EMPTY_SECRET"}, "EMPTY_SECRET of --totp-secret-env is empty or unset"},
 		{"totp env unset", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "NO_SUCH_VAR_STSCHAIN", "--", "true"}, "NO_SUCH_VAR_STSCHAIN of --totp-secret-env is empty or unset"},
 		{"totp env not base32", []string{"credential-process", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "BAD_SECRET"}, "BAD_SECRET of --totp-secret-env: the TOTP secret is not base32"},
@@ -75,7 +80,7 @@ func TestNoArgumentsPrintsUsage(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	flags := []string{
-		"--role-arn", "--mfa-serial", "--totp-secret-env", "--session-duration", "--duration",
+		"--role-arn", "--mfa-serial", "--totp-secret-env", "--mfa-process", "--mfa-token", "--session-duration", "--duration",
 		"--session-name", "--external-id", "--profile", "--region", "--endpoint-url",
 		"--cache-dir", "--no-cache", "--verbose", "--help",
 	}
