@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +38,10 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
+	policy, err := readPolicyFile(name, f.policyFile)
+	if err != nil {
+		return nil, err
+	}
 	cache, err := openCache(f)
 	if err != nil {
 		return nil, err
@@ -50,7 +55,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 
-	links := linkOptions(f)
+	links := linkOptions(f, policy)
 	links[0].TokenCode = tokenCode
 	for i := range links {
 		links[i].Cache = cache
@@ -66,9 +71,12 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 
 // linkOptions lists the options of each link f describes, bottom first:
 // the GetSessionToken link (with --session-duration, or alone without
-// --role-arn), then the roles. The first link gets the MFA serial; the
-// caller sets its TokenCode.
-func linkOptions(f *chainFlags) []stschain.Options {
+// --role-arn), then the roles. The first link gets the MFA serial (the
+// caller sets its TokenCode); the first role the session tags and source
+// identity, which AWS carries up a role chain; the last role the external
+// ID and the session policies (policy, the text of --policy-file), which
+// scope the final session.
+func linkOptions(f *chainFlags, policy string) []stschain.Options {
 	var links []stschain.Options
 	if f.sessionDuration != 0 || len(f.roleARNs) == 0 {
 		links = append(links, stschain.Options{Duration: time.Duration(f.sessionDuration)})
@@ -79,13 +87,45 @@ func linkOptions(f *chainFlags) []stschain.Options {
 			RoleSessionName: f.sessionName,
 			Duration:        time.Duration(f.duration),
 		}
+		if i == 0 {
+			o.Tags = f.tags.m
+			o.TransitiveTagKeys = f.transitiveTags
+			o.SourceIdentity = f.sourceIdentity
+		}
 		if i == len(f.roleARNs)-1 {
 			o.ExternalID = f.externalID
+			o.PolicyARNs = f.policyARNs
+			o.Policy = policy
 		}
 		links = append(links, o)
 	}
 	links[0].SerialNumber = f.mfaSerial
 	return links
+}
+
+// maxPolicyFile bounds what --policy-file reads: STS takes 2048
+// characters, and the library says so for anything up to this.
+const maxPolicyFile = 64 << 10
+
+// readPolicyFile returns the text of the --policy-file path, "" when path
+// is empty. A file that cannot be read is a usage error.
+func readPolicyFile(name, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return "", usagef("stschain %s: --policy-file: %v", name, err)
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxPolicyFile+1))
+	switch {
+	case err != nil:
+		return "", usagef("stschain %s: --policy-file: %v", name, err)
+	case len(data) > maxPolicyFile:
+		return "", usagef("stschain %s: --policy-file %s is over %d KiB: STS takes a policy of 2048 characters", name, path, maxPolicyFile>>10)
+	}
+	return string(data), nil
 }
 
 // openCache returns the session cache of --cache-dir (the AWS CLI's by

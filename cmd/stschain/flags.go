@@ -26,6 +26,11 @@ type chainFlags struct {
 	duration        durationFlag
 	sessionName     string
 	externalID      string
+	tags            tagList
+	transitiveTags  stringList
+	sourceIdentity  string
+	policyARNs      stringList
+	policyFile      string
 	profile         string
 	region          string
 	endpointURL     string
@@ -47,6 +52,30 @@ func (l *stringList) Set(s string) error {
 		return errors.New("empty value")
 	}
 	*l = append(*l, s)
+	return nil
+}
+
+// tagList is --tag: KEY=VALUE, repeatable, each key once.
+type tagList struct {
+	keys []string          // in the order given
+	m    map[string]string // by key
+}
+
+func (l *tagList) String() string { return strings.Join(l.keys, ",") }
+
+func (l *tagList) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("want KEY=VALUE, such as team=platform")
+	}
+	if _, dup := l.m[k]; dup {
+		return fmt.Errorf("tag %q is given twice", k)
+	}
+	if l.m == nil {
+		l.m = map[string]string{}
+	}
+	l.keys = append(l.keys, k)
+	l.m[k] = v
 	return nil
 }
 
@@ -193,6 +222,11 @@ credentials of the link below it:
      MFA be assumed without asking again (ask once a day, not once an hour)
   3. each --role-arn in the order given; without --session-duration the
      first one carries the MFA of --mfa-serial
+Session tags (--tag, --transitive-tag-key) and --source-identity are sent
+with the first role and pass up the chain: AWS carries transitive tags and
+the source identity through role chaining. Session policies (--policy-arn,
+--policy-file) and --external-id are sent with the last role, whose
+session they scope.
 With no --role-arn the chain is a single GetSessionToken link (with
 --mfa-serial: an MFA session of the user, like "aws sts get-session-token").
 The source credentials of a GetSessionToken link must be an IAM user's
@@ -214,6 +248,11 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs.Var(&f.duration, "duration", "session `duration` of each role (15m to 12h; STS allows at most 1h for a role assumed from a role); default STS's, 1h")
 	fs.StringVar(&f.sessionName, "session-name", "", "role session `name` of each role; default a generated stschain-<time> name")
 	fs.StringVar(&f.externalID, "external-id", "", "external `ID` sent when assuming the last --role-arn (the target role) only")
+	fs.Var(&f.tags, "tag", "session tag `KEY=VALUE` sent when assuming the first --role-arn; repeat for more. A transitive tag passes on to the roles assumed after it")
+	fs.Var(&f.transitiveTags, "transitive-tag-key", "`KEY` of a --tag that is transitive: AWS carries it through the role chain to every later role; repeatable")
+	fs.StringVar(&f.sourceIdentity, "source-identity", "", "source identity `ID` sent when assuming the first --role-arn; AWS carries it through the role chain")
+	fs.Var(&f.policyARNs, "policy-arn", "`ARN` of a managed session policy for the last --role-arn, whose session it scopes; repeatable")
+	fs.StringVar(&f.policyFile, "policy-file", "", "`file` of an inline session policy (JSON) for the last --role-arn, whose session it scopes")
 	fs.StringVar(&f.profile, "profile", "", "shared config `profile` of the source credentials; default the SDK's default chain (which reads AWS_PROFILE)")
 	fs.StringVar(&f.region, "region", "", "AWS `region` of the STS calls (and of COMMAND, for exec); default the profile's, else us-east-1")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "STS endpoint `URL` for every link, e.g. https://sts.eu-west-1.amazonaws.com")
@@ -284,6 +323,26 @@ func (f *chainFlags) validate(name string) error {
 		return bad("--session-name needs a --role-arn")
 	case !roles && f.duration != 0:
 		return bad("--duration is the roles' session length and needs a --role-arn; use --session-duration for GetSessionToken")
+	}
+	for _, fl := range []struct {
+		name  string
+		given bool
+		with  string
+	}{
+		{"--tag", len(f.tags.keys) > 0, "first"},
+		{"--transitive-tag-key", len(f.transitiveTags) > 0, "first"},
+		{"--source-identity", f.sourceIdentity != "", "first"},
+		{"--policy-arn", len(f.policyARNs) > 0, "last"},
+		{"--policy-file", f.policyFile != "", "last"},
+	} {
+		if fl.given && !roles {
+			return bad("%s needs a --role-arn (it is sent with the %s role)", fl.name, fl.with)
+		}
+	}
+	for _, k := range f.transitiveTags {
+		if _, ok := f.tags.m[k]; !ok {
+			return bad("--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", k, k)
+		}
 	}
 	for i := 1; i < len(f.roleARNs); i++ {
 		if f.roleARNs[i] == f.roleARNs[i-1] {

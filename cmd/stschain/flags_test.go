@@ -81,7 +81,8 @@ func TestNoArgumentsPrintsUsage(t *testing.T) {
 func TestHelp(t *testing.T) {
 	flags := []string{
 		"--role-arn", "--mfa-serial", "--totp-secret-env", "--mfa-process", "--mfa-token", "--session-duration", "--duration",
-		"--session-name", "--external-id", "--profile", "--region", "--endpoint-url",
+		"--session-name", "--external-id", "--tag", "--transitive-tag-key", "--source-identity", "--policy-arn", "--policy-file",
+		"--profile", "--region", "--endpoint-url",
 		"--cache-dir", "--no-cache", "--verbose", "--help",
 	}
 	for _, args := range [][]string{
