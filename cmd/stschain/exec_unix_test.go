@@ -9,6 +9,7 @@ import (
 	"io"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,6 +179,46 @@ func TestExecEnvironmentLeaks(t *testing.T) {
 					assert.NotContains(t, env, k)
 				}
 			}
+		})
+	}
+}
+
+// TestSignalBeforeCommand signals the binary while it waits for an MFA
+// code: the credential phase ends, the command is not run, and the status
+// is 128+N.
+func TestSignalBeforeCommand(t *testing.T) {
+	bin := binary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGUSR1} {
+		t.Run(sigName(sig), func(t *testing.T) {
+			srv, serial := newServer(t)
+			h := newTestHome(t)
+			marker := h.dir + "/ran"
+			ctx, cancel := context.WithTimeout(t.Context(), testTime)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--mfa-serial", serial,
+				"--mfa-process", "echo waiting $$ >&2; exec sleep 60", "--role-arn", roleMFA,
+				"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "touch", marker)
+			cmd.Env = h.environ()
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			cmd.WaitDelay = 5 * time.Second
+			stderr, err := cmd.StderrPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			sc := bufio.NewScanner(stderr)
+			waiting, ok := scanFor(sc, "waiting")
+			require.True(t, ok, "the MFA process did not start")
+			// The refresh, shared by every caller, does not end with one
+			// caller: stop the MFA process that stschain leaves.
+			pid, err := strconv.Atoi(strings.TrimPrefix(waiting, "waiting "))
+			require.NoError(t, err, waiting)
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+
+			require.NoError(t, cmd.Process.Signal(sig))
+			require.True(t, sc.Scan())
+			assert.Equal(t, "stschain: interrupted by "+sig.String(), sc.Text())
+			assert.Equal(t, 128+int(sig), exitCode(t, cmd))
+			assert.NoFileExists(t, marker)
+			assert.Zero(t, srv.CountCalls(""))
 		})
 	}
 }
