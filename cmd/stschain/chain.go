@@ -27,9 +27,9 @@ type chain struct {
 }
 
 // buildChain validates f and builds the chain it describes. Errors from
-// the flags, the environment variable of --totp-secret-env and
-// stschain.New are usage errors; opening the cache directory and loading
-// the source configuration are not.
+// the flags, the environment variable of --totp-secret-env, the file of
+// --policy-file and stschain.NewChain are usage errors; opening the cache
+// directory and loading the source configuration are not.
 func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (*chain, error) {
 	if err := f.validate(name); err != nil {
 		return nil, err

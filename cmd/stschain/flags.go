@@ -14,8 +14,9 @@ import (
 	"github.com/stschain/stschain"
 )
 
-// chainFlags are the flags both subcommands share: what the chain is and
-// where its source credentials come from.
+// chainFlags are the flags of credential-process, exec and export: what
+// the chain is and where its source credentials come from, and the few
+// that one subcommand has.
 type chainFlags struct {
 	roleARNs        stringList
 	mfaSerial       string
