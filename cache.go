@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/stschain/stschain/internal/clicache"
 )
 
 // CacheEntry is one STS response as a [Cache] keeps it.
@@ -68,39 +69,23 @@ type CacheLocker interface {
 // session STS could have granted, for clocks that disagree.
 const cacheSkew = 5 * time.Minute
 
-// linkCache is how a link uses Options.Cache: which entries it takes, and
-// what it does when the cache fails (logs, and goes on without it).
-type linkCache struct {
-	cache   Cache        // nil: no cache
-	logger  *slog.Logger // never nil
-	link    string
-	account string // of the role ARN; "" for GetSessionToken links
-	// assumeRoleKey is the key of an AssumeRole link, computed once by New
-	// (it does not depend on the master); "" for GetSessionToken links.
-	assumeRoleKey string
-	// windows and lifetimes judge entries: requested is the session length
-	// the link asks for, longest what STS could grant it.
-	windows   windows
-	requested func() time.Duration
-	longest   time.Duration
-}
+// How a link uses Options.Cache: which entries it takes, and what it does
+// when the cache fails (logs, and goes on without it).
 
-func (c *linkCache) enabled() bool { return c.cache != nil }
-
-// load returns the entry cached under key when it can replace current: it
-// is not current itself, it is of the link's account, it could have been
-// granted to the link, and it is fresh.
-func (c *linkCache) load(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
-	e, ok, err := c.cache.Load(ctx, key)
+// loadCache returns the entry cached under key when it can replace
+// current: it is not current itself, it is of the link's account, it
+// could have been granted to the link, and it is fresh.
+func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
+	e, ok, err := l.cfg.cache.Load(ctx, key)
 	if err != nil {
-		c.logger.Warn("stschain: ignoring unusable cache entry", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: ignoring unusable cache entry", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
 		return fetched{}, false
 	}
 	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {
 		return fetched{}, false
 	}
-	if why := c.refuse(e); why != "" {
-		c.logger.Warn("stschain: ignoring cache entry: "+why, slog.String("link", c.link), slog.Any("entry", e))
+	if why := l.refuseEntry(e); why != "" {
+		l.cfg.logger.Warn("stschain: ignoring cache entry: "+why, slog.String("link", l.name()), slog.Any("entry", e))
 		return fetched{}, false
 	}
 	now := time.Now()
@@ -112,61 +97,73 @@ func (c *linkCache) load(ctx context.Context, key string, current aws.Credential
 	// The entry's age is unknown: judge it, without jitter, by the lifetime
 	// the link asks for, so that an old entry is not taken for a short
 	// fresh one.
-	life := max(creds.Expires.Sub(now), c.requested())
-	if c.windows.schedule(creds, life, false).state(now) != fresh {
+	life := max(creds.Expires.Sub(now), l.requestedLifetime())
+	if l.cfg.windows.schedule(creds, life, false).state(now) != fresh {
 		return fetched{}, false
 	}
 	return fetched{creds: creds, life: life, fromCache: true}, true
 }
 
-// refuse says why the link must not use e, or "".
-func (c *linkCache) refuse(e CacheEntry) string {
+// refuseEntry says why the link must not use e, or "".
+func (l *stsLink) refuseEntry(e CacheEntry) string {
 	if !e.Credentials.CanExpire {
 		return "it never expires, but STS sessions do"
 	}
-	if limit := time.Now().Add(c.longest + cacheSkew); e.Credentials.Expires.After(limit) {
+	if limit := time.Now().Add(l.maxLifetime() + cacheSkew); e.Credentials.Expires.After(limit) {
 		return fmt.Sprintf("it expires at %s, later than STS could have granted (%v from now)",
-			e.Credentials.Expires.UTC().Format(time.RFC3339), c.longest)
+			e.Credentials.Expires.UTC().Format(time.RFC3339), l.maxLifetime())
 	}
-	if c.account == "" {
+	if !l.assumeRole() {
+		if e.AssumedRoleUser != nil {
+			return "it is an AssumeRole session, and the link calls GetSessionToken"
+		}
 		return ""
 	}
-	if e.AssumedRoleUser == nil {
-		return "it has no AssumedRoleUser to show whose session it is"
-	}
-	if got := accountOf(aws.ToString(e.AssumedRoleUser.Arn)); got != c.account {
-		return fmt.Sprintf("its session belongs to account %q, not to the role's account %s", got, c.account)
+	if err := clicache.CheckAssumedRoleUser(l.params.RoleARN, e.AssumedRoleUser); err != nil {
+		return err.Error()
 	}
 	return ""
 }
 
-// lock takes the lock of key when the cache has locks. A lock that cannot
-// be had is logged, and the link goes on without it: locked is false.
-func (c *linkCache) lock(ctx context.Context, key string) (unlock func(), locked bool) {
-	l, ok := c.cache.(CacheLocker)
+// lockCache takes the lock of key when the cache has locks. A lock that
+// cannot be had is logged, and the link goes on without it: locked is
+// false.
+func (l *stsLink) lockCache(ctx context.Context, key string) (unlock func(), locked bool) {
+	cl, ok := l.cfg.cache.(CacheLocker)
 	if !ok {
 		return nil, false
 	}
-	unlock, err := l.Lock(ctx, key)
+	unlock, err := cl.Lock(ctx, key)
 	if err != nil {
-		c.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
 		return nil, false
 	}
 	return unlock, true
 }
 
-// store saves e under key; a failure is logged.
-func (c *linkCache) store(ctx context.Context, key string, e CacheEntry) {
-	if c.cache == nil {
-		return
-	}
-	if err := c.cache.Store(ctx, key, e); err != nil {
-		c.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", c.link), slog.String("error", redact(err.Error())))
+// storeCache saves e under key; a failure is logged.
+func (l *stsLink) storeCache(ctx context.Context, key string, e CacheEntry) {
+	if err := l.cfg.cache.Store(ctx, key, e); err != nil {
+		l.cfg.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
 	}
 }
 
-// sessionTokenKey is the key of a GetSessionToken link, which depends on
-// the master's access key ID.
-func (c *linkCache) sessionTokenKey(in *sts.GetSessionTokenInput, masterAccessKeyID string) (string, error) {
-	return sessionTokenCacheKey(in, masterAccessKeyID)
+// assumeRoleKey is the Cache key of an AssumeRole link: the AWS CLI's key
+// for the same arguments. It uses Options.Duration even after STS capped it
+// for role chaining, so that every process agrees on it.
+func (l *stsLink) assumeRoleKey() (string, error) {
+	return clicache.AssumeRoleKey(l.assumeRoleInput(nil, l.params.RoleSessionName, seconds(l.params.Duration)), l.params.RoleSessionName != "")
+}
+
+// sessionTokenKey is the Cache key of a GetSessionToken link, which
+// depends on the master's access key ID, so that two users never share an
+// entry.
+func (l *stsLink) sessionTokenKey(masterAccessKeyID string) string {
+	key, err := clicache.SessionTokenKey(l.sessionTokenInput(nil), masterAccessKeyID)
+	if err != nil {
+		// Only an empty access key ID fails, and retrieveMaster refuses
+		// master credentials without one.
+		panic("stschain: " + err.Error())
+	}
+	return key
 }

@@ -12,18 +12,21 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // memCache is a Cache and CacheLocker in memory, recording what it is asked.
 type memCache struct {
-	mu      sync.Mutex
-	entries map[string]CacheEntry
-	loadErr error
-	loads   []string
-	stores  []string
-	locks   []string
+	mu       sync.Mutex
+	entries  map[string]CacheEntry
+	loadErr  error
+	storeErr error
+	lockErr  error
+	loads    []string
+	stores   []string
+	locks    []string
 }
 
 func newMemCache() *memCache { return &memCache{entries: map[string]CacheEntry{}} }
@@ -43,6 +46,9 @@ func (m *memCache) Store(_ context.Context, key string, e CacheEntry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stores = append(m.stores, key)
+	if m.storeErr != nil {
+		return m.storeErr
+	}
 	m.entries[key] = e
 	return nil
 }
@@ -51,6 +57,9 @@ func (m *memCache) Lock(_ context.Context, key string) (func(), error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.locks = append(m.locks, key)
+	if m.lockErr != nil {
+		return nil, m.lockErr
+	}
 	return func() {}, nil
 }
 
@@ -106,6 +115,94 @@ func TestUnusableCacheEntryIsAMiss(t *testing.T) {
 	assert.Equal(t, 1, f.count())
 }
 
+// A cache that cannot be written (a read-only ~/.aws in a container, Redis
+// down) costs the refresh its lock and store, logged, and nothing else.
+func TestCacheFailuresAreLoggedAndTheRefreshGoesOn(t *testing.T) {
+	cache := newMemCache()
+	cache.lockErr = errors.New("read-only file system")
+	cache.storeErr = errors.New("read-only file system")
+	var logs strings.Builder
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	c, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "ASIAA1", c.AccessKeyID)
+	assert.Len(t, cache.locks, 1)
+	assert.Len(t, cache.stores, 1, "the store is still tried")
+	assert.Contains(t, logs.String(), "cache lock failed; refreshing without it")
+	assert.Contains(t, logs.String(), "storing credentials in cache failed")
+}
+
+// After Invalidate the shared cache is skipped until a refresh succeeds: a
+// failed one (throttling, a mistyped MFA code) must not use the skip up,
+// or the next Retrieve would bring the rejected session back.
+func TestInvalidateSkipsTheCacheUntilARefreshSucceeds(t *testing.T) {
+	cache := newMemCache()
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
+	rejected, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	p.Invalidate() // STS rejected it
+	f.failNext(apiError("Throttling", "Rate exceeded"))
+	_, err = p.Retrieve(context.Background())
+	require.Error(t, err)
+	c, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.NotEqual(t, rejected.AccessKeyID, c.AccessKeyID, "the rejected session is not read back from the cache")
+	assert.Equal(t, 3, f.count())
+}
+
+// Entries that no STS could have granted this link are refused: another
+// account's session planted under the link's key, or one that expires
+// later than the longest session.
+func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		entry func(now time.Time) CacheEntry
+		why   string
+	}{
+		{"another account", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::999999999999:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "a session of account 999999999999, not of the role's account 123456789012"},
+		{"another role", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/Other/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "a session of another role than A"},
+		{"no identity", func(now time.Time) CacheEntry {
+			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
+		}, "has no AssumedRoleUser"},
+		{"expires in 2099", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "later than STS could have granted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := newMemCache()
+			var logs strings.Builder
+			f := newFakeSTS("A", time.Hour)
+			p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
+				o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			})
+			cache.entries[p.impl.Load().link.cacheKey] = tc.entry(time.Now())
+			c, err := p.Retrieve(context.Background())
+			require.NoError(t, err)
+			assert.NotEqual(t, "ASIAPLANTED", c.AccessKeyID)
+			assert.Equal(t, 1, f.count())
+			assert.Contains(t, logs.String(), tc.why)
+			assert.NotContains(t, logs.String(), "secret-", "no secret in the log")
+		})
+	}
+}
+
 func TestInvalidateSkipsTheCacheOnce(t *testing.T) {
 	cache := newMemCache()
 	f := newFakeSTS("A", time.Hour)
@@ -116,7 +213,7 @@ func TestInvalidateSkipsTheCacheOnce(t *testing.T) {
 	c2, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, c1.AccessKeyID, c2.AccessKeyID, "the rejected session is not read back from the cache")
-	p.refresh.state.Store(nil) // forget memory only: the cache serves again
+	p.impl.Load().refresh.state.Store(nil) // forget memory only: the cache serves again
 	c3, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, c2.AccessKeyID, c3.AccessKeyID)
@@ -146,7 +243,7 @@ func TestCacheEntryWithoutExpiryIsRefused(t *testing.T) {
 	cache := newMemCache()
 	f := newFakeSTS("A", time.Hour)
 	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
-	cache.entries[p.link.cache.assumeRoleKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
+	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.NotEqual(t, "ASIAFOREVER", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
@@ -183,7 +280,7 @@ func TestBackgroundRefreshDoesNotReloadItsOwnEntry(t *testing.T) {
 			require.NoError(t, err)
 			synctest.Wait()
 			require.Equal(t, before+1, f.count(), "the refresh called STS instead of reloading the entry being replaced")
-			s := p.refresh.state.Load()
+			s := p.impl.Load().refresh.state.Load()
 			assert.Equal(t, s.creds.Expires.Add(-DefaultExpiryWindow), s.waitAt, "full windows, not ones shrunk to the entry's remaining life")
 		}
 	})
@@ -201,7 +298,7 @@ func TestCacheLoadedEntryKeepsFullWindows(t *testing.T) {
 		c, err := second.Retrieve(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, f.count())
-		s := second.refresh.state.Load()
+		s := second.impl.Load().refresh.state.Load()
 		assert.Equal(t, c.Expires.Add(-DefaultPrefetchWindow), s.prefetchAt)
 		assert.Equal(t, c.Expires.Add(-DefaultExpiryWindow), s.waitAt)
 	})

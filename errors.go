@@ -27,7 +27,7 @@ var (
 	// ErrLongTermCredentialsRequired is wrapped by the Error of a
 	// GetSessionToken link whose master hands it session credentials: STS
 	// accepts only an IAM user's long-term keys there.
-	ErrLongTermCredentialsRequired = errors.New("GetSessionToken needs long-term IAM user credentials, but the master returned session credentials")
+	ErrLongTermCredentialsRequired = errors.New("long-term IAM user credentials required: the master returned session credentials")
 
 	// ErrMalformedResponse is wrapped by the Error of a link whose STS
 	// answer lacks a credential part, or expires at once.
@@ -105,7 +105,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Format prints Error() for every verb, so that no verb reaches the
 // cause's fields.
-func (e *Error) Format(f fmt.State, verb rune) { formatString(f, verb, e.Error()) }
+func (e Error) Format(f fmt.State, verb rune) { formatString(f, verb, e.Error()) }
 
 // newError returns an Error for link whose cause's message has secrets
 // taken out: secret-shaped values, and each of secrets that is not empty.
@@ -125,7 +125,7 @@ func newError(link, op string, err error, secrets ...string) *Error {
 // and of the AWS environment variables.
 var (
 	secretJSONValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
-	secretAssigned  = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b['"]?\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
+	secretAssigned  = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
 )
 
 // redactedText replaces a secret in messages and logs.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,40 +12,21 @@ import (
 	"github.com/stschain/stschain/ststest"
 )
 
-// aliceDevice stands in for alice's MFA device: like a real one, it shows a
-// new code each time (a real device every 30 seconds), and STS accepts each
-// code once. No code is ever sent twice for one device within its time
-// step, so a fixed code would do only once per process.
-var aliceDevice = struct {
-	codes []string
-	next  atomic.Int64
-}{codes: func() []string {
-	var codes []string
-	for i := range 1000 {
-		codes = append(codes, fmt.Sprintf("%06d", 100000+i*7))
-	}
-	return codes
-}()}
-
-func aliceCode() string {
-	return aliceDevice.codes[int(aliceDevice.next.Add(1))%len(aliceDevice.codes)]
-}
-
 // exampleServer starts a fake STS that knows the user alice (with an MFA
-// device), and roles B (trusting alice), A (trusting B) and Admin (trusting
-// alice, requiring MFA).
+// device, whose codes srv.TokenCode reads), and roles B (trusting alice), A
+// (trusting B) and Admin (trusting alice, requiring MFA).
 func exampleServer() *ststest.Server {
 	return ststest.NewServer(ststest.Config{
 		AccountID: "123456789012",
 		Users: []ststest.User{{
 			Name: "alice", AccessKeyID: "AKIAALICEEXAMPLE01", SecretAccessKey: "alice-secret",
 			MFASerial: "arn:aws:iam::123456789012:mfa/alice",
-			MFACodes:  aliceDevice.codes,
 		}},
 		Roles: []ststest.Role{
 			{ARN: "arn:aws:iam::123456789012:role/B", Trust: []string{"arn:aws:iam::123456789012:user/alice"}},
 			{ARN: "arn:aws:iam::123456789012:role/A", Trust: []string{"arn:aws:iam::123456789012:role/B"}},
 			{ARN: "arn:aws:iam::123456789012:role/Admin", Trust: []string{"arn:aws:iam::123456789012:user/alice"}, RequireMFA: true},
+			{ARN: "arn:aws:iam::210987654321:role/Customer", Trust: []string{"arn:aws:iam::123456789012:role/B"}, ExternalID: "customer-21"},
 		},
 	})
 }
@@ -124,7 +104,7 @@ func ExampleNew_chain() {
 		log.Fatal(err)
 	}
 	whoami(cfg, a)
-	for _, c := range srv.CallsFor("AssumeRole") {
+	for _, c := range srv.Calls(ststest.Call{Action: "AssumeRole"}) {
 		fmt.Println(c.RoleARN, "signed by", c.CallerARN)
 	}
 	// Output:
@@ -147,7 +127,7 @@ func ExampleNew_mfa() {
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
 		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
 			fmt.Println("code asked for", serial)
-			return aliceCode(), nil // stschain.PromptTokenCode asks the user
+			return srv.TokenCode(ctx, serial) // stschain.PromptTokenCode asks the user
 		}
 	})
 	if err != nil {
@@ -171,7 +151,7 @@ func ExampleNew_mfaOncePerDay() {
 		o.SerialNumber = "arn:aws:iam::123456789012:mfa/alice"
 		o.TokenCode = func(ctx context.Context, serial string) (string, error) {
 			fmt.Println("code asked for", serial)
-			return aliceCode(), nil
+			return srv.TokenCode(ctx, serial)
 		}
 	})
 	if err != nil {
@@ -189,4 +169,65 @@ func ExampleNew_mfaOncePerDay() {
 	// Output:
 	// code asked for arn:aws:iam::123456789012:mfa/alice
 	// arn:aws:sts::123456789012:assumed-role/Admin/admin
+}
+
+// NewChain builds the same chain from a list of links, bottom first.
+func ExampleNewChain() {
+	srv := exampleServer()
+	defer srv.Close()
+	cfg := srv.AWSConfig("alice")
+
+	a, err := stschain.NewChain(cfg,
+		stschain.Options{RoleARN: "arn:aws:iam::123456789012:role/B", RoleSessionName: "session-b"},
+		stschain.Options{RoleARN: "arn:aws:iam::123456789012:role/A", RoleSessionName: "session-a"},
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	whoami(cfg, a)
+	// Output:
+	// arn:aws:sts::123456789012:assumed-role/A/session-a
+}
+
+// A service that assumes a role in each customer's account through one hub
+// role keeps one Pool: one STS client and one refresh budget for all.
+func ExamplePool() {
+	srv := exampleServer()
+	defer srv.Close()
+	cfg := srv.AWSConfig("alice")
+
+	hub, err := stschain.New(cfg, func(o *stschain.Options) {
+		o.RoleARN = "arn:aws:iam::123456789012:role/B"
+		o.RoleSessionName = "hub"
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	pool, err := stschain.NewPool(cfg, func(po *stschain.PoolOptions) {
+		po.MaxConcurrentRefreshes = 16
+		po.MaxCallsPerSecond = 50
+		po.Options = []func(*stschain.Options){func(o *stschain.Options) {
+			o.MasterCredentials = hub
+			o.RoleSessionName = "saas"
+		}}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	customer := func(account, externalID string) *stschain.ChainableProvider {
+		p, err := pool.Get(func(o *stschain.Options) {
+			o.RoleARN = "arn:aws:iam::" + account + ":role/Customer"
+			o.ExternalID = externalID
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		return p
+	}
+	p := customer("210987654321", "customer-21")
+	whoami(cfg, p)
+	fmt.Println(p == customer("210987654321", "customer-21"), pool.Len())
+	// Output:
+	// arn:aws:sts::210987654321:assumed-role/Customer/saas
+	// true 1
 }

@@ -25,7 +25,11 @@ type fakeSTS struct {
 	lifetime time.Duration // of issued credentials; default one hour
 
 	mu       sync.Mutex
+	latency  time.Duration                               // each call takes this long (in a synctest bubble, fake time)
+	mangle   func(*types.Credentials) *types.Credentials // when set, rewrites each issued answer
 	calls    []fakeCall
+	inFlight int           // calls under way
+	peak     int           // the most calls under way at once
 	failures []error       // returned, in order, by the next calls
 	block    chan struct{} // when not nil, calls wait for it to be closed
 	started  chan struct{} // when not nil, receives once per call as it starts
@@ -65,6 +69,13 @@ func (f *fakeSTS) Calls() []fakeCall {
 	return append([]fakeCall(nil), f.calls...)
 }
 
+// maxInFlight returns the most calls that were under way at once.
+func (f *fakeSTS) maxInFlight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.peak
+}
+
 func (f *fakeSTS) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -88,18 +99,34 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	if f.inspect != nil {
 		f.inspect(in)
 	}
-	block, started := f.block, f.started
+	block, started, latency := f.block, f.started, f.latency
 	var failure error // taken as the call starts, so calls fail in the order they were made
 	if len(f.failures) > 0 {
 		failure, f.failures = f.failures[0], f.failures[1:]
 	}
 	f.mu.Unlock()
+	f.mu.Lock()
+	f.inFlight++
+	f.peak = max(f.peak, f.inFlight)
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
 	if started != nil {
 		started <- struct{}{}
 	}
 	if block != nil {
 		select {
 		case <-block:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -118,12 +145,16 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	}
 	call.issued = fmt.Sprintf("ASIA%s%d", f.name, len(f.calls)+1)
 	f.calls = append(f.calls, call)
-	return &types.Credentials{
+	c := &types.Credentials{
 		AccessKeyId:     aws.String(call.issued),
 		SecretAccessKey: aws.String("secret-" + call.issued),
 		SessionToken:    aws.String("token-" + call.issued),
 		Expiration:      aws.Time(time.Now().Add(lifetime)),
-	}, nil
+	}
+	if f.mangle != nil {
+		c = f.mangle(c)
+	}
+	return c, nil
 }
 
 func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {

@@ -2,20 +2,14 @@ package stschain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
-	"github.com/gofrs/flock"
+	"github.com/stschain/stschain/internal/clicache"
 )
 
 // FileCache is a [Cache] and [CacheLocker] that keeps each entry in its own
@@ -26,9 +20,30 @@ import (
 // <key>.lock, which the operating system releases when its holder exits, so
 // a crashed process never leaves a key locked.
 //
+// A FileCache trusts nothing another local user could have written. On
+// Unix, [NewFileCache] refuses a directory that is not the effective user's
+// own or that others could write or replace. Load, Store and Lock use only
+// regular files owned by the effective user, not writable by group or
+// others, with a single link; they open them without following symbolic
+// links and without blocking, so that a link, FIFO or device planted in the
+// directory is refused with an error saying what it is, and never hangs
+// them. Load also refuses an entry that STS could not have issued: one whose
+// Expiration lies further ahead than the longest session STS grants
+// ([MaxAssumeRoleDuration] for an entry with an AssumedRoleUser,
+// [MaxGetSessionTokenDuration] for one without, plus five minutes for clocks
+// that disagree), and one whose account ID and AssumedRoleUser name
+// different accounts. Load cannot tell which role a key was computed from:
+// whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
+// session of that role. On other systems FileCache refuses what is not a
+// regular file and leaves owners and permissions to the system's access
+// control lists.
+//
+// In a directory this user cannot write (a read-only mount, say), Load
+// works, and Lock and Store fail at once with an error that says so.
+//
 // A FileCache is safe for concurrent use by goroutines and processes.
 type FileCache struct {
-	dir string // absolute; immutable after NewFileCache
+	dir *clicache.Dir // immutable after NewFileCache
 }
 
 var (
@@ -36,43 +51,34 @@ var (
 	_ CacheLocker = (*FileCache)(nil)
 )
 
-// Tuning of FileCache.
-const (
-	// fileCacheLockRetry is how often Lock tries again a lock another
-	// process or goroutine holds.
-	fileCacheLockRetry = 20 * time.Millisecond
-	// fileCacheMaxSize bounds what Load reads: a cache entry is a few KiB.
-	fileCacheMaxSize = 1 << 20
-)
-
-// cacheKeyRe is what a key may be, so that it never names a file outside
-// the cache directory.
-var cacheKeyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+// fileCacheClockSkew is how far the clock of this host may be behind STS's
+// before an entry at the longest session STS grants counts as too long:
+// that is how far SigV4 lets a signing clock be off.
+const fileCacheClockSkew = 5 * time.Minute
 
 // NewFileCache returns a FileCache keeping its files in dir, which it creates
-// with mode 0700 (and any missing parents) when it does not exist; an
-// existing directory is used as it is. dir is taken literally: no "~" or
-// environment variable is expanded. A relative dir is made absolute against
-// the working directory now.
+// with mode 0700 (and any missing parents) when it does not exist. dir is
+// taken literally: no "~" or environment variable is expanded. A relative
+// dir is made absolute against the working directory now, and symbolic
+// links in dir are resolved now: the FileCache keeps working in the
+// directory they led to.
+//
+// On Unix that directory must belong to the effective user and be writable
+// by nobody else, and each directory above it must belong to the effective
+// user or root and be writable by nobody else unless it is sticky (as /tmp
+// is); otherwise another user could plant sessions for this one to use.
+// NewFileCache changes no permission: it fails with an error that says what
+// is wrong and how to fix it (for example "chmod go-w DIR"). It also removes
+// temporary files that a killed process left behind more than a minute ago.
 func NewFileCache(dir string) (*FileCache, error) {
 	if dir == "" {
 		return nil, errors.New("stschain: NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
 	}
-	abs, err := filepath.Abs(dir)
+	d, err := clicache.OpenDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: creating the cache directory: %w", err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("stschain: NewFileCache: %s is not a directory", abs)
-	}
-	return &FileCache{dir: abs}, nil
+	return &FileCache{dir: d}, nil
 }
 
 // DefaultCLICacheDir returns the AWS CLI's cache directory,
@@ -87,256 +93,53 @@ func DefaultCLICacheDir() (string, error) {
 	return filepath.Join(home, ".aws", "cli", "cache"), nil
 }
 
-// cliCacheFile is the JSON of an AWS CLI cache entry: botocore stores the
-// AssumeRole response dict as it is, adds Credentials.AccountId, and writes
-// Expiration with strftime("%Y-%m-%dT%H:%M:%S%Z"). Other keys
-// (ResponseMetadata, PackedPolicySize) are ignored when read and not written.
-type cliCacheFile struct {
-	Credentials     *cliCredentials     `json:"Credentials"`
-	AssumedRoleUser *cliAssumedRoleUser `json:"AssumedRoleUser,omitempty"`
-}
-
-type cliCredentials struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	SessionToken    string `json:"SessionToken"`
-	Expiration      string `json:"Expiration"`
-	AccountID       string `json:"AccountId,omitempty"`
-}
-
-type cliAssumedRoleUser struct {
-	AssumedRoleID string `json:"AssumedRoleId"`
-	Arn           string `json:"Arn"`
-}
-
-// cliExpirationLayout is how botocore writes Expiration today: whole seconds
-// and the zone name of its UTC datetime, "2030-07-15T23:28:33UTC".
-const cliExpirationLayout = "2006-01-02T15:04:05UTC"
-
-// expirationLayouts are the forms of Expiration read. time.Parse accepts a
-// fractional second after the seconds in each of them.
-var expirationLayouts = []string{
-	cliExpirationLayout,        // botocore JSONFileCache: ...UTC
-	time.RFC3339,               // ...Z, ...+00:00, ...-07:00 (datetime.isoformat, Go)
-	"2006-01-02T15:04:05-0700", // strftime %z
-	"2006-01-02T15:04:05 UTC",
-	"2006-01-02 15:04:05Z07:00", // str(datetime)
-	"2006-01-02 15:04:05UTC",
-	"2006-01-02 15:04:05-0700",
-	"2006-01-02 15:04:05 UTC",
-}
-
-// parseExpiration reads every form of Expiration botocore versions and other
-// tools write. A time without a zone is rejected: botocore cannot compare it
-// either.
-func parseExpiration(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	for _, layout := range expirationLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("the Expiration %q is not a date and time with a zone (want for example 2030-07-15T23:28:33UTC or 2030-07-15T23:28:33Z)", s)
-}
-
 // Load returns the entry stored under key. A missing file is a miss with a
 // nil error, and so is an entry whose Expiration has passed. A file that
-// cannot be read or is not a cache entry (corrupt, truncated, another shape,
-// missing keys) is a miss with an error saying what is wrong; the error never
-// holds a credential. The entry's Credentials have CanExpire set and
+// FileCache does not trust, cannot read, or that is not a cache entry
+// (corrupt, truncated, another shape, missing keys), or an entry STS could
+// not have issued, is a miss with an error saying what is wrong; the error
+// never holds a credential. The entry's Credentials have CanExpire set and
 // AccountID taken from the AssumedRoleUser ARN (or the CLI's AccountId);
-// Source is left empty.
+// Source is left empty. Load returns ctx's error if ctx has ended.
 func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, error) {
-	path, err := c.path(key, ".json")
-	if err != nil {
-		return CacheEntry{}, false, err
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := c.dir.ReadEntry(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
 		return CacheEntry{}, false, nil
 	}
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, fileCacheMaxSize+1))
-	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
-	}
-	if len(data) > fileCacheMaxSize {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is larger than %d bytes: not a cache entry", path, fileCacheMaxSize)
-	}
-	entry, expires, err := decodeCacheFile(data)
+	path := filepath.Join(c.dir.Path(), key+".json")
+	creds, user, err := clicache.Decode(data)
 	if err != nil {
 		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
 	}
-	if !expires.After(time.Now()) {
+	now := time.Now()
+	if !creds.Expires.After(now) {
 		return CacheEntry{}, false, nil
 	}
-	return entry, true, nil
-}
-
-// decodeCacheFile parses an AWS CLI cache file. Its errors name what is
-// wrong, never a value but Expiration's.
-func decodeCacheFile(data []byte) (CacheEntry, time.Time, error) {
-	var file cliCacheFile
-	if err := json.Unmarshal(data, &file); err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			// A SyntaxError quotes a character of the file, which may be
-			// part of a secret: report only where it is.
-			return CacheEntry{}, time.Time{}, fmt.Errorf("not valid JSON (error at byte %d of %d)", syn.Offset, len(data))
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return CacheEntry{}, time.Time{}, errors.New("not valid JSON (truncated)")
-		}
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: %s is a JSON %s", typ.Field, typ.Value)
-		}
-		return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: %w", err)
+	longest, op := MaxGetSessionTokenDuration, "GetSessionToken"
+	if user != nil {
+		longest, op = MaxAssumeRoleDuration, "AssumeRole"
 	}
-	cr := file.Credentials
-	if cr == nil {
-		return CacheEntry{}, time.Time{}, errors.New("not an AWS CLI cache entry: no Credentials object")
+	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
+		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
+			path, creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)
 	}
-	var missing []string
-	for _, f := range []struct{ name, value string }{
-		{"AccessKeyId", cr.AccessKeyID},
-		{"SecretAccessKey", cr.SecretAccessKey},
-		{"SessionToken", cr.SessionToken},
-		{"Expiration", cr.Expiration},
-	} {
-		if f.value == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return CacheEntry{}, time.Time{}, fmt.Errorf("not an AWS CLI cache entry: Credentials has no %s", strings.Join(missing, ", "))
-	}
-	expires, err := parseExpiration(cr.Expiration)
-	if err != nil {
-		return CacheEntry{}, time.Time{}, err
-	}
-	entry := CacheEntry{Credentials: aws.Credentials{
-		AccessKeyID:     cr.AccessKeyID,
-		SecretAccessKey: cr.SecretAccessKey,
-		SessionToken:    cr.SessionToken,
-		CanExpire:       true,
-		Expires:         expires,
-		AccountID:       cr.AccountID,
-	}}
-	if u := file.AssumedRoleUser; u != nil && (u.Arn != "" || u.AssumedRoleID != "") {
-		entry.AssumedRoleUser = &types.AssumedRoleUser{
-			Arn:           aws.String(u.Arn),
-			AssumedRoleId: aws.String(u.AssumedRoleID),
-		}
-		if id := accountFromARN(u.Arn); id != "" {
-			entry.Credentials.AccountID = id
-		}
-	}
-	return entry, expires, nil
-}
-
-// accountFromARN returns the account of arn:PARTITION:SERVICE:REGION:ACCOUNT:...,
-// or "" when arn is not such an ARN.
-func accountFromARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || len(parts[4]) != 12 {
-		return ""
-	}
-	for _, r := range parts[4] {
-		if r < '0' || r > '9' {
-			return ""
-		}
-	}
-	return parts[4]
+	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
 }
 
 // Store writes entry under key, replacing any earlier entry atomically: the
 // file is written under a temporary name in the same directory, synced and
 // renamed, so a reader sees the old entry or the new one, never part of one.
 // The entry needs an access key, secret key, session token and Expires.
+// Store returns ctx's error, writing nothing, if ctx has ended.
 func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) error {
-	path, err := c.path(key, ".json")
+	data, err := clicache.Encode(entry.Credentials, entry.AssumedRoleUser)
 	if err != nil {
-		return err
+		return fmt.Errorf("stschain: %w", err)
 	}
-	cr := entry.Credentials
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"AccessKeyID", cr.AccessKeyID != ""},
-		{"SecretAccessKey", cr.SecretAccessKey != ""},
-		{"SessionToken", cr.SessionToken != ""},
-		{"Expires", !cr.Expires.IsZero()},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("stschain: cannot cache credentials without %s", strings.Join(missing, ", "))
-	}
-	file := cliCacheFile{Credentials: &cliCredentials{
-		AccessKeyID:     cr.AccessKeyID,
-		SecretAccessKey: cr.SecretAccessKey,
-		SessionToken:    cr.SessionToken,
-		// Truncated to the second, as botocore writes it: the entry
-		// expires at most a second early, never late.
-		Expiration: cr.Expires.UTC().Format(cliExpirationLayout),
-		AccountID:  cr.AccountID,
-	}}
-	if u := entry.AssumedRoleUser; u != nil {
-		file.AssumedRoleUser = &cliAssumedRoleUser{
-			AssumedRoleID: aws.ToString(u.AssumedRoleId),
-			Arn:           aws.ToString(u.Arn),
-		}
-		if file.Credentials.AccountID == "" {
-			// As botocore's _add_account_id_to_response.
-			file.Credentials.AccountID = accountFromARN(file.AssumedRoleUser.Arn)
-		}
-	}
-	data, err := json.Marshal(file)
-	if err != nil {
-		return fmt.Errorf("stschain: encoding cache entry: %w", err)
-	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("stschain: creating the cache directory: %w", err)
-	}
-	return writeFileAtomic(path, data)
-}
-
-// writeFileAtomic writes data to a new temporary file (mode 0600) beside
-// path and renames it to path.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600 already; Chmod says so explicitly and
-	// holds on systems where it does not.
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := c.dir.WriteEntry(ctx, key, data); err != nil {
 		return fmt.Errorf("stschain: writing cache entry: %w", err)
 	}
 	return nil
@@ -346,30 +149,13 @@ func writeFileAtomic(path string, data []byte) (err error) {
 // cache directory, trying again every few milliseconds until it is free or
 // ctx ends. The lock excludes other processes and, since every call opens
 // the file afresh, other goroutines of this process too. The lock file is
+// created with mode 0600 if missing, never through a symbolic link, and is
 // left in place. The returned function releases the lock; calling it again
 // does nothing.
 func (c *FileCache) Lock(ctx context.Context, key string) (unlock func(), err error) {
-	path, err := c.path(key, ".lock")
+	unlock, err = c.dir.Lock(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stschain: locking cache key: %w", err)
 	}
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, fileCacheLockRetry)
-	if err != nil {
-		return nil, fmt.Errorf("stschain: locking cache key %s: %w", key, err)
-	}
-	if !ok { // cannot happen: TryLockContext returns an error instead
-		return nil, fmt.Errorf("stschain: locking cache key %s: lock not taken", key)
-	}
-	var once sync.Once
-	return func() { once.Do(func() { _ = fl.Unlock() }) }, nil
-}
-
-// path returns the file of key with ext, or an error when key could name a
-// file outside the directory.
-func (c *FileCache) path(key, ext string) (string, error) {
-	if !cacheKeyRe.MatchString(key) {
-		return "", fmt.Errorf("stschain: invalid cache key %q: want 1 to 200 characters of letters, digits, '_' and '-'", key)
-	}
-	return filepath.Join(c.dir, key+ext), nil
+	return unlock, nil
 }

@@ -19,15 +19,21 @@ import (
 
 // cliHome writes an AWS config in a new HOME: profile "alice" with her keys,
 // profile "deploy" assuming role B from it, and profile "admin" assuming
-// Admin from it with her MFA device. It returns HOME and its CLI cache.
+// Admin from it with her MFA device. It returns HOME and its CLI cache,
+// which it creates with mode 0700 (and HOME too): the CLI and t.TempDir
+// would make them 0777 less the umask, which NewFileCache refuses under a
+// umask of 002.
 func cliHome(t *testing.T, srv *ststest.Server, serial string) (home, cacheDir string) {
 	home = t.TempDir()
+	require.NoError(t, os.Chmod(home, 0o700))
+	cacheDir = filepath.Join(home, ".aws", "cli", "cache")
+	require.NoError(t, os.MkdirAll(cacheDir, 0o700))
 	require.NoError(t, os.WriteFile(filepath.Join(home, "credentials"),
 		[]byte("[alice]\naws_access_key_id = "+aliceKey+"\naws_secret_access_key = "+aliceSKey+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(home, "config"), []byte(
 		"[profile deploy]\nrole_arn = "+e2eRoleB+"\nsource_profile = alice\n\n"+
 			"[profile admin]\nrole_arn = "+e2eAdmin+"\nsource_profile = alice\nmfa_serial = "+serial+"\n"), 0o600))
-	return home, filepath.Join(home, ".aws", "cli", "cache")
+	return home, cacheDir
 }
 
 // awsCLI runs the AWS CLI against srv with nothing of this machine's AWS

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -89,8 +90,15 @@ func withRetryReason(ctx context.Context, reason string) context.Context {
 // code whichever provider sent it). A CodeGuard must not be copied after
 // first use. It is safe for concurrent use.
 type CodeGuard struct {
+	// state is made on first use. It sits behind an atomic.Pointer, which
+	// fmt prints as an address under every verb, so that no verb applied
+	// to a CodeGuard shows its key or hashes.
+	state atomic.Pointer[guardState]
+}
+
+type guardState struct {
 	mu   sync.Mutex
-	key  []byte                     // HMAC key, random, made on first use; guarded by mu
+	key  []byte                     // HMAC key, random; immutable
 	sent map[string][]sentTokenCode // by serial number; guarded by mu
 }
 
@@ -104,9 +112,23 @@ var processCodeGuard CodeGuard
 
 // String describes the guard without its key or hashes.
 func (g *CodeGuard) String() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return fmt.Sprintf("stschain.CodeGuard{%d devices}", len(g.sent))
+	st := g.get()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return fmt.Sprintf("stschain.CodeGuard{%d devices}", len(st.sent))
+}
+
+// get returns the guard's state, made on first use.
+func (g *CodeGuard) get() *guardState {
+	if st := g.state.Load(); st != nil {
+		return st
+	}
+	st := &guardState{key: make([]byte, 32), sent: map[string][]sentTokenCode{}}
+	_, _ = rand.Read(st.key) // never fails (crypto/rand, Go 1.24+)
+	if g.state.CompareAndSwap(nil, st) {
+		return st
+	}
+	return g.state.Load()
 }
 
 // Format prints String() for every verb.
@@ -116,21 +138,17 @@ func (g *CodeGuard) Format(f fmt.State, verb rune) { formatString(f, verb, g.Str
 // recording nothing, when the code was already sent and may still count as
 // used at STS.
 func (g *CodeGuard) claim(serial, code string, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.key == nil {
-		g.key = make([]byte, 32)
-		_, _ = rand.Read(g.key) // never fails (crypto/rand, Go 1.24+)
-		g.sent = make(map[string][]sentTokenCode)
-	}
-	h := hmac.New(sha256.New, g.key)
+	st := g.get()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h := hmac.New(sha256.New, st.key)
 	h.Write([]byte(code))
 	var mac [sha256.Size]byte
 	h.Sum(mac[:0])
 
 	// Drop every expired entry: the map stays as small as the number of
 	// devices used in the last 90 seconds.
-	for s, codes := range g.sent {
+	for s, codes := range st.sent {
 		kept := codes[:0]
 		for _, c := range codes {
 			if now.Before(c.until) {
@@ -138,18 +156,18 @@ func (g *CodeGuard) claim(serial, code string, now time.Time) bool {
 			}
 		}
 		if len(kept) == 0 {
-			delete(g.sent, s)
+			delete(st.sent, s)
 		} else {
-			g.sent[s] = kept
+			st.sent[s] = kept
 		}
 	}
-	for _, c := range g.sent[serial] {
+	for _, c := range st.sent[serial] {
 		if hmac.Equal(c.mac[:], mac[:]) {
 			return false
 		}
 	}
 	stepStart := now.Truncate(totpStep) // steps count from the Unix epoch, as Truncate does
-	g.sent[serial] = append(g.sent[serial], sentTokenCode{mac: mac, until: stepStart.Add(usedCodeSteps * totpStep)})
+	st.sent[serial] = append(st.sent[serial], sentTokenCode{mac: mac, until: stepStart.Add(usedCodeSteps * totpStep)})
 	return true
 }
 
@@ -157,12 +175,15 @@ func (g *CodeGuard) claim(serial, code string, now time.Time) bool {
 // 6 digits and not already sent for serial (see usedCodeSteps). A used code
 // makes it ask again with a context giving the reason, up to
 // tokenCodeAttempts times, then fail with ErrTokenCodeReused. Its errors
-// never hold the code.
+// name the device once and never hold the code.
 func (g *CodeGuard) fetch(ctx context.Context, fn TokenCodeFunc, serial string) (string, error) {
 	callCtx := ctx
 	for attempt := 1; ; attempt++ {
 		code, err := fn(callCtx, serial)
 		if err != nil {
+			if strings.Contains(err.Error(), serial) { // PromptTokenCode's, say
+				return "", err
+			}
 			return "", fmt.Errorf("device %s: %w", serial, err)
 		}
 		code = strings.TrimSpace(code)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // ProviderName is the [aws.Credentials.Source] of every credential a
@@ -36,15 +38,15 @@ const (
 // Duration limits that STS enforces and New checks.
 const (
 	// MinDuration is the shortest session STS issues.
-	MinDuration = 15 * time.Minute
+	MinDuration = stslimits.MinDuration
 	// MaxAssumeRoleDuration is the longest AssumeRole session (a role's
 	// MaxSessionDuration may be lower).
-	MaxAssumeRoleDuration = 12 * time.Hour
+	MaxAssumeRoleDuration = stslimits.MaxAssumeRoleDuration
 	// MaxGetSessionTokenDuration is the longest GetSessionToken session.
-	MaxGetSessionTokenDuration = 36 * time.Hour
+	MaxGetSessionTokenDuration = stslimits.MaxGetSessionTokenDuration
 	// RoleChainingMaxDuration is the longest session STS grants when the
-	// caller's own credentials come from AssumeRole.
-	RoleChainingMaxDuration = time.Hour
+	// caller's own credentials are temporary (role chaining).
+	RoleChainingMaxDuration = stslimits.RoleChainingMaxDuration
 )
 
 // maxWindow bounds ExpiryWindow and PrefetchWindow: no session lives
@@ -335,22 +337,9 @@ func (o *Options) validate() error {
 	if o.SerialNumber != "" && !mfaARNRe.MatchString(o.SerialNumber) && !hwSerialRe.MatchString(o.SerialNumber) {
 		bad("SerialNumber %s is neither an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) nor a hardware token serial (9 to 256 letters and digits)", quote(o.SerialNumber))
 	}
-	if o.ExpiryWindow < 0 || o.ExpiryWindow > maxWindow {
-		bad("ExpiryWindow %v is out of range: want 0 (default %v) to %v", o.ExpiryWindow, DefaultExpiryWindow, maxWindow)
-	}
-	if o.PrefetchWindow > maxWindow {
-		bad("PrefetchWindow %v is too long: want at most %v (0 means %v, negative turns prefetch off)", o.PrefetchWindow, maxWindow, DefaultPrefetchWindow)
-	}
-	for _, f := range []struct {
-		name  string
-		value any
-	}{
-		{"MasterCredentials", o.MasterCredentials},
-		{"Client", o.Client},
-		{"Cache", o.Cache},
-	} {
-		if holdsNil(f.value) {
-			bad("%s is a nil %T: set it to a usable value or leave it nil", f.name, f.value)
+	for _, e := range []error{windowProblem(o), nilProblem(o)} {
+		if e != nil {
+			errs = append(errs, e)
 		}
 	}
 	if o.SerialNumber != "" && o.TokenCode == nil {
@@ -360,6 +349,46 @@ func (o *Options) validate() error {
 		return invalidOptions(errs...)
 	}
 	return nil
+}
+
+// windowProblem says what is wrong with o's windows, or nil.
+func windowProblem(o *Options) error {
+	var errs []error
+	if o.ExpiryWindow < 0 || o.ExpiryWindow > maxWindow {
+		errs = append(errs, fmt.Errorf("ExpiryWindow %v is out of range: want 0 (default %v) to %v", o.ExpiryWindow, DefaultExpiryWindow, maxWindow))
+	}
+	if o.PrefetchWindow > maxWindow {
+		errs = append(errs, fmt.Errorf("PrefetchWindow %v is too long: want at most %v (0 means %v, negative turns prefetch off)", o.PrefetchWindow, maxWindow, DefaultPrefetchWindow))
+	}
+	return joinProblems(errs)
+}
+
+// nilProblem says which interface field of o holds a nil pointer, or nil.
+func nilProblem(o *Options) error {
+	var errs []error
+	for _, f := range []struct {
+		name  string
+		value any
+	}{
+		{"MasterCredentials", o.MasterCredentials},
+		{"Client", o.Client},
+		{"Cache", o.Cache},
+	} {
+		if holdsNil(f.value) {
+			errs = append(errs, fmt.Errorf("%s is a nil %T: set it to a usable value or leave it nil", f.name, f.value))
+		}
+	}
+	return joinProblems(errs)
+}
+
+func joinProblems(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return problems(errs)
 }
 
 // holdsNil reports whether v is an interface value holding a nil pointer

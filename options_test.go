@@ -136,3 +136,81 @@ func TestNewRequiresTokenCodeWithSerialNumber(t *testing.T) {
 	require.ErrorIs(t, err, ErrTokenCodeRequired)
 	assert.Contains(t, err.Error(), mfaARN)
 }
+
+// Windows of about 97 years overflowed the schedule, and every Retrieve
+// then called STS.
+func TestNewBoundsWindows(t *testing.T) {
+	const years97 = 97 * 365 * 24 * time.Hour
+	for _, tc := range []struct {
+		name string
+		opt  func(*Options)
+		want string
+	}{
+		{"expiry", func(o *Options) { o.ExpiryWindow = years97 }, "ExpiryWindow 849720h0m0s is out of range: want 0 (default 1m0s) to 36h0m0s"},
+		{"prefetch", func(o *Options) { o.PrefetchWindow = years97 }, "PrefetchWindow 849720h0m0s is too long: want at most 36h0m0s"},
+		{"negative expiry", func(o *Options) { o.ExpiryWindow = -time.Second }, "ExpiryWindow -1s is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(aws.Config{Credentials: staticMaster("a")}, withRole(roleA), tc.opt)
+			require.ErrorIs(t, err, ErrInvalidOptions)
+			assert.ErrorContains(t, err, tc.want)
+		})
+	}
+	p, err := New(aws.Config{Credentials: staticMaster("a")}, withRole(roleA), func(o *Options) {
+		o.ExpiryWindow, o.PrefetchWindow = maxWindow, -years97
+	})
+	require.NoError(t, err, "the longest window, and any negative prefetch (off)")
+	assert.Zero(t, p.impl.Load().refresh.cfg.windows.prefetch)
+}
+
+// New's errors quote hostile input short: 10 MiB in, a short error out.
+func TestNewQuotesHostileInputShort(t *testing.T) {
+	huge := strings.Repeat("\u00e9", 5<<20) // 10 MiB of UTF-8
+	_, err := New(aws.Config{Credentials: staticMaster("a")}, func(o *Options) {
+		o.RoleARN, o.RoleSessionName, o.SourceIdentity, o.SerialNumber = huge, huge, huge, huge
+		o.PolicyARNs = []string{huge}
+		o.Tags = map[string]string{huge: huge}
+		o.TransitiveTagKeys = []string{huge + "x"}
+		o.ExternalID, o.Policy = huge, huge
+	})
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	assert.Less(t, len(err.Error()), 4096, "the error quotes a short prefix of each value")
+	assert.Contains(t, err.Error(), "(10485760 bytes)")
+	assert.NotContains(t, err.Error(), "ExternalID \"", "the external ID is never quoted")
+}
+
+// FuzzNew feeds New hostile options: it must never panic, refuse with an
+// error wrapping ErrInvalidOptions, keep the error short, and never quote
+// the external ID or the policy.
+func FuzzNew(f *testing.F) {
+	f.Add(roleA, "session", "external-id", `{"Version":"2012-10-17"}`, mfaARN, "source", "team", "blue", int64(time.Hour), int64(0), int64(0))
+	f.Add("", "", "", "", "", "", "", "", int64(0), int64(0), int64(0))
+	f.Add("arn:aws:iam::123456789012:role/"+strings.Repeat("a", 600), "x", "é", "{", "123", "aws:x", "aws:k", "\x00", int64(-1), int64(-1), int64(1<<62))
+	f.Add("arn:aws-cn:iam::123456789012:role/path/r", "a=b,c.d@e-f", "ext:/id", "[]", "GAHT12345678", "me@x", "k", "", int64(36*time.Hour), int64(maxWindow), int64(-maxWindow))
+	f.Fuzz(func(t *testing.T, role, session, extID, policy, serial, source, tagKey, tagValue string, duration, expiry, prefetch int64) {
+		_, err := New(aws.Config{Credentials: staticMaster("alice")}, func(o *Options) {
+			o.RoleARN, o.RoleSessionName, o.ExternalID, o.Policy = role, session, extID, policy
+			o.SerialNumber, o.SourceIdentity = serial, source
+			if serial != "" {
+				o.TokenCode = fixedCode
+			}
+			if tagKey != "" {
+				o.Tags = map[string]string{tagKey: tagValue}
+				o.TransitiveTagKeys = []string{tagKey}
+			}
+			o.Duration, o.ExpiryWindow, o.PrefetchWindow = time.Duration(duration), time.Duration(expiry), time.Duration(prefetch)
+		})
+		if err == nil {
+			return
+		}
+		require.ErrorIs(t, err, ErrInvalidOptions)
+		msg := err.Error()
+		assert.Less(t, len(msg), 8192)
+		assert.True(t, strings.HasPrefix(msg, "stschain: invalid options: "), msg)
+		for _, secret := range []string{extID, policy} {
+			if len(secret) >= 16 && !strings.Contains(role+session+serial+source+tagKey+tagValue, secret) {
+				assert.NotContains(t, msg, secret)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,7 +19,16 @@ import (
 //
 // It is safe for concurrent use. Create one with [New] or [NewChain].
 type ChainableProvider struct {
-	link    *stsLink // how to fetch: the STS link; immutable after New
+	// impl is set once by New. It sits behind an atomic.Pointer because fmt
+	// prints one as an address under every verb, even a wrong one, so that
+	// no verb applied to a ChainableProvider value reaches the secrets the
+	// provider holds.
+	impl atomic.Pointer[provider]
+}
+
+// provider is a ChainableProvider's STS link and refresh engine.
+type provider struct {
+	link    stsLink // how to fetch; immutable after New
 	refresh refresher
 }
 
@@ -41,71 +51,71 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 	if holdsNil(cfg.Credentials) {
 		return nil, invalidOptions(fmt.Errorf("cfg.Credentials is a nil %T: set it to a usable value or leave it nil", cfg.Credentials))
 	}
-	link := &stsLink{
-		name:   linkName(o.RoleARN),
-		opts:   &o,
-		client: o.Client,
-		master: o.MasterCredentials,
-		guard:  o.CodeGuard,
-		logger: o.Logger,
+	master := o.MasterCredentials
+	if master == nil {
+		master = cfg.Credentials
 	}
-	if link.master == nil {
-		link.master = cfg.Credentials
-	}
-	if link.guard == nil {
-		link.guard = &processCodeGuard
-	}
-	if link.logger == nil {
-		link.logger = slog.New(slog.DiscardHandler)
-	}
-	if link.client == nil {
-		if link.master == nil {
-			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, link.name))
+	client := o.Client
+	if client == nil {
+		if master == nil {
+			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
 		}
-		stsCfg := cfg.Copy()
-		stsCfg.Credentials = link.master
-		if stsCfg.Region == "" {
-			stsCfg.Region = DefaultRegion
-		}
-		link.client = sts.NewFromConfig(stsCfg, o.STSOptions...)
+		client = newSTSClient(cfg, master, o.STSOptions)
 	}
-	w := newWindows(&o)
-	if o.Cache != nil {
-		if link.master == nil && !link.assumeRole() {
+	lc, ec := configsOf(&o, client)
+	return newProvider(&o, master, lc, ec)
+}
+
+// newSTSClient builds the client of a provider, or of a Pool, from cfg.
+func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) *sts.Client {
+	cfg = cfg.Copy()
+	cfg.Credentials = master
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	return sts.NewFromConfig(cfg, optFns...)
+}
+
+// configsOf returns the link and engine configurations o describes.
+func configsOf(o *Options, client STSClient) (*linkConfig, *engineConfig) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	guard := o.CodeGuard
+	if guard == nil {
+		guard = &processCodeGuard
+	}
+	w := newWindows(o)
+	return &linkConfig{client: client, guard: guard, logger: logger, cache: o.Cache, windows: w},
+		&engineConfig{windows: w, logger: logger, notify: o.OnRefresh}
+}
+
+// newProvider returns the provider of validated options o, signing with
+// master, in the configurations given (a Pool's are shared).
+func newProvider(o *Options, master aws.CredentialsProvider, lc *linkConfig, ec *engineConfig) (*ChainableProvider, error) {
+	impl := &provider{link: stsLink{cfg: lc, params: paramsOf(o), master: master}}
+	link := &impl.link
+	if lc.cache != nil {
+		if master == nil && !link.assumeRole() {
 			return nil, invalidOptions(fmt.Errorf("Cache on a GetSessionToken link needs master credentials, whose access key ID is part of the cache key: set cfg.Credentials or MasterCredentials"))
 		}
-		link.cache = linkCache{
-			cache:     o.Cache,
-			logger:    link.logger,
-			link:      link.name,
-			windows:   w,
-			requested: link.requestedLifetime,
-			longest:   link.maxLifetime(),
-		}
 		if link.assumeRole() {
-			link.cache.account = accountOf(o.RoleARN)
-			// Options.Duration, not the capped one: every process agrees
-			// on the key, whatever STS said about role chaining.
-			key, err := assumeRoleCacheKey(link.assumeRoleInput(nil, o.RoleSessionName, seconds(o.Duration)), o.RoleSessionName != "")
+			key, err := link.assumeRoleKey()
 			if err != nil {
 				return nil, invalidOptions(fmt.Errorf("computing the cache key: %w", err))
 			}
-			link.cache.assumeRoleKey = key
+			link.cacheKey = key
 		}
 	}
-	p := &ChainableProvider{link: link}
-	p.refresh = refresher{
-		name:    link.name,
-		fetch:   link.fetch,
-		windows: w,
-		logger:  link.logger,
-		notify:  o.OnRefresh,
-	}
+	impl.refresh = refresher{name: link.name(), fetcher: link, cfg: ec}
+	p := new(ChainableProvider)
+	p.impl.Store(impl)
 	return p, nil
 }
 
 // Client returns the STS client New built or was given.
-func (p *ChainableProvider) Client() STSClient { return p.link.client }
+func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.cfg.client }
 
 // Retrieve returns the current credentials. Outside the prefetch window it
 // returns them at once, without locking or allocating. Inside the prefetch
@@ -121,7 +131,7 @@ func (p *ChainableProvider) Client() STSClient { return p.link.client }
 // aws.CredentialsCache, which asks again only at expiry) never wait for STS
 // either. A provider nobody asks makes at most one such refresh.
 func (p *ChainableProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	return p.refresh.retrieve(ctx)
+	return p.impl.Load().refresh.retrieve(ctx)
 }
 
 // Refresh fetches new credentials now, skipping Options.Cache, and returns
@@ -129,32 +139,33 @@ func (p *ChainableProvider) Retrieve(ctx context.Context) (aws.Credentials, erro
 // starting another. A failure is returned even when the current credentials
 // are still valid (they stay cached).
 func (p *ChainableProvider) Refresh(ctx context.Context) (aws.Credentials, error) {
-	return p.refresh.wait(ctx, true)
+	return p.impl.Load().refresh.wait(ctx, true)
 }
 
 // Invalidate drops the cached credentials: the next Retrieve refreshes, and
 // refreshes skip Options.Cache until one succeeds. A refresh already
 // running when Invalidate is called finishes for the callers waiting for
 // it, but its result is not kept.
-func (p *ChainableProvider) Invalidate() { p.refresh.invalidate() }
+func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate() }
 
 // AdjustExpiresBy implements [aws.AdjustExpiresByCredentialsCacheStrategy]:
 // an aws.CredentialsCache with an ExpiryWindow around the provider (as
 // config.WithCredentialsCacheOptions sets one) asks it again at its own
-// refresh points (the prefetch point, then the expiry window) rather than
-// only dur before expiry, so that the background refresh has new
-// credentials ready when the cache asks.
+// refresh points, the prefetch point and then the expiry window, by when
+// the background refresh has new credentials ready, instead of dur before
+// expiry. To have credentials replaced earlier, set PrefetchWindow. For
+// credentials the provider does not hold, Expires moves by dur.
 func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Duration) (aws.Credentials, error) {
 	if !creds.CanExpire {
 		return creds, nil
 	}
-	adjusted := creds.Expires.Add(dur)
-	if s := p.refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
-		if at := s.nextAsk(time.Now()); !at.IsZero() && at.Before(adjusted) {
-			adjusted = at
+	if s := p.impl.Load().refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
+		if at := s.nextAsk(time.Now()); !at.IsZero() {
+			creds.Expires = at
+			return creds, nil
 		}
 	}
-	creds.Expires = adjusted
+	creds.Expires = creds.Expires.Add(dur)
 	return creds, nil
 }
 
@@ -162,11 +173,12 @@ func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Dura
 // stscreds providers do: the sources of the master, when it reports them,
 // then this link's (STSAssumeRole or STSSessionToken).
 func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
+	link := &p.impl.Load().link
 	var out []aws.CredentialSource
-	if s, ok := p.link.master.(aws.CredentialProviderSource); ok {
+	if s, ok := link.master.(aws.CredentialProviderSource); ok {
 		out = append(out, s.ProviderSources()...)
 	}
-	if p.link.assumeRole() {
+	if link.assumeRole() {
 		return append(out, aws.CredentialSourceSTSAssumeRole)
 	}
 	return append(out, aws.CredentialSourceSTSSessionToken)
@@ -174,7 +186,7 @@ func (p *ChainableProvider) ProviderSources() []aws.CredentialSource {
 
 // String describes the provider without any secret.
 func (p *ChainableProvider) String() string {
-	return "stschain.ChainableProvider{" + p.link.name + "}"
+	return "stschain.ChainableProvider{" + p.impl.Load().link.name() + "}"
 }
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -126,4 +127,119 @@ func TestPlugsInWhereUsersPutProviders(t *testing.T) {
 		assert.True(t, aws.IsCredentialsProvider(cfg.Credentials, (*ChainableProvider)(nil)))
 	})
 	assert.Len(t, auths(), 1, "both share the provider's one STS call")
+}
+
+// config.WithCredentialsProvider(p), the idiom Go users reach for first,
+// wraps p in an aws.CredentialsCache. Its callers still never wait for
+// STS: with the cache's default ExpiryWindow 0 the provider's timer has the
+// next credentials ready at expiry, and with a window the cache asks at the
+// provider's own refresh points (AdjustExpiresBy).
+func TestWithCredentialsProviderCallersNeverWait(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window time.Duration // of the SDK's cache; 0 is LoadDefaultConfig's default
+	}{{"default cache", 0}, {"cache with a window", 10 * time.Minute}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSTS("A", time.Hour)
+				f.latency = 200 * time.Millisecond
+				p, err := New(aws.Config{}, func(o *Options) {
+					o.Client, o.MasterCredentials, o.RoleARN = f, staticMaster("alice"), roleA
+				})
+				require.NoError(t, err)
+				loadOpts := []func(*config.LoadOptions) error{
+					config.WithCredentialsProvider(p),
+					config.WithRegion("us-east-1"),
+					config.WithSharedConfigFiles([]string{}),
+					config.WithSharedCredentialsFiles([]string{}),
+				}
+				if tc.window > 0 {
+					loadOpts = append(loadOpts, config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+						o.ExpiryWindow = tc.window
+					}))
+				}
+				ctx := context.Background()
+				cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+				require.NoError(t, err)
+				_, ok := cfg.Credentials.(*aws.CredentialsCache)
+				require.True(t, ok, "LoadDefaultConfig wraps the provider")
+
+				_, err = cfg.Credentials.Retrieve(ctx) // the first fetch waits, as it must
+				require.NoError(t, err)
+				var waits int
+				for range 5 * 60 { // five hours, a call a minute
+					time.Sleep(time.Minute)
+					start := time.Now()
+					c, err := cfg.Credentials.Retrieve(ctx)
+					require.NoError(t, err)
+					require.True(t, time.Now().Before(c.Expires), "never expired credentials")
+					if time.Since(start) > 0 {
+						waits++
+					}
+				}
+				assert.Zero(t, waits, "callers that waited for STS")
+				assert.InDelta(t, 6, f.count(), 1, "one STS call per hour-long session")
+			})
+		})
+	}
+}
+
+// The refresh ahead serves credentials someone took; a provider nobody
+// asks stops calling STS.
+func TestTimerRefreshesOnlyHandedOutCredentials(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(10 * time.Hour)
+		assert.Equal(t, 2, f.count(), "one refresh ahead for the credentials handed out, then none")
+
+		p.Invalidate()
+		_, err = p.Retrieve(context.Background())
+		require.NoError(t, err)
+		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
+		assert.Equal(t, 4, f.count(), "the next credentials were taken: refreshed ahead again")
+	})
+}
+
+func TestAdjustExpiresBy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
+		c, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		s := p.impl.Load().refresh.state.Load()
+
+		adj, err := p.AdjustExpiresBy(c, -time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, s.prefetchAt, adj.Expires, "asked again at the prefetch point")
+		time.Sleep(time.Until(s.prefetchAt))
+		release := p.impl.Load().link.cfg.client.(*fakeSTS).hang()
+		synctest.Wait() // the refresh ahead is under way
+		adj, err = p.AdjustExpiresBy(c, -time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, s.waitAt, adj.Expires, "then at the expiry window")
+		release()
+
+		other := aws.Credentials{AccessKeyID: "OTHER", CanExpire: true, Expires: c.Expires}
+		adj, err = p.AdjustExpiresBy(other, -time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, c.Expires.Add(-time.Minute), adj.Expires, "credentials it does not hold: the cache's own window")
+		never := aws.Credentials{AccessKeyID: "K"}
+		adj, err = p.AdjustExpiresBy(never, -time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, never, adj)
+	})
+}
+
+func TestProviderSources(t *testing.T) {
+	gst := newFake(t, newFakeSTS("S", 0), staticMaster("alice"))
+	role := newFake(t, newFakeSTS("A", 0), gst, withRole(roleA))
+	code := aws.CredentialSourceCode // staticMaster's
+	assert.Equal(t, []aws.CredentialSource{code, aws.CredentialSourceSTSSessionToken}, gst.ProviderSources())
+	assert.Equal(t, []aws.CredentialSource{code, aws.CredentialSourceSTSSessionToken, aws.CredentialSourceSTSAssumeRole}, role.ProviderSources())
+	profile := credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"},
+		Source: []aws.CredentialSource{aws.CredentialSourceProfile}}
+	fromProfile := newFake(t, newFakeSTS("A", 0), profile, withRole(roleA))
+	assert.Equal(t, []aws.CredentialSource{aws.CredentialSourceProfile, aws.CredentialSourceSTSAssumeRole}, fromProfile.ProviderSources())
 }

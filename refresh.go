@@ -178,13 +178,15 @@ func backoff(n int, remaining time.Duration) time.Duration {
 	return max(d/2+randDuration(d/2), time.Millisecond)
 }
 
-// fetchRequest is what the engine asks of its fetch function.
+// fetchRequest is what the engine asks of its fetcher.
 type fetchRequest struct {
 	// current are the credentials being replaced; zero when there are none.
 	current aws.Credentials
 	// skipCache: do not look in a shared cache (the caller forces a
 	// refresh, or has seen the current credentials rejected).
 	skipCache bool
+	// waited: a caller waits for this fetch.
+	waited bool
 }
 
 // fetched is what a fetch got.
@@ -194,17 +196,44 @@ type fetched struct {
 	fromCache bool
 }
 
-// fetchFunc fetches new credentials. Its error is reported as it is.
-type fetchFunc func(ctx context.Context, req fetchRequest) (fetched, error)
+// fetcher fetches new credentials for the engine. Its error is reported
+// as it is.
+type fetcher interface {
+	fetch(ctx context.Context, req fetchRequest) (fetched, error)
+}
+
+// engineConfig is what an engine needs besides its fetcher. The providers
+// of a Pool share one.
+type engineConfig struct {
+	windows windows
+	logger  *slog.Logger       // never nil
+	notify  func(RefreshEvent) // Options.OnRefresh; may be nil
+	// background runs background refreshes: a Pool's bounded workers; nil
+	// runs each in a goroutine of its own.
+	background interface{ run(func()) }
+	// spreadFirst draws the first refresh point of a provider from the
+	// middle of its first session, so that providers made together (a
+	// Pool's cold start) refresh apart from then on.
+	spreadFirst bool
+}
+
+// Bits of refresher.use.
+const (
+	// handedOut: Retrieve handed out the current credentials since they
+	// were published; the timer refreshes ahead only then, so that a
+	// provider nobody uses stops calling STS.
+	handedOut uint32 = 1 << iota
+	// asked: Retrieve was called since a Pool last looked, to tell idle
+	// providers.
+	asked
+)
 
 // refresher is the refresh engine of one provider.
 type refresher struct {
 	// Set when the provider is made, read-only afterwards.
 	name    string // the link, for events
-	fetch   fetchFunc
-	windows windows
-	logger  *slog.Logger       // never nil
-	notify  func(RefreshEvent) // Options.OnRefresh; may be nil
+	fetcher fetcher
+	cfg     *engineConfig
 
 	// state is the current snapshot; nil when there is none. Read
 	// lock-free; written under mu.
@@ -230,10 +259,8 @@ type refresher struct {
 	// waiting counts callers waiting for a flight, so that a refresh can
 	// tell whether anyone waited for it.
 	waiting atomic.Int32
-	// handedOut is set when Retrieve hands out the current credentials and
-	// cleared when new ones are published; the timer refreshes ahead only
-	// when it is set, so an unused provider stops calling STS.
-	handedOut atomic.Bool
+	// use holds the handedOut and asked bits, set by Retrieve.
+	use atomic.Uint32
 	// skipCache holds from Invalidate, whose caller has seen the current
 	// credentials rejected, until a refresh succeeds: the shared cache
 	// could hand the rejected ones back.
@@ -264,9 +291,11 @@ func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 	return creds, err
 }
 
+// markHandedOut records that the current credentials were handed out:
+// one atomic load once the bits are set.
 func (r *refresher) markHandedOut() {
-	if !r.handedOut.Load() {
-		r.handedOut.Store(true)
+	if r.use.Load() != handedOut|asked {
+		r.use.Or(handedOut | asked)
 	}
 }
 
@@ -277,6 +306,15 @@ func (r *refresher) invalidate() {
 	r.epoch.Add(1)
 	r.skipCache.Store(true)
 	r.state.Store(nil)
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+}
+
+// stop stops the timer: the provider refreshes only when asked from now on.
+func (r *refresher) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -326,14 +364,19 @@ func (r *refresher) refreshInBackground() {
 		return
 	}
 	epoch := r.epoch.Load()
-	go func() {
+	run := func() {
 		defer r.background.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		_, _, _ = r.flights.Do(flightKey(epoch), func() (any, error) {
 			return r.refresh(ctx, epoch, false)
 		})
-	}()
+	}
+	if b := r.cfg.background; b != nil {
+		b.run(run)
+		return
+	}
+	go run()
 }
 
 // onTimer is the timer's refresh ahead: a background refresh if the
@@ -341,7 +384,7 @@ func (r *refresher) refreshInBackground() {
 func (r *refresher) onTimer() {
 	s := r.state.Load()
 	now := time.Now()
-	if r.handedOut.Load() && s.state(now) != fresh && s.state(now) != invalid && s.retryDue(now) {
+	if r.use.Load()&handedOut != 0 && s.state(now) != fresh && s.state(now) != invalid && s.retryDue(now) {
 		r.refreshInBackground()
 	}
 }
@@ -362,11 +405,11 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 		}
 	}
 
-	req := fetchRequest{skipCache: force || r.skipCache.Load()}
+	req := fetchRequest{skipCache: force || r.skipCache.Load(), waited: r.waiting.Load() > 0}
 	if cur != nil {
 		req.current = cur.creds
 	}
-	got, err := r.fetch(ctx, req)
+	got, err := r.fetcher.fetch(ctx, req)
 	end := time.Now()
 	ev := RefreshEvent{Link: r.name, Latency: end.Sub(start), Background: r.waiting.Load() == 0}
 	if err != nil {
@@ -389,7 +432,12 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 	if got.fromCache {
 		ev.Outcome = RefreshFromCache
 	}
-	next := r.windows.schedule(got.creds, got.life, true)
+	next := r.cfg.windows.schedule(got.creds, got.life, true)
+	if cur == nil && r.cfg.spreadFirst && got.creds.CanExpire {
+		if from := end.Add(got.life / 3); from.Before(next.prefetchAt) {
+			next.prefetchAt = from.Add(randDuration(next.prefetchAt.Sub(from)))
+		}
+	}
 	// Credentials that reach us already due (a clock ahead of STS's) are
 	// used for a moment rather than refreshed on every Retrieve.
 	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
@@ -415,7 +463,7 @@ func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
 	}
 	r.state.Store(next)
 	if expect == nil {
-		r.handedOut.Store(false)
+		r.use.And(^handedOut)
 	}
 	r.armTimer(next)
 	return true
@@ -426,7 +474,7 @@ func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
 // prefetch there is no timer: callers wait at the expiry window, as asked.
 // Called with mu held.
 func (r *refresher) armTimer(s *snapshot) {
-	if r.windows.prefetch == 0 || !s.creds.CanExpire {
+	if r.cfg.windows.prefetch == 0 || !s.creds.CanExpire {
 		return
 	}
 	at := s.prefetchAt
@@ -460,9 +508,9 @@ func (r *refresher) report(ev RefreshEvent) {
 			level, msg = slog.LevelWarn, "stschain: refresh failed, keeping current credentials until they expire"
 		}
 	}
-	r.logger.Log(context.Background(), level, msg, attrs...)
-	if r.notify != nil {
-		r.notify(ev)
+	r.cfg.logger.Log(context.Background(), level, msg, attrs...)
+	if r.cfg.notify != nil {
+		r.cfg.notify(ev)
 	}
 }
 

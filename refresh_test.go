@@ -333,7 +333,7 @@ func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
 			require.NoError(t, err)
 			seen := map[time.Time]bool{}
 			for range 500 {
-				s := p.refresh.windows.schedule(creds, creds.Expires.Sub(now), true)
+				s := p.impl.Load().refresh.cfg.windows.schedule(creds, creds.Expires.Sub(now), true)
 				assert.False(t, s.prefetchAt.Before(creds.Expires.Add(-tc.earliest)))
 				assert.False(t, s.prefetchAt.After(creds.Expires.Add(-tc.latest)))
 				if tc.waitAtBeforeExpiry > 0 {
@@ -351,7 +351,7 @@ func TestWindowsShrinkForShortSessions(t *testing.T) {
 	p := newFake(t, newFakeSTS("A", 0), staticMaster("a"), func(o *Options) { o.PrefetchWindow = 0 })
 	for _, life := range []time.Duration{10 * time.Second, 15 * time.Minute, time.Hour} {
 		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(life)}
-		s := p.refresh.windows.schedule(creds, creds.Expires.Sub(now), false)
+		s := p.impl.Load().refresh.cfg.windows.schedule(creds, creds.Expires.Sub(now), false)
 		reused := s.prefetchAt.Sub(now)
 		assert.GreaterOrEqual(t, reused, life*2/3, "life %v: reused for %v", life, reused)
 		assert.True(t, s.waitAt.After(s.prefetchAt), "life %v: waiting starts after prefetch", life)
@@ -458,4 +458,39 @@ func TestCredentialsArrivingDueAreNotRefreshedOnEveryRetrieve(t *testing.T) {
 		}
 		assert.LessOrEqual(t, f.count(), 3, "used until they expire, not refreshed on every Retrieve")
 	})
+}
+
+func TestSnapshotState(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	creds := aws.Credentials{AccessKeyID: "K", CanExpire: true, Expires: at(10 * time.Minute)}
+	s := &snapshot{creds: creds, prefetchAt: at(5 * time.Minute), waitAt: at(9 * time.Minute)}
+	failed := *s
+	failed.failures, failed.retryAt = 1, at(9*time.Minute+30*time.Second)
+	forever := &snapshot{creds: aws.Credentials{AccessKeyID: "K"}, prefetchAt: farFuture, waitAt: farFuture}
+	for _, tc := range []struct {
+		name string
+		s    *snapshot
+		at   time.Duration
+		want tokenState
+	}{
+		{"none", nil, 0, invalid},
+		{"before prefetch", s, 4 * time.Minute, fresh},
+		{"at prefetch", s, 5 * time.Minute, stale},
+		{"in the expiry window", s, 9 * time.Minute, expiring},
+		{"at expiry", s, 10 * time.Minute, invalid},
+		{"failed, in the expiry window", &failed, 9 * time.Minute, stale},
+		{"failed, expired", &failed, 10 * time.Minute, invalid},
+		{"never expires", forever, 1000 * time.Hour, fresh},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.s.state(at(tc.at)))
+		})
+	}
+	assert.False(t, failed.retryDue(at(9*time.Minute)))
+	assert.True(t, failed.retryDue(at(10*time.Minute)))
+	assert.Equal(t, s.prefetchAt, s.nextAsk(now))
+	assert.Equal(t, s.waitAt, s.nextAsk(at(6*time.Minute)))
+	assert.Equal(t, failed.retryAt, failed.nextAsk(at(9*time.Minute)))
+	assert.True(t, s.nextAsk(at(9*time.Minute)).IsZero())
 }

@@ -13,54 +13,89 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // The STS link: what a provider asks STS for, signed with which
 // credentials, and how it recovers when STS refuses. Its fetch is the
 // refresh engine's fetch function.
 
-// STS's session lengths when DurationSeconds is not sent.
-const (
-	defaultAssumeRoleDuration   = time.Hour
-	defaultSessionTokenDuration = 12 * time.Hour
-)
-
 // tokenCodeAttemptsRefused bounds the codes sent for one STS call that
 // refuses them as invalid (a mistyped code, a device clock that drifted).
 const tokenCodeAttemptsRefused = 3
 
+// linkParams are what a link asks STS for: the STS parameters of its
+// Options.
+type linkParams struct {
+	RoleARN           string
+	RoleSessionName   string
+	Duration          time.Duration
+	ExternalID        string
+	Policy            string
+	PolicyARNs        []string
+	Tags              map[string]string
+	TransitiveTagKeys []string
+	SourceIdentity    string
+	SerialNumber      string
+	TokenCode         TokenCodeFunc
+}
+
+func paramsOf(o *Options) linkParams {
+	return linkParams{
+		RoleARN: o.RoleARN, RoleSessionName: o.RoleSessionName, Duration: o.Duration,
+		ExternalID: o.ExternalID, Policy: o.Policy, PolicyARNs: o.PolicyARNs, Tags: o.Tags,
+		TransitiveTagKeys: o.TransitiveTagKeys, SourceIdentity: o.SourceIdentity,
+		SerialNumber: o.SerialNumber, TokenCode: o.TokenCode,
+	}
+}
+
+// linkConfig is what a link needs besides its parameters and master. The
+// providers of a Pool share one.
+type linkConfig struct {
+	client  STSClient
+	guard   *CodeGuard   // never nil
+	logger  *slog.Logger // never nil
+	cache   Cache        // nil: no cache
+	windows windows      // to judge cache entries
+	budget  *budget      // a Pool's bounds on STS calls; nil: none
+}
+
 // stsLink is one link of a chain.
 type stsLink struct {
 	// Set by New, read-only afterwards.
-	name   string // role ARN or GetSessionTokenLink
-	opts   *Options
-	client STSClient
+	cfg    *linkConfig
+	params linkParams
 	master aws.CredentialsProvider // nil only when Options.Client signs on its own
-	guard  *CodeGuard              // never nil when SerialNumber is set
-	logger *slog.Logger            // never nil
-	cache  linkCache               // zero when Options.Cache is nil
+	// cacheKey is the Cache key of an AssumeRole link, computed once by New
+	// (it does not depend on the master); "" otherwise.
+	cacheKey string
 
 	// chainingCapped is set once STS refused Options.Duration for role
 	// chaining; later calls ask for one hour straight away.
 	chainingCapped atomic.Bool
 }
 
+// name is how errors, logs and events name the link.
+func (l *stsLink) name() string { return linkName(l.params.RoleARN) }
+
 // assumeRole reports whether the link calls AssumeRole.
-func (l *stsLink) assumeRole() bool { return l.opts.RoleARN != "" }
+func (l *stsLink) assumeRole() bool { return l.params.RoleARN != "" }
 
 // fetch returns new credentials from the cache or STS.
 func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
-	lookup := l.cache.enabled() && !req.skipCache
+	useCache := l.cfg.cache != nil
+	lookup := useCache && !req.skipCache
 
 	// An AssumeRole key does not depend on the master: look first, so that a
 	// fresh entry costs the links below nothing (no STS call, no MFA).
 	if lookup && l.assumeRole() {
-		if got, ok := l.cache.load(ctx, l.cache.assumeRoleKey, req.current); ok {
+		if got, ok := l.loadCache(ctx, l.cacheKey, req.current); ok {
 			return got, nil
 		}
 	}
@@ -68,32 +103,34 @@ func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) 
 	if err != nil {
 		return fetched{}, err
 	}
-	key := l.cache.assumeRoleKey
-	if l.cache.enabled() && !l.assumeRole() {
-		if key, err = l.cache.sessionTokenKey(l.sessionTokenInput(nil), masterCreds.AccessKeyID); err != nil {
-			return fetched{}, newError(l.name, OpMaster, err)
-		}
+	key := l.cacheKey
+	if useCache && !l.assumeRole() {
+		key = l.sessionTokenKey(masterCreds.AccessKeyID)
 		if lookup {
-			if got, ok := l.cache.load(ctx, key, req.current); ok {
+			if got, ok := l.loadCache(ctx, key, req.current); ok {
 				return got, nil
 			}
 		}
 	}
-	if unlock, locked := l.cache.lock(ctx, key); locked {
-		defer unlock()
-		// Another process may have refreshed while this one waited.
-		if lookup {
-			if got, ok := l.cache.load(ctx, key, req.current); ok {
-				return got, nil
+	if useCache {
+		if unlock, locked := l.lockCache(ctx, key); locked {
+			defer unlock()
+			// Another process may have refreshed while this one waited.
+			if lookup {
+				if got, ok := l.loadCache(ctx, key, req.current); ok {
+					return got, nil
+				}
 			}
 		}
 	}
 
-	creds, user, err := l.call(ctx, masterCreds)
+	creds, user, err := l.call(ctx, masterCreds, req)
 	if err != nil {
 		return fetched{}, err
 	}
-	l.cache.store(ctx, key, CacheEntry{Credentials: creds, AssumedRoleUser: user})
+	if useCache {
+		l.storeCache(ctx, key, CacheEntry{Credentials: creds, AssumedRoleUser: user})
+	}
 	creds.Source = ProviderName
 	return fetched{creds: creds, life: time.Until(creds.Expires)}, nil
 }
@@ -106,13 +143,13 @@ func (l *stsLink) retrieveMaster(ctx context.Context) (aws.Credentials, error) {
 	}
 	creds, err := l.master.Retrieve(ctx)
 	if err != nil {
-		return aws.Credentials{}, newError(l.name, OpMaster, err)
+		return aws.Credentials{}, newError(l.name(), OpMaster, err)
 	}
 	if !creds.HasKeys() {
-		return aws.Credentials{}, newError(l.name, OpMaster, fmt.Errorf("the master (%T) returned credentials without an access key ID or secret key", l.master))
+		return aws.Credentials{}, newError(l.name(), OpMaster, fmt.Errorf("the master (%T) returned credentials without an access key ID or secret key", l.master))
 	}
 	if !l.assumeRole() && creds.SessionToken != "" {
-		return aws.Credentials{}, newError(l.name, OpMaster, ErrLongTermCredentialsRequired)
+		return aws.Credentials{}, newError(l.name(), OpMaster, ErrLongTermCredentialsRequired)
 	}
 	return creds, nil
 }
@@ -123,18 +160,18 @@ func (l *stsLink) retrieveMaster(ctx context.Context) (aws.Credentials, error) {
 // session, and with a new MFA code when STS refused the code. A code STS
 // did not look at (the call was refused for its signature or its duration)
 // is sent again.
-func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials) (aws.Credentials, *types.AssumedRoleUser, error) {
+func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials, req fetchRequest) (aws.Credentials, *types.AssumedRoleUser, error) {
 	var code *string
 	reason := ""
 	for codes, recovered := 1, false; ; {
-		if l.opts.SerialNumber != "" && code == nil {
-			c, err := l.guard.fetch(withRetryReason(ctx, reason), l.opts.TokenCode, l.opts.SerialNumber)
+		if l.params.SerialNumber != "" && code == nil {
+			c, err := l.cfg.guard.fetch(withRetryReason(ctx, reason), l.params.TokenCode, l.params.SerialNumber)
 			if err != nil {
-				return aws.Credentials{}, nil, newError(l.name, OpTokenCode, err)
+				return aws.Credentials{}, nil, newError(l.name(), OpTokenCode, err)
 			}
 			code = &c
 		}
-		creds, user, err := l.callOnce(ctx, masterCreds, code)
+		creds, user, err := l.callOnce(ctx, masterCreds, code, req)
 		switch {
 		case err == nil:
 			return creds, user, nil
@@ -147,16 +184,16 @@ func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials) (aws.Cr
 				return aws.Credentials{}, nil, err
 			}
 			masterCreds = fresh
-		case l.assumeRole() && l.opts.Duration > RoleChainingMaxDuration && !l.chainingCapped.Load() && roleChainingRefused(err):
+		case l.assumeRole() && l.params.Duration > RoleChainingMaxDuration && !l.chainingCapped.Load() && roleChainingRefused(err):
 			l.chainingCapped.Store(true)
-			l.logger.Warn("stschain: STS limits role chaining to one hour; asking for one hour instead of Duration",
-				slog.String("link", l.name), slog.Duration("duration", l.opts.Duration))
+			l.cfg.logger.Warn("stschain: STS limits role chaining to one hour; asking for one hour instead of Duration",
+				slog.String("link", l.name()), slog.Duration("duration", l.params.Duration))
 		case code != nil && codes < tokenCodeAttemptsRefused && tokenCodeRefused(err):
 			codes++
 			code = nil
-			reason = "STS refused the MFA code for " + l.opts.SerialNumber + "; enter the current code"
-			l.logger.Warn("stschain: STS refused the MFA code; asking for another",
-				slog.String("link", l.name), slog.String("serial", l.opts.SerialNumber))
+			reason = "STS refused the MFA code for " + l.params.SerialNumber + "; enter the current code"
+			l.cfg.logger.Warn("stschain: STS refused the MFA code; asking for another",
+				slog.String("link", l.name()), slog.String("serial", l.params.SerialNumber))
 		default:
 			return aws.Credentials{}, nil, err
 		}
@@ -173,18 +210,44 @@ func (l *stsLink) recoverMaster(ctx context.Context, rejected aws.Credentials) (
 	inv.Invalidate()
 	fresh, err := l.retrieveMaster(ctx)
 	if err != nil {
-		l.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", l.name), slog.String("error", err.Error()))
+		l.cfg.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", l.name()), slog.String("error", err.Error()))
 		return aws.Credentials{}, false
 	}
 	if fresh.AccessKeyID == rejected.AccessKeyID && fresh.SessionToken == rejected.SessionToken {
 		return aws.Credentials{}, false // the same credentials would be refused the same way
 	}
-	l.logger.Warn("stschain: STS rejected the master credentials; retrying with fresh ones", slog.String("link", l.name))
+	l.cfg.logger.Warn("stschain: STS rejected the master credentials; retrying with fresh ones", slog.String("link", l.name()))
 	return fresh, true
 }
 
-// callOnce makes one STS call and checks the answer.
-func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, code *string) (aws.Credentials, *types.AssumedRoleUser, error) {
+// callOnce makes one STS call, within the Pool's budget if there is one,
+// and checks the answer.
+func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, code *string, req fetchRequest) (aws.Credentials, *types.AssumedRoleUser, error) {
+	if b := l.cfg.budget; b != nil {
+		release, err := b.acquire(ctx, req)
+		if err != nil {
+			return aws.Credentials{}, nil, newError(l.name(), l.op(), err)
+		}
+		defer release()
+		creds, user, err := l.callOnceUnbounded(ctx, masterCreds, code)
+		b.observe(err)
+		if err == nil {
+			b.noteLifetime(time.Until(creds.Expires))
+		}
+		return creds, user, err
+	}
+	return l.callOnceUnbounded(ctx, masterCreds, code)
+}
+
+// op is the link's STS operation, for errors.
+func (l *stsLink) op() string {
+	if l.assumeRole() {
+		return OpAssumeRole
+	}
+	return OpGetSessionToken
+}
+
+func (l *stsLink) callOnceUnbounded(ctx context.Context, masterCreds aws.Credentials, code *string) (aws.Credentials, *types.AssumedRoleUser, error) {
 	var optFns []func(*sts.Options)
 	if l.master != nil {
 		// Sign with exactly the credentials checked above.
@@ -193,32 +256,32 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, cod
 	}
 	secrets := []string{masterCreds.SecretAccessKey, masterCreds.SessionToken}
 	if l.assumeRole() {
-		out, err := l.client.AssumeRole(ctx, l.assumeRoleInput(code, sessionName(l.opts.RoleSessionName), l.durationSeconds()), optFns...)
+		out, err := l.cfg.client.AssumeRole(ctx, l.assumeRoleInput(code, sessionName(l.params.RoleSessionName), l.durationSeconds()), optFns...)
 		if err != nil {
-			return aws.Credentials{}, nil, newError(l.name, OpAssumeRole, err, secrets...)
+			return aws.Credentials{}, nil, newError(l.name(), OpAssumeRole, err, secrets...)
 		}
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
 		}
 		creds, err := checkAnswer(out.Credentials)
 		if err != nil {
-			return aws.Credentials{}, nil, newError(l.name, OpAssumeRole, err)
+			return aws.Credentials{}, nil, newError(l.name(), OpAssumeRole, err)
 		}
 		if out.AssumedRoleUser != nil {
 			creds.AccountID = accountOf(aws.ToString(out.AssumedRoleUser.Arn))
 		}
 		return creds, out.AssumedRoleUser, nil
 	}
-	out, err := l.client.GetSessionToken(ctx, l.sessionTokenInput(code), optFns...)
+	out, err := l.cfg.client.GetSessionToken(ctx, l.sessionTokenInput(code), optFns...)
 	if err != nil {
-		return aws.Credentials{}, nil, newError(l.name, OpGetSessionToken, err, secrets...)
+		return aws.Credentials{}, nil, newError(l.name(), OpGetSessionToken, err, secrets...)
 	}
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
 	}
 	creds, err := checkAnswer(out.Credentials)
 	if err != nil {
-		return aws.Credentials{}, nil, newError(l.name, OpGetSessionToken, err)
+		return aws.Credentials{}, nil, newError(l.name(), OpGetSessionToken, err)
 	}
 	return creds, nil, nil
 }
@@ -257,18 +320,13 @@ func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
 	}, nil
 }
 
-// accountOf returns the account of an ARN, "" when s is not one.
-func accountOf(s string) string {
-	a, err := arn.Parse(s)
-	if err != nil {
-		return ""
-	}
-	return a.AccountID
-}
+// accountOf returns the 12-digit account of an ARN, "" when s is not an
+// ARN with one.
+func accountOf(s string) string { return clicache.AccountOf(s) }
 
 // durationSeconds is the DurationSeconds to request, nil for STS's default.
 func (l *stsLink) durationSeconds() *int32 {
-	d := l.opts.Duration
+	d := l.params.Duration
 	if l.assumeRole() && l.chainingCapped.Load() && d > RoleChainingMaxDuration {
 		d = RoleChainingMaxDuration
 	}
@@ -281,9 +339,9 @@ func (l *stsLink) requestedLifetime() time.Duration {
 		return time.Duration(*d) * time.Second
 	}
 	if l.assumeRole() {
-		return defaultAssumeRoleDuration
+		return stslimits.DefaultAssumeRoleDuration
 	}
-	return defaultSessionTokenDuration
+	return stslimits.DefaultGetSessionTokenDuration
 }
 
 // maxLifetime is the longest session STS could grant this link.
@@ -302,7 +360,7 @@ func seconds(d time.Duration) *int32 {
 }
 
 func (l *stsLink) assumeRoleInput(code *string, session string, duration *int32) *sts.AssumeRoleInput {
-	o := l.opts
+	o := &l.params
 	in := &sts.AssumeRoleInput{
 		RoleArn:           aws.String(o.RoleARN),
 		RoleSessionName:   optString(session),
@@ -326,7 +384,7 @@ func (l *stsLink) assumeRoleInput(code *string, session string, duration *int32)
 func (l *stsLink) sessionTokenInput(code *string) *sts.GetSessionTokenInput {
 	return &sts.GetSessionTokenInput{
 		DurationSeconds: l.durationSeconds(),
-		SerialNumber:    optString(l.opts.SerialNumber),
+		SerialNumber:    optString(l.params.SerialNumber),
 		TokenCode:       code,
 	}
 }

@@ -345,3 +345,88 @@ func TestTokenCodeWithoutSerialNumberIsNeverCalled(t *testing.T) {
 	_, err = p.Refresh(context.Background())
 	require.NoError(t, err)
 }
+
+// An STS answer that lacks a part, or expires at once, is an error that
+// says what was missing, and nothing of it is kept or cached.
+func TestMalformedAnswersAreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mangle func(*types.Credentials) *types.Credentials
+		want   string
+	}{
+		{"no credentials", func(*types.Credentials) *types.Credentials { return nil }, "no Credentials"},
+		{"empty access key", func(c *types.Credentials) *types.Credentials { c.AccessKeyId = aws.String(""); return c }, "Credentials has no AccessKeyId"},
+		{"no secret key", func(c *types.Credentials) *types.Credentials { c.SecretAccessKey = nil; return c }, "Credentials has no SecretAccessKey"},
+		{"no session token", func(c *types.Credentials) *types.Credentials { c.SessionToken = aws.String(""); return c }, "Credentials has no SessionToken"},
+		{"no expiration", func(c *types.Credentials) *types.Credentials { c.Expiration = nil; return c }, "Credentials has no Expiration"},
+		{"zero expiration", func(c *types.Credentials) *types.Credentials { c.Expiration = &time.Time{}; return c }, "Credentials has no Expiration"},
+		{"past expiration", func(c *types.Credentials) *types.Credentials {
+			c.Expiration = aws.Time(time.Now().Add(-time.Minute))
+			return c
+		}, "expired at"},
+		{"all of it", func(c *types.Credentials) *types.Credentials { return &types.Credentials{} }, "Credentials has no AccessKeyId, SecretAccessKey, SessionToken, Expiration"},
+	} {
+		for _, role := range []string{roleA, ""} {
+			t.Run(tc.name+"/"+linkName(role), func(t *testing.T) {
+				cache := newMemCache()
+				f := newFakeSTS("A", time.Hour)
+				f.mangle = tc.mangle
+				p := newFake(t, f, staticMaster("alice"), withRole(role), withCache(cache))
+				_, err := p.Retrieve(context.Background())
+				require.ErrorIs(t, err, ErrMalformedResponse)
+				assert.ErrorContains(t, err, tc.want)
+				assert.ErrorContains(t, err, "stschain: "+linkName(role)+": ")
+				assert.Empty(t, cache.stores, "nothing is cached")
+				f.mangle = nil
+				c, err := p.Retrieve(context.Background())
+				require.NoError(t, err, "nothing was kept: the next Retrieve calls STS")
+				assert.True(t, c.HasKeys())
+				assert.Equal(t, 2, f.count())
+			})
+		}
+	}
+}
+
+// A code STS refuses (mistyped, or from a device whose clock drifted) is
+// asked for again, with the reason, up to three codes for one call.
+func TestRefusedTokenCodeIsAskedForAgain(t *testing.T) {
+	refused := apiError("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code. ")
+	codes := []string{"111111", "222222", "333333", "444444"}
+	for _, tc := range []struct {
+		name     string
+		refusals int
+		wantErr  bool
+	}{{"one refusal", 1, false}, {"two refusals", 2, false}, {"three refusals", 3, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSTS("A", time.Hour)
+			for range tc.refusals {
+				f.failNext(refused)
+			}
+			var asked []string
+			p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
+				o.SerialNumber, o.CodeGuard = mfaARN, new(CodeGuard)
+				o.TokenCode = func(ctx context.Context, _ string) (string, error) {
+					asked = append(asked, tokenCodeRetryReason(ctx))
+					return codes[len(asked)-1], nil
+				}
+			})
+			_, err := p.Retrieve(context.Background())
+			if tc.wantErr {
+				require.Error(t, err)
+				var ae smithy.APIError
+				require.ErrorAs(t, err, &ae)
+				assert.Len(t, asked, 3, "three codes in all")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, asked, tc.refusals+1)
+			assert.Empty(t, asked[0])
+			for _, reason := range asked[1:] {
+				assert.Equal(t, "STS refused the MFA code for "+mfaARN+"; enter the current code", reason)
+			}
+			for i, c := range f.Calls() {
+				assert.Equal(t, codes[i], aws.ToString(c.input.(*sts.AssumeRoleInput).TokenCode))
+			}
+		})
+	}
+}

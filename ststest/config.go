@@ -10,29 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Limits STS applies to requested durations.
-const (
-	// MinDuration is the shortest session STS issues (900 seconds).
-	MinDuration = 15 * time.Minute
-	// DefaultAssumeRoleDuration is AssumeRole's duration when the request
-	// names none.
-	DefaultAssumeRoleDuration = time.Hour
-	// ChainedRoleMaxDuration is the longest session AssumeRole issues to a
-	// caller that signs with temporary credentials (role chaining).
-	ChainedRoleMaxDuration = time.Hour
-	// DefaultSessionTokenDuration is GetSessionToken's duration when the
-	// request names none.
-	DefaultSessionTokenDuration = 12 * time.Hour
-	// MaxSessionTokenDuration is the longest session GetSessionToken issues.
-	MaxSessionTokenDuration = 36 * time.Hour
-	// DefaultMaxSessionDuration is a role's MaxSessionDuration when
-	// [Role.MaxSessionDuration] is zero.
-	DefaultMaxSessionDuration = time.Hour
-	// MaxRoleSessionDuration is the largest MaxSessionDuration IAM lets a
-	// role have (12 hours).
-	MaxRoleSessionDuration = 12 * time.Hour
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // Config declares the account, users and roles a [Server] knows.
@@ -43,12 +22,27 @@ type Config struct {
 	AccountID string
 	// Users are the IAM users with long-term access keys. Optional.
 	Users []User
-	// Roles are the roles that AssumeRole may assume. Optional.
+	// Roles are the roles that AssumeRole and AssumeRoleWithWebIdentity
+	// may assume. Optional.
 	Roles []Role
+	// WebIdentityTokens are the tokens AssumeRoleWithWebIdentity accepts.
+	// Optional.
+	WebIdentityTokens []WebIdentityToken
 	// SessionTokenLifetime, when not zero, is the lifetime of every session
 	// GetSessionToken issues, whatever DurationSeconds the request asked for
 	// (the request is still validated). Zero means as requested. Optional.
 	SessionTokenLifetime time.Duration
+	// Region is the region of the endpoint: the SigV4 credential scope of
+	// each request must name it, as STS refuses a scope for another region
+	// ("Credential should be scoped to a valid region. "), and
+	// [Server.AWSConfig] uses it as the client's region. Zero means
+	// [DefaultRegion], the region of STS's global endpoint. Optional.
+	Region string
+	// MaxCalls is how many calls the server remembers for [Server.Calls]:
+	// once it has that many, each new call drops the oldest, so a
+	// long-running server uses bounded memory. Zero means
+	// [DefaultMaxCalls]. Optional.
+	MaxCalls int
 }
 
 // User is an IAM user in [Config.AccountID] with one long-term access key
@@ -74,7 +68,38 @@ type User struct {
 	TOTPSecret string
 }
 
-// Role is an IAM role that AssumeRole can assume.
+// WebIdentityToken is a token of an OpenID Connect identity provider,
+// such as the service account token EKS writes for IAM roles for service
+// accounts (IRSA) or a CI system's OIDC token, which
+// AssumeRoleWithWebIdentity exchanges for a role session. The server does
+// not parse tokens: it knows the ones listed here, with their claims.
+type WebIdentityToken struct {
+	// Token is the token as sent in WebIdentityToken (a JWT, say), 4 to
+	// 20000 characters. It is a credential: the server never records it
+	// nor puts it in an error. Required.
+	Token string
+	// Provider is the identity provider: its issuer URL without
+	// "https://", such as "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
+	// or "token.actions.githubusercontent.com". A role trusts the
+	// provider's IAM ARN, arn:aws:iam::ACCOUNT:oidc-provider/PROVIDER in
+	// the role's account, and STS answers that ARN as Provider. Required.
+	Provider string
+	// Subject is the token's sub claim, such as
+	// "system:serviceaccount:default:app", 6 to 255 characters; STS
+	// answers it as SubjectFromWebIdentityToken. Required.
+	Subject string
+	// Audience is the token's aud claim, answered as Audience. Zero means
+	// "sts.amazonaws.com", the audience of EKS and GitHub Actions tokens
+	// for AWS. Optional.
+	Audience string
+	// Expires, when not zero, is the token's exp claim: from then on, on
+	// the server clock, STS refuses the token with ExpiredTokenException.
+	// Zero means the token does not expire. Optional.
+	Expires time.Time
+}
+
+// Role is an IAM role that AssumeRole and AssumeRoleWithWebIdentity can
+// assume.
 type Role struct {
 	// ARN is the role's ARN, arn:aws:iam::ACCOUNT:role/[PATH/]NAME; the
 	// account may differ from [Config.AccountID]. Required.
@@ -82,12 +107,19 @@ type Role struct {
 	// Trust lists the principals allowed to assume the role: user ARNs and
 	// role ARNs (a session of a listed role may assume it: role chaining).
 	// arn:aws:iam::ACCOUNT:root, or a bare 12-digit account ID, trusts
-	// every user and role of that account. Empty trusts nobody. Optional.
+	// every user and role of that account. An identity provider's ARN,
+	// arn:aws:iam::ACCOUNT:oidc-provider/PROVIDER with ACCOUNT the role's
+	// account, lets AssumeRoleWithWebIdentity assume it with every token
+	// of that provider (see [WebIdentityToken.Provider]). Empty trusts
+	// nobody. Optional.
 	Trust []string
 	// RequireMFA makes AssumeRole require MFA: a valid code in the request,
-	// or a caller session that is MFA-authenticated. Optional.
+	// or a caller session that is MFA-authenticated. A web identity cannot
+	// satisfy it. Optional.
 	RequireMFA bool
-	// ExternalID, when not empty, must be sent as ExternalId. Optional.
+	// ExternalID, when not empty, must be sent as ExternalId to AssumeRole;
+	// AssumeRoleWithWebIdentity, which has no ExternalId, cannot assume
+	// the role. Optional.
 	ExternalID string
 	// MaxSessionDuration is the longest DurationSeconds AssumeRole accepts,
 	// from one to twelve hours. Zero means one hour. Optional.
@@ -99,12 +131,19 @@ type Role struct {
 	Lifetime time.Duration
 }
 
+// DefaultRegion is the server's region when [Config.Region] is zero: the
+// region of STS's global endpoint, sts.amazonaws.com.
+const DefaultRegion = "us-east-1"
+
 var (
+	regionRE      = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)+$`)
 	accountRE     = regexp.MustCompile(`^\d{12}$`)
 	userNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	roleARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):role/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})$`)
 	userARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):user/((?:[\x21-\x7e]+/)?)([\w+=,.@-]{1,64})$`)
 	rootARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):root$`)
+	oidcARNRE     = regexp.MustCompile(`^arn:aws:iam::(\d{12}):oidc-provider/([\x21-\x7e]+)$`)
+	providerRE    = regexp.MustCompile(`^[\x21-\x7e]+$`)
 	accessKeyIDRE = regexp.MustCompile(`^AKIA[A-Z0-9]{12,124}$`)
 )
 
@@ -115,6 +154,12 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTokenLifetime < 0 {
 		return errors.New("ststest: Config.SessionTokenLifetime is negative")
+	}
+	if c.Region != "" && !regionRE.MatchString(c.Region) {
+		return fmt.Errorf("ststest: Config.Region %q is not a region name such as us-east-1", c.Region)
+	}
+	if c.MaxCalls < 0 {
+		return errors.New("ststest: Config.MaxCalls is negative")
 	}
 	names := map[string]bool{}
 	keys := map[string]bool{}
@@ -164,7 +209,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: ARN must look like arn:aws:iam::123456789012:role/NAME", where)
 		case arns[r.ARN]:
 			return fmt.Errorf("%s: duplicate role ARN", where)
-		case r.MaxSessionDuration != 0 && (r.MaxSessionDuration < time.Hour || r.MaxSessionDuration > MaxRoleSessionDuration):
+		case r.MaxSessionDuration != 0 && (r.MaxSessionDuration < stslimits.MinRoleMaxSessionDuration || r.MaxSessionDuration > stslimits.MaxRoleMaxSessionDuration):
 			return fmt.Errorf("%s: MaxSessionDuration %v is outside 1h..12h", where, r.MaxSessionDuration)
 		case r.MaxSessionDuration%time.Second != 0:
 			return fmt.Errorf("%s: MaxSessionDuration must be whole seconds", where)
@@ -175,16 +220,34 @@ func (c Config) Validate() error {
 		}
 		for _, p := range r.Trust {
 			if !validPrincipal(p) {
-				return fmt.Errorf("%s: Trust entry %q is not a user ARN, role ARN, root ARN or account ID", where, p)
+				return fmt.Errorf("%s: Trust entry %q is not a user ARN, role ARN, root ARN, account ID or oidc-provider ARN", where, p)
 			}
 		}
 		arns[r.ARN] = true
+	}
+	tokens := map[string]bool{}
+	for i, w := range c.WebIdentityTokens {
+		// The token is a credential: errors name it by its index and
+		// subject only.
+		where := fmt.Sprintf("ststest: Config.WebIdentityTokens[%d] (subject %q)", i, w.Subject)
+		switch {
+		case len(w.Token) < 4 || len(w.Token) > 20000:
+			return fmt.Errorf("%s: Token must be 4 to 20000 characters, as STS requires", where)
+		case tokens[w.Token]:
+			return fmt.Errorf("%s: duplicate Token", where)
+		case strings.Contains(w.Provider, "://") || !providerRE.MatchString(w.Provider):
+			return fmt.Errorf("%s: Provider %q must be the issuer URL without its scheme, such as token.actions.githubusercontent.com", where, w.Provider)
+		case len(w.Subject) < 6 || len(w.Subject) > 255:
+			return fmt.Errorf("%s: Subject must be 6 to 255 characters, as STS answers it", where)
+		}
+		tokens[w.Token] = true
 	}
 	return nil
 }
 
 func validPrincipal(p string) bool {
-	return roleARNRE.MatchString(p) || userARNRE.MatchString(p) || rootARNRE.MatchString(p) || accountRE.MatchString(p)
+	return roleARNRE.MatchString(p) || userARNRE.MatchString(p) || rootARNRE.MatchString(p) || accountRE.MatchString(p) ||
+		oidcARNRE.MatchString(p)
 }
 
 func isSixDigits(s string) bool {
@@ -220,6 +283,7 @@ func (c Config) clone() Config {
 		r.Trust = append([]string(nil), r.Trust...)
 		out.Roles[i] = r
 	}
+	out.WebIdentityTokens = append([]WebIdentityToken(nil), c.WebIdentityTokens...)
 	return out
 }
 
@@ -227,10 +291,12 @@ func (c Config) clone() Config {
 //
 // Keys are the Go field names (AccountID, Users, Roles, Name, AccessKeyID,
 // SecretAccessKey, MFASerial, MFACodes, TOTPSecret, ARN, Trust, RequireMFA,
-// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime); unknown
-// keys are an error. A duration is either a Go duration string such as
-// "10s" or "12h", or a plain integer number of seconds such as 3600. The
-// result is validated with [Config.Validate].
+// ExternalID, MaxSessionDuration, Lifetime, SessionTokenLifetime, Region,
+// MaxCalls, WebIdentityTokens, Token, Provider, Subject, Audience,
+// Expires); unknown keys are an error. A duration is either a Go duration
+// string such as "10s" or "12h", or a plain integer number of seconds
+// such as 3600; a time (Expires) is an RFC 3339 string such as
+// "2030-01-02T15:04:05Z". The result is validated with [Config.Validate].
 func ParseConfig(data []byte) (Config, error) {
 	var jc jsonConfig
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -242,6 +308,9 @@ func ParseConfig(data []byte) (Config, error) {
 		AccountID:            jc.AccountID,
 		Users:                jc.Users,
 		SessionTokenLifetime: time.Duration(jc.SessionTokenLifetime),
+		Region:               jc.Region,
+		MaxCalls:             jc.MaxCalls,
+		WebIdentityTokens:    jc.WebIdentityTokens,
 	}
 	for _, r := range jc.Roles {
 		cfg.Roles = append(cfg.Roles, Role{
@@ -264,6 +333,9 @@ type jsonConfig struct {
 	Users                []User
 	Roles                []jsonRole
 	SessionTokenLifetime jsonDuration
+	Region               string
+	MaxCalls             int
+	WebIdentityTokens    []WebIdentityToken
 }
 
 type jsonRole struct {

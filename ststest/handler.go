@@ -4,9 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
 	"io"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 const (
@@ -73,9 +75,9 @@ func (c *caller) principalARN(s *Server) string {
 	return s.UserARN(c.user.Name)
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
+// ServeHTTP answers one STS request, as described in the package
+// documentation, and records it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 
@@ -100,6 +102,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := s.latency
 	s.mu.Unlock()
 	if latency > 0 {
+		if s.latencyHook != nil {
+			s.latencyHook()
+		}
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
@@ -117,13 +122,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(w, reqID, &call, perr, nil)
 		return
 	}
-	c, aerr := s.authenticate(r, body)
-	if c != nil {
-		call.CallerARN = c.arn
-	}
-	if aerr != nil {
-		s.finish(w, reqID, &call, aerr, nil)
-		return
+	// AssumeRoleWithWebIdentity is not signed: the token authenticates it.
+	var c *caller
+	var aerr *apiError
+	if call.Action != "AssumeRoleWithWebIdentity" {
+		c, aerr = s.authenticate(r, body)
+		if c != nil {
+			call.CallerARN = c.arn
+		}
+		if aerr != nil {
+			s.finish(w, reqID, &call, aerr, nil)
+			return
+		}
 	}
 	if v := form.Get("Version"); v != "" && v != apiVersion {
 		s.finish(w, reqID, &call, errorf(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", call.Action, v), nil)
@@ -137,6 +147,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = s.assumeRole(c, form, reqID, &call)
 	case "GetSessionToken":
 		resp, aerr = s.getSessionToken(c, form, reqID, &call)
+	case "AssumeRoleWithWebIdentity":
+		resp, aerr = s.assumeRoleWithWebIdentity(form, reqID, &call)
 	case "":
 		aerr = errorf(http.StatusBadRequest, "MissingAction", "Missing Action")
 	default:
@@ -155,7 +167,7 @@ func (s *Server) finish(w http.ResponseWriter, reqID string, call *Call, e *apiE
 		call.Status = http.StatusOK
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, *call)
+	s.calls.add(*call)
 	s.mu.Unlock()
 	if e == nil {
 		writeXML(w, http.StatusOK, resp)
@@ -232,7 +244,11 @@ func faultMessage(code string) string {
 
 // authenticate finds the signer of r and verifies its signature.
 func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError) {
-	h := r.Header.Get("Authorization")
+	// Several Authorization headers are one comma-separated list (RFC
+	// 9110, section 5.3), which is no valid signature: the second
+	// algorithm name is refused as a component without "=", as AWS
+	// answered a doubled header in envoyproxy/envoy#23702.
+	h := strings.Join(r.Header.Values("Authorization"), ", ")
 	if h == "" {
 		return nil, errorf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}
@@ -245,12 +261,13 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 	s.mu.Lock()
 	revoked := s.revoked[a.accessKeyID]
 	user := s.keys[a.accessKeyID]
-	sess := s.sessions[a.accessKeyID]
+	sess := s.sessions.byKey[a.accessKeyID]
 	now := s.nowLocked()
 	s.mu.Unlock()
 
 	invalid := errorf(http.StatusForbidden, "InvalidClientTokenId", msgInvalidToken)
 	var secret string
+	forgotten := false
 	c := &caller{account: s.cfg.AccountID}
 	switch {
 	case revoked:
@@ -280,12 +297,20 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 			c.userID = principalID("AIDA", c.arn)
 		}
 	default:
-		return nil, invalid
+		// A session the server issued and forgot once it expired: its
+		// token says which.
+		akid, arn, ok := s.sessions.openToken(token)
+		if !ok || akid != a.accessKeyID {
+			return nil, invalid
+		}
+		secret = s.sessions.secret(akid)
+		c.arn = arn
+		forgotten = true
 	}
-	if msg := verifySignature(r, body, a, secret, time.Now()); msg != "" {
+	if msg := verifySignature(r, body, a, secret, s.region(), time.Now()); msg != "" {
 		return nil, errorf(http.StatusForbidden, "SignatureDoesNotMatch", "%s", msg)
 	}
-	if sess != nil && !now.Before(sess.expires) {
+	if forgotten || sess != nil && !now.Before(sess.expires) {
 		return c, errorf(http.StatusBadRequest, "ExpiredToken", msgExpiredToken)
 	}
 	return c, nil
@@ -310,6 +335,12 @@ func (v *validation) add(value any, field, constraint string) {
 		val = fmt.Sprintf("'%v'", value)
 	}
 	*v = append(*v, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: Member must %s", val, field, constraint))
+}
+
+// addHidden adds a constraint failure of a parameter whose value is a
+// credential, leaving the value out: "Value at 'field' failed ...".
+func (v *validation) addHidden(field, constraint string) {
+	*v = append(*v, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must %s", field, constraint))
 }
 
 // length checks a string parameter's length as STS does, one bound at a
@@ -353,7 +384,7 @@ func durationParam(form url.Values, v *validation, def time.Duration, max int) t
 	case err != nil:
 		v.add(raw[0], "durationSeconds", "be a number")
 		return 0
-	case n < int(MinDuration/time.Second):
+	case n < int(stslimits.MinDuration/time.Second):
 		v.add(n, "durationSeconds", "have value greater than or equal to 900")
 	case n > max:
 		v.add(n, "durationSeconds", fmt.Sprintf("have value less than or equal to %d", max))
@@ -408,7 +439,7 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 		v.length(name, "roleSessionName", 2, 64)
 		v.pattern(name, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 	}
-	d := durationParam(form, &v, DefaultAssumeRoleDuration, int(MaxRoleSessionDuration/time.Second))
+	d := durationParam(form, &v, stslimits.DefaultAssumeRoleDuration, int(stslimits.MaxAssumeRoleDuration/time.Second))
 	extID := form.Get("ExternalId")
 	if form.Has("ExternalId") {
 		v.length(extID, "externalId", 2, 1224)
@@ -442,9 +473,9 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 	}
 	maxD := role.MaxSessionDuration
 	if maxD == 0 {
-		maxD = DefaultMaxSessionDuration
+		maxD = stslimits.DefaultRoleMaxSessionDuration
 	}
-	if c.session != nil && d > ChainedRoleMaxDuration {
+	if c.session != nil && d > stslimits.RoleChainingMaxDuration {
 		return nil, errorf(http.StatusBadRequest, "ValidationError", msgChaining)
 	}
 	if d > maxD {
@@ -486,7 +517,7 @@ func (s *Server) trusts(role *Role, c *caller) bool {
 
 func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
 	var v validation
-	d := durationParam(form, &v, DefaultSessionTokenDuration, int(MaxSessionTokenDuration/time.Second))
+	d := durationParam(form, &v, stslimits.DefaultGetSessionTokenDuration, int(stslimits.MaxGetSessionTokenDuration/time.Second))
 	serial, code := mfaParams(form, &v)
 	if err := v.err(); err != nil {
 		return nil, err
@@ -518,21 +549,6 @@ func (s *Server) getSessionToken(c *caller, form url.Values, reqID string, call 
 	return &out, nil
 }
 
-// issue creates and stores a session lasting d on the server clock.
-func (s *Server) issue(d time.Duration, fill func(*session)) *session {
-	ns := &session{
-		accessKeyID: "ASIA" + randomString(16, upperAlnum),
-		secret:      randomString(40, secretAlphabet),
-		token:       "IQoJb3JpZ2luX2VjE" + base64.StdEncoding.EncodeToString(randomBytes(300)),
-	}
-	fill(ns)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ns.expires = s.nowLocked().Add(d)
-	s.sessions[ns.accessKeyID] = ns
-	return ns
-}
-
 func credentialsXML(ns *session) xmlCredentials {
 	return xmlCredentials{
 		AccessKeyID:     ns.accessKeyID,
@@ -546,6 +562,12 @@ const (
 	upperAlnum     = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 	secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 )
+
+// randomInt returns a uniform random integer in [0, n).
+func randomInt(n int64) int64 {
+	v, _ := rand.Int(rand.Reader, big.NewInt(n)) // crypto/rand never fails
+	return v.Int64()
+}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)

@@ -21,7 +21,7 @@ import (
 func serveDirect(t *testing.T, s *Server, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	w := httptest.NewRecorder()
-	s.serveHTTP(w, r)
+	s.ServeHTTP(w, r)
 	switch w.Code {
 	case http.StatusOK, http.StatusBadRequest, http.StatusForbidden:
 	default:
@@ -93,7 +93,9 @@ func FuzzUnsignedRequest(f *testing.F) {
 	f.Add("GET", "AWS4-HMAC-SHA256 Credential=x/y, SignedHeaders=, Signature=", "", "", "", "Action=GetCallerIdentity")
 	f.Add("PUT", "AWS4-HMAC-SHA256 Credential=ASIA0000/2/3/4/5,SignedHeaders=host,Signature=zz", "Mon, 02 Jan 2006 15:04:05 GMT", "text/plain", "%zz", "a=%zz")
 	f.Add("POST", "", "", "", "", "")
-	s := NewServer(testConfig())
+	f.Add("POST", "", "", "application/x-www-form-urlencoded",
+		"Action=AssumeRoleWithWebIdentity&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2FA&RoleSessionName=s1&WebIdentityToken=abcd&DurationSeconds=900", "")
+	s := NewServer(testConfig()) // knows no web identity token
 	f.Cleanup(s.Close)
 	f.Fuzz(func(t *testing.T, method, authz, date, contentType, body, query string) {
 		s.ResetCalls()

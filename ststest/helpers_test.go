@@ -98,3 +98,36 @@ func requireAPIError(t *testing.T, err error, code, msg string) {
 		require.Equal(t, msg, ae.ErrorMessage())
 	}
 }
+
+// Web identity fixtures: an EKS cluster's provider and GitHub Actions'.
+const (
+	eksProvider    = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	ciProvider     = "token.actions.githubusercontent.com"
+	eksProviderARN = "arn:aws:iam::123456789012:oidc-provider/" + eksProvider
+	ciProviderARN  = "arn:aws:iam::123456789012:oidc-provider/" + ciProvider
+	eksToken       = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImVrcyJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDphcHAifQ.c2ln"
+	ciToken        = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImNpIn0.eyJzdWIiOiJyZXBvOm9jdG8vYXBwOnJlZjpyZWZzL2hlYWRzL21haW4ifQ.c2ln"
+	eksSubject     = "system:serviceaccount:default:app"
+	ciSubject      = "repo:octo/app:ref:refs/heads/main"
+	roleWeb        = "arn:aws:iam::123456789012:role/Web"
+	roleWebChained = "arn:aws:iam::123456789012:role/WebChained"
+	roleCI         = "arn:aws:iam::123456789012:role/CI"
+	roleWebMFA     = "arn:aws:iam::123456789012:role/WebMFA"
+)
+
+// webConfig is testConfig with web identity tokens and the roles that
+// trust their providers.
+func webConfig() Config {
+	cfg := testConfig()
+	cfg.WebIdentityTokens = []WebIdentityToken{
+		{Token: eksToken, Provider: eksProvider, Subject: eksSubject},
+		{Token: ciToken, Provider: ciProvider, Subject: ciSubject, Audience: "sigstore"},
+	}
+	cfg.Roles = append(cfg.Roles,
+		Role{ARN: roleWeb, Trust: []string{eksProviderARN}, MaxSessionDuration: 2 * time.Hour},
+		Role{ARN: roleWebChained, Trust: []string{roleWeb}, MaxSessionDuration: 12 * time.Hour},
+		Role{ARN: roleCI, Trust: []string{ciProviderARN}},
+		Role{ARN: roleWebMFA, Trust: []string{eksProviderARN}, RequireMFA: true},
+	)
+	return cfg
+}

@@ -1,13 +1,14 @@
 package ststest
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,16 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// DefaultAddr is the address [NewServer] listens on: a free port on the
-// IPv4 loopback interface.
-const DefaultAddr = "127.0.0.1:0"
-
 // Call records one request the server answered, failed ones included.
 type Call struct {
 	// Action is the request's Action parameter, such as "AssumeRole".
 	Action string
 	// CallerARN is the ARN of the authenticated caller (a user ARN, or an
-	// assumed-role session ARN); empty when authentication failed.
+	// assumed-role session ARN); empty when authentication failed, and for
+	// AssumeRoleWithWebIdentity, which is not signed.
 	CallerARN string
 	// CallerAccessKeyID is the access key ID the request was signed with,
 	// as named by its Authorization header (even when it was refused).
@@ -45,40 +43,88 @@ type Call struct {
 	// ErrorCode is the STS error code of a failed call; empty on success.
 	ErrorCode string
 	// IssuedAccessKeyID is the access key ID of the credentials issued by a
-	// successful AssumeRole or GetSessionToken; empty otherwise.
+	// successful AssumeRole, AssumeRoleWithWebIdentity or GetSessionToken;
+	// empty otherwise.
 	IssuedAccessKeyID string
+	// WebIdentitySubject is the subject of the web identity token of an
+	// AssumeRoleWithWebIdentity call, when the server knows the token
+	// ([WebIdentityToken.Subject]); empty otherwise. The token itself is
+	// never recorded.
+	WebIdentitySubject string
 }
 
-// Server is a fake AWS STS endpoint listening on 127.0.0.1. It answers the
-// awsQuery protocol (POST form bodies, and GET query strings) for
-// AssumeRole, GetSessionToken and GetCallerIdentity, verifies every
-// request's SigV4 signature, and records each call.
+// Server is a fake AWS STS endpoint. It answers the awsQuery protocol
+// (POST form bodies, and GET query strings) for AssumeRole,
+// AssumeRoleWithWebIdentity, GetSessionToken and GetCallerIdentity,
+// verifies every signed request's SigV4 signature, and records each call.
 //
-// All methods are safe for concurrent use.
+// Server is an [http.Handler]. [NewServer] serves it on 127.0.0.1;
+// [NewUnstartedServer] lets a test change Listener or HTTPServer before
+// [Server.Start]; [NewInMemoryServer] serves it without sockets.
+//
+// All methods are safe for concurrent use; the exported fields are set
+// before Start and only read afterwards.
 type Server struct {
-	// URL is the base URL of the server, http://127.0.0.1:PORT, with no
-	// trailing slash.
+	// URL is the base URL of the server with no trailing slash:
+	// http://127.0.0.1:PORT, set by Start, or http://ststest.invalid for
+	// an in-memory server.
 	URL string
 
-	cfg   Config           // immutable after start
-	users map[string]*User // by name; immutable after start
-	keys  map[string]*User // by access key ID; immutable after start
-	roles map[string]*Role // by ARN; immutable after start
+	// Listener is the listener Start serves on. NewUnstartedServer leaves
+	// it nil, and Start then listens on a free port of 127.0.0.1; a test
+	// may set its own before Start. Close closes it. Optional.
+	Listener net.Listener
 
-	hs        *httptest.Server
-	closing   chan struct{} // closed by Close; cuts latency short
+	// HTTPServer is the server Start serves with. NewUnstartedServer sets
+	// it to an http.Server whose Handler is the Server itself, with a
+	// ReadHeaderTimeout of 10 seconds, a ReadTimeout of 30 seconds (the
+	// whole request, body included) and an IdleTimeout of 60 seconds, so
+	// that a client which trickles a request or leaves a connection open
+	// cannot hold it for ever. There is no WriteTimeout: answers delayed
+	// by [Server.SetLatency] are cut short by the client or by Close. A
+	// test may change it before Start, to shorten a timeout say.
+	HTTPServer *http.Server
+
+	cfg   Config           // immutable after construction
+	users map[string]*User // by name; immutable after construction
+	keys  map[string]*User // by access key ID; immutable after construction
+	roles map[string]*Role // by ARN; immutable after construction
+	// webTokens are the web identity tokens by Token; immutable after
+	// construction.
+	webTokens map[string]*WebIdentityToken
+
+	hs        *httptest.Server // set by Start; nil before
+	memory    *http.Client     // the in-memory client; nil unless NewInMemoryServer
+	closing   chan struct{}    // closed by Close; cuts latency short
 	closeOnce sync.Once
-	inFlight  atomic.Int64 // requests inside serveHTTP
+	memWG     sync.WaitGroup // in-memory requests in flight; Add under mu while !memClosed
+
+	// latencyHook, when not nil, is called as a request starts waiting
+	// for its latency. Tests set it before the first request.
+	latencyHook func()
 
 	mu       sync.Mutex
-	offset   time.Duration       // guarded by mu: how far Advance moved the clock
-	latency  time.Duration       // guarded by mu
-	calls    []Call              // guarded by mu
-	faults   []fault             // guarded by mu
-	outage   *fault              // guarded by mu; nil when there is none
-	revoked  map[string]bool     // guarded by mu: access key IDs
-	sessions map[string]*session // guarded by mu: by issued access key ID
-	usedMFA  map[string]bool     // guarded by mu: "serial\x00code" or "serial\x00step"
+	offset   time.Duration   // guarded by mu: how far Advance moved the clock
+	latency  time.Duration   // guarded by mu
+	calls    callLog         // guarded by mu
+	faults   []fault         // guarded by mu
+	outage   *fault          // guarded by mu; nil when there is none
+	revoked  map[string]bool // guarded by mu: access key IDs
+	sessions sessionStore    // guarded by mu
+	// usedCodes and usedSteps are guarded by mu: the MFACodes used, by
+	// "serial\x00code", and the TOTP steps used that may still match, by
+	// serial.
+	usedCodes map[string]bool
+	usedSteps map[string][]int64
+	// returned, nReturned and handedOut are guarded by mu: a bit for each
+	// six-digit code TokenCode returned or may not return (allocated on
+	// first use), how many bits are set, and the returned codes not yet
+	// used, with their device's serial number.
+	returned  []uint64
+	nReturned int
+	handedOut map[string]string
+	// memClosed is guarded by mu: Close was called on an in-memory server.
+	memClosed bool
 }
 
 // fault is one FailNext rule.
@@ -89,56 +135,72 @@ type fault struct {
 	code   string
 }
 
-// session is a set of temporary credentials the server issued.
-type session struct {
-	accessKeyID string
-	secret      string
-	token       string
-	expires     time.Time // server clock
-	user        *User     // the user behind a GetSessionToken session; nil for roles
-	role        *Role     // the role of an AssumeRole session
-	sessionName string
-	mfa         bool // MFA-authenticated
-}
-
-// NewServer starts a server for cfg on 127.0.0.1 and a free port. It
+// NewServer returns a server for cfg, started on a free port of
+// 127.0.0.1: it is [NewUnstartedServer] followed by [Server.Start]. It
 // panics when cfg is invalid (see [Config.Validate]), naming the problem,
 // or when it cannot listen. Call [Server.Close] when done.
 func NewServer(cfg Config) *Server {
-	s, err := Start(cfg, DefaultAddr)
-	if err != nil {
-		panic(err)
+	s := NewUnstartedServer(cfg)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a server for cfg that does not listen yet.
+// Change its Listener or HTTPServer, then call [Server.Start]. It panics
+// when cfg is invalid (see [Config.Validate]), naming the problem.
+func NewUnstartedServer(cfg Config) *Server {
+	s := newServer(cfg)
+	s.HTTPServer = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       60 * time.Second,
 	}
 	return s
 }
 
-// Start is [NewServer] returning an error instead of panicking, listening
-// on addr, which must be a 127.0.0.1 address ("127.0.0.1:0" picks a free
-// port). The ststest command uses it.
-func Start(cfg Config, addr string) (*Server, error) {
+// inMemoryURL is the URL of every in-memory server. The .invalid domain
+// (RFC 2606) makes sure a request that misses the in-memory transport
+// fails instead of reaching a real host.
+const inMemoryURL = "http://ststest.invalid"
+
+// NewInMemoryServer returns a server for cfg that is reached in memory:
+// the transport of its [Server.Client], which [Server.AWSConfig] uses,
+// serves each request by calling [Server.ServeHTTP] in the calling
+// goroutine. There is no socket and no goroutine of the server's own, so
+// the server and the SDK clients built with AWSConfig work inside a
+// testing/synctest bubble: [Server.SetLatency] delays, session lifetimes
+// and TOTP steps pass in the bubble's fake time. Create the server inside
+// the bubble that uses it.
+//
+// Its URL is http://ststest.invalid; its client refuses requests for any
+// other host. It cannot be started. Close it when done: Close waits for
+// the requests in flight, and later requests fail. It panics when cfg is
+// invalid (see [Config.Validate]), naming the problem.
+func NewInMemoryServer(cfg Config) *Server {
+	s := newServer(cfg)
+	s.URL = inMemoryURL
+	s.memory = &http.Client{Transport: memoryTransport{s}}
+	return s
+}
+
+func newServer(cfg Config) *Server {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("ststest: address %q: %w", addr, err)
-	}
-	if host != "127.0.0.1" {
-		return nil, fmt.Errorf("ststest: address %q: only 127.0.0.1 is allowed", addr)
-	}
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return nil, fmt.Errorf("ststest: listen: %w", err)
+		panic(err)
 	}
 	s := &Server{
-		cfg:      cfg.clone(),
-		users:    map[string]*User{},
-		keys:     map[string]*User{},
-		roles:    map[string]*Role{},
-		closing:  make(chan struct{}),
-		revoked:  map[string]bool{},
-		sessions: map[string]*session{},
-		usedMFA:  map[string]bool{},
+		cfg:       cfg.clone(),
+		users:     map[string]*User{},
+		keys:      map[string]*User{},
+		roles:     map[string]*Role{},
+		webTokens: map[string]*WebIdentityToken{},
+		closing:   make(chan struct{}),
+		revoked:   map[string]bool{},
+		sessions:  newSessionStore(),
+		calls:     callLog{max: cmp.Or(cfg.MaxCalls, DefaultMaxCalls)},
+		usedCodes: map[string]bool{},
+		usedSteps: map[string][]int64{},
+		handedOut: map[string]string{},
 	}
 	for i := range s.cfg.Users {
 		u := &s.cfg.Users[i]
@@ -149,27 +211,72 @@ func Start(cfg Config, addr string) (*Server, error) {
 		r := &s.cfg.Roles[i]
 		s.roles[r.ARN] = r
 	}
-	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	s.hs.Listener.Close()
-	s.hs.Listener = ln
+	for i := range s.cfg.WebIdentityTokens {
+		w := &s.cfg.WebIdentityTokens[i]
+		s.webTokens[w.Token] = w
+	}
+	return s
+}
+
+// Start serves s on s.Listener (a new listener on a free port of
+// 127.0.0.1 when it is nil) with s.HTTPServer, and sets s.URL. It panics
+// when s was started before or cannot listen.
+func (s *Server) Start() {
+	switch {
+	case s.memory != nil:
+		panic("ststest: Start on an in-memory server")
+	case s.hs != nil:
+		panic("ststest: Server already started")
+	}
+	if s.Listener == nil {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			panic(fmt.Sprintf("ststest: listen on 127.0.0.1: %v", err))
+		}
+		s.Listener = ln
+	}
+	s.hs = &httptest.Server{Listener: s.Listener, Config: s.HTTPServer}
 	s.hs.Start()
 	s.URL = strings.TrimSuffix(s.hs.URL, "/")
-	return s, nil
 }
 
 // Close stops the server: it cuts any [Server.SetLatency] delay short,
 // then waits for in-flight requests to finish. Close may be called more
-// than once.
+// than once, and on a server that was never started (it closes the
+// Listener a test set).
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
-	s.hs.Close()
+	switch {
+	case s.memory != nil:
+		s.mu.Lock()
+		s.memClosed = true
+		s.mu.Unlock()
+		s.memWG.Wait()
+	case s.hs != nil:
+		s.hs.Close()
+	case s.Listener != nil:
+		_ = s.Listener.Close()
+	}
 }
 
-// Client returns an HTTP client for the server whose idle connections are
-// closed by [Server.Close]. [Server.AWSConfig] uses it.
+// Client returns an HTTP client for the server: for a started server,
+// one whose idle connections are closed by [Server.Close]; for an
+// in-memory server, one whose transport calls the handler directly (see
+// [NewInMemoryServer]). [Server.AWSConfig] uses it. It panics on a server
+// that is neither started nor in memory.
 func (s *Server) Client() *http.Client {
-	return s.hs.Client()
+	switch {
+	case s.memory != nil:
+		return s.memory
+	case s.hs != nil:
+		return s.hs.Client()
+	}
+	panic("ststest: Client called before Start")
 }
+
+// region returns the region of the endpoint: [Config.Region], or
+// DefaultRegion.
+func (s *Server) region() string { return cmp.Or(s.cfg.Region, DefaultRegion) }
 
 // AccountID returns [Config.AccountID].
 func (s *Server) AccountID() string { return s.cfg.AccountID }
@@ -204,14 +311,15 @@ func (s *Server) UserCredentials(name string) aws.CredentialsProvider {
 }
 
 // AWSConfig returns an aws.Config that sends every request of every
-// service client to this server: region us-east-1, BaseEndpoint s.URL, the
-// named user's long-term keys, [Server.Client] as HTTP client, and the
-// SDK's standard retryer (3 attempts) with its backoff capped at 100 ms so
-// that retried faults keep tests fast. It panics when the Config has no
-// such user.
+// service client to this server: the server's region ([Config.Region],
+// us-east-1 by default), BaseEndpoint s.URL, the named user's long-term
+// keys, [Server.Client] as HTTP client, and the SDK's standard retryer (3
+// attempts) with its backoff capped at 100 ms so that retried faults keep
+// tests fast. It panics when the Config has no such user, or when the
+// server is neither started nor in memory.
 func (s *Server) AWSConfig(user string) aws.Config {
 	return aws.Config{
-		Region:       "us-east-1",
+		Region:       s.region(),
 		BaseEndpoint: aws.String(s.URL),
 		Credentials:  s.UserCredentials(user),
 		HTTPClient:   s.Client(),
@@ -223,46 +331,67 @@ func (s *Server) AWSConfig(user string) aws.Config {
 	}
 }
 
-// Calls returns a copy of the calls recorded since the start or the last
-// [Server.ResetCalls], oldest first.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
-
-// CallsFor returns the recorded calls of one action, oldest first.
-func (s *Server) CallsFor(action string) []Call {
+// Calls returns the calls recorded since the start or the last
+// [Server.ResetCalls], oldest first, as a new slice: the most recent
+// [Config.MaxCalls] of them (10,000 by default).
+//
+// With patterns, it returns only the calls that match at least one of
+// them. A call matches a pattern when every field that is not zero in the
+// pattern equals the call's field, so a zero Call matches every call:
+//
+//	srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: arn})
+//
+// returns the AssumeRole calls for arn, and len of it counts them.
+func (s *Server) Calls(pattern ...Call) []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Call
-	for _, c := range s.calls {
-		if c.Action == action {
+	s.calls.each(func(c Call) {
+		if len(pattern) == 0 || slices.ContainsFunc(pattern, func(p Call) bool { return p.matches(c) }) {
 			out = append(out, c)
 		}
-	}
+	})
 	return out
 }
 
-// CountCalls returns how many recorded calls had the action; "" counts
-// them all.
-func (s *Server) CountCalls(action string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, c := range s.calls {
-		if action == "" || c.Action == action {
-			n++
-		}
+// matches reports whether every field of p that is not zero equals c's.
+func (p Call) matches(c Call) bool {
+	eq := func(pv, cv string) bool { return pv == "" || pv == cv }
+	return eq(p.Action, c.Action) &&
+		eq(p.CallerARN, c.CallerARN) &&
+		eq(p.CallerAccessKeyID, c.CallerAccessKeyID) &&
+		eq(p.RoleARN, c.RoleARN) &&
+		eq(p.RoleSessionName, c.RoleSessionName) &&
+		eq(p.SerialNumber, c.SerialNumber) &&
+		eq(p.TokenCode, c.TokenCode) &&
+		(p.DurationSeconds == 0 || p.DurationSeconds == c.DurationSeconds) &&
+		(p.Status == 0 || p.Status == c.Status) &&
+		eq(p.ErrorCode, c.ErrorCode) &&
+		eq(p.IssuedAccessKeyID, c.IssuedAccessKeyID) &&
+		eq(p.WebIdentitySubject, c.WebIdentitySubject)
+}
+
+// CallsFor returns the recorded calls whose Action is action, oldest
+// first; CallsFor("") returns those with no Action. It is
+// s.Calls(Call{Action: action}) for any other action.
+func (s *Server) CallsFor(action string) []Call {
+	if action == "" { // the zero pattern would match every call
+		return slices.DeleteFunc(s.Calls(), func(c Call) bool { return c.Action != "" })
 	}
-	return n
+	return s.Calls(Call{Action: action})
+}
+
+// CountCalls returns how many recorded calls had the action; "" counts
+// them all. It is len(s.Calls(Call{Action: action})).
+func (s *Server) CountCalls(action string) int {
+	return len(s.Calls(Call{Action: action}))
 }
 
 // ResetCalls forgets the recorded calls.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = nil
+	s.calls.reset()
 }
 
 // FailNext makes the next n requests whose Action is action ("" means any
@@ -332,8 +461,8 @@ func (s *Server) Revoke(accessKeyID string) {
 // Advance moves the server's clock forward by d, which must not be
 // negative. The server clock decides when issued sessions expire, which
 // Expiration values they carry, and which TOTP codes are current. The
-// SigV4 clock-skew check still compares the signing time with the real
-// wall clock, so SDK clients keep working after Advance.
+// SigV4 clock-skew check still compares the signing time with time.Now,
+// so SDK clients keep working after Advance.
 func (s *Server) Advance(d time.Duration) {
 	if d < 0 {
 		panic("ststest: Advance with a negative duration")
@@ -343,16 +472,14 @@ func (s *Server) Advance(d time.Duration) {
 	s.offset += d
 }
 
-// Now returns the server's clock: the wall clock plus every
-// [Server.Advance]. Compute TOTP codes against it.
+// Now returns the server's clock: time.Now (the wall clock, or a
+// synctest bubble's clock) plus every [Server.Advance]. Compute TOTP
+// codes against it.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.nowLocked()
 }
-
-// inFlightForTest reports whether a request is being handled.
-func (s *Server) inFlightForTest() bool { return s.inFlight.Load() > 0 }
 
 func (s *Server) nowLocked() time.Time { return time.Now().Add(s.offset) }
 

@@ -1,12 +1,19 @@
 package ststest
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -457,6 +464,8 @@ func TestExpiryWithAdvance(t *testing.T) {
 	requireAPIError(t, err, "ExpiredToken", "")
 }
 
+// TestFailNextIsRetriedBySDK runs in synctest bubbles against the
+// in-memory server: the SDK's retry backoff passes in fake time.
 func TestFailNextIsRetriedBySDK(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -474,27 +483,30 @@ func TestFailNextIsRetriedBySDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newTestServer(t, testConfig())
-			s.FailNext(tt.action, tt.n, tt.status, tt.code)
-			_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
-			calls := s.Calls()
-			require.Len(t, calls, tt.wantCalls)
-			if tt.wantErr {
-				requireAPIError(t, err, tt.code, "")
-				assert.Equal(t, tt.status, calls[len(calls)-1].Status)
-				if tt.wantCalls == 3 {
-					var me *retry.MaxAttemptsError
-					assert.True(t, errors.As(err, &me))
+			synctest.Test(t, func(t *testing.T) {
+				s := NewInMemoryServer(testConfig())
+				defer s.Close()
+				s.FailNext(tt.action, tt.n, tt.status, tt.code)
+				_, err := client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+				calls := s.Calls()
+				require.Len(t, calls, tt.wantCalls)
+				if tt.wantErr {
+					requireAPIError(t, err, tt.code, "")
+					assert.Equal(t, tt.status, calls[len(calls)-1].Status)
+					if tt.wantCalls == 3 {
+						var me *retry.MaxAttemptsError
+						assert.True(t, errors.As(err, &me))
+					}
+				} else {
+					require.NoError(t, err)
+					assert.Equal(t, 200, calls[len(calls)-1].Status)
 				}
-			} else {
-				require.NoError(t, err)
-				assert.Equal(t, 200, calls[len(calls)-1].Status)
-			}
-			for _, c := range calls[:tt.wantCalls-1] {
-				assert.Equal(t, tt.code, c.ErrorCode)
-				assert.Equal(t, tt.status, c.Status)
-				assert.Equal(t, aliceKey, c.CallerAccessKeyID)
-			}
+				for _, c := range calls[:tt.wantCalls-1] {
+					assert.Equal(t, tt.code, c.ErrorCode)
+					assert.Equal(t, tt.status, c.Status)
+					assert.Equal(t, aliceKey, c.CallerAccessKeyID)
+				}
+			})
 		})
 	}
 }
@@ -517,41 +529,50 @@ func TestOutageLastsUntilEnded(t *testing.T) {
 	assert.Equal(t, 7, s.CountCalls(""))
 }
 
+// TestLatency runs in a synctest bubble against the in-memory server, so
+// the delays pass in fake time and are exact.
 func TestLatency(t *testing.T) {
-	s := newTestServer(t, testConfig())
-	const d = 150 * time.Millisecond
-	s.SetLatency(d)
-	start := time.Now()
-	_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, time.Since(start), d)
+	synctest.Test(t, func(t *testing.T) {
+		s := NewInMemoryServer(testConfig())
+		defer s.Close()
+		const d = 3 * time.Second
+		s.SetLatency(d)
+		start := time.Now()
+		_, err := client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+		require.NoError(t, err)
+		assert.Equal(t, d, time.Since(start))
 
-	// A context deadline shorter than the latency fails the call.
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	require.Error(t, err)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+		// A context deadline shorter than the latency fails the call then.
+		start = time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		_, err = client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Second, time.Since(start))
+
+		s.SetLatency(0)
+		start = time.Now()
+		_, err = client(s, "alice").GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+		require.NoError(t, err)
+		assert.Zero(t, time.Since(start))
+	})
 }
 
+// TestCloseCutsLatencyShort checks that Close does not wait out a delayed
+// request on a listening server.
 func TestCloseCutsLatencyShort(t *testing.T) {
-	s := NewServer(testConfig())
+	s := NewUnstartedServer(testConfig())
+	waiting := make(chan struct{})
+	s.latencyHook = func() { close(waiting) }
+	s.Start()
 	s.SetLatency(time.Hour)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	started := make(chan struct{})
+	answered := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		close(started)
-		resp, err := s.Client().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
+		_, err := client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+		answered <- err
 	}()
-	<-started
-	require.Eventually(t, func() bool { return s.inFlightForTest() }, 5*time.Second, time.Millisecond)
+	<-waiting
 	done := make(chan struct{})
 	go func() { s.Close(); close(done) }()
 	select {
@@ -559,7 +580,7 @@ func TestCloseCutsLatencyShort(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hung on a delayed request")
 	}
-	wg.Wait()
+	assert.NoError(t, <-answered, "the delayed request is answered")
 	s.Close() // idempotent
 }
 
@@ -664,4 +685,238 @@ func TestRevokeLeavesEarlierSessions(t *testing.T) {
 	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
 	_, err = assume(ctx, sc, roleA, "after-revoke")
 	require.NoError(t, err)
+}
+
+func TestCallsPatterns(t *testing.T) {
+	s := newTestServer(t, testConfig())
+	ctx := ctxT(t)
+	alice := client(s, "alice")
+	_, err := alice.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	a1, err := assume(ctx, alice, roleA, "one")
+	require.NoError(t, err)
+	_, err = assume(ctx, client(s, "bob"), roleA, "two")
+	requireAPIError(t, err, "AccessDenied", "")
+	_, err = assume(ctx, alice, roleLong, "three")
+	require.NoError(t, err)
+	all := s.Calls()
+	require.Len(t, all, 4)
+
+	tests := []struct {
+		name    string
+		pattern []Call
+		want    []int // indexes into all
+	}{
+		{"no pattern", nil, []int{0, 1, 2, 3}},
+		{"zero pattern", []Call{{}}, []int{0, 1, 2, 3}},
+		{"action", []Call{{Action: "AssumeRole"}}, []int{1, 2, 3}},
+		{"action and role", []Call{{Action: "AssumeRole", RoleARN: roleA}}, []int{1, 2}},
+		{"all fields must match", []Call{{Action: "AssumeRole", RoleARN: roleA, Status: 200}}, []int{1}},
+		{"error code", []Call{{ErrorCode: "AccessDenied"}}, []int{2}},
+		{"caller key", []Call{{CallerAccessKeyID: bobKey}}, []int{2}},
+		{"issued key", []Call{{IssuedAccessKeyID: aws.ToString(a1.Credentials.AccessKeyId)}}, []int{1}},
+		{"either pattern", []Call{{Action: "GetCallerIdentity"}, {RoleARN: roleLong}}, []int{0, 3}},
+		{"no match", []Call{{Action: "GetSessionToken"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []Call
+			for _, i := range tt.want {
+				want = append(want, all[i])
+			}
+			assert.Equal(t, want, s.Calls(tt.pattern...))
+		})
+	}
+	assert.Equal(t, 3, len(s.Calls(Call{Action: "AssumeRole"})))
+	assert.Equal(t, s.Calls(Call{Action: "AssumeRole"}), s.CallsFor("AssumeRole"))
+	assert.Equal(t, 3, s.CountCalls("AssumeRole"))
+	assert.Equal(t, 4, s.CountCalls(""))
+	assert.Empty(t, s.CallsFor(""), "CallsFor(\"\") keeps returning the calls without an Action")
+}
+
+// TestCallMatchesEveryField checks that a pattern compares each field of
+// Call, so a field added to Call cannot be forgotten in matches.
+func TestCallMatchesEveryField(t *testing.T) {
+	var c Call
+	cv := reflect.ValueOf(&c).Elem()
+	for i := range cv.NumField() {
+		f := cv.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("value-" + cv.Type().Field(i).Name)
+		case reflect.Int:
+			f.SetInt(int64(100 + i))
+		default:
+			t.Fatalf("Call.%s has kind %s; teach matches and this test about it", cv.Type().Field(i).Name, f.Kind())
+		}
+	}
+	for i := range cv.NumField() {
+		name := cv.Type().Field(i).Name
+		var p Call
+		pv := reflect.ValueOf(&p).Elem()
+		pv.Field(i).Set(cv.Field(i))
+		assert.True(t, p.matches(c), "a pattern with only %s equal must match", name)
+		switch pv.Field(i).Kind() {
+		case reflect.String:
+			pv.Field(i).SetString("other")
+		case reflect.Int:
+			pv.Field(i).SetInt(1)
+		}
+		assert.False(t, p.matches(c), "a pattern with a different %s must not match", name)
+	}
+}
+
+var _ http.Handler = (*Server)(nil)
+
+func TestNewUnstartedServer(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	assert.Empty(t, s.URL)
+	assert.Nil(t, s.Listener, "an unstarted server does not listen")
+	require.NotNil(t, s.HTTPServer)
+	assert.Same(t, s, s.HTTPServer.Handler)
+	assert.PanicsWithValue(t, "ststest: Client called before Start", func() { s.Client() })
+	assert.Panics(t, func() { s.AWSConfig("alice") })
+
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	s.Listener = ln
+	s.Start()
+	t.Cleanup(s.Close)
+	assert.Equal(t, "http://"+ln.Addr().String(), s.URL)
+	assert.PanicsWithValue(t, "ststest: Server already started", s.Start)
+	_, err = client(s, "alice").GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+
+	cfg := testConfig()
+	cfg.AccountID = "1"
+	assert.PanicsWithError(t, `ststest: Config.AccountID "1" is not 12 digits`, func() { NewUnstartedServer(cfg) })
+}
+
+func TestCloseUnstarted(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	s.Close() // nothing to stop
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	s = NewUnstartedServer(testConfig())
+	s.Listener = ln
+	s.Close()
+	_, err = ln.Accept()
+	assert.ErrorIs(t, err, net.ErrClosed, "Close closes a Listener the test set")
+}
+
+// TestServeHTTPDirectly serves the Server as a plain handler of another
+// test server.
+func TestServeHTTPDirectly(t *testing.T) {
+	s := NewUnstartedServer(testConfig())
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL), HTTPClient: hs.Client(),
+		Credentials: s.UserCredentials("alice")}
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	assert.Equal(t, s.UserARN("alice"), aws.ToString(id.Arn))
+	assert.Len(t, s.Calls(Call{Action: "GetCallerIdentity", Status: 200}), 1)
+}
+
+// dialServer opens a raw connection to s that the test closes, with a
+// deadline that bounds the test.
+func dialServer(t *testing.T, s *Server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp4", strings.TrimPrefix(s.URL, "http://"))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	return conn
+}
+
+// readUntilClosed reads from conn until the server closes it, and fails
+// when the test's deadline comes first.
+func readUntilClosed(t *testing.T, r io.Reader) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, r)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server left the connection open: %v", err)
+	}
+}
+
+// trickle writes data one byte at a time until the connection fails or
+// stop is closed.
+func trickle(conn net.Conn, data string, stop <-chan struct{}) {
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		if _, err := conn.Write([]byte{data[i%len(data)]}); err != nil {
+			return
+		}
+	}
+}
+
+// TestServerTimeouts checks that the server drops slow and idle clients
+// after its (shortened) timeouts. Each case has its own server and runs
+// in parallel; a case that the server never ends fails at the test's
+// 10-second deadline.
+func TestServerTimeouts(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	start := func(t *testing.T) *Server {
+		s := NewUnstartedServer(testConfig())
+		s.HTTPServer.ReadHeaderTimeout = timeout
+		s.HTTPServer.ReadTimeout = 3 * timeout
+		s.HTTPServer.IdleTimeout = timeout
+		s.Start()
+		t.Cleanup(s.Close)
+		return s
+	}
+	const head = "POST / HTTP/1.1\r\nHost: sts\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+
+	t.Run("headers trickled", func(t *testing.T) {
+		t.Parallel()
+		s := start(t)
+		conn := dialServer(t, s)
+		_, err := io.WriteString(conn, head+"X-Slow: ")
+		require.NoError(t, err)
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, "abcdefgh", stop)
+		began := time.Now()
+		readUntilClosed(t, conn)
+		assert.GreaterOrEqual(t, time.Since(began), timeout/2)
+		assert.Empty(t, s.Calls(), "the request never reached the handler")
+	})
+	t.Run("body trickled", func(t *testing.T) {
+		t.Parallel()
+		s := start(t)
+		conn := dialServer(t, s)
+		_, err := io.WriteString(conn, head+"Content-Length: 10000\r\n\r\n")
+		require.NoError(t, err)
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, "Action=GetCallerIdentity&", stop)
+		readUntilClosed(t, conn)
+		calls := s.Calls()
+		require.Len(t, calls, 1)
+		assert.Equal(t, "MalformedInput", calls[0].ErrorCode)
+	})
+	t.Run("idle keep-alive connection", func(t *testing.T) {
+		t.Parallel()
+		s := start(t)
+		conn := dialServer(t, s)
+		body := "Action=GetCallerIdentity&Version=2011-06-15"
+		_, err := fmt.Fprintf(conn, "%sContent-Length: %d\r\n\r\n%s", head, len(body), body)
+		require.NoError(t, err)
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		_, err = io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, "unsigned")
+		assert.False(t, resp.Close, "the server keeps the connection alive")
+		began := time.Now()
+		readUntilClosed(t, br)
+		assert.GreaterOrEqual(t, time.Since(began), timeout/2)
+	})
 }

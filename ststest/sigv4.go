@@ -40,22 +40,33 @@ type sigV4Auth struct {
 }
 
 // parseAuthorization parses "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...".
+//
+// Its messages are STS's (IncompleteSignature): components are separated
+// by commas or spaces and each must be key=value, "'X' not a valid
+// key=value pair (missing equal-sign) in Authorization header: 'H'."
+// (boto/boto3#2280, an STS answer to "Credential= AKIA..."), and a
+// credential has five parts, "Credential must have exactly 5
+// slash-delimited elements, e.g. keyid/date/region/service/term, got 'X'"
+// (hashicorp/vault#4939, an STS answer).
 func parseAuthorization(h string) (sigV4Auth, error) {
 	var a sigV4Auth
 	alg, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || alg != sigV4Algorithm {
 		return a, fmt.Errorf("Authorization header requires the %s algorithm", sigV4Algorithm)
 	}
-	for _, part := range strings.Split(rest, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return a, fmt.Errorf("Authorization header has a malformed component")
+	parts := strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' })
+	for _, part := range parts {
+		if !strings.Contains(part, "=") {
+			return a, fmt.Errorf("'%s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.", part, h)
 		}
+	}
+	for _, part := range parts {
+		k, v, _ := strings.Cut(part, "=")
 		switch k {
 		case "Credential":
 			f := strings.Split(v, "/")
 			if len(f) != 5 {
-				return a, fmt.Errorf("Credential should be scoped to a valid region")
+				return a, fmt.Errorf("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", v)
 			}
 			a.accessKeyID, a.date, a.region, a.service, a.terminator = f[0], f[1], f[2], f[3], f[4]
 		case "SignedHeaders":
@@ -217,16 +228,27 @@ func expectedSignature(secret string, a sigV4Auth, amzDate, canonical string) st
 	return hex.EncodeToString(hmacSHA256(k, stringToSign))
 }
 
-// verifySignature checks r's SigV4 signature against secret. wallNow is the
-// real time, against which the signing time is compared. It returns an
-// error message in STS's words, or "" when the signature is good.
-func verifySignature(r *http.Request, body []byte, a sigV4Auth, secret string, wallNow time.Time) string {
+// msgRegion is STS's refusal of a credential scope for another region
+// (SignatureDoesNotMatch, 403), as in hashicorp/terraform-provider-aws#34865
+// and, with its trailing space, the raw answer in
+// namecheap/node-vault-client#25. (Older answers named the region: "...,
+// not 'us-east-2'. ", cloud-custodian/cloud-custodian#4900.)
+const msgRegion = "Credential should be scoped to a valid region. "
+
+// verifySignature checks r's SigV4 signature against secret, for a
+// server in region. wallNow is time.Now, against which the signing time
+// is compared. It returns an error message in STS's words, or "" when the
+// signature is good.
+func verifySignature(r *http.Request, body []byte, a sigV4Auth, secret, region string, wallNow time.Time) string {
 	const mismatch = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+	if a.region != region {
+		return msgRegion
+	}
 	t, amzDate, err := signingTime(r)
 	if err != nil {
 		return mismatch
 	}
-	if a.service != "sts" || a.terminator != "aws4_request" || a.region == "" || a.date != amzDate[:8] {
+	if a.service != "sts" || a.terminator != "aws4_request" || a.date != amzDate[:8] {
 		return mismatch
 	}
 	signed := false

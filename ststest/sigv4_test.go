@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,7 +89,19 @@ func TestRawRequests(t *testing.T) {
 	}{
 		{"post ok", "POST", gci, "us-east-1", now, alice, nil, 200, "", ""},
 		{"get query ok", "GET", gci, "us-east-1", now, alice, nil, 200, "", ""},
-		{"other region ok", "POST", gci, "eu-west-1", now, alice, nil, 200, "", ""},
+		{"other region refused", "POST", gci, "eu-west-1", now, alice, nil, 403, "SignatureDoesNotMatch", msgRegion},
+		{"unknown region refused", "POST", gci, "zz-nowhere-9", now, alice, nil, 403, "SignatureDoesNotMatch", msgRegion},
+		{"region refused before the secret is checked", "POST", gci, "eu-west-1", now,
+			aws.Credentials{AccessKeyID: aliceKey, SecretAccessKey: "wrong"}, nil, 403, "SignatureDoesNotMatch", msgRegion},
+		{"two Authorization headers", "POST", gci, "us-east-1", now, alice, func(r *http.Request) {
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+		}, 400, "IncompleteSignature", "'AWS4-HMAC-SHA256' not a valid key=value pair (missing equal-sign) in Authorization header: 'AWS4-HMAC-SHA256 Credential=" + aliceKey + "/"},
+		{"a second signature for another key", "POST", gci, "us-east-1", now, alice, func(r *http.Request) {
+			r.Header.Add("Authorization", "AWS4-HMAC-SHA256 Credential="+bobKey+"/20240101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00")
+		}, 400, "IncompleteSignature", "'AWS4-HMAC-SHA256' not a valid key=value pair"},
+		{"space after Credential=", "POST", gci, "", now, aws.Credentials{}, func(r *http.Request) {
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential= "+aliceKey+"/20240101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=00")
+		}, 400, "IncompleteSignature", "'" + aliceKey + "/20240101/us-east-1/sts/aws4_request' not a valid key=value pair (missing equal-sign) in Authorization header: 'AWS4-HMAC-SHA256 Credential= " + aliceKey},
 		{"4 minutes skew ok", "POST", gci, "us-east-1", now.Add(-4 * time.Minute), alice, nil, 200, "", ""},
 		{"signature expired", "POST", gci, "us-east-1", now.Add(-10 * time.Minute), alice, nil, 403, "SignatureDoesNotMatch", "Signature expired: "},
 		{"signature in the future", "POST", gci, "us-east-1", now.Add(10 * time.Minute), alice, nil, 403, "SignatureDoesNotMatch", "Signature not yet current: "},
@@ -107,7 +120,7 @@ func TestRawRequests(t *testing.T) {
 		{"missing authentication", "POST", gci, "", now, aws.Credentials{}, nil, 403, "MissingAuthenticationToken", "Request is missing Authentication Token"},
 		{"malformed authorization", "POST", gci, "", now, aws.Credentials{}, func(r *http.Request) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
-		}, 400, "IncompleteSignature", ""},
+		}, 400, "IncompleteSignature", "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'x'"},
 		{"unknown action", "POST", "Action=GetFederationToken&Version=2011-06-15", "us-east-1", now, alice, nil, 400, "InvalidAction", "Could not find operation GetFederationToken for version 2011-06-15"},
 		{"wrong version", "POST", "Action=GetCallerIdentity&Version=2099-01-01", "us-east-1", now, alice, nil, 400, "InvalidAction", ""},
 		{"json body refused", "POST", gci, "us-east-1", now, alice, func(r *http.Request) {
@@ -162,4 +175,29 @@ func TestCanonicalHeaderValueLeavesRequestAlone(t *testing.T) {
 	r.Header.Add("X-Test", "c")
 	assert.Equal(t, "a b,c", canonicalHeaderValue(r, "x-test"))
 	assert.Equal(t, []string{"  a   b  ", "c"}, r.Header.Values("X-Test"))
+}
+
+// TestServerRegion: a server in another region accepts that region's
+// scope only, and AWSConfig signs for it.
+func TestServerRegion(t *testing.T) {
+	cfg := testConfig()
+	cfg.Region = "eu-west-1"
+	s := newTestServer(t, cfg)
+	alice := aws.Credentials{AccessKeyID: aliceKey, SecretAccessKey: "alice-secret"}
+	const gci = "Action=GetCallerIdentity&Version=2011-06-15"
+	status, _, body := rawRequest(t, s, "POST", gci, "eu-west-1", time.Now(), alice, nil)
+	assert.Equal(t, 200, status, body)
+	status, er, _ := rawRequest(t, s, "POST", gci, "us-east-1", time.Now(), alice, nil)
+	assert.Equal(t, 403, status)
+	assert.Equal(t, msgRegion, er.Error.Message)
+
+	awsCfg := s.AWSConfig("alice")
+	assert.Equal(t, "eu-west-1", awsCfg.Region)
+	_, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	require.NoError(t, err)
+	awsCfg.Region = "us-east-1"
+	_, err = sts.NewFromConfig(awsCfg).GetCallerIdentity(ctxT(t), &sts.GetCallerIdentityInput{})
+	requireAPIError(t, err, "SignatureDoesNotMatch", msgRegion)
+
+	assert.Equal(t, DefaultRegion, newTestServer(t, testConfig()).AWSConfig("alice").Region)
 }

@@ -72,15 +72,30 @@ func formatExpiration(t time.Time) string {
 	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05Z")
 }
 
+// writeXML writes v, one of the response types above, as the answer.
+// They hold only strings, which encoding/xml always marshals (escaping
+// what XML cannot hold), so an error is a bug in this package.
 func writeXML(w http.ResponseWriter, status int, v any) {
 	out, err := xml.Marshal(v)
-	if err != nil { // only plain strings are marshalled; cannot happen
-		http.Error(w, "ststest: marshal response: "+err.Error(), http.StatusInternalServerError)
-		return
+	if err != nil {
+		panic("ststest: marshal response: " + err.Error())
 	}
 	body := append([]byte(xml.Header), out...)
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+type assumeRoleWithWebIdentityResponse struct {
+	XMLName xml.Name `xml:"AssumeRoleWithWebIdentityResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Result  struct {
+		SubjectFromWebIdentityToken string             `xml:"SubjectFromWebIdentityToken"`
+		Audience                    string             `xml:"Audience"`
+		AssumedRoleUser             xmlAssumedRoleUser `xml:"AssumedRoleUser"`
+		Credentials                 xmlCredentials     `xml:"Credentials"`
+		Provider                    string             `xml:"Provider"`
+	} `xml:"AssumeRoleWithWebIdentityResult"`
+	ResponseMetadata xmlResponseMetadata `xml:"ResponseMetadata"`
 }

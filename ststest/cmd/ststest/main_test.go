@@ -20,10 +20,15 @@ import (
 
 const testConfig = `{
   "AccountID": "123456789012",
+  "MaxCalls": 100,
   "Users": [{"Name": "alice", "AccessKeyID": "AKIAALICE00000000000", "SecretAccessKey": "alice-secret"}],
   "Roles": [{"ARN": "arn:aws:iam::123456789012:role/A",
              "Trust": ["arn:aws:iam::123456789012:user/alice"],
-             "MaxSessionDuration": "2h", "Lifetime": 30}]
+             "MaxSessionDuration": "2h", "Lifetime": 30},
+            {"ARN": "arn:aws:iam::123456789012:role/CI",
+             "Trust": ["arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"]}],
+  "WebIdentityTokens": [{"Token": "ci-token-1234", "Provider": "token.actions.githubusercontent.com",
+                         "Subject": "repo:octo/app:ref:refs/heads/main"}]
 }`
 
 func TestCommand(t *testing.T) {
@@ -68,10 +73,18 @@ func TestCommand(t *testing.T) {
 	assert.Equal(t, "arn:aws:sts::123456789012:assumed-role/A/cmd", aws.ToString(res.AssumedRoleUser.Arn))
 	assert.WithinDuration(t, time.Now().Add(30*time.Second), aws.ToTime(res.Credentials.Expiration), 3*time.Second)
 
+	web, err := client.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+		RoleArn: aws.String("arn:aws:iam::123456789012:role/CI"), RoleSessionName: aws.String("ci"),
+		WebIdentityToken: aws.String("ci-token-1234"),
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "repo:octo/app:ref:refs/heads/main", aws.ToString(web.SubjectFromWebIdentityToken))
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	require.NoError(t, cmd.Wait(), stderr.String())
 	assert.Equal(t, 0, cmd.ProcessState.ExitCode())
 	assert.NotContains(t, stderr.String(), "alice-secret")
+	assert.NotContains(t, stderr.String(), "ci-token-1234")
 }
 
 func TestRunErrors(t *testing.T) {
@@ -89,6 +102,10 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-config", filepath.Join(dir, "missing.json")}, 2, "no such file"},
 		{[]string{"-config", bad}, 2, "AccountID"},
 		{[]string{"-config", good, "-addr", "0.0.0.0:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", ":0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "[::1]:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "localhost:0"}, 1, "only 127.0.0.1"},
+		{[]string{"-config", good, "-addr", "127.0.0.1"}, 1, "missing port"},
 		{[]string{"-nope"}, 2, "flag provided but not defined"},
 	} {
 		var stdout, stderr strings.Builder

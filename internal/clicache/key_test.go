@@ -1,4 +1,4 @@
-package stschain
+package clicache
 
 import (
 	"encoding/json"
@@ -39,7 +39,7 @@ const (
 	goldenEvery = `{"DurationSeconds": 900, "ExternalId": "e", "Policy": {"Version": "2012-10-17"}, "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, {"arn": "arn:aws:iam::123456789012:policy/p"}], "RoleArn": "arn:aws:iam::123456789012:role/demo", "RoleSessionName": "s", "SerialNumber": "GAHT12345678", "SourceIdentity": "alice", "Tags": [{"Key": "team", "Value": "plat\u00e9form"}, {"Key": "cost", "Value": ""}], "TransitiveTagKeys": ["team", "cost"]}`
 )
 
-func TestAssumeRoleCacheKeyGolden(t *testing.T) {
+func TestAssumeRoleKeyGolden(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        *sts.AssumeRoleInput
@@ -115,16 +115,16 @@ func TestAssumeRoleCacheKeyGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := assumeRoleCacheKey(tt.in, tt.nameGiven)
+			got, err := AssumeRoleKey(tt.in, tt.nameGiven)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantKey, got)
 		})
 	}
 }
 
-// TestCacheKeyPythonJSON checks the serialiser against the json.dumps output
+// TestPythonJSON checks the serialiser against the json.dumps output
 // printed by the script above, so a mismatch shows where it is.
-func TestCacheKeyPythonJSON(t *testing.T) {
+func TestPythonJSON(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy string
@@ -165,7 +165,7 @@ func TestCacheKeyPythonJSON(t *testing.T) {
 	})
 }
 
-func TestCacheKeyPyFloatRepr(t *testing.T) {
+func TestPyFloatRepr(t *testing.T) {
 	// Expected values are Python 3.11's repr(float(s)).
 	tests := []struct{ in, want string }{
 		{"0.0001", "0.0001"},
@@ -195,13 +195,13 @@ func TestCacheKeyPyFloatRepr(t *testing.T) {
 	})
 }
 
-func TestAssumeRoleCacheKeyRules(t *testing.T) {
+func TestAssumeRoleKeyRules(t *testing.T) {
 	base := func() *sts.AssumeRoleInput {
 		return &sts.AssumeRoleInput{RoleArn: aws.String(goldenRole), RoleSessionName: aws.String("alice")}
 	}
 	key := func(t *testing.T, in *sts.AssumeRoleInput, given bool) string {
 		t.Helper()
-		k, err := assumeRoleCacheKey(in, given)
+		k, err := AssumeRoleKey(in, given)
 		require.NoError(t, err)
 		require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{40}$`), k)
 		return k
@@ -260,7 +260,7 @@ func TestAssumeRoleCacheKeyRules(t *testing.T) {
 	})
 }
 
-func TestAssumeRoleCacheKeyErrors(t *testing.T) {
+func TestAssumeRoleKeyErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      *sts.AssumeRoleInput
@@ -276,18 +276,18 @@ func TestAssumeRoleCacheKeyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := assumeRoleCacheKey(tt.in, tt.given)
+			_, err := AssumeRoleKey(tt.in, tt.given)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
-			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
+			assert.NotContains(t, err.Error(), "stschain", "the caller adds the prefix")
 		})
 	}
 }
 
-func TestSessionTokenCacheKey(t *testing.T) {
+func TestSessionTokenKey(t *testing.T) {
 	key := func(t *testing.T, in *sts.GetSessionTokenInput, akid string) string {
 		t.Helper()
-		k, err := sessionTokenCacheKey(in, akid)
+		k, err := SessionTokenKey(in, akid)
 		require.NoError(t, err)
 		require.Regexp(t, regexp.MustCompile(`^[0-9a-f]{40}$`), k)
 		assert.NotContains(t, k, akid)
@@ -316,12 +316,12 @@ func TestSessionTokenCacheKey(t *testing.T) {
 		assert.Len(t, keys, 5) // nil input and empty input are the same request
 	})
 	t.Run("distinct from assume-role keys", func(t *testing.T) {
-		ar, err := assumeRoleCacheKey(&sts.AssumeRoleInput{RoleArn: aws.String(akid)}, false)
+		ar, err := AssumeRoleKey(&sts.AssumeRoleInput{RoleArn: aws.String(akid)}, false)
 		require.NoError(t, err)
 		assert.NotEqual(t, ar, key(t, &sts.GetSessionTokenInput{}, akid))
 	})
 	t.Run("needs the access key", func(t *testing.T) {
-		_, err := sessionTokenCacheKey(base, "")
+		_, err := SessionTokenKey(base, "")
 		require.ErrorContains(t, err, "access key ID")
 	})
 }

@@ -1,0 +1,470 @@
+package awsprofile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/ststest"
+)
+
+// recordingClient is an stschain.STSClient that forwards to a real client
+// and keeps each AssumeRole input, for what the fake STS does not record.
+type recordingClient struct {
+	*sts.Client
+	mu     sync.Mutex
+	inputs []sts.AssumeRoleInput
+}
+
+func (r *recordingClient) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	r.mu.Lock()
+	r.inputs = append(r.inputs, *in)
+	r.mu.Unlock()
+	return r.Client.AssumeRole(ctx, in, optFns...)
+}
+
+// Rule 7: every setting of a role link reaches AssumeRole, aws-vault's
+// included, and the profile's region is the config's.
+func TestRoleLinkSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, envOptions{region: "eu-central-1"}, ststest.Role{ARN: roleARN("ext"), Trust: []string{aliceARN}, ExternalID: "ext-123", RequireMFA: true})
+	rec := &recordingClient{Client: sts.NewFromConfig(e.srv.AWSConfig("alice"))}
+	codes := e.tokenCodes()
+	opts := e.opts(`
+[profile top]
+region = eu-central-1
+role_arn = `+roleARN("ext")+`
+source_profile = alice
+external_id = ext-123
+role_session_name = deployer
+duration_seconds = 900
+mfa_serial = {{serial}}
+source_identity = alice-laptop
+session_tags = team=blue, project = x
+transitive_session_tags = team
+`, aliceCredentials, func(o *awsprofile.Options) {
+		o.TokenCode = codes.fn
+		o.LinkOptions = append(o.LinkOptions, func(so *stschain.Options) { so.Client = rec })
+	})
+	cfg, creds := retrieve(t, "top", opts)
+	assert.Equal(t, "eu-central-1", cfg.Region)
+	assert.Equal(t, account, creds.AccountID)
+
+	assertCalls(t, []call{{Action: "AssumeRole", Role: roleARN("ext"), Signer: aliceKey, Session: "deployer", Serial: e.serial, Duration: 900, Status: 200}}, e.srv)
+	assert.Equal(t, e.codes[0], e.srv.Calls()[0].TokenCode)
+	assert.Equal(t, []string{e.serial}, codes.asked)
+	require.Len(t, rec.inputs, 1)
+	in := rec.inputs[0]
+	assert.Equal(t, "ext-123", aws.ToString(in.ExternalId), "the role requires it, and the call succeeded")
+	assert.Equal(t, "alice-laptop", aws.ToString(in.SourceIdentity))
+	var tags []string
+	for _, tag := range in.Tags {
+		tags = append(tags, aws.ToString(tag.Key)+"="+aws.ToString(tag.Value))
+	}
+	assert.Equal(t, []string{"project=x", "team=blue"}, tags)
+	assert.Equal(t, []string{"team"}, in.TransitiveTagKeys)
+}
+
+// mfa_process gives the codes of its profile's link, unless
+// Options.TokenCode is set.
+func TestMFAProcess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		ownCodes bool
+	}{{"mfa_process", false}, {"Options.TokenCode wins", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, ststest.Role{ARN: roleARN("admin"), RequireMFA: true})
+			codes := e.tokenCodes()
+			codes.codes = codes.codes[10:]
+			opts := e.opts(`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo `+e.codes[4]+`
+`, aliceCredentials, func(o *awsprofile.Options) {
+				if tc.ownCodes {
+					o.TokenCode = codes.fn
+				}
+			})
+			retrieve(t, "admin", opts)
+			want := e.codes[4]
+			if tc.ownCodes {
+				want = e.codes[10]
+			}
+			assert.Equal(t, want, e.srv.Calls()[0].TokenCode)
+			assert.Equal(t, 200, e.srv.Calls()[0].Status)
+		})
+	}
+}
+
+// Rule 9: every role link refreshes on its own schedule: refreshing the
+// top link re-assumes no inner role that is not due.
+func TestTopRefreshLeavesInnerLinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")}, ststest.Role{ARN: roleARN("r3")})
+	chain, err := awsprofile.LoadChain(context.Background(), "r3", e.opts(`
+[profile r1]
+role_arn = `+roleARN("r1")+`
+source_profile = alice
+[profile r2]
+role_arn = `+roleARN("r2")+`
+source_profile = r1
+[profile r3]
+role_arn = `+roleARN("r3")+`
+source_profile = r2
+`, aliceCredentials))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for range 4 {
+		c, err := chain.Top().Refresh(context.Background())
+		require.NoError(t, err)
+		seen[c.AccessKeyID] = true
+	}
+	assert.Len(t, seen, 4)
+	assert.Len(t, e.srv.CallsFor("AssumeRole"), 6)
+	for role, n := range map[string]int{"r1": 1, "r2": 1, "r3": 4} {
+		got := 0
+		for _, c := range e.srv.CallsFor("AssumeRole") {
+			if c.RoleARN == roleARN(role) {
+				got++
+			}
+		}
+		assert.Equal(t, n, got, role)
+	}
+}
+
+// Rule 9, in time: with a top session of seconds, the top link refreshes
+// in the background while callers keep going, and the inner links, whose
+// sessions last, are not asked again. The top session lives 4 s: STS's
+// Expiration has whole seconds, so it may reach the provider with 3 s
+// left, whose refresh windows (scaled to the session) still leave a
+// background refresh a third of a second to finish under -race.
+func TestTopLinkRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("inner")}, ststest.Role{ARN: roleARN("top"), Lifetime: 4 * time.Second})
+	var mu sync.Mutex
+	var events []stschain.RefreshEvent
+	chain, err := awsprofile.LoadChain(context.Background(), "top", e.opts(`
+[profile inner]
+role_arn = `+roleARN("inner")+`
+source_profile = alice
+[profile top]
+role_arn = `+roleARN("top")+`
+source_profile = inner
+`, aliceCredentials, func(o *awsprofile.Options) {
+		o.LinkOptions = append(o.LinkOptions, func(so *stschain.Options) {
+			so.OnRefresh = func(ev stschain.RefreshEvent) {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}
+		})
+	}))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(seen) < 3 && time.Now().Before(deadline) {
+		c, err := chain.Config.Credentials.Retrieve(context.Background())
+		require.NoError(t, err)
+		seen[c.AccessKeyID] = true
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.Len(t, seen, 3, "the top link went through three sessions")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var top, inner []stschain.RefreshEvent
+	for _, ev := range events {
+		if ev.Link == roleARN("top") {
+			top = append(top, ev)
+		} else {
+			inner = append(inner, ev)
+		}
+	}
+	require.Len(t, inner, 1, "the inner link refreshed once")
+	assert.False(t, inner[0].Background, "its first refresh had a caller waiting")
+	require.GreaterOrEqual(t, len(top), 3)
+	assert.False(t, top[0].Background)
+	for _, ev := range top[1:] {
+		assert.True(t, ev.Background, "no caller waited for a later refresh of the top link")
+		assert.Equal(t, stschain.RefreshOK, ev.Outcome)
+	}
+	assert.Len(t, e.srv.CallsFor("AssumeRole"), len(top)+1)
+}
+
+// cacheEntries returns the FileCache files in dir, split by whether they
+// hold an AssumeRole session.
+func cacheEntries(t *testing.T, dir string) (roles, sessions []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	require.NoError(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var entry map[string]any
+		require.NoError(t, json.Unmarshal(b, &entry))
+		if _, ok := entry["AssumedRoleUser"]; ok {
+			roles = append(roles, f)
+		} else {
+			sessions = append(sessions, f)
+		}
+	}
+	return roles, sessions
+}
+
+// Rule 10: with SessionDuration, one MFA GetSessionToken session sits on
+// the long-term keys and the roles above are assumed from it without MFA;
+// with a FileCache, across restarts too.
+func TestSessionDuration(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("admin"), Trust: []string{aliceARN}, RequireMFA: true}, ststest.Role{ARN: roleARN("deep"), Trust: []string{roleARN("admin")}})
+	cacheDir := filepath.Join(e.dir, "cache")
+	cache, err := stschain.NewFileCache(cacheDir)
+	require.NoError(t, err)
+	configText := `
+[profile admin]
+role_arn = ` + roleARN("admin") + `
+source_profile = alice
+mfa_serial = {{serial}}
+[profile deep]
+role_arn = ` + roleARN("deep") + `
+source_profile = admin
+`
+	codes := e.tokenCodes()
+	load := func(tokenCode stschain.TokenCodeFunc) *awsprofile.Chain {
+		chain, err := awsprofile.LoadChain(context.Background(), "deep", e.opts(configText, aliceCredentials, func(o *awsprofile.Options) {
+			o.SessionDuration = 8 * time.Hour
+			o.Cache = cache
+			o.TokenCode = tokenCode
+		}))
+		require.NoError(t, err)
+		return chain
+	}
+
+	chain := load(codes.fn)
+	assert.Equal(t, []awsprofile.Link{
+		{Kind: awsprofile.KindStatic, Profile: "alice", Provider: chain.Links[0].Provider},
+		{Kind: awsprofile.KindSessionToken, Profile: "admin", SerialNumber: e.serial, Provider: chain.Links[1].Provider},
+		{Kind: awsprofile.KindAssumeRole, Profile: "admin", RoleARN: roleARN("admin"), Provider: chain.Links[2].Provider},
+		{Kind: awsprofile.KindAssumeRole, Profile: "deep", RoleARN: roleARN("deep"), Provider: chain.Top()},
+	}, chain.Links)
+	first, err := chain.Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	assertCalls(t, []call{
+		{Action: "GetSessionToken", Signer: aliceKey, Serial: e.serial, Duration: 8 * 3600, Status: 200},
+		{Action: "AssumeRole", Role: roleARN("admin"), Signer: "issued by #1", Session: "<generated>", Status: 200},
+		{Action: "AssumeRole", Role: roleARN("deep"), Signer: "issued by #2", Session: "<generated>", Status: 200},
+	}, e.srv)
+	assert.Equal(t, 1, codes.count(), "one prompt")
+	session := e.srv.CallsFor("GetSessionToken")[0].IssuedAccessKeyID
+	roles, sessions := cacheEntries(t, cacheDir)
+	require.Len(t, roles, 2)
+	require.Len(t, sessions, 1)
+
+	// A restart with every session cached makes no STS call at all.
+	e.srv.ResetCalls()
+	again, err := load(noTokenCode(t)).Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, first.AccessKeyID, again.AccessKeyID)
+	assert.Zero(t, e.srv.CountCalls(""))
+
+	// Once the role sessions are gone, the roles are assumed from the
+	// cached MFA session: no prompt, no GetSessionToken.
+	for _, f := range roles {
+		require.NoError(t, os.Remove(f))
+	}
+	_, err = load(noTokenCode(t)).Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, e.srv.CountCalls("GetSessionToken"))
+	require.Len(t, e.srv.CallsFor("AssumeRole"), 2)
+	assert.Equal(t, session, e.srv.CallsFor("AssumeRole")[0].CallerAccessKeyID, "admin assumed with the cached MFA session")
+	assert.Empty(t, e.srv.CallsFor("AssumeRole")[0].SerialNumber)
+}
+
+// SessionDuration changes nothing where rule 10 does not apply: a root of
+// session keys, or a chain without mfa_serial.
+func TestSessionDurationDoesNotApply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("admin")})
+	for _, tc := range []struct {
+		name, config, credentials string
+	}{
+		{"no mfa_serial", "[profile top]\nrole_arn = " + roleARN("admin") + "\nsource_profile = alice\n", aliceCredentials},
+		{"session keys", "[profile top]\nrole_arn = " + roleARN("admin") + "\nsource_profile = tmp\nmfa_serial = {{serial}}\n",
+			"[tmp]\naws_access_key_id = ASIATEMPORARY0000001\naws_secret_access_key = x\naws_session_token = y\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chain, err := awsprofile.LoadChain(context.Background(), "top", e.opts(tc.config, tc.credentials, func(o *awsprofile.Options) {
+				o.SessionDuration = time.Hour
+				o.TokenCode = noTokenCode(t)
+			}))
+			require.NoError(t, err)
+			assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindStatic, awsprofile.KindAssumeRole}, kinds(chain))
+		})
+	}
+}
+
+// A profile without role_arn is what the SDK makes of it.
+func TestProfileWithoutRole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	opts := e.opts("[profile alice]\nregion = ap-south-1\n", aliceCredentials)
+	chain, err := awsprofile.LoadChain(context.Background(), "alice", opts)
+	require.NoError(t, err)
+	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindStatic}, kinds(chain))
+	assert.Nil(t, chain.Top())
+
+	var o awsprofile.Options
+	opts(&o)
+	sdk, err := config.LoadDefaultConfig(context.Background(), append(o.LoadOptions, config.WithSharedConfigProfile("alice"),
+		config.WithSharedConfigFiles(o.ConfigFiles), config.WithSharedCredentialsFiles(o.CredentialsFiles))...)
+	require.NoError(t, err)
+	assert.IsType(t, sdk.Credentials, chain.Config.Credentials)
+	assert.Equal(t, sdk.Region, chain.Config.Region)
+	want, err := sdk.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	got, err := chain.Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+}
+
+// The returned config is the SDK's for the profile, but for Credentials.
+func TestConfigIsTheSDKs(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, envOptions{region: "sa-east-1"}, ststest.Role{ARN: roleARN("deploy")})
+	opts := e.opts("[profile deploy]\nregion = sa-east-1\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\nsdk_ua_app_id = myapp\n", aliceCredentials)
+	cfg, err := awsprofile.LoadConfig(context.Background(), "deploy", opts)
+	require.NoError(t, err)
+	var o awsprofile.Options
+	opts(&o)
+	sdk, err := config.LoadDefaultConfig(context.Background(), append(o.LoadOptions, config.WithSharedConfigProfile("deploy"),
+		config.WithSharedConfigFiles(o.ConfigFiles), config.WithSharedCredentialsFiles(o.CredentialsFiles))...)
+	require.NoError(t, err)
+	assert.Equal(t, sdk.Region, cfg.Region)
+	assert.Equal(t, sdk.BaseEndpoint, cfg.BaseEndpoint)
+	assert.Equal(t, sdk.RetryMaxAttempts, cfg.RetryMaxAttempts)
+	assert.Equal(t, "myapp", cfg.AppID)
+	assert.Equal(t, sdk.HTTPClient, cfg.HTTPClient)
+	assert.Equal(t, len(sdk.ConfigSources), len(cfg.ConfigSources))
+	assert.IsType(t, (*stschain.ChainableProvider)(nil), cfg.Credentials)
+}
+
+// The selected profile: the one named, else AWS_PROFILE, else "default";
+// keys in the environment win over AWS_PROFILE, as in the SDK and the AWS
+// CLI. Not parallel: it sets the environment.
+func TestProfileFromEnvironment(t *testing.T) {
+	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")}, ststest.Role{ARN: roleARN("def")})
+	opts := e.opts(`
+[default]
+role_arn = `+roleARN("def")+`
+source_profile = alice
+[profile deploy]
+role_arn = `+roleARN("deploy")+`
+source_profile = alice
+`, aliceCredentials)
+	load := func() *awsprofile.Chain {
+		chain, err := awsprofile.LoadChain(context.Background(), "", opts)
+		require.NoError(t, err)
+		return chain
+	}
+	chain := load()
+	assert.Equal(t, "default", chain.Profile)
+	assert.Equal(t, roleARN("def"), chain.Links[1].RoleARN)
+
+	t.Setenv("AWS_PROFILE", "deploy")
+	chain = load()
+	assert.Equal(t, "deploy", chain.Profile)
+	assert.Equal(t, roleARN("deploy"), chain.Links[1].RoleARN)
+
+	t.Setenv("AWS_ACCESS_KEY_ID", bobKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
+	chain = load()
+	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindSDK}, kinds(chain))
+	assert.Equal(t, "deploy", chain.Profile, "the profile still gives the config")
+	assert.Empty(t, chain.Links[0].Profile, "but not the credentials")
+	c, err := chain.Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, bobKey, c.AccessKeyID)
+
+	// Named, the profile wins over the environment's keys.
+	named, err := awsprofile.LoadChain(context.Background(), "deploy", opts)
+	require.NoError(t, err)
+	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindStatic, awsprofile.KindAssumeRole}, kinds(named))
+}
+
+// Every STS call of the chain goes to the endpoint the config resolves,
+// however it is given. Not parallel: it sets the environment.
+func TestEndpoints(t *testing.T) {
+	for _, tc := range []struct {
+		name, env, profileKeys string
+	}{
+		{name: "AWS_ENDPOINT_URL", env: "AWS_ENDPOINT_URL"},
+		{name: "AWS_ENDPOINT_URL_STS", env: "AWS_ENDPOINT_URL_STS"},
+		{name: "endpoint_url", profileKeys: "endpoint_url = {{url}}\n"},
+		{name: "services section", profileKeys: "services = local\n[services local]\nsts =\n  endpoint_url = {{url}}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWith(t, envOptions{region: "us-west-2"}, ststest.Role{ARN: roleARN("r1")}, ststest.Role{ARN: roleARN("r2")})
+			if tc.env != "" {
+				t.Setenv(tc.env, e.srv.URL)
+			}
+			cf, crf := e.files(`
+[profile r1]
+role_arn = `+roleARN("r1")+`
+source_profile = alice
+[profile r2]
+region = us-west-2
+role_arn = `+roleARN("r2")+`
+source_profile = r1
+`+tc.profileKeys, aliceCredentials)
+			cfg, err := awsprofile.LoadConfig(context.Background(), "r2", func(o *awsprofile.Options) {
+				o.ConfigFiles, o.CredentialsFiles = []string{cf}, []string{crf}
+			})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			require.NoError(t, err)
+			assert.Contains(t, aws.ToString(id.Arn), ":assumed-role/r2/")
+			assert.Equal(t, []string{"AssumeRole", "AssumeRole", "GetCallerIdentity"}, actions(e.srv))
+		})
+	}
+}
+
+func actions(srv *ststest.Server) []string {
+	var out []string
+	for _, c := range srv.Calls() {
+		out = append(out, c.Action)
+	}
+	return slices.Clip(out)
+}
+
+// No fmt verb of a Chain or Link shows a secret, not even a static root's.
+func TestChainFormatsNoSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
+	chain, err := awsprofile.LoadChain(context.Background(), "deploy", e.opts("[profile deploy]\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\n", aliceCredentials))
+	require.NoError(t, err)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{chain, *chain, chain.Links, chain.Links[0]} {
+			assert.NotContains(t, fmt.Sprintf(verb, v), aliceSec, verb)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) != "" {
+		serve()
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs every scenario small and asserts what does not depend on
+// the machine's speed: no caller error of the pool while it held valid
+// credentials, N + 1 STS calls for its cold start, and memory within the
+// target.
+func TestSmoke(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.MemoryN, cfg.MemoryNewN = 2000, 200
+	cfg.ThrottleN, cfg.ThrottleLifetime, cfg.ThrottleRPS, cfg.ThrottleCallers = 100, 3*time.Second, 20, 4
+	cfg.SatN, cfg.SatLifetime, cfg.SatCallers = 300, 3*time.Second, 8
+	progress = &bytes.Buffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := measure(ctx, cfg)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	rep.write(&out)
+	t.Logf("\n%s", out.String())
+
+	for _, m := range rep.memory {
+		if m.variant == variantPool {
+			assert.LessOrEqual(t, m.perProvB, 600.0)
+		}
+	}
+	th := rep.throttle[variantPool]
+	assert.Zero(t, th[0].errsValid+th[1].errsValid, "pool errors while valid credentials existed: %v", th[0].firstErr)
+	assert.Equal(t, int64(cfg.SatN+1), rep.satR[variantPool].coldCalls, "the pool's cold start: one call per provider and one for the hub")
+	assert.Zero(t, rep.saturation[variantPool].errs, "%v", rep.saturation[variantPool].firstErr)
+}

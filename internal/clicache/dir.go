@@ -1,0 +1,282 @@
+package clicache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"time"
+)
+
+// Tuning of Dir.
+const (
+	// LockRetry is how often Lock tries again a lock another process or
+	// goroutine holds.
+	LockRetry = 20 * time.Millisecond
+	// StaleTempAge is the age from which a temporary file that WriteEntry
+	// left behind (its process was killed between writing and renaming it)
+	// is removed. Writing an entry takes milliseconds.
+	StaleTempAge = time.Minute
+)
+
+// keyRe is what a key may be, so that it never names a file outside the
+// directory.
+var keyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+
+// tempRe matches the temporary files of WriteEntry: os.CreateTemp puts a
+// decimal number where the pattern has "*".
+var tempRe = regexp.MustCompile(`^\.[0-9A-Za-z_-]{1,200}\.json\.[0-9]+\.tmp$`)
+
+// Dir is a cache directory that only its owner can write: it holds
+// <key>.json entries and <key>.lock lock files. Create one with [OpenDir].
+//
+// On Unix, Dir trusts only what the effective user could have made: it
+// reads and locks only regular files owned by the effective user, not
+// writable by group or others, with no other hard link; it opens them
+// without following symbolic links and without blocking, so that a FIFO or
+// device in their place cannot hang or trouble it; anything else is refused
+// with an error saying what it found. On other systems it refuses what is
+// not a regular file, and leaves owners and permissions to the system's
+// access control lists.
+//
+// A Dir is safe for concurrent use by goroutines and processes.
+type Dir struct {
+	path string // absolute, without symbolic links; immutable after OpenDir
+	// beforeRename, when not nil, runs in WriteEntry after the temporary
+	// file is written and before it is renamed. Set only by tests.
+	beforeRename func()
+}
+
+// OpenDir returns the Dir at path, which it creates with mode 0700 (and any
+// missing parents) when it does not exist. It resolves symbolic links in
+// path once, here: the Dir works in the directory they led to, whatever
+// they point to later. On Unix that directory must belong to the effective
+// user and be writable by nobody else, and every directory above it must
+// belong to the effective user or root and be writable by nobody else unless
+// it is sticky (as /tmp is), for otherwise another user could plant entries
+// or put a directory of theirs in its place. OpenDir changes no permission:
+// its error says what to fix, for every directory at once. It removes stale temporary files (see
+// [StaleTempAge]).
+func OpenDir(path string) (*Dir, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the cache directory: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the cache directory: %w", err)
+	}
+	if err := checkDir(real); err != nil {
+		return nil, err
+	}
+	d := &Dir{path: real}
+	d.sweep()
+	return d, nil
+}
+
+// Path returns the directory's absolute path, symbolic links resolved.
+func (d *Dir) Path() string { return d.path }
+
+// file returns the file of key with ext, or an error when key could name a
+// file outside the directory.
+func (d *Dir) file(key, ext string) (string, error) {
+	if !keyRe.MatchString(key) {
+		return "", fmt.Errorf("invalid cache key %q: want 1 to 200 characters of letters, digits, '_' and '-'", truncate(key, 64))
+	}
+	return filepath.Join(d.path, key+ext), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// ReadEntry returns the content of <key>.json, at most [MaxFileSize] bytes.
+// A missing file is an error that wraps [fs.ErrNotExist]; a file Dir does
+// not trust (see [Dir]) is an error saying what it is. It checks ctx before
+// it starts; reading a local file does not block.
+func (d *Dir) ReadEntry(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	path, err := d.file(key, ".json")
+	if err != nil {
+		return nil, err
+	}
+	f, err := openChecked(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a cache entry", path, MaxFileSize)
+	}
+	return data, nil
+}
+
+// openChecked opens the file at path for reading if Dir trusts it. It
+// looks before opening, so that a device is refused without being opened,
+// then checks what it opened, which is what counts. A WriteEntry that
+// replaces the file in between makes it look again.
+func openChecked(path string) (*os.File, error) {
+	for range 3 {
+		before, err := os.Lstat(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkFile(path, before); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
+		if err != nil {
+			return nil, describeOpenError(path, err)
+		}
+		fi, err := f.Stat()
+		if err == nil {
+			err = checkFile(path, fi)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if os.SameFile(before, fi) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, fmt.Errorf("%s kept changing while being opened: not using it", path)
+}
+
+// WriteEntry writes data to <key>.json, replacing any earlier entry
+// atomically: the data is written to a new temporary file (mode 0600) in the
+// directory, synced and renamed, so a reader sees the old entry or the new
+// one, never part of one. It checks ctx before it starts and before the
+// rename; a failure removes the temporary file. It then removes stale
+// temporary files.
+func (d *Dir) WriteEntry(ctx context.Context, key string, data []byte) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path, err := d.file(key, ".json")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(d.path, "."+key+".json.*.tmp")
+	if err != nil {
+		return withReadOnlyHint(err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// CreateTemp makes the file 0600 already; Chmod says so explicitly and
+	// holds on systems where it does not.
+	if err := tmp.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if d.beforeRename != nil {
+		d.beforeRename()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d.sweep()
+	return nil
+}
+
+// sweep removes the temporary files of WriteEntry older than StaleTempAge
+// that belong to the effective user: what a process killed between writing
+// and renaming one left behind, a whole session each. It is best effort: a
+// file it cannot remove stays for the next sweep.
+func (d *Dir) sweep() {
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !tempRe.MatchString(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !ownedByEffectiveUser(fi) || now.Sub(fi.ModTime()) < StaleTempAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(d.path, e.Name()))
+	}
+}
+
+// checkFile returns an error saying what fi, the file at path, is when Dir
+// does not trust it.
+func checkFile(path string, fi fs.FileInfo) error {
+	if what := kindOfFile(fi.Mode()); what != "" {
+		return fmt.Errorf("%s is %s, not a regular file: not using it (remove it)", path, what)
+	}
+	return checkOwner(path, fi)
+}
+
+func kindOfFile(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return ""
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "an irregular file"
+}
+
+// describeOpenError explains an open that refused a symbolic link (which
+// the checks before found not to be one: it was just put there).
+func describeOpenError(path string, err error) error {
+	if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link, not a regular file: not using it (remove it)", path)
+	}
+	return err
+}
+
+// withReadOnlyHint adds to an error of creating a file what it most likely
+// means.
+func withReadOnlyHint(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%w (the cache directory is read-only for this user)", err)
+	}
+	return err
+}

@@ -1,0 +1,493 @@
+package stschain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"golang.org/x/time/rate"
+)
+
+// Defaults of [PoolOptions].
+const (
+	// DefaultMaxConcurrentRefreshes is how many STS calls a Pool makes at
+	// once when PoolOptions.MaxConcurrentRefreshes is zero: as many as the
+	// SDK's HTTP client keeps idle connections to one host, so that calls
+	// reuse connections instead of opening new ones.
+	DefaultMaxConcurrentRefreshes = 10
+	// DefaultIdleTimeout is how long a Pool keeps a provider nobody asks
+	// for when PoolOptions.IdleTimeout is zero.
+	DefaultIdleTimeout = time.Hour
+)
+
+// How a Pool backs off when STS throttles it.
+const (
+	minThrottlePause = time.Second
+	maxThrottlePause = 30 * time.Second
+)
+
+// ErrThrottled is wrapped by the Error of a pooled provider's refresh that
+// was not attempted because STS is throttling the pool; the provider keeps
+// its current credentials and tries again after the pause.
+var ErrThrottled = errors.New("STS is throttling the pool: refresh postponed")
+
+// PoolOptions configures a [Pool]. The zero value of every field is valid
+// and means the default its comment gives.
+type PoolOptions struct {
+	// Options are applied to every provider of the pool before its own
+	// (MasterCredentials, windows, Logger, Cache ...). Client and
+	// STSOptions, when set here, make the pool's one STS client. Optional.
+	Options []func(*Options)
+
+	// MaxConcurrentRefreshes bounds the STS calls in flight at once across
+	// the pool; background refreshes wait in a queue for one of as many
+	// workers. Optional: zero means DefaultMaxConcurrentRefreshes.
+	MaxConcurrentRefreshes int
+
+	// MaxCallsPerSecond bounds the STS calls per second across the pool.
+	// A rate too low to refresh every provider within its lifetime is
+	// logged. Optional: zero means no limit.
+	MaxCallsPerSecond float64
+
+	// IdleTimeout is how long a provider nobody asks for (neither Get nor
+	// Retrieve) stays in the pool: it is dropped after between IdleTimeout
+	// and twice that, and stops refreshing; a later Get makes a new one.
+	// Optional: zero means DefaultIdleTimeout; negative keeps providers for
+	// ever.
+	IdleTimeout time.Duration
+}
+
+// Pool is a set of providers that share one STS client (one retryer, one
+// retry quota) and one refresh budget: at most MaxConcurrentRefreshes STS
+// calls at once and MaxCallsPerSecond a second, background refreshes run
+// by at most MaxConcurrentRefreshes goroutines, and a throttling answer
+// (Throttling, ThrottlingException, RequestLimitExceeded ...) pauses the
+// refreshes of the whole pool while callers keep their unexpired
+// credentials. It is what a service that assumes a role in each of
+// thousands of accounts through one hub role wants: one Pool, one Get per
+// account.
+//
+// The first refresh of each provider is spread over the middle of its
+// first session, so that providers made together (a cold start) do not
+// refresh together for ever after.
+//
+// A Pool is safe for concurrent use. Create one with [NewPool].
+type Pool struct {
+	// impl is set once by NewPool, behind an atomic.Pointer so that no fmt
+	// verb applied to a Pool value reaches the providers' secrets.
+	impl atomic.Pointer[pool]
+}
+
+type pool struct {
+	// Set by NewPool, read-only afterwards.
+	template []func(*Options)
+	master   aws.CredentialsProvider // cfg.Credentials; may be nil
+	client   STSClient
+	lc       *linkConfig   // shared by providers that change none of it
+	ec       *engineConfig // likewise
+	budget   *budget
+	workers  *workers
+	idle     time.Duration // <= 0: never drop
+	seed     maphash.Seed
+
+	mu        sync.Mutex
+	providers map[uint64][]*ChainableProvider // by poolKey; guarded by mu
+	size      int                             // providers in the map; guarded by mu
+	sweep     *time.Timer                     // armed while the pool is not empty; guarded by mu
+}
+
+// NewPool returns a pool of providers that share one STS client and one refresh budget.
+//
+// The client is built once from cfg, as New builds a provider's (with
+// PoolOptions.Options' STSOptions), with the SDK's adaptive retry mode
+// (client-side rate limiting after throttling) unless cfg.Retryer is set;
+// PoolOptions.Options' Client replaces it. cfg.Credentials is the master of
+// providers whose Options set none.
+func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
+	var po PoolOptions
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&po)
+		}
+	}
+	var errs []error
+	if po.MaxConcurrentRefreshes < 0 {
+		errs = append(errs, fmt.Errorf("MaxConcurrentRefreshes %d is negative: want 0 (default %d) or more", po.MaxConcurrentRefreshes, DefaultMaxConcurrentRefreshes))
+	}
+	if po.MaxCallsPerSecond < 0 || math.IsNaN(po.MaxCallsPerSecond) || math.IsInf(po.MaxCallsPerSecond, 0) {
+		errs = append(errs, fmt.Errorf("MaxCallsPerSecond %v is invalid: want 0 (no limit) or a positive rate", po.MaxCallsPerSecond))
+	}
+	if holdsNil(cfg.Credentials) {
+		errs = append(errs, fmt.Errorf("cfg.Credentials is a nil %T: set it to a usable value or leave it nil", cfg.Credentials))
+	}
+	base := resolveOptions(po.Options)
+	for _, e := range []error{windowProblem(&base), nilProblem(&base)} {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, invalidOptions(errs...)
+	}
+
+	master := base.MasterCredentials
+	if master == nil {
+		master = cfg.Credentials
+	}
+	client := base.Client
+	if client == nil {
+		if cfg.Retryer == nil {
+			cfg.Retryer = func() aws.Retryer { return retry.NewAdaptiveMode() }
+		}
+		// One retryer for the whole pool: the client keeps the one it
+		// makes from cfg.Retryer.
+		client = newSTSClient(cfg, master, base.STSOptions)
+	}
+	workersMax := po.MaxConcurrentRefreshes
+	if workersMax == 0 {
+		workersMax = DefaultMaxConcurrentRefreshes
+	}
+	p := &pool{
+		template:  slices.Clone(po.Options),
+		master:    cfg.Credentials,
+		client:    client,
+		workers:   &workers{max: workersMax},
+		idle:      po.IdleTimeout,
+		seed:      maphash.MakeSeed(),
+		providers: map[uint64][]*ChainableProvider{},
+	}
+	if p.idle == 0 {
+		p.idle = DefaultIdleTimeout
+	}
+	p.lc, p.ec = configsOf(&base, client)
+	p.budget = newBudget(workersMax, po.MaxCallsPerSecond, p.lc.logger)
+	p.lc.budget, p.ec.background, p.ec.spreadFirst = p.budget, p.workers, true
+	out := new(Pool)
+	out.impl.Store(p)
+	return out, nil
+}
+
+// Get returns the pool's provider for these options, creating it on first use:
+// the same STS parameters and the same master give the same provider.
+//
+// optFns are applied after PoolOptions.Options. The STS parameters are
+// RoleARN, RoleSessionName, Duration, ExternalID, Policy, PolicyARNs, Tags,
+// TransitiveTagKeys, SourceIdentity and SerialNumber; masters are the same
+// when they are == (use pointers: a *ChainableProvider hub, an
+// *aws.CredentialsCache), or, for types that cannot be compared, when
+// reflect.DeepEqual says so. Other options (windows, Logger, Cache ...)
+// are those of the call that created the provider. Client and STSOptions
+// belong to the pool and are refused here. Get validates as New does, and
+// its errors wrap ErrInvalidOptions.
+func (p *Pool) Get(optFns ...func(*Options)) (*ChainableProvider, error) {
+	return p.impl.Load().get(optFns)
+}
+
+// Len returns how many providers the pool holds.
+func (p *Pool) Len() int {
+	pl := p.impl.Load()
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.size
+}
+
+// String describes the pool without any secret.
+func (p *Pool) String() string {
+	return "stschain.Pool{" + strconv.Itoa(p.Len()) + " providers}"
+}
+
+// Format prints String() for every verb.
+func (p *Pool) Format(f fmt.State, verb rune) { formatString(f, verb, p.String()) }
+
+func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
+	own := resolveOptions(optFns)
+	if own.Client != nil || len(own.STSOptions) > 0 {
+		return nil, invalidOptions(errors.New("Client and STSOptions belong to the pool: set them in PoolOptions.Options"))
+	}
+	o := resolveOptions(append(slices.Clip(p.template), optFns...))
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	master := o.MasterCredentials
+	if master == nil {
+		master = p.master
+	}
+	if master == nil {
+		return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
+	}
+	params := paramsOf(&o)
+	key := p.key(&params, master)
+
+	p.mu.Lock()
+	for _, c := range p.providers[key] {
+		if l := &c.impl.Load().link; sameParams(&l.params, &params) && sameMaster(l.master, master) {
+			p.mu.Unlock()
+			c.impl.Load().refresh.use.Or(asked)
+			return c, nil
+		}
+	}
+	p.mu.Unlock()
+
+	lc, ec := p.lc, p.ec
+	if own.Logger != nil || own.OnRefresh != nil || own.Cache != nil || own.CodeGuard != nil ||
+		own.ExpiryWindow != 0 || own.PrefetchWindow != 0 || own.DisableJitter {
+		lc, ec = configsOf(&o, p.client)
+		lc.budget, ec.background, ec.spreadFirst = p.budget, p.workers, true
+	}
+	c, err := newProvider(&o, master, lc, ec)
+	if err != nil {
+		return nil, err
+	}
+	c.impl.Load().refresh.use.Or(asked)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, other := range p.providers[key] { // made by a Get that raced this one
+		if l := &other.impl.Load().link; sameParams(&l.params, &params) && sameMaster(l.master, master) {
+			return other, nil
+		}
+	}
+	p.providers[key] = append(p.providers[key], c)
+	p.size++
+	p.budget.size.Store(int64(p.size))
+	if p.idle > 0 && p.sweep == nil {
+		p.sweep = time.AfterFunc(p.idle, p.dropIdle)
+	}
+	return c, nil
+}
+
+// dropIdle drops the providers nobody asked for since the last sweep, and
+// arms the next sweep while providers are left.
+func (p *pool) dropIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, list := range p.providers {
+		kept := list[:0]
+		for _, c := range list {
+			r := &c.impl.Load().refresh
+			if r.use.And(^asked)&asked != 0 {
+				kept = append(kept, c)
+				continue
+			}
+			r.stop()
+			p.size--
+		}
+		if len(kept) == 0 {
+			delete(p.providers, key)
+		} else {
+			clear(list[len(kept):])
+			p.providers[key] = kept
+		}
+	}
+	p.budget.size.Store(int64(p.size))
+	if p.size == 0 {
+		p.sweep = nil
+		return
+	}
+	p.sweep.Reset(p.idle)
+}
+
+// key hashes the STS parameters and the master's identity.
+func (p *pool) key(lp *linkParams, master aws.CredentialsProvider) uint64 {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	for _, s := range []string{lp.RoleARN, lp.RoleSessionName, lp.ExternalID, lp.Policy, lp.SourceIdentity, lp.SerialNumber} {
+		writeField(&h, s)
+	}
+	writeField(&h, strconv.FormatInt(int64(lp.Duration), 10))
+	for _, list := range [][]string{lp.PolicyARNs, lp.TransitiveTagKeys} {
+		writeField(&h, strconv.Itoa(len(list)))
+		for _, s := range list {
+			writeField(&h, s)
+		}
+	}
+	writeField(&h, strconv.Itoa(len(lp.Tags)))
+	for _, k := range slices.Sorted(maps.Keys(lp.Tags)) {
+		writeField(&h, k)
+		writeField(&h, lp.Tags[k])
+	}
+	writeField(&h, reflect.TypeOf(master).String())
+	sum := h.Sum64()
+	if reflect.TypeOf(master).Comparable() {
+		sum ^= maphash.Comparable(p.seed, master)
+	}
+	return sum
+}
+
+// writeField writes s length-first, so that no two lists of fields hash
+// the same bytes.
+func writeField(h *maphash.Hash, s string) {
+	_, _ = h.WriteString(strconv.Itoa(len(s)))
+	_ = h.WriteByte(':')
+	_, _ = h.WriteString(s)
+}
+
+// sameParams reports whether a and b ask STS for the same session.
+func sameParams(a, b *linkParams) bool {
+	return a.RoleARN == b.RoleARN && a.RoleSessionName == b.RoleSessionName && a.Duration == b.Duration &&
+		a.ExternalID == b.ExternalID && a.Policy == b.Policy && a.SourceIdentity == b.SourceIdentity &&
+		a.SerialNumber == b.SerialNumber && slices.Equal(a.PolicyARNs, b.PolicyARNs) &&
+		slices.Equal(a.TransitiveTagKeys, b.TransitiveTagKeys) && maps.Equal(a.Tags, b.Tags)
+}
+
+// sameMaster reports whether a and b are the same master: == where their
+// type can be compared, reflect.DeepEqual where it cannot.
+func sameMaster(a, b aws.CredentialsProvider) bool {
+	if reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return false
+	}
+	if reflect.TypeOf(a).Comparable() {
+		return a == b
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// budget bounds the STS calls of a pool.
+type budget struct {
+	slots   chan struct{} // a token per call in flight
+	limiter *rate.Limiter // nil: no rate limit
+	logger  *slog.Logger
+	size    atomic.Int64 // providers in the pool, for the rate check
+
+	mu         sync.Mutex
+	pauseUntil time.Time     // guarded by mu: no call starts before this
+	pauseStep  time.Duration // guarded by mu: the last pause; 0 after a success
+	rateWarned time.Time     // guarded by mu: when the rate was last said to be too low
+}
+
+func newBudget(concurrent int, perSecond float64, logger *slog.Logger) *budget {
+	b := &budget{slots: make(chan struct{}, concurrent), logger: logger}
+	if perSecond > 0 {
+		b.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
+	}
+	return b
+}
+
+// acquire waits for the pool's leave to make one STS call: the end of a
+// throttling pause, the rate limit and a free slot. A caller that waits
+// and has valid credentials is not kept waiting by a pause: the refresh
+// fails with ErrThrottled and the caller keeps them.
+func (b *budget) acquire(ctx context.Context, req fetchRequest) (release func(), err error) {
+	b.mu.Lock()
+	until := b.pauseUntil
+	b.mu.Unlock()
+	if now := time.Now(); now.Before(until) {
+		if req.waited && req.current.HasKeys() && now.Before(req.current.Expires) {
+			return nil, fmt.Errorf("%w until %s", ErrThrottled, until.UTC().Format(time.RFC3339))
+		}
+		t := time.NewTimer(until.Sub(now))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+	if b.limiter != nil {
+		if err := b.limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return func() { <-b.slots }, nil
+}
+
+// throttles are the errors that pause a pool: the SDK's own list.
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// observe learns from the outcome of an STS call: a throttling error
+// pauses the pool, doubling the pause while STS keeps throttling.
+func (b *budget) observe(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil {
+		b.pauseStep = 0
+		return
+	}
+	if throttles.IsErrorThrottle(err) != aws.TrueTernary {
+		return
+	}
+	now := time.Now()
+	if now.Before(b.pauseUntil) {
+		return // calls that started before the pause
+	}
+	b.pauseStep = min(max(2*b.pauseStep, minThrottlePause), maxThrottlePause)
+	pause := b.pauseStep/2 + rand.N(b.pauseStep/2+1)
+	b.pauseUntil = now.Add(pause)
+	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact(err.Error())))
+}
+
+// noteLifetime checks that the rate limit can refresh every provider of
+// the pool within life, and logs, at most every ten minutes, when it
+// cannot.
+func (b *budget) noteLifetime(life time.Duration) {
+	if b.limiter == nil || life <= 0 {
+		return
+	}
+	perSecond := float64(b.limiter.Limit())
+	need := float64(b.size.Load()) / life.Seconds()
+	if need <= perSecond {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now := time.Now(); now.Sub(b.rateWarned) > 10*time.Minute {
+		b.rateWarned = now
+		b.logger.Warn("stschain: MaxCallsPerSecond is too low to refresh every provider of the pool within its session's life",
+			slog.Float64("max_calls_per_second", perSecond), slog.Float64("needed_per_second", need),
+			slog.Int64("providers", b.size.Load()), slog.Duration("session", life))
+	}
+}
+
+// workers run a pool's background refreshes: at most max goroutines, which
+// exist only while there is work.
+type workers struct {
+	max     int
+	mu      sync.Mutex
+	queue   []func() // guarded by mu
+	running int      // guarded by mu
+}
+
+func (w *workers) run(job func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queue = append(w.queue, job)
+	if w.running < w.max {
+		w.running++
+		go w.work()
+	}
+}
+
+func (w *workers) work() {
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			w.running--
+			w.queue = w.queue[:0:0] // let a burst's backing array go
+			w.mu.Unlock()
+			return
+		}
+		job := w.queue[0]
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+		w.mu.Unlock()
+		job()
+	}
+}

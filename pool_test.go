@@ -1,0 +1,253 @@
+package stschain
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func customerRole(i int) string { return fmt.Sprintf("arn:aws:iam::123456789012:role/customer-%d", i) }
+
+func newTestPool(t *testing.T, f *fakeSTS, fns ...func(*PoolOptions)) *Pool {
+	t.Helper()
+	p, err := NewPool(aws.Config{Credentials: staticMaster("hub")}, append([]func(*PoolOptions){func(po *PoolOptions) {
+		po.Options = []func(*Options){func(o *Options) { o.Client = f; o.DisableJitter = true }}
+	}}, fns...)...)
+	require.NoError(t, err)
+	return p
+}
+
+func get(t *testing.T, p *Pool, fns ...func(*Options)) *ChainableProvider {
+	t.Helper()
+	c, err := p.Get(fns...)
+	require.NoError(t, err)
+	return c
+}
+
+func TestPoolGetReturnsOneProviderPerSessionAndMaster(t *testing.T) {
+	f := newFakeSTS("C", 0)
+	p := newTestPool(t, f)
+	ext := func(id string) func(*Options) { return func(o *Options) { o.ExternalID = id } }
+	a := get(t, p, withRole(roleA), ext("customer-a"))
+	assert.Same(t, a, get(t, p, withRole(roleA), ext("customer-a")), "the same parameters, the same provider")
+	assert.NotSame(t, a, get(t, p, withRole(roleA), ext("customer-b")), "another external ID")
+	assert.NotSame(t, a, get(t, p, withRole(roleB), ext("customer-a")), "another role")
+	hub := newFake(t, newFakeSTS("H", 0), staticMaster("alice"), withRole(roleB))
+	viaHub := get(t, p, withRole(roleA), ext("customer-a"), func(o *Options) { o.MasterCredentials = hub })
+	assert.NotSame(t, a, viaHub, "another master")
+	assert.Same(t, viaHub, get(t, p, withRole(roleA), ext("customer-a"), func(o *Options) { o.MasterCredentials = hub }))
+	// StaticCredentialsProvider values cannot be compared with ==.
+	static := func(o *Options) { o.MasterCredentials = credentials.NewStaticCredentialsProvider("AKIAX", "s", "") }
+	assert.Same(t, get(t, p, withRole(roleA), static), get(t, p, withRole(roleA), static))
+	tags := func(o *Options) { o.Tags = map[string]string{"team": "blue", "env": "prod"} }
+	assert.Same(t, get(t, p, withRole(roleA), tags), get(t, p, withRole(roleA), tags))
+	assert.Equal(t, 6, p.Len())
+
+	assert.Same(t, a.Client(), viaHub.Client(), "one STS client for the pool")
+	assert.Same(t, f, a.Client())
+}
+
+func TestPoolGetValidatesAsNewDoes(t *testing.T) {
+	p := newTestPool(t, newFakeSTS("C", 0))
+	_, err := p.Get(withRole("arn:aws:iam::bad"))
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	assert.ErrorContains(t, err, "is not an IAM role ARN")
+	_, err = p.Get(withRole(roleA), func(o *Options) { o.Client = newFakeSTS("X", 0) })
+	require.ErrorIs(t, err, ErrInvalidOptions)
+	assert.ErrorContains(t, err, "belong to the pool")
+	noMaster, err := NewPool(aws.Config{})
+	require.NoError(t, err)
+	_, err = noMaster.Get(withRole(roleA))
+	assert.ErrorIs(t, err, ErrNoMasterCredentials)
+
+	for _, bad := range []func(*PoolOptions){
+		func(po *PoolOptions) { po.MaxConcurrentRefreshes = -1 },
+		func(po *PoolOptions) { po.MaxCallsPerSecond = -1 },
+		func(po *PoolOptions) {
+			po.Options = []func(*Options){func(o *Options) { o.ExpiryWindow = -1 }}
+		},
+	} {
+		_, err := NewPool(aws.Config{}, bad)
+		assert.ErrorIs(t, err, ErrInvalidOptions)
+	}
+}
+
+// MaxConcurrentRefreshes bounds the STS calls of the whole pool, and the
+// background refreshes run on as many workers.
+func TestPoolBoundsConcurrentCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		f.latency = time.Second
+		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxConcurrentRefreshes = 3 })
+		providers := make([]*ChainableProvider, 30)
+		var wg sync.WaitGroup
+		for i := range providers {
+			providers[i] = get(t, p, withRole(customerRole(i)))
+			wg.Go(func() {
+				_, err := providers[i].Retrieve(context.Background())
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 3, f.maxInFlight(), "cold start: three calls at a time")
+		assert.Equal(t, 30, f.count())
+
+		time.Sleep(time.Hour) // every prefetch point passes; the workers refresh
+		for _, c := range providers {
+			_, err := c.Retrieve(context.Background())
+			require.NoError(t, err)
+		}
+		assert.Equal(t, 60, f.count(), "each provider refreshed once, in the background")
+		assert.Equal(t, 3, f.maxInFlight())
+		pl := p.impl.Load()
+		pl.workers.mu.Lock()
+		assert.Zero(t, pl.workers.running, "no worker outlives the queue")
+		pl.workers.mu.Unlock()
+	})
+}
+
+func TestPoolMaxCallsPerSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxCallsPerSecond = 10 })
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range 50 {
+			c := get(t, p, withRole(customerRole(i)))
+			wg.Go(func() {
+				_, err := c.Retrieve(context.Background())
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.InDelta(t, 4.9, time.Since(start).Seconds(), 0.2, "50 calls at 10 a second")
+	})
+}
+
+// A throttling answer pauses the refreshes of the whole pool; callers keep
+// their valid credentials meanwhile.
+func TestPoolThrottlingPausesEveryRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxConcurrentRefreshes = 1 })
+		providers := make([]*ChainableProvider, 10)
+		for i := range providers {
+			providers[i] = get(t, p, withRole(customerRole(i)), func(o *Options) { o.PrefetchWindow = -1 }) // refresh at the expiry window
+			_, err := providers[i].Retrieve(context.Background())
+			require.NoError(t, err)
+		}
+		time.Sleep(time.Hour - 30*time.Second) // all inside the expiry window
+		f.failNext(apiError("Throttling", "Rate exceeded"))
+		before := f.count()
+		var wg sync.WaitGroup
+		for _, c := range providers {
+			wg.Go(func() {
+				creds, err := c.Retrieve(context.Background())
+				assert.NoError(t, err, "valid credentials hide the throttling")
+				assert.True(t, time.Now().Before(creds.Expires))
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, before+1, f.count(), "one throttled call, then the pool paused")
+
+		time.Sleep(maxThrottlePause)
+		for _, c := range providers {
+			_, err := c.Retrieve(context.Background())
+			require.NoError(t, err)
+		}
+		synctest.Wait()
+		assert.Equal(t, before+1+len(providers), f.count(), "after the pause each provider refreshed")
+	})
+}
+
+func TestPoolDropsIdleProviders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		p := newTestPool(t, f, func(po *PoolOptions) { po.IdleTimeout = time.Hour })
+		idle := get(t, p, withRole(roleA))
+		busy := get(t, p, withRole(roleB))
+		_, err := idle.Retrieve(context.Background())
+		require.NoError(t, err)
+		for range 3 * 60 {
+			_, err := busy.Retrieve(context.Background())
+			require.NoError(t, err)
+			time.Sleep(time.Minute)
+		}
+		assert.Equal(t, 1, p.Len(), "the provider nobody asked for is gone")
+		assert.Same(t, busy, get(t, p, withRole(roleB)))
+		assert.NotSame(t, idle, get(t, p, withRole(roleA)), "a later Get makes a new one")
+		calls := f.count()
+		_, err = idle.Retrieve(context.Background()) // a dropped provider still works when asked
+		require.NoError(t, err)
+		assert.Equal(t, calls+1, f.count())
+	})
+}
+
+// Providers made together do not refresh together: their first refresh
+// points spread over the middle of their first session.
+func TestPoolSpreadsTheFirstRefreshes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		p := newTestPool(t, f)
+		start := time.Now()
+		var first, last time.Time
+		for i := range 200 {
+			c := get(t, p, withRole(customerRole(i)))
+			_, err := c.Retrieve(context.Background())
+			require.NoError(t, err)
+			at := c.impl.Load().refresh.state.Load().prefetchAt
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+			if at.After(last) {
+				last = at
+			}
+		}
+		assert.Less(t, first.Sub(start), 25*time.Minute)
+		assert.Greater(t, last.Sub(start), 50*time.Minute)
+		assert.LessOrEqual(t, last.Sub(start), time.Hour-DefaultPrefetchWindow)
+	})
+}
+
+func TestPoolSaysWhenItsRateIsTooLow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		var mu sync.Mutex
+		logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+		f := newFakeSTS("C", 20*time.Second)
+		p := newTestPool(t, f, func(po *PoolOptions) {
+			po.MaxCallsPerSecond = 2
+			po.Options = append(po.Options, func(o *Options) { o.Logger = logger })
+		})
+		for i := range 100 {
+			get(t, p, withRole(customerRole(i)))
+		}
+		c := get(t, p, withRole(roleA))
+		_, err := c.Retrieve(context.Background())
+		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Contains(t, logs.String(), "MaxCallsPerSecond is too low")
+	})
+}
+
+type lockedWriter struct {
+	w  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
