@@ -14,7 +14,7 @@ import (
 
 func TestExecEnvironment(t *testing.T) {
 	h := isolateEnv(t)
-	srv, _ := newServer(t)
+	srv, _ := newServer(t, inRegion("eu-west-1"))
 	t.Setenv("AWS_PROFILE", "source") // the source profile; the command must not see it
 	t.Setenv("AWS_DEFAULT_PROFILE", "source")
 	r := runInProcess(t, "exec", "--role-arn", roleA, "--region", "eu-west-1",
@@ -46,7 +46,7 @@ func TestExecEnvironment(t *testing.T) {
 // credentials.
 func TestExecServerEnvironment(t *testing.T) {
 	h := isolateEnv(t)
-	srv, _ := newServer(t)
+	srv, _ := newServer(t, inRegion("eu-west-1"))
 	r := runInProcess(t, "exec", "--server", "--profile", "source", "--role-arn", roleA, "--region", "eu-west-1",
 		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
 		"sh", "-c", `printf '%s\n' "${AWS_ACCESS_KEY_ID-unset}" "${AWS_SECRET_ACCESS_KEY-unset}" "${AWS_SESSION_TOKEN-unset}" `+

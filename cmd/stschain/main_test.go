@@ -68,6 +68,12 @@ func newServer(t *testing.T, edits ...func(*ststest.Config)) (*ststest.Server, s
 	return srv, serial
 }
 
+// inRegion makes the server an endpoint of region, which signatures must
+// be scoped to, as STS's regional endpoints are.
+func inRegion(region string) func(*ststest.Config) {
+	return func(c *ststest.Config) { c.Region = region }
+}
+
 // awsEnvNames are the variables isolateEnv clears.
 var awsEnvNames = []string{
 	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
