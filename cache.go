@@ -78,7 +78,7 @@ const cacheSkew = 5 * time.Minute
 func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
 	e, ok, err := l.cfg.cache.Load(ctx, key)
 	if err != nil {
-		l.cfg.logger.Warn("stschain: ignoring unusable cache entry", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: cache load failed; going on without the entry", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
 		return fetched{}, false
 	}
 	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {

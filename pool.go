@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
@@ -18,16 +19,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"golang.org/x/time/rate"
 )
 
 // Defaults of [PoolOptions].
 const (
 	// DefaultMaxConcurrentRefreshes is how many STS calls a Pool makes at
-	// once when PoolOptions.MaxConcurrentRefreshes is zero: as many as the
-	// SDK's HTTP client keeps idle connections to one host, so that calls
-	// reuse connections instead of opening new ones.
-	DefaultMaxConcurrentRefreshes = 10
+	// once when PoolOptions.MaxConcurrentRefreshes is zero.
+	DefaultMaxConcurrentRefreshes = 32
 	// DefaultIdleTimeout is how long a Pool keeps a provider nobody asks
 	// for when PoolOptions.IdleTimeout is zero.
 	DefaultIdleTimeout = time.Hour
@@ -80,9 +80,9 @@ type PoolOptions struct {
 // thousands of accounts through one hub role wants: one Pool, one Get per
 // account.
 //
-// The first refresh of each provider is spread over the middle of its
-// first session, so that providers made together (a cold start) do not
-// refresh together for ever after.
+// The first refresh of each provider is spread over its first session,
+// between a tenth of its life and the prefetch point, so that providers
+// made together (a cold start) do not refresh together for ever after.
 //
 // A Pool is safe for concurrent use. Create one with [NewPool].
 type Pool struct {
@@ -147,18 +147,30 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 	if master == nil {
 		master = cfg.Credentials
 	}
+	workersMax := po.MaxConcurrentRefreshes
+	if workersMax == 0 {
+		workersMax = DefaultMaxConcurrentRefreshes
+	}
 	client := base.Client
 	if client == nil {
 		if cfg.Retryer == nil {
 			cfg.Retryer = func() aws.Retryer { return retry.NewAdaptiveMode() }
 		}
+		// Keep as many connections as calls may be in flight, so that
+		// calls reuse them instead of opening new ones.
+		idle := func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, workersMax)
+			t.MaxIdleConns = max(t.MaxIdleConns, workersMax)
+		}
+		switch c := cfg.HTTPClient.(type) {
+		case nil:
+			cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(idle)
+		case *awshttp.BuildableClient:
+			cfg.HTTPClient = c.WithTransportOptions(idle)
+		}
 		// One retryer for the whole pool: the client keeps the one it
 		// makes from cfg.Retryer.
 		client = newSTSClient(cfg, master, base.STSOptions)
-	}
-	workersMax := po.MaxConcurrentRefreshes
-	if workersMax == 0 {
-		workersMax = DefaultMaxConcurrentRefreshes
 	}
 	p := &pool{
 		template:  slices.Clone(po.Options),

@@ -211,9 +211,10 @@ type engineConfig struct {
 	// background runs background refreshes: a Pool's bounded workers; nil
 	// runs each in a goroutine of its own.
 	background interface{ run(func()) }
-	// spreadFirst draws the first refresh point of a provider from the
-	// middle of its first session, so that providers made together (a
-	// Pool's cold start) refresh apart from then on.
+	// spreadFirst draws the first refresh point of a provider from its
+	// first session, between a tenth of its life and the prefetch point,
+	// so that providers made together (a Pool's cold start) refresh apart
+	// from then on.
 	spreadFirst bool
 }
 
@@ -434,7 +435,7 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 	}
 	next := r.cfg.windows.schedule(got.creds, got.life, true)
 	if cur == nil && r.cfg.spreadFirst && got.creds.CanExpire {
-		if from := end.Add(got.life / 3); from.Before(next.prefetchAt) {
+		if from := end.Add(got.life / 10); from.Before(next.prefetchAt) {
 			next.prefetchAt = from.Add(randDuration(next.prefetchAt.Sub(from)))
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type config struct {
 	SatN        int
 	SatLifetime time.Duration
 	SatCallers  int
+
+	MaxConcurrent int // the Pool's MaxConcurrentRefreshes; 0: its default
 
 	Scenarios []string
 	Variants  []string // for the throttle and saturation scenarios
@@ -79,7 +82,20 @@ func main() {
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
 	scenarios := flag.String("scenarios", strings.Join(cfg.Scenarios, ","), "comma-separated `list` of memory, throttle, saturation")
 	flag.IntVar(&cfg.SatN, "n", cfg.SatN, "providers of the saturation scenario")
+	flag.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "the Pool's MaxConcurrentRefreshes (0: its default)")
+	variants := flag.String("variants", strings.Join(cfg.Variants, ","), "comma-separated `list` of the variants of the throttle and saturation scenarios: "+variantPool+", "+variantNew+", "+variantSDK)
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process to `file`")
 	flag.Parse()
+	cfg.Variants = strings.Split(*variants, ",")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/pool:", err)
+			os.Exit(2)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	cfg.Scenarios = strings.Split(*scenarios, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -89,8 +105,13 @@ func main() {
 		os.Exit(1)
 	}
 	if failed := rep.write(os.Stdout); failed && *check {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+func (cfg config) poolOptions(po *stschain.PoolOptions) {
+	po.MaxConcurrentRefreshes = cfg.MaxConcurrent
 }
 
 func has(list []string, s string) bool {
@@ -126,7 +147,7 @@ func measure(ctx context.Context, cfg config) (*report, error) {
 	if has(cfg.Scenarios, "throttle") {
 		for _, v := range cfg.Variants {
 			logf("throttle: %d providers, %s: cold start, then %v throttled above %.0f/s, then %v free", cfg.ThrottleN, v, 2*cfg.ThrottleLifetime, cfg.ThrottleRPS, cfg.ThrottleLifetime)
-			r, err := newRun(ctx, dir, v, cfg.ThrottleN, cfg.ThrottleLifetime, nil)
+			r, err := newRun(ctx, dir, v, cfg.ThrottleN, cfg.ThrottleLifetime, cfg.poolOptions)
 			if err != nil {
 				return nil, err
 			}
@@ -151,7 +172,7 @@ func measure(ctx context.Context, cfg config) (*report, error) {
 	if has(cfg.Scenarios, "saturation") {
 		for _, v := range cfg.Variants {
 			logf("saturation: %d providers, %s: cold start with %d callers, then %v of calls", cfg.SatN, v, cfg.SatCallers, cfg.SatLifetime)
-			r, err := newRun(ctx, dir, v, cfg.SatN, cfg.SatLifetime, nil)
+			r, err := newRun(ctx, dir, v, cfg.SatN, cfg.SatLifetime, cfg.poolOptions)
 			if err != nil {
 				return nil, err
 			}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/stschain/stschain"
 )
 
@@ -28,7 +27,7 @@ type memoryResult struct {
 // (and a pool around them) take, per provider.
 func measureMemory(variant string, n int) (memoryResult, error) {
 	nm := newNames(n)
-	cfg := awsConfig("http://127.0.0.1:9", &countingClient{next: awshttp.NewBuildableClient()})
+	cfg := awsConfig("http://127.0.0.1:9")
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -51,7 +50,6 @@ type run struct {
 	n         int
 	ps        []aws.CredentialsProvider
 	keep      any
-	cc        *countingClient
 	srv       *stsProcess
 	expires   []atomic.Int64 // per provider: the expiry of the last credentials it handed out, Unix ns
 	coldStart time.Duration
@@ -63,8 +61,8 @@ func newRun(ctx context.Context, dir, variant string, n int, lifetime time.Durat
 	if err != nil {
 		return nil, err
 	}
-	r := &run{variant: variant, n: n, srv: srv, cc: &countingClient{next: awshttp.NewBuildableClient()}, expires: make([]atomic.Int64, n)}
-	r.ps, r.keep, err = providers(variant, awsConfig(srv.URL, r.cc), newNames(n), poolOpts)
+	r := &run{variant: variant, n: n, srv: srv, expires: make([]atomic.Int64, n)}
+	r.ps, r.keep, err = providers(variant, awsConfig(srv.URL), newNames(n), poolOpts)
 	if err != nil {
 		srv.stop()
 		return nil, err
@@ -78,8 +76,9 @@ func (r *run) close() { r.srv.stop() }
 // its share, and records how long that took and how many STS requests it
 // made.
 func (r *run) coldStartWith(ctx context.Context, callers int) error {
-	c := newCounter(time.Hour)
-	r.cc.c.Store(c)
+	if err := r.srv.resetStats(); err != nil {
+		return err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	var firstErr atomic.Pointer[error]
@@ -97,7 +96,10 @@ func (r *run) coldStartWith(ctx context.Context, callers int) error {
 	}
 	wg.Wait()
 	r.coldStart = time.Since(start)
-	r.coldCalls = c.total.Load()
+	var err error
+	if r.coldCalls, _, err = r.srv.readStats(); err != nil {
+		return err
+	}
 	if e := firstErr.Load(); e != nil {
 		return fmt.Errorf("%s cold start: %w", r.variant, *e)
 	}
@@ -121,8 +123,10 @@ type phase struct {
 // no pause, for d.
 func (r *run) callFor(ctx context.Context, callers int, d time.Duration) *phase {
 	ph := &phase{d: d}
-	c := newCounter(d)
-	r.cc.c.Store(c)
+	if err := r.srv.resetStats(); err != nil {
+		ph.firstErr = err
+		return ph
+	}
 	base := runtime.NumGoroutine()
 	var stop atomic.Bool
 	var peak atomic.Int64
@@ -173,9 +177,9 @@ func (r *run) callFor(ctx context.Context, callers int, d time.Duration) *phase 
 	if e := firstErr.Load(); e != nil {
 		ph.firstErr = *e
 	}
-	ph.requests = c.total.Load()
-	for i := range int(d / time.Second) {
-		ph.perSecond = append(ph.perSecond, c.seconds[i].Load())
+	var err error
+	if ph.requests, ph.perSecond, err = r.srv.readStats(); err != nil && ph.firstErr == nil {
+		ph.firstErr = err
 	}
 	for i := range hists {
 		ph.hist.merge(&hists[i])

@@ -28,14 +28,49 @@ import (
 
 const serverEnv = "STSCHAIN_BENCH_POOL_SERVER"
 
-// throttler wraps the fake STS with a request-rate limit.
+// throttler wraps the fake STS with a request-rate limit, and counts the
+// requests it gets, per second since the last POST /stats.
 type throttler struct {
 	next      http.Handler
 	limiter   atomic.Pointer[rate.Limiter] // nil: no limit
 	throttled atomic.Int64
+	stats     atomic.Pointer[stats]
+}
+
+type stats struct {
+	start     time.Time
+	total     atomic.Int64
+	perSecond [3600]atomic.Int64
 }
 
 func (t *throttler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/stats" {
+		if r.Method == http.MethodPost {
+			t.stats.Store(&stats{start: time.Now()})
+			return
+		}
+		st := t.stats.Load()
+		out := struct {
+			Total     int64
+			PerSecond []int64
+		}{}
+		if st != nil {
+			out.Total = st.total.Load()
+			for i := range int(time.Since(st.start) / time.Second) {
+				if i < len(st.perSecond) {
+					out.PerSecond = append(out.PerSecond, st.perSecond[i].Load())
+				}
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
+		return
+	}
+	if st := t.stats.Load(); st != nil && r.URL.Path != "/throttle" {
+		st.total.Add(1)
+		if i := int(time.Since(st.start) / time.Second); i < len(st.perSecond) {
+			st.perSecond[i].Add(1)
+		}
+	}
 	if r.URL.Path == "/throttle" && r.Method == http.MethodPost {
 		rps, err := strconv.ParseFloat(r.URL.Query().Get("rps"), 64)
 		if err != nil || rps < 0 {
@@ -137,6 +172,31 @@ func (p *stsProcess) throttle(rps float64) (int64, error) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
+}
+
+// resetStats starts counting the requests the server gets afresh.
+func (p *stsProcess) resetStats() error {
+	resp, err := http.Post(p.URL+"/stats", "text/plain", nil)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// readStats returns the requests since resetStats: in all, and per whole
+// second.
+func (p *stsProcess) readStats() (total int64, perSecond []int64, err error) {
+	resp, err := http.Get(p.URL + "/stats")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Total     int64
+		PerSecond []int64
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out.Total, out.PerSecond, err
 }
 
 func (p *stsProcess) stop() {

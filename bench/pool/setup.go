@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,45 +56,15 @@ func serverConfig(n int, lifetime time.Duration) jsonConfig {
 	return cfg
 }
 
-// counter counts the HTTP requests sent to STS, per second since start.
-type counter struct {
-	start   time.Time
-	total   atomic.Int64
-	seconds []atomic.Int64
-}
-
-func newCounter(d time.Duration) *counter {
-	return &counter{start: time.Now(), seconds: make([]atomic.Int64, int(d/time.Second)+2)}
-}
-
-func (c *counter) add() {
-	c.total.Add(1)
-	if i := int(time.Since(c.start) / time.Second); i < len(c.seconds) {
-		c.seconds[i].Add(1)
-	}
-}
-
-// countingClient is an aws.HTTPClient that counts every attempt.
-type countingClient struct {
-	next *awshttp.BuildableClient
-	c    atomic.Pointer[counter]
-}
-
-func (cc *countingClient) Do(r *http.Request) (*http.Response, error) {
-	if c := cc.c.Load(); c != nil {
-		c.add()
-	}
-	return cc.next.Do(r)
-}
-
-// awsConfig is the config every variant starts from: the user's keys, the
-// server's endpoint, the SDK's default HTTP client (counted).
-func awsConfig(url string, cc *countingClient) aws.Config {
+// awsConfig is the config every variant starts from, as
+// config.LoadDefaultConfig would give it: the user's keys, the server's
+// endpoint and the SDK's default HTTP client.
+func awsConfig(url string) aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(userKey, userSecret, ""),
-		HTTPClient:   cc,
+		HTTPClient:   awshttp.NewBuildableClient(),
 	}
 }
 

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stschain/stschain/internal/redistest"
+	"github.com/stschain/stschain/rediscache"
+	"github.com/stschain/stschain/ststest"
+)
+
+// The fake accounts: the SaaS's user and hub role, and one role per
+// customer, each in its own account, trusting the hub with an external ID.
+const (
+	saasAccount = "111111111111"
+	userName    = "saas-app"
+	userKeyID   = "AKIASAASAPP000000000"
+	userSecret  = "saas-app-long-term-secret"
+	hubRole     = "arn:aws:iam::" + saasAccount + ":role/saas-hub"
+	userARN     = "arn:aws:iam::" + saasAccount + ":user/" + userName
+)
+
+// Tuning of the run.
+const (
+	// warmupBudget bounds the workers' first Retrieve of every provider.
+	warmupBudget = 2 * time.Minute
+	// controlKey holds the plaintext control value of the plaintext check.
+	controlKey = "fleet:plaintext-control"
+)
+
+func customerAt(i int) customer {
+	return customer{
+		RoleARN:    fmt.Sprintf("arn:aws:iam::%012d:role/saas-access", 200000000000+i),
+		ExternalID: fmt.Sprintf("saas-external-id-%04d", i),
+	}
+}
+
+func stsConfig(cfg config) ststest.Config {
+	c := ststest.Config{
+		AccountID: saasAccount,
+		Users:     []ststest.User{{Name: userName, AccessKeyID: userKeyID, SecretAccessKey: userSecret}},
+		Roles:     []ststest.Role{{ARN: hubRole, Trust: []string{userARN}}},
+	}
+	for i := range cfg.Roles {
+		cu := customerAt(i)
+		c.Roles = append(c.Roles, ststest.Role{ARN: cu.RoleARN, Trust: []string{hubRole}, ExternalID: cu.ExternalID, Lifetime: cfg.Lifetime})
+	}
+	return c
+}
+
+// result is what a run measured.
+type result struct {
+	cfg       config
+	workers   []workerReport
+	calls     [numPhases]int // successful customer AssumeRole calls, from ststest
+	refused   [numPhases]int // refused customer AssumeRole calls
+	hubCalls  [numPhases]int // successful hub AssumeRole calls
+	durations [numPhases]time.Duration
+	plain     plainCheck
+	outage    bool // redis-server was killed
+	total     time.Duration
+}
+
+// sum adds up the workers' stats of phase ph.
+func (r *result) sum(ph int) phaseStats {
+	var s phaseStats
+	for _, w := range r.workers {
+		p := w.Phases[ph]
+		s.Retrieves += p.Retrieves
+		s.Errors += p.Errors
+		if s.FirstError == "" {
+			s.FirstError = p.FirstError
+		}
+		s.MaxRetrieve = max(s.MaxRetrieve, p.MaxRetrieve)
+		s.RefreshSTS += p.RefreshSTS
+		s.RefreshCache += p.RefreshCache
+		s.RefreshFailed += p.RefreshFailed
+		s.MaxRefresh = max(s.MaxRefresh, p.MaxRefresh)
+		s.HubSTS += p.HubSTS
+		s.HubCache += p.HubCache
+		s.CacheWarnings += p.CacheWarnings
+		if s.FirstCacheWarning == "" {
+			s.FirstCacheWarning = p.FirstCacheWarning
+		}
+	}
+	return s
+}
+
+// rounds is how many refresh rounds phase ph had: every provider refreshes
+// once a round, from STS or from Redis.
+func (r *result) rounds(ph int) float64 {
+	s := r.sum(ph)
+	return float64(s.RefreshSTS+s.RefreshCache) / float64(r.cfg.Workers*r.cfg.Roles)
+}
+
+// workerProc is a running worker process.
+type workerProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string // its standard output, line by line; closed at EOF
+}
+
+// run starts redis-server, the fake STS and the workers, and drives the
+// phases.
+func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
+	begin := time.Now()
+	if err := redistest.Available(); err != nil {
+		return nil, err
+	}
+	rs, err := redistest.Start(redistest.Options{Persistence: true})
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	scfg := stsConfig(cfg)
+	if err := scfg.Validate(); err != nil {
+		return nil, err
+	}
+	srv := ststest.NewServer(scfg)
+	defer srv.Close()
+	key := make([]byte, rediscache.KeySize)
+	_, _ = rand.Read(key)
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+
+	wctx, cancelWorkers := context.WithCancel(ctx)
+	defer cancelWorkers()
+	var procs []*workerProc
+	defer func() {
+		cancelWorkers()
+		for _, p := range procs {
+			_ = p.cmd.Wait()
+		}
+	}()
+	customers := make([]customer, cfg.Roles)
+	for i := range customers {
+		customers[i] = customerAt(i)
+	}
+	logf(logw, "%d workers × %d customer roles; redis-server on %s, ststest on %s", cfg.Workers, cfg.Roles, rs.Addr, srv.URL)
+	for i := range cfg.Workers {
+		p, err := startWorker(wctx, exe, i, logw)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+		wc := workerConfig{
+			Index: i, STSURL: srv.URL, RedisAddr: rs.Addr, Key: key,
+			AccessKeyID: userKeyID, SecretKey: userSecret, HubRole: hubRole, Customers: customers,
+			Prefetch: cfg.Prefetch, Expiry: cfg.Expiry, Callers: cfg.Callers, Pause: cfg.Pause,
+			WarmupBudget: warmupBudget,
+		}
+		line, err := json.Marshal(wc)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.stdin.Write(append(line, '\n')); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+
+	res := &result{cfg: cfg}
+	for i, p := range procs {
+		if err := expectLine(ctx, p, "ready"); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+	res.durations[phaseWarmup] = time.Since(begin)
+	mark := [numPhases + 1]int{0, len(srv.Calls())}
+	logf(logw, "warm-up done in %.1f s; %d refresh rounds with Redis (about %v each)", res.durations[phaseWarmup].Seconds(), cfg.Rounds, cfg.cycle())
+	if err := broadcast(procs, fmt.Sprintf("phase %d", phaseRedis)); err != nil {
+		return nil, err
+	}
+
+	// A phase ends at a quiet point: the last round's STS calls are made,
+	// and the other workers, whose refresh comes later within the jitter,
+	// have had time to take its sessions from Redis. The next round is
+	// most of a cycle away then.
+	phaseStart := time.Now()
+	act := watchActivity(srv)
+	defer act.stop()
+	base := act.calls()
+	settle := (cfg.Prefetch-cfg.Expiry)/2 + time.Second
+	deadline := phaseStart.Add(2*time.Duration(cfg.Rounds+1)*cfg.cycle() + 30*time.Second)
+	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
+		return nil, err
+	}
+	logf(logw, "plaintext check of Redis with redis-cli ...")
+	res.plain = checkPlaintext(ctx, rs, key)
+	// Quiet still, or quiet again should a round have begun meanwhile.
+	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
+		return nil, err
+	}
+	res.durations[phaseRedis] = time.Since(phaseStart)
+	mark[2] = len(srv.Calls())
+
+	if cfg.OutageRounds > 0 {
+		if err := broadcast(procs, fmt.Sprintf("phase %d", phaseOutage)); err != nil {
+			return nil, err
+		}
+		rs.Kill()
+		res.outage = true
+		phaseStart = time.Now()
+		// Long enough for every session fetched before the kill to expire.
+		d := max(time.Duration(cfg.OutageRounds)*cfg.cycle(), cfg.Lifetime+time.Second)
+		logf(logw, "redis-server killed; watching the fleet without it for %v or a little more", d)
+		notBefore := phaseStart.Add(d)
+		if err := act.waitQuiet(ctx, 0, 0, notBefore, settle, notBefore.Add(cfg.cycle())); err != nil {
+			return nil, err
+		}
+		res.durations[phaseOutage] = time.Since(phaseStart)
+	}
+	mark[3] = len(srv.Calls())
+
+	if err := broadcast(procs, "stop"); err != nil {
+		return nil, err
+	}
+	for i, p := range procs {
+		line, err := nextLine(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: report: %w", i, err)
+		}
+		var rep workerReport
+		if err := json.Unmarshal([]byte(line), &rep); err != nil {
+			return nil, fmt.Errorf("worker %d: report %q: %w", i, line, err)
+		}
+		res.workers = append(res.workers, rep)
+	}
+	for i, p := range procs {
+		_ = p.stdin.Close()
+		if err := p.cmd.Wait(); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+	procs = nil
+
+	calls := srv.Calls()
+	for ph := range numPhases {
+		for _, c := range calls[mark[ph]:mark[ph+1]] {
+			switch {
+			case c.Action != "AssumeRole":
+			case c.RoleARN == hubRole && c.Status == 200:
+				res.hubCalls[ph]++
+			case c.Status == 200:
+				res.calls[ph]++
+			default:
+				res.refused[ph]++
+			}
+		}
+	}
+	res.total = time.Since(begin)
+	return res, nil
+}
+
+func startWorker(ctx context.Context, exe string, i int, logw io.Writer) (*workerProc, error) {
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), workerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting worker %d: %w", i, err)
+	}
+	p := &workerProc{cmd: cmd, stdin: stdin, lines: make(chan string, 4)}
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintf(logw, "fleet: worker %d: %s\n", i, sc.Text())
+		}
+	}()
+	return p, nil
+}
+
+func nextLine(ctx context.Context, p *workerProc) (string, error) {
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			return "", errors.New("exited early")
+		}
+		return line, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func expectLine(ctx context.Context, p *workerProc, want string) error {
+	line, err := nextLine(ctx, p)
+	if err != nil {
+		return err
+	}
+	if line != want {
+		return fmt.Errorf("said %q, want %q", line, want)
+	}
+	return nil
+}
+
+func broadcast(procs []*workerProc, line string) error {
+	for i, p := range procs {
+		if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
+			return fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// activity follows the fake STS's AssumeRole calls, to find the quiet
+// points between refresh rounds.
+type activity struct {
+	srv     *ststest.Server
+	done    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	n       int       // guarded by mu: AssumeRole calls so far
+	changed time.Time // guarded by mu: when n last grew
+}
+
+func watchActivity(srv *ststest.Server) *activity {
+	a := &activity{srv: srv, done: make(chan struct{}), n: srv.CountCalls("AssumeRole"), changed: time.Now()}
+	a.wg.Go(func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+			case <-a.done:
+				return
+			}
+			n := srv.CountCalls("AssumeRole")
+			a.mu.Lock()
+			if n != a.n {
+				a.n, a.changed = n, time.Now()
+			}
+			a.mu.Unlock()
+		}
+	})
+	return a
+}
+
+func (a *activity) stop() {
+	close(a.done)
+	a.wg.Wait()
+}
+
+func (a *activity) calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// waitQuiet waits until there have been at least want AssumeRole calls
+// since there were base, it is notBefore, and no call has come for settle;
+// or until deadline.
+func (a *activity) waitQuiet(ctx context.Context, base, want int, notBefore time.Time, settle time.Duration, deadline time.Time) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a.mu.Lock()
+		n, changed := a.n, a.changed
+		a.mu.Unlock()
+		now := time.Now()
+		if (n-base >= want && !now.Before(notBefore) && now.Sub(changed) >= settle) || now.After(deadline) {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// plainCheck is what redis-cli showed of Redis.
+type plainCheck struct {
+	err            error
+	sessions       int      // session keys found and opened
+	locks          int      // lock keys found
+	others         []string // other key names
+	secretsChecked int      // secret keys, session tokens and access key IDs searched for
+	leaks          []string // where one was found (never the value)
+	controlFound   bool     // the plaintext control value was found by every search
+	minTTL, maxTTL time.Duration
+	maxValue       int // bytes
+}
+
+// checkPlaintext lists Redis's keys with redis-cli --scan, fetches every
+// value with GET and DUMP, writes the RDB file with SAVE, and searches
+// them all for the secret key, session token and access key ID of every
+// session, which it learns by opening the sessions with the key. A
+// plaintext control value stored beside them shows that the searches find
+// what is there.
+func checkPlaintext(ctx context.Context, rs *redistest.Server, key []byte) plainCheck {
+	var pc plainCheck
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	cache, err := rediscache.New(rdb, key)
+	if err != nil {
+		pc.err = err
+		return pc
+	}
+	canary := "PLAINTEXT-CONTROL-" + rand.Text()
+	if err := rdb.Set(ctx, controlKey, canary, time.Minute).Err(); err != nil {
+		pc.err = err
+		return pc
+	}
+	defer rdb.Del(context.WithoutCancel(ctx), controlKey)
+
+	out, err := rs.CLI(ctx, nil, "--scan")
+	if err != nil {
+		pc.err = err
+		return pc
+	}
+	type secret struct{ what, name, value string }
+	var secrets []secret
+	var cmds strings.Builder
+	for _, name := range strings.Fields(string(out)) {
+		cmds.WriteString("GET " + name + "\nDUMP " + name + "\n")
+		ck, isSession := strings.CutPrefix(name, rediscache.DefaultPrefix+"session:")
+		switch {
+		case name == controlKey:
+			continue
+		case strings.HasPrefix(name, rediscache.DefaultPrefix+"lock:"):
+			pc.locks++
+			continue
+		case !isSession:
+			pc.others = append(pc.others, name)
+			continue
+		}
+		e, ok, err := cache.Load(ctx, ck)
+		if err != nil || !ok {
+			pc.err = fmt.Errorf("opening %s: ok %v, %v", name, ok, err)
+			return pc
+		}
+		pc.sessions++
+		c := e.Credentials
+		secrets = append(secrets, secret{"secret key", name, c.SecretAccessKey}, secret{"session token", name, c.SessionToken},
+			secret{"access key ID", name, c.AccessKeyID})
+		ttl, err := rdb.PTTL(ctx, name).Result()
+		if err != nil {
+			pc.err = err
+			return pc
+		}
+		if pc.minTTL == 0 || ttl < pc.minTTL {
+			pc.minTTL = ttl
+		}
+		pc.maxTTL = max(pc.maxTTL, ttl)
+		n, err := rdb.StrLen(ctx, name).Result()
+		if err != nil {
+			pc.err = err
+			return pc
+		}
+		pc.maxValue = max(pc.maxValue, int(n))
+	}
+	values, err := rs.CLI(ctx, []byte(cmds.String()))
+	if err != nil {
+		pc.err = err
+		return pc
+	}
+	if _, err := rs.CLI(ctx, nil, "SAVE"); err != nil {
+		pc.err = err
+		return pc
+	}
+	dump, err := os.ReadFile(rs.DumpFile())
+	if err != nil {
+		pc.err = err
+		return pc
+	}
+	for _, s := range secrets {
+		pc.secretsChecked++
+		if bytes.Contains(values, []byte(s.value)) {
+			pc.leaks = append(pc.leaks, fmt.Sprintf("GET/DUMP of %s show its %s", s.name, s.what))
+		}
+		if bytes.Contains(dump, []byte(s.value)) {
+			pc.leaks = append(pc.leaks, fmt.Sprintf("the RDB file shows the %s of %s", s.what, s.name))
+		}
+	}
+	pc.controlFound = bytes.Count(values, []byte(canary)) == 2 && bytes.Contains(dump, []byte(canary))
+	return pc
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// row is one line of the table; pass is nil when it has no target.
+type row struct {
+	metric, target, value string
+	pass                  *bool
+}
+
+func verdict(ok bool) *bool { return &ok }
+
+// sharedExactly reports whether every refresh round of phase ph called STS
+// once per role: of the W providers of a role, one called STS and the
+// others took its session from Redis, and ststest saw exactly those calls.
+func (r *result) sharedExactly(ph int) bool {
+	s := r.sum(ph)
+	return s.RefreshSTS > 0 && s.RefreshSTS*int64(r.cfg.Workers) == s.RefreshSTS+s.RefreshCache &&
+		int64(r.calls[ph]) == s.RefreshSTS && s.RefreshFailed == 0
+}
+
+func (r *result) rows() []row {
+	cfg := r.cfg
+	n, wn := cfg.Roles, cfg.Workers*cfg.Roles
+	var rows []row
+	add := func(metric, target, value string, pass *bool) {
+		rows = append(rows, row{metric, target, value, pass})
+	}
+	warm, redis := r.sum(phaseWarmup), r.sum(phaseRedis)
+
+	add("cold start: AssumeRole calls for the customer roles", fmt.Sprintf("%d (one per role, not %d)", n, wn),
+		fmt.Sprint(r.calls[phaseWarmup]), verdict(r.calls[phaseWarmup] == n))
+	add("cold start: AssumeRole calls for the hub role", "1",
+		fmt.Sprint(r.hubCalls[phaseWarmup]), verdict(r.hubCalls[phaseWarmup] == 1))
+	add("caller errors, cold start", "0", fmt.Sprint(warm.Errors), verdict(warm.Errors == 0))
+
+	rounds := r.rounds(phaseRedis)
+	add("refresh rounds with Redis (wall time)", "", fmt.Sprintf("%.2f (%.1f s)", rounds, r.durations[phaseRedis].Seconds()), nil)
+	add("AssumeRole calls per round, customer roles, with Redis", fmt.Sprintf("%d, not %d", n, wn),
+		fmt.Sprintf("%s (%d calls)", perRound(r.calls[phaseRedis], rounds), r.calls[phaseRedis]), verdict(r.sharedExactly(phaseRedis)))
+	add("provider refreshes served by Redis, with Redis", fmt.Sprintf("%d of %d per round", wn-n, wn),
+		fmt.Sprintf("%d of %d", redis.RefreshCache, redis.RefreshSTS+redis.RefreshCache), nil)
+	add("AssumeRole calls for the hub role after the cold start", "0 (its session lasts an hour)",
+		fmt.Sprint(r.hubCalls[phaseRedis]+r.hubCalls[phaseOutage]), verdict(r.hubCalls[phaseRedis]+r.hubCalls[phaseOutage] == 0))
+	add("`Retrieve` calls, with Redis", "", fmt.Sprintf("%.1f M", float64(redis.Retrieves)/1e6), nil)
+	add("caller errors, with Redis", "0", fmt.Sprint(redis.Errors), verdict(redis.Errors == 0))
+	add("slowest `Retrieve` / slowest refresh, with Redis", "", fmtDur(redis.MaxRetrieve)+" / "+fmtDur(redis.MaxRefresh), nil)
+
+	pc := r.plain
+	want := n + 1 // the customer sessions and the hub's
+	plainOK := pc.err == nil && len(pc.leaks) == 0 && pc.controlFound && pc.sessions == want && len(pc.others) == 0
+	value := fmt.Sprintf("%d found, in %d values (GET, DUMP) and the RDB file after SAVE; plaintext control found: %v",
+		len(pc.leaks), pc.sessions, pc.controlFound)
+	if pc.err != nil {
+		value = "check failed: " + pc.err.Error()
+	}
+	add(fmt.Sprintf("secret keys, session tokens, access key IDs readable in Redis (%d searched)", pc.secretsChecked),
+		fmt.Sprintf("0, in %d sessions", want), value, verdict(plainOK))
+	add("what redis-cli shows", "", fmt.Sprintf("%d key names `stschain:session:` + 40 hex digits, %d lock keys, %d others; TTLs %s to %s; values ≤ %d bytes of ciphertext",
+		pc.sessions, pc.locks, len(pc.others), fmtDur(pc.minTTL), fmtDur(pc.maxTTL), pc.maxValue), nil)
+
+	if r.outage {
+		out := r.sum(phaseOutage)
+		orounds := r.rounds(phaseOutage)
+		add("refresh rounds after redis-server was killed (wall time)", "", fmt.Sprintf("%.2f (%.1f s)", orounds, r.durations[phaseOutage].Seconds()), nil)
+		v := fmt.Sprintf("%s (%d calls)", perRound(r.calls[phaseOutage], orounds), r.calls[phaseOutage])
+		if orounds > 0 && rounds > 0 && r.calls[phaseRedis] > 0 {
+			v += fmt.Sprintf(": ×%.1f the rounds with Redis", (float64(r.calls[phaseOutage])/orounds)/(float64(r.calls[phaseRedis])/rounds))
+		}
+		add("AssumeRole calls per round, customer roles, Redis killed", fmt.Sprintf("rises to %d: every worker calls STS", wn), v, nil)
+		add("caller errors, Redis killed", "0", fmt.Sprint(out.Errors), verdict(out.Errors == 0))
+		add("failed refreshes / cache warnings logged, Redis killed", "", fmt.Sprintf("%d / %d", out.RefreshFailed, out.CacheWarnings), nil)
+		add("slowest `Retrieve` / slowest refresh, Redis killed", "", fmtDur(out.MaxRetrieve)+" / "+fmtDur(out.MaxRefresh), nil)
+	}
+	return rows
+}
+
+func perRound(calls int, rounds float64) string {
+	if rounds <= 0 {
+		return "n/a (no refresh succeeded)"
+	}
+	return fmt.Sprintf("%.2f", float64(calls)/rounds)
+}
+
+// pass reports whether every target was met.
+func (r *result) pass() bool {
+	for _, rw := range r.rows() {
+		if rw.pass != nil && !*rw.pass {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *result) write(w io.Writer) {
+	cfg := r.cfg
+	fmt.Fprintf(w, "Fleet: %d worker processes × %d customer roles (one ChainableProvider each, assumed with an external ID from one hub role per worker, assumed from a user), "+
+		"sharing one redis-server through rediscache; customer sessions live %s, PrefetchWindow %s, ExpiryWindow %s; %d callers per worker sweep over all providers; "+
+		"GOMAXPROCS %d, %s.\n\n",
+		cfg.Workers, cfg.Roles, fmtDur(cfg.Lifetime), fmtDur(cfg.Prefetch), fmtDur(cfg.Expiry), cfg.Callers, runtime.GOMAXPROCS(0), runtime.Version())
+	var b strings.Builder
+	b.WriteString("| Metric | Target | Measured |\n|---|---|---|\n")
+	for _, rw := range r.rows() {
+		v := rw.value
+		if rw.pass != nil {
+			if *rw.pass {
+				v += " PASS"
+			} else {
+				v += " **FAIL**"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", rw.metric, rw.target, v)
+	}
+	_, _ = io.WriteString(w, b.String())
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Notes:")
+	fmt.Fprintln(w, "- A round: every provider refreshes once, in its prefetch window, either calling STS or taking the session another worker stored; rounds = provider refreshes / (workers × roles), from the providers' `OnRefresh` events. AssumeRole calls are counted by ststest.")
+	fmt.Fprintln(w, "- The Redis client is go-redis with `DialerRetries: 1, MaxRetries: -1`, so that a dead Redis is reported at once; rediscache bounds each call by its Timeout (1 s) either way.")
+	if r.outage {
+		fmt.Fprintln(w, "- redis-server is killed (SIGKILL) midway between two rounds, and the run goes on until every session fetched before has expired.")
+	}
+	for ph, name := range []string{"cold start", "with Redis", "Redis killed"} {
+		s := r.sum(ph)
+		if s.FirstError != "" {
+			fmt.Fprintf(w, "- First caller error (%s): %s\n", name, s.FirstError)
+		}
+		if s.FirstCacheWarning != "" {
+			fmt.Fprintf(w, "- First warning a provider logged (%s): %s\n", name, s.FirstCacheWarning)
+		}
+	}
+	for _, l := range r.plain.leaks {
+		fmt.Fprintf(w, "- Plaintext: %s\n", l)
+	}
+	if len(r.plain.others) > 0 {
+		fmt.Fprintf(w, "- Unexpected keys in Redis: %s\n", strings.Join(r.plain.others, ", "))
+	}
+	fmt.Fprintf(w, "- Total run time %.1f s.\n", r.total.Seconds())
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return fmt.Sprintf("%d ns", d.Nanoseconds())
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}

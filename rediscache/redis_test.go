@@ -1,0 +1,525 @@
+package rediscache_test
+
+// Tests against a real redis-server (skipped without one, unless
+// STSCHAIN_REQUIRE_REDIS is set) and the fake STS.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/redistest"
+	"github.com/stschain/stschain/rediscache"
+	"github.com/stschain/stschain/ststest"
+)
+
+const (
+	account   = "123456789012"
+	roleARN   = "arn:aws:iam::" + account + ":role/deploy"
+	shortRole = "arn:aws:iam::" + account + ":role/short"
+	aliceARN  = "arn:aws:iam::" + account + ":user/alice"
+)
+
+var sessionNameRe = regexp.MustCompile(`^stschain:session:[0-9a-f]{40}$`)
+
+func TestMain(m *testing.M) {
+	// go-redis logs its failed dials to stderr, process-wide; the tests
+	// that kill redis-server make many.
+	redis.SetLogger(quietLogger{})
+	os.Exit(m.Run())
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func stsServer(t *testing.T) *ststest.Server {
+	t.Helper()
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: account,
+		Users:     []ststest.User{{Name: "alice", AccessKeyID: "AKIAALICEEXAMPLE01", SecretAccessKey: "alice-secret-key"}},
+		Roles: []ststest.Role{
+			{ARN: roleARN, Trust: []string{aliceARN}},
+			{ARN: shortRole, Trust: []string{aliceARN}, Lifetime: 30 * time.Second},
+		},
+	})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newKey(t *testing.T) []byte {
+	key := make([]byte, rediscache.KeySize)
+	_, _ = rand.Read(key)
+	return key
+}
+
+// process is what one process of a fleet has: its own Redis client and
+// Cache, with the fleet's key.
+func process(t *testing.T, rs *redistest.Server, key []byte, optFns ...func(*rediscache.Options)) (*rediscache.Cache, *redis.Client) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	c, err := rediscache.New(rdb, key, optFns...)
+	require.NoError(t, err)
+	return c, rdb
+}
+
+func provider(t *testing.T, srv *ststest.Server, cache stschain.Cache, optFns ...func(*stschain.Options)) *stschain.ChainableProvider {
+	t.Helper()
+	p, err := stschain.New(srv.AWSConfig("alice"), append([]func(*stschain.Options){func(o *stschain.Options) {
+		o.RoleARN = roleARN
+		o.Cache = cache
+	}}, optFns...)...)
+	require.NoError(t, err)
+	return p
+}
+
+// scan returns the key names redis-cli --scan lists.
+func scan(t *testing.T, rs *redistest.Server) []string {
+	t.Helper()
+	out, err := rs.CLI(t.Context(), nil, "--scan")
+	require.NoError(t, err)
+	return strings.Fields(string(out))
+}
+
+func TestProvidersShareSessionsThroughRedis(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	key := newKey(t)
+
+	cache1, _ := process(t, rs, key)
+	first, err := provider(t, srv, cache1).Retrieve(t.Context())
+	require.NoError(t, err)
+
+	// Another process, with its own client and Cache.
+	cache2, _ := process(t, rs, key)
+	second, err := provider(t, srv, cache2).Retrieve(t.Context())
+	require.NoError(t, err)
+
+	assert.Equal(t, first.AccessKeyID, second.AccessKeyID)
+	assert.Equal(t, first.SecretAccessKey, second.SecretAccessKey)
+	assert.Equal(t, first.SessionToken, second.SessionToken)
+	assert.True(t, first.Expires.Equal(second.Expires))
+	assert.Equal(t, account, second.AccountID)
+	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "the second process made no STS call")
+
+	keys := scan(t, rs)
+	require.Len(t, keys, 1, "one session, and no lock left behind: %v", keys)
+	assert.Regexp(t, sessionNameRe, keys[0])
+}
+
+func TestOneSTSCallForManyProcesses(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	srv.SetLatency(50 * time.Millisecond) // so that the processes overlap
+	key := newKey(t)
+
+	const processes = 8
+	got := make([]aws.Credentials, processes)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range processes {
+		cache, _ := process(t, rs, key, func(o *rediscache.Options) { o.LockRetry = 5 * time.Millisecond })
+		p := provider(t, srv, cache)
+		wg.Go(func() {
+			<-start
+			c, err := p.Retrieve(t.Context())
+			assert.NoError(t, err)
+			got[i] = c
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "one process called STS, the others waited for its result")
+	for _, c := range got {
+		assert.Equal(t, got[0].AccessKeyID, c.AccessKeyID)
+	}
+}
+
+func TestTTLIsTheRemainingLifetime(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	cache, rdb := process(t, rs, newKey(t))
+	for _, tt := range []struct {
+		role string
+		life time.Duration
+	}{
+		{roleARN, time.Hour},
+		{shortRole, 30 * time.Second},
+	} {
+		t.Run(tt.role, func(t *testing.T) {
+			c, err := provider(t, srv, cache, func(o *stschain.Options) { o.RoleARN = tt.role }).Retrieve(t.Context())
+			require.NoError(t, err)
+			names := scan(t, rs)
+			var pttls []time.Duration
+			before := time.Until(c.Expires)
+			for _, n := range names {
+				pttl, err := rdb.PTTL(t.Context(), n).Result()
+				require.NoError(t, err)
+				pttls = append(pttls, pttl)
+			}
+			after := time.Until(c.Expires)
+			// This role's entry is the one whose TTL is nearest; Redis
+			// counts in milliseconds, from a clock it reads once per
+			// event loop turn, so allow a few of them.
+			nearest := pttls[0]
+			for _, pttl := range pttls {
+				if (pttl - before).Abs() < (nearest - before).Abs() {
+					nearest = pttl
+				}
+			}
+			const slack = 20 * time.Millisecond
+			assert.True(t, nearest <= before+slack && nearest >= after-slack,
+				"a TTL of the remaining lifetime, %v to %v; got %v", after, before, pttls)
+			assert.InDelta(t, tt.life.Seconds(), before.Seconds(), 2, "STS issued a session of the role's lifetime")
+		})
+	}
+}
+
+func TestNoSecretInRedis(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{Persistence: true})
+	srv := stsServer(t)
+	cache, rdb := process(t, rs, newKey(t))
+	ctx := t.Context()
+
+	assumed, err := provider(t, srv, cache).Retrieve(ctx)
+	require.NoError(t, err)
+	session, err := stschain.New(srv.AWSConfig("alice"), func(o *stschain.Options) { o.Cache = cache })
+	require.NoError(t, err)
+	gst, err := session.Retrieve(ctx)
+	require.NoError(t, err)
+
+	// A positive control: the same checks find a secret stored as it is.
+	const canary = "CANARYSECRET/plaintext+value0123456789"
+	require.NoError(t, rdb.Set(ctx, "control", canary, 0).Err())
+
+	names := scan(t, rs)
+	require.Len(t, names, 3)
+	var cmds strings.Builder
+	sessions := 0
+	for _, n := range names {
+		if n == "control" {
+			continue
+		}
+		assert.Regexp(t, sessionNameRe, n, "key names show the prefix and a digest, nothing of the role")
+		ttl, err := rdb.TTL(ctx, n).Result()
+		require.NoError(t, err)
+		assert.Positive(t, ttl, "every session has a TTL")
+		sessions++
+		cmds.WriteString("GET " + n + "\nDUMP " + n + "\n")
+	}
+	assert.Equal(t, 2, sessions)
+	values, err := rs.CLI(ctx, []byte(cmds.String()))
+	require.NoError(t, err)
+	control, err := rs.CLI(ctx, []byte("GET control\nDUMP control\n"))
+	require.NoError(t, err)
+	_, err = rs.CLI(ctx, nil, "SAVE")
+	require.NoError(t, err)
+	dump, err := os.ReadFile(rs.DumpFile())
+	require.NoError(t, err)
+
+	assert.Equal(t, 2, bytes.Count(control, []byte(canary)), "GET and DUMP show a plaintext value")
+	assert.True(t, bytes.Contains(dump, []byte(canary)), "the RDB file shows a plaintext value")
+	for _, c := range []aws.Credentials{assumed, gst} {
+		for what, s := range map[string]string{
+			"secret key": c.SecretAccessKey, "session token": c.SessionToken, "access key ID": c.AccessKeyID,
+			"start of the secret key": c.SecretAccessKey[:10], "start of the session token": c.SessionToken[:24],
+		} {
+			assert.False(t, bytes.Contains(values, []byte(s)), "GET/DUMP show the %s", what)
+			assert.False(t, bytes.Contains(dump, []byte(s)), "the RDB file shows the %s", what)
+		}
+	}
+	for _, s := range []string{roleARN, "assumed-role", account} {
+		assert.False(t, bytes.Contains(values, []byte(s)), "GET/DUMP show %q", s)
+		assert.False(t, bytes.Contains(dump, []byte(s)), "the RDB file shows %q", s)
+	}
+}
+
+// logged returns a Logger for a provider, and what it writes.
+func logged() (*slog.Logger, *syncBuffer) {
+	b := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(b, nil)), b
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer // guarded by mu
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+func TestUnusableEntriesAreMissesForTheProvider(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	key := newKey(t)
+	cache, rdb := process(t, rs, key)
+	ctx := t.Context()
+
+	first, err := provider(t, srv, cache).Retrieve(ctx)
+	require.NoError(t, err)
+	names := scan(t, rs)
+	require.Len(t, names, 1)
+	name := names[0]
+	good, err := rdb.Get(ctx, name).Bytes()
+	require.NoError(t, err)
+	// An entry of another role, to copy from.
+	_, err = provider(t, srv, cache, func(o *stschain.Options) { o.RoleARN = shortRole }).Retrieve(ctx)
+	require.NoError(t, err)
+	var other string
+	for _, n := range scan(t, rs) {
+		if n != name {
+			other = n
+		}
+	}
+	require.NotEmpty(t, other)
+	otherValue, err := rdb.Get(ctx, other).Bytes()
+	require.NoError(t, err)
+
+	for _, tt := range []struct {
+		name  string
+		apply func(t *testing.T) *rediscache.Cache // changes Redis, returns the cache to read with
+		want  string
+	}{
+		{"tampered", func(t *testing.T) *rediscache.Cache {
+			v := bytes.Clone(good)
+			v[len(v)/2] ^= 0x80
+			require.NoError(t, rdb.Set(ctx, name, v, time.Hour).Err())
+			return cache
+		}, "does not open"},
+		{"truncated", func(t *testing.T) *rediscache.Cache {
+			require.NoError(t, rdb.Set(ctx, name, good[:len(good)-10], time.Hour).Err())
+			return cache
+		}, "does not open"},
+		{"swapped between keys", func(t *testing.T) *rediscache.Cache {
+			require.NoError(t, rdb.Set(ctx, name, otherValue, time.Hour).Err())
+			return cache
+		}, "does not open"},
+		{"read with another key", func(t *testing.T) *rediscache.Cache {
+			require.NoError(t, rdb.Set(ctx, name, good, time.Hour).Err())
+			c, _ := process(t, rs, newKey(t))
+			return c
+		}, "does not open"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.apply(t)
+			_, ok, err := c.Load(ctx, strings.TrimPrefix(name, "stschain:session:"))
+			assert.False(t, ok)
+			require.ErrorContains(t, err, tt.want)
+
+			logger, logs := logged()
+			before := srv.CountCalls("AssumeRole")
+			got, err := provider(t, srv, c, func(o *stschain.Options) { o.Logger = logger }).Retrieve(ctx)
+			require.NoError(t, err, "an unusable entry is a miss")
+			assert.NotEqual(t, first.AccessKeyID, got.AccessKeyID)
+			assert.Equal(t, before+1, srv.CountCalls("AssumeRole"), "the provider called STS instead")
+			assert.Contains(t, logs.String(), "ignoring unusable cache entry")
+			assert.Contains(t, logs.String(), tt.want)
+			assert.NotContains(t, logs.String(), first.SecretAccessKey)
+			assert.NotContains(t, logs.String(), first.SessionToken)
+		})
+	}
+}
+
+func TestLockAgainstRedis(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	key := newKey(t)
+	const ttl = 300 * time.Millisecond
+	opts := func(o *rediscache.Options) { o.LockTTL = ttl; o.LockRetry = 5 * time.Millisecond }
+	a, rdb := process(t, rs, key, opts)
+	b, _ := process(t, rs, key, opts)
+	ctx := t.Context()
+	const ck = "0123456789abcdef0123456789abcdef01234567"
+	const lock = "stschain:lock:" + ck
+
+	unlockA, err := a.Lock(ctx, ck)
+	require.NoError(t, err)
+	tokenA, err := rdb.Get(ctx, lock).Result()
+	require.NoError(t, err)
+	pttl, err := rdb.PTTL(ctx, lock).Result()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, pttl, ttl)
+	assert.Positive(t, pttl)
+
+	// One try, then a wait that the context ends: no attempt of this
+	// Lock is left in flight to land later.
+	waiter, _ := process(t, rs, key, func(o *rediscache.Options) { o.LockRetry = time.Hour })
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = waiter.Lock(short, ck)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "A holds the lock")
+	assert.Contains(t, err.Error(), "held by another; stopped waiting")
+
+	// A never releases (it crashed): B gets the lock once it expires.
+	pttl, err = rdb.PTTL(ctx, lock).Result()
+	require.NoError(t, err)
+	start := time.Now()
+	unlockB, err := b.Lock(ctx, ck)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), pttl-20*time.Millisecond, "not before A's lock expired")
+	tokenB, err := rdb.Get(ctx, lock).Result()
+	require.NoError(t, err)
+	assert.NotEqual(t, tokenA, tokenB)
+
+	unlockA() // stale
+	got, err := rdb.Get(ctx, lock).Result()
+	require.NoError(t, err, "A's late unlock left B's lock in place")
+	assert.Equal(t, tokenB, got)
+
+	unlockB()
+	assert.Zero(t, rdb.Exists(ctx, lock).Val(), "released by its holder")
+}
+
+func TestRedisKilled(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	key := newKey(t)
+	cache, _ := process(t, rs, key)
+	ctx := t.Context()
+	creds, err := provider(t, srv, cache).Retrieve(ctx)
+	require.NoError(t, err)
+	ck := strings.TrimPrefix(scan(t, rs)[0], "stschain:session:")
+	// A client that does not retry a refused connection, beside the one
+	// with go-redis's defaults (5 dial attempts, 3 retries: more than a
+	// second of retrying).
+	fastRDB := redis.NewClient(&redis.Options{Addr: rs.Addr, DialerRetries: 1, MaxRetries: -1})
+	t.Cleanup(func() { _ = fastRDB.Close() })
+	fast, err := rediscache.New(fastRDB, key)
+	require.NoError(t, err)
+	require.NoError(t, fastRDB.Ping(ctx).Err())
+
+	rs.Kill()
+	for _, tt := range []struct {
+		client string
+		cache  *rediscache.Cache
+		within time.Duration
+		want   string
+	}{
+		{"defaults", cache, rediscache.DefaultTimeout + 500*time.Millisecond, ""},
+		{"no retries", fast, 200 * time.Millisecond, "connection refused"},
+	} {
+		for name, op := range map[string]func() error{
+			"Load": func() error {
+				e, ok, err := tt.cache.Load(ctx, ck)
+				assert.False(t, ok)
+				assert.Zero(t, e)
+				return err
+			},
+			"Store": func() error {
+				return tt.cache.Store(ctx, ck, stschain.CacheEntry{Credentials: creds})
+			},
+			"Lock": func() error {
+				unlock, err := tt.cache.Lock(ctx, ck)
+				assert.Nil(t, unlock)
+				return err
+			},
+		} {
+			start := time.Now()
+			err := op()
+			elapsed := time.Since(start)
+			t.Logf("%s (client %s) with redis-server killed: %v, %v", name, tt.client, elapsed, err)
+			require.Error(t, err, name)
+			assert.Regexp(t, `^rediscache: (reading|writing|locking) stschain:(session|lock):`+ck+`: `, err.Error(), name)
+			assert.Contains(t, err.Error(), tt.want, name)
+			assert.Less(t, elapsed, tt.within, "%s, client %s", name, tt.client)
+			assert.NotContains(t, err.Error(), creds.SecretAccessKey)
+			assert.NotContains(t, err.Error(), creds.SessionToken)
+		}
+	}
+}
+
+func TestRedisStalled(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	key := newKey(t)
+	const timeout = 200 * time.Millisecond
+	// The client has go-redis's defaults: ContextTimeoutEnabled off and a
+	// 5 s ReadTimeout; the Cache still answers within its Timeout.
+	cache, _ := process(t, rs, key, func(o *rediscache.Options) { o.Timeout = timeout })
+	ctx := t.Context()
+	const ck = "0123456789abcdef0123456789abcdef01234567"
+	entry := stschain.CacheEntry{Credentials: aws.Credentials{
+		AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Now().Add(time.Hour),
+	}}
+	// Connect first, so that the stall hits an open connection rather
+	// than the dial.
+	require.NoError(t, cache.Store(ctx, ck, entry))
+
+	require.NoError(t, rs.Pause())
+	for name, op := range map[string]func() error{
+		"Load":  func() error { _, _, err := cache.Load(ctx, ck); return err },
+		"Store": func() error { return cache.Store(ctx, ck, entry) },
+		"Lock":  func() error { _, err := cache.Lock(ctx, ck); return err },
+	} {
+		start := time.Now()
+		err := op()
+		elapsed := time.Since(start)
+		t.Logf("%s with redis-server stalled: %v, %v", name, elapsed, err)
+		require.Error(t, err, name)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+		assert.Contains(t, err.Error(), "no answer from Redis within 200ms", name)
+		assert.GreaterOrEqual(t, elapsed, timeout, name)
+		assert.Less(t, elapsed, timeout+time.Second, name)
+	}
+	require.NoError(t, rs.Resume())
+
+	// The SET of the Lock that gave up is applied now; the lock it took
+	// is released, or this Lock would wait DefaultLockTTL (5 minutes).
+	other, _ := process(t, rs, key)
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	unlock, err := other.Lock(wait, ck)
+	require.NoError(t, err, "no lock is left behind by the attempt that gave up")
+	unlock()
+}
+
+// TestProviderGoesOnWithoutRedis: with redis-server gone, a provider with
+// this Cache still returns credentials, from STS.
+func TestProviderGoesOnWithoutRedis(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	srv := stsServer(t)
+	// A client that reports a refused connection at once, as doc.go
+	// advises; TestRedisKilled bounds the calls of one that retries.
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, DialerRetries: 1, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cache, err := rediscache.New(rdb, newKey(t))
+	require.NoError(t, err)
+	ctx := t.Context()
+	_, err = provider(t, srv, cache).Retrieve(ctx)
+	require.NoError(t, err)
+
+	rs.Kill()
+	logger, logs := logged()
+	start := time.Now()
+	creds, err := provider(t, srv, cache, func(o *stschain.Options) { o.Logger = logger }).Retrieve(ctx)
+	elapsed := time.Since(start)
+	t.Logf("Retrieve with redis-server killed: %v; log:\n%s", elapsed, logs.String())
+	require.NoError(t, err, "a cache outage fails no caller")
+	assert.True(t, creds.HasKeys())
+	assert.Equal(t, 2, srv.CountCalls("AssumeRole"), "the provider went to STS")
+	assert.Less(t, elapsed, rediscache.DefaultTimeout, "the cache calls fail at once")
+	assert.Contains(t, logs.String(), "rediscache: reading")
+	assert.NotContains(t, logs.String(), creds.SecretAccessKey)
+	assert.NotContains(t, logs.String(), creds.SessionToken)
+}
