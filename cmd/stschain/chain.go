@@ -6,12 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"golang.org/x/term"
 
 	"github.com/stschain/stschain"
 )
@@ -29,9 +27,9 @@ type chain struct {
 }
 
 // buildChain validates f and builds the chain it describes. Errors from
-// the flags, the environment variable of --totp-secret-env and
-// stschain.New are usage errors; opening the cache directory and loading
-// the source configuration are not.
+// the flags, the environment variable of --totp-secret-env, the file of
+// --policy-file and stschain.NewChain are usage errors; opening the cache
+// directory and loading the source configuration are not.
 func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (*chain, error) {
 	if err := f.validate(name); err != nil {
 		return nil, err
@@ -40,11 +38,15 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
+	policy, err := readPolicyFile(name, f.policyFile)
+	if err != nil {
+		return nil, err
+	}
 	cache, err := openCache(f)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(ctx, f)
+	cfg, err := loadSource(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -53,32 +55,28 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 
-	links := linkOptions(f)
+	links := linkOptions(f, policy)
 	links[0].TokenCode = tokenCode
-	var prev *stschain.ChainableProvider
-	for _, link := range links {
-		p, err := stschain.New(cfg, func(o *stschain.Options) {
-			*o = link
-			if prev != nil {
-				o.MasterCredentials = prev
-			}
-			o.Cache = cache
-			o.Logger = logger
-			o.PrefetchWindow = prefetchWindow
-		})
-		if err != nil {
-			return nil, usagef("%s", oneLine(err))
-		}
-		prev = p
+	for i := range links {
+		links[i].Cache = cache
+		links[i].Logger = logger
+		links[i].PrefetchWindow = prefetchWindow
 	}
-	return &chain{provider: prev, region: f.region}, nil
+	top, err := stschain.NewChain(cfg, links...)
+	if err != nil {
+		return nil, usagef("%s", oneLine(err))
+	}
+	return &chain{provider: top, region: f.region}, nil
 }
 
 // linkOptions lists the options of each link f describes, bottom first:
 // the GetSessionToken link (with --session-duration, or alone without
-// --role-arn), then the roles. The first link gets the MFA serial; the
-// caller sets its TokenCode.
-func linkOptions(f *chainFlags) []stschain.Options {
+// --role-arn), then the roles. The first link gets the MFA serial (the
+// caller sets its TokenCode); the first role the session tags and source
+// identity, which AWS carries up a role chain; the last role the external
+// ID and the session policies (policy, the text of --policy-file), which
+// scope the final session.
+func linkOptions(f *chainFlags, policy string) []stschain.Options {
 	var links []stschain.Options
 	if f.sessionDuration != 0 || len(f.roleARNs) == 0 {
 		links = append(links, stschain.Options{Duration: time.Duration(f.sessionDuration)})
@@ -89,8 +87,15 @@ func linkOptions(f *chainFlags) []stschain.Options {
 			RoleSessionName: f.sessionName,
 			Duration:        time.Duration(f.duration),
 		}
+		if i == 0 {
+			o.Tags = f.tags.m
+			o.TransitiveTagKeys = f.transitiveTags
+			o.SourceIdentity = f.sourceIdentity
+		}
 		if i == len(f.roleARNs)-1 {
 			o.ExternalID = f.externalID
+			o.PolicyARNs = f.policyARNs
+			o.Policy = policy
 		}
 		links = append(links, o)
 	}
@@ -98,25 +103,29 @@ func linkOptions(f *chainFlags) []stschain.Options {
 	return links
 }
 
-// tokenCodeFunc returns what gives the MFA codes of --mfa-serial: a TOTP
-// generator with --totp-secret-env, else the terminal prompt; nil without
-// --mfa-serial.
-func tokenCodeFunc(name string, f *chainFlags, stderr io.Writer, env func(string) string) (stschain.TokenCodeFunc, error) {
-	switch {
-	case f.mfaSerial == "":
-		return nil, nil
-	case f.totpSecretEnv == "":
-		return promptTokenCode(stderr), nil
+// maxPolicyFile bounds what --policy-file reads: STS takes 2048
+// characters, and the library says so for anything up to this.
+const maxPolicyFile = 64 << 10
+
+// readPolicyFile returns the text of the --policy-file path, "" when path
+// is empty. A file that cannot be read is a usage error.
+func readPolicyFile(name, path string) (string, error) {
+	if path == "" {
+		return "", nil
 	}
-	secret := env(f.totpSecretEnv)
-	if secret == "" {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env is empty or unset", name, f.totpSecretEnv)
-	}
-	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
+	file, err := os.Open(path)
 	if err != nil {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env: %s", name, f.totpSecretEnv, strings.TrimPrefix(err.Error(), "stschain: "))
+		return "", usagef("stschain %s: --policy-file: %v", name, err)
 	}
-	return fn, nil
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxPolicyFile+1))
+	switch {
+	case err != nil:
+		return "", usagef("stschain %s: --policy-file: %v", name, err)
+	case len(data) > maxPolicyFile:
+		return "", usagef("stschain %s: --policy-file %s is over %d KiB: STS takes a policy of 2048 characters", name, path, maxPolicyFile>>10)
+	}
+	return string(data), nil
 }
 
 // openCache returns the session cache of --cache-dir (the AWS CLI's by
@@ -140,9 +149,15 @@ func openCache(f *chainFlags) (stschain.Cache, error) {
 	return fc, nil
 }
 
-// loadConfig loads the source credentials' configuration (--profile,
-// --region) and points it at --endpoint-url.
-func loadConfig(ctx context.Context, f *chainFlags) (aws.Config, error) {
+// loadSource returns the configuration the chain is built on: its
+// Credentials are the chain's source credentials, the master of its first
+// link; its region and retryer are those of the links' STS clients. Today
+// the source is the SDK's: the shared config profile of --profile, else
+// the SDK's default chain (which reads AWS_PROFILE). Everything the command
+// does is built on what loadSource returns, so a source that is itself a
+// chain (a profile's role_arn and source_profile) can take its place here
+// alone.
+func loadSource(ctx context.Context, f *chainFlags) (aws.Config, error) {
 	var loadOpts []func(*config.LoadOptions) error
 	if f.profile != "" {
 		loadOpts = append(loadOpts, config.WithSharedConfigProfile(f.profile))
@@ -178,21 +193,4 @@ func retrieve(ctx context.Context, name string, f *chainFlags, stderr io.Writer,
 		return aws.Credentials{}, nil, fail(stderr, err)
 	}
 	return creds, c, exitOK
-}
-
-// promptTokenCode is stschain.PromptTokenCode, which prompts on standard
-// error and reads the terminal. The AWS CLI captures the standard error of
-// a credential_process and shows it only on failure, so when stderr is not
-// a terminal the prompt is also written to the terminal itself.
-func promptTokenCode(stderr io.Writer) stschain.TokenCodeFunc {
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return stschain.PromptTokenCode
-	}
-	return func(ctx context.Context, serial string) (string, error) {
-		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-			fmt.Fprintf(tty, "stschain: MFA code for %s (type it and press Enter): ", serial)
-			tty.Close()
-		}
-		return stschain.PromptTokenCode(ctx, serial)
-	}
 }

@@ -107,7 +107,7 @@ func TestCredentialProcessTwoRoleChain(t *testing.T) {
 
 func TestCredentialProcessEnvironmentKeys(t *testing.T) {
 	h := isolateEnv(t)
-	srv, _ := newServer(t)
+	srv, _ := newServer(t, inRegion("eu-west-1"))
 	t.Setenv("AWS_ACCESS_KEY_ID", userKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", userSecret)
 	r := runInProcess(t, "credential-process", "--role-arn", roleExt, "--external-id", externalID,

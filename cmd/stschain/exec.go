@@ -8,10 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain/credserver"
 )
 
 // Exit statuses of exec when the command does not run, as shells use them.
@@ -20,19 +24,47 @@ const (
 	exitNotFound  = 127
 )
 
-// replacedEnv are removed from the command's environment: the credentials
-// and expiry are set anew, and a profile would make the command's SDK pick
-// other credentials than the injected ones.
-var replacedEnv = []string{
+// Variables exec sets to tell the command, its scripts and prompts that it
+// runs inside stschain, and as what.
+const (
+	profileMarker = "STSCHAIN_PROFILE"  // the profile of the chain's source
+	roleMarker    = "STSCHAIN_ROLE_ARN" // the chain's last role
+)
+
+// removedEnv are never passed from stschain's environment to exec's
+// command (nor is the variable --totp-secret-env names). Those the command
+// needs are set anew: the credentials, or with --server the server's two
+// variables; the markers; the region with --region.
+var removedEnv = []string{
+	// The credentials, and what the SDKs read beside them.
 	"AWS_ACCESS_KEY_ID",
 	"AWS_SECRET_ACCESS_KEY",
 	"AWS_SESSION_TOKEN",
-	"AWS_SECURITY_TOKEN", // boto2's name of the session token
 	"AWS_CREDENTIAL_EXPIRATION",
-	"AWS_ACCOUNT_ID", // read with the keys by the SDKs, for account-based endpoints
+	"AWS_ACCOUNT_ID",
+	// Older names of the same: the Go SDK reads AWS_ACCESS_KEY and
+	// AWS_SECRET_KEY, boto2 AWS_SECURITY_TOKEN.
+	"AWS_ACCESS_KEY",
+	"AWS_SECRET_KEY",
+	"AWS_SECURITY_TOKEN",
+	// Container credentials, which the SDKs would use in place of the
+	// keys when these are missing (--server sets its own).
+	credserver.FullURIEnv,
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+	credserver.AuthTokenEnv,
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	// Web identity (EKS IRSA, CI OIDC): another set of credentials.
+	"AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN",
+	"AWS_ROLE_SESSION_NAME",
+	// A profile would make the command's SDK pick other credentials.
 	"AWS_PROFILE",
 	"AWS_DEFAULT_PROFILE",
-	depthVar, // the command starts a new nesting of its own
+	// stschain's own: the command starts a nesting of its own, and gets
+	// the markers of this run.
+	depthVar,
+	profileMarker,
+	roleMarker,
 }
 
 func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
@@ -46,7 +78,7 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return fail(stderr, err)
 	}
 	if len(command) == 0 {
-		return fail(stderr, usagef("stschain exec: no COMMAND given: want stschain exec [flags] -- COMMAND [ARG...]"))
+		command = []string{shell(env)}
 	}
 
 	sigCtx, stopSignals := withSignals(ctx)
@@ -55,9 +87,28 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		stopSignals()
 		return code
 	}
+	var set []string
+	if f.server {
+		srv, err := credserver.Start(c.provider)
+		if err != nil {
+			stopSignals()
+			return fail(stderr, err)
+		}
+		// Deferred first, so run last: the server outlives the command
+		// and waits for its requests in flight.
+		defer srv.Close()
+		set = srv.Env()
+	} else {
+		set = credentialEnv(creds)
+	}
+	set = append(set, markerEnv(f, env)...)
+	if c.region != "" {
+		set = append(set, "AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region)
+	}
+
 	// From here on signals go to the command. Catch them before releasing
 	// the credential phase's handler, so none is lost between the two.
-	sigs := make(chan os.Signal, 4)
+	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	stopSignals()
@@ -66,17 +117,17 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
-	cmd.Env = childEnv(os.Environ(), creds, c.region)
+	cmd.Env = childEnv(os.Environ(), f.totpSecretEnv, set)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = childSysProcAttr()
+	done, err := startCommand(cmd)
+	if err != nil {
 		fmt.Fprintf(stderr, "stschain exec: %v\n", err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return exitNotFound
 		}
 		return exitCannotRun
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
@@ -89,28 +140,45 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 }
 
-// childEnv is environ without replacedEnv (and the region variables when
-// region is set), plus the credentials and region.
-func childEnv(environ []string, creds aws.Credentials, region string) []string {
-	drop := func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		for _, r := range replacedEnv {
-			if k == r {
-				return true
-			}
-		}
-		return region != "" && (k == "AWS_REGION" || k == "AWS_DEFAULT_REGION")
+// shell is the command exec runs when none is given: $SHELL, else
+// /bin/sh.
+func shell(env func(string) string) string {
+	if sh := env("SHELL"); sh != "" {
+		return sh
 	}
-	out := make([]string, 0, len(environ)+7)
-	for _, kv := range environ {
-		if !drop(kv) {
-			out = append(out, kv)
+	return "/bin/sh"
+}
+
+// startCommand starts cmd and returns the channel of its Wait. It starts
+// cmd from a goroutine locked to its OS thread, which stays until cmd has
+// exited: the kernel sends the Pdeathsig of childSysProcAttr when the
+// thread that started the command exits, and the Go runtime may end a
+// thread that no goroutine holds.
+func startCommand(cmd *exec.Cmd) (<-chan error, error) {
+	started := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
 		}
+		started <- nil
+		done <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
 	}
-	out = append(out,
-		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-	)
+	return done, nil
+}
+
+// credentialEnv are the variables that give the command creds.
+func credentialEnv(creds aws.Credentials) []string {
+	out := []string{
+		"AWS_ACCESS_KEY_ID=" + creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + creds.SecretAccessKey,
+	}
 	if creds.SessionToken != "" {
 		out = append(out, "AWS_SESSION_TOKEN="+creds.SessionToken)
 	}
@@ -120,10 +188,46 @@ func childEnv(environ []string, creds aws.Credentials, region string) []string {
 	if creds.AccountID != "" {
 		out = append(out, "AWS_ACCOUNT_ID="+creds.AccountID)
 	}
-	if region != "" {
-		out = append(out, "AWS_REGION="+region, "AWS_DEFAULT_REGION="+region)
+	return out
+}
+
+// markerEnv are the variables that tell the command it runs inside
+// stschain: STSCHAIN_PROFILE, the profile of the chain's source (--profile,
+// else AWS_PROFILE, else "default"), and, when the chain has a role,
+// STSCHAIN_ROLE_ARN, its last role.
+func markerEnv(f *chainFlags, env func(string) string) []string {
+	profile := f.profile
+	if profile == "" {
+		profile = env("AWS_PROFILE")
+	}
+	if profile == "" {
+		profile = "default"
+	}
+	out := []string{profileMarker + "=" + profile}
+	if n := len(f.roleARNs); n > 0 {
+		out = append(out, roleMarker+"="+f.roleARNs[n-1])
 	}
 	return out
+}
+
+// childEnv is environ without removedEnv, the variable secretVar names
+// (when not empty) and the variables of set, followed by set.
+func childEnv(environ []string, secretVar string, set []string) []string {
+	drop := slices.Clone(removedEnv)
+	if secretVar != "" {
+		drop = append(drop, secretVar)
+	}
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		drop = append(drop, k)
+	}
+	out := make([]string, 0, len(environ)+len(set))
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(drop, k) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
 }
 
 // exitStatus is the status stschain exec exits with after the command's

@@ -14,17 +14,18 @@ import (
 
 func TestExecEnvironment(t *testing.T) {
 	h := isolateEnv(t)
-	srv, _ := newServer(t)
+	srv, _ := newServer(t, inRegion("eu-west-1"))
 	t.Setenv("AWS_PROFILE", "source") // the source profile; the command must not see it
 	t.Setenv("AWS_DEFAULT_PROFILE", "source")
 	r := runInProcess(t, "exec", "--role-arn", roleA, "--region", "eu-west-1",
 		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
 		"sh", "-c", `printf '%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN" `+
-			`"$AWS_CREDENTIAL_EXPIRATION" "$AWS_REGION" "$AWS_DEFAULT_REGION" "${AWS_PROFILE-unset}" "${AWS_DEFAULT_PROFILE-unset}" "${`+depthVar+`-unset}"`)
+			`"$AWS_CREDENTIAL_EXPIRATION" "$AWS_REGION" "$AWS_DEFAULT_REGION" "${AWS_PROFILE-unset}" "${AWS_DEFAULT_PROFILE-unset}" "${`+depthVar+`-unset}" `+
+			`"$STSCHAIN_PROFILE" "$STSCHAIN_ROLE_ARN" "${AWS_CONTAINER_CREDENTIALS_FULL_URI-unset}"`)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Empty(t, r.stderr)
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	require.Len(t, lines, 9, r.stdout)
+	require.Len(t, lines, 12, r.stdout)
 
 	calls := srv.CallsFor("AssumeRole")
 	require.Len(t, calls, 1)
@@ -35,9 +36,52 @@ func TestExecEnvironment(t *testing.T) {
 	exp, err := time.Parse(time.RFC3339, lines[3])
 	require.NoError(t, err)
 	assert.True(t, exp.After(time.Now()))
-	assert.Equal(t, []string{"eu-west-1", "eu-west-1", "unset", "unset", "unset"}, lines[4:])
+	assert.Equal(t, []string{"eu-west-1", "eu-west-1", "unset", "unset", "unset", "source", roleA, "unset"}, lines[4:])
 	assert.Equal(t, srv.AssumedRoleARN(roleA, calls[0].RoleSessionName),
 		callerARN(t, srv, processCredentials{AccessKeyID: lines[0], SecretAccessKey: lines[1], SessionToken: lines[2]}))
+}
+
+// TestExecServerEnvironment: with --server the command gets the server's
+// two variables and no keys, and the server answers with the chain's
+// credentials.
+func TestExecServerEnvironment(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t, inRegion("eu-west-1"))
+	r := runInProcess(t, "exec", "--server", "--profile", "source", "--role-arn", roleA, "--region", "eu-west-1",
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--",
+		"sh", "-c", `printf '%s\n' "${AWS_ACCESS_KEY_ID-unset}" "${AWS_SECRET_ACCESS_KEY-unset}" "${AWS_SESSION_TOKEN-unset}" `+
+			`"${AWS_CREDENTIAL_EXPIRATION-unset}" "$AWS_REGION" "$AWS_CONTAINER_CREDENTIALS_FULL_URI" "$AWS_CONTAINER_AUTHORIZATION_TOKEN"`)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 7, r.stdout)
+	assert.Equal(t, []string{"unset", "unset", "unset", "unset", "eu-west-1"}, lines[:5])
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/credentials$`, lines[5])
+	assert.Len(t, lines[6], 43, "256 bits in unpadded base64")
+	assertNoSecret(t, r.stderr)
+}
+
+func TestExecStartsShell(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t)
+	fake := h.dir + "/fake-shell"
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\necho \"fake shell $# $STSCHAIN_PROFILE $STSCHAIN_ROLE_ARN\"\n"), 0o700))
+	args := []string{"exec", "--profile", "source", "--role-arn", roleA, "--endpoint-url", srv.URL, "--cache-dir", h.cache}
+
+	t.Setenv("SHELL", fake)
+	for _, a := range [][]string{args, append(args, "--")} {
+		r := runInProcess(t, a...)
+		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+		assert.Equal(t, "fake shell 0 source "+roleA+"\n", r.stdout, "$SHELL with no arguments")
+	}
+
+	// No $SHELL: /bin/sh, which reads its commands from standard input.
+	require.NoError(t, os.Unsetenv("SHELL"))
+	var stdout, stderr strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), testTime)
+	defer cancel()
+	code := run(ctx, args, strings.NewReader("echo \"sh $STSCHAIN_PROFILE\"\nexit 3\n"), &stdout, &stderr, os.Getenv)
+	assert.Equal(t, 3, code, "stderr: %s", stderr.String())
+	assert.Equal(t, "sh source\n", stdout.String())
 }
 
 func TestExecExitStatus(t *testing.T) {

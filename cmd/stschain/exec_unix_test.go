@@ -5,8 +5,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,26 +19,35 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// signalScript waits until a signal's trap reports it, with the number of
-// SIGINTs seen, and exits 42.
-const signalScript = `n=0
-trap 'n=$((n+1)); echo "got-int $n"' INT
-trap 'echo "got-term $n"; kill $!; exit 42' TERM
+// signalScript counts the signals that reach it, printing "got SIG N" for
+// each, until SIGTERM, whose trap prints every count and exits 42.
+const signalScript = `hup=0 int=0 quit=0 usr1=0 usr2=0 alrm=0
+trap 'hup=$((hup+1)); echo "got HUP $hup"' HUP
+trap 'int=$((int+1)); echo "got INT $int"' INT
+trap 'quit=$((quit+1)); echo "got QUIT $quit"' QUIT
+trap 'usr1=$((usr1+1)); echo "got USR1 $usr1"' USR1
+trap 'usr2=$((usr2+1)); echo "got USR2 $usr2"' USR2
+trap 'alrm=$((alrm+1)); echo "got ALRM $alrm"' ALRM
+trap 'echo "got TERM hup=$hup int=$int quit=$quit usr1=$usr1 usr2=$usr2 alrm=$alrm"; kill $!; exit 42' TERM
 sleep 60 & echo ready; while :; do wait; done`
 
-// startExec starts the built binary running signalScript through exec, in
-// a session of its own (so without a controlling terminal unless attr
-// gives one), and waits for the script to be ready. It returns the
-// command and a reader of the script's output lines.
-func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io.Reader) (*exec.Cmd, *bufio.Scanner) {
+// startExec starts the built binary running script (signalScript when
+// empty) through exec, with the SysProcAttr attr (Setsid gives it a
+// session of its own, without a controlling terminal unless attr gives
+// one), and waits for the script to print "ready". It returns the command,
+// a reader of the script's output lines, and the line that said "ready".
+func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io.Reader, script string) (*exec.Cmd, *bufio.Scanner, string) {
 	t.Helper()
+	if script == "" {
+		script = signalScript
+	}
 	bin := binary(t)
 	srv, _ := newServer(t)
 	h := newTestHome(t)
 	ctx, cancel := context.WithTimeout(t.Context(), testTime)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--role-arn", roleA,
-		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "sh", "-c", signalScript)
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "sh", "-c", script)
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = h.environ()
 	cmd.SysProcAttr = attr
@@ -43,9 +55,9 @@ func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(out)
-	_, ok := scanFor(sc, "ready")
+	ready, ok := scanFor(sc, "ready")
 	require.True(t, ok, "the command did not start")
-	return cmd, sc
+	return cmd, sc, ready
 }
 
 // scanFor reads lines until one that holds s (a terminal's echo may come
@@ -68,34 +80,145 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	return ee.ExitCode()
 }
 
-// TestExecForwardsSignals sends the binary SIGINT or SIGTERM, as kill(1)
-// does, once its command is ready: stschain passes it on exactly once, and
-// the command's trap decides the status.
+// TestExecForwardsSignals sends the binary each forwarded signal, as
+// kill(1) does, once its command is ready: stschain passes it on exactly
+// once, and the command's trap decides the status.
 func TestExecForwardsSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM} {
+		t.Run(sigName(sig), func(t *testing.T) {
 			var stderr strings.Builder
-			cmd, sc := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
+			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
 				cmd.Stderr = &stderr
 				out, err := cmd.StdoutPipe()
 				require.NoError(t, err)
 				return out
-			})
+			}, "")
 			require.NoError(t, cmd.Process.Signal(sig))
-			if sig == syscall.SIGINT {
+			counts := map[string]int{"hup": 0, "int": 0, "quit": 0, "usr1": 0, "usr2": 0, "alrm": 0}
+			if sig != syscall.SIGTERM {
 				require.True(t, sc.Scan(), "stderr: %s", stderr.String())
-				assert.Equal(t, "got-int 1", sc.Text())
+				assert.Equal(t, "got "+sigName(sig)+" 1", sc.Text())
 				// Signals reach the script in the order stschain passes
-				// them on: a second SIGINT would be counted before this.
+				// them on, and pending ones in the order of their numbers,
+				// all below SIGTERM's: a second one would be counted
+				// before this.
 				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+				counts[strings.ToLower(sigName(sig))] = 1
 			}
 			require.True(t, sc.Scan(), "stderr: %s", stderr.String())
-			want := "got-term 0"
-			if sig == syscall.SIGINT {
-				want = "got-term 1"
-			}
-			assert.Equal(t, want, sc.Text())
+			assert.Equal(t, fmt.Sprintf("got TERM hup=%d int=%d quit=%d usr1=%d usr2=%d alrm=%d",
+				counts["hup"], counts["int"], counts["quit"], counts["usr1"], counts["usr2"], counts["alrm"]), sc.Text())
 			assert.Equal(t, 42, exitCode(t, cmd), "stderr: %s", stderr.String())
+			assert.Empty(t, stderr.String())
+		})
+	}
+}
+
+// sigName is the signal's name without SIG.
+func sigName(sig syscall.Signal) string {
+	return map[syscall.Signal]string{
+		syscall.SIGHUP: "HUP", syscall.SIGINT: "INT", syscall.SIGQUIT: "QUIT", syscall.SIGTERM: "TERM",
+		syscall.SIGUSR1: "USR1", syscall.SIGUSR2: "USR2", syscall.SIGALRM: "ALRM",
+	}[sig]
+}
+
+// TestExecEnvironmentLeaks plants every variable exec must not pass on in
+// stschain's environment, with the TOTP seed of --totp-secret-env, and
+// reads the command's whole environment: none is there, with or without
+// --server.
+func TestExecEnvironmentLeaks(t *testing.T) {
+	bin := binary(t)
+	var plants []string
+	for _, k := range removedEnv {
+		plants = append(plants, k+"=LEAK-"+k)
+	}
+	plants = append(plants, "MY_TOTP_SEED="+totpSecret)
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			srv, serial := newServer(t)
+			h := newTestHome(t)
+			args := []string{"exec", "--profile", "source", "--mfa-serial", serial, "--totp-secret-env", "MY_TOTP_SEED",
+				"--role-arn", roleMFA, "--endpoint-url", srv.URL, "--cache-dir", h.cache}
+			if server {
+				args = append(args, "--server")
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), testTime)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append(args, "--", "env")...)
+			cmd.Env = h.environ(plants...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+
+			env := map[string]string{}
+			for _, kv := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+			assert.NotContains(t, stdout.String(), "LEAK")
+			assert.NotContains(t, stdout.String(), totpSecret)
+			assert.NotContains(t, env, "MY_TOTP_SEED")
+			assert.NotContains(t, env, depthVar)
+			assert.Equal(t, "source", env[profileMarker])
+			assert.Equal(t, roleMFA, env[roleMarker])
+			if server {
+				assert.NotContains(t, env, "AWS_ACCESS_KEY_ID")
+				assert.NotContains(t, env, "AWS_SECRET_ACCESS_KEY")
+				assert.NotContains(t, env, "AWS_SESSION_TOKEN")
+				assert.Regexp(t, `^http://127\.0\.0\.1:\d+/credentials$`, env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
+				assert.NotEmpty(t, env["AWS_CONTAINER_AUTHORIZATION_TOKEN"])
+			} else {
+				assert.Equal(t, srv.CallsFor("AssumeRole")[0].IssuedAccessKeyID, env["AWS_ACCESS_KEY_ID"])
+				assert.NotContains(t, env, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+			}
+			for _, k := range removedEnv {
+				if !slices.Contains([]string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+					"AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+					"AWS_CONTAINER_AUTHORIZATION_TOKEN", profileMarker, roleMarker}, k) {
+					assert.NotContains(t, env, k)
+				}
+			}
+		})
+	}
+}
+
+// TestSignalBeforeCommand signals the binary while it waits for an MFA
+// code: the credential phase ends, the command is not run, and the status
+// is 128+N.
+func TestSignalBeforeCommand(t *testing.T) {
+	bin := binary(t)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGUSR1} {
+		t.Run(sigName(sig), func(t *testing.T) {
+			srv, serial := newServer(t)
+			h := newTestHome(t)
+			marker := h.dir + "/ran"
+			ctx, cancel := context.WithTimeout(t.Context(), testTime)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--mfa-serial", serial,
+				"--mfa-process", "echo waiting $$ >&2; exec sleep 60", "--role-arn", roleMFA,
+				"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "touch", marker)
+			cmd.Env = h.environ()
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+			cmd.WaitDelay = 5 * time.Second
+			stderr, err := cmd.StderrPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			sc := bufio.NewScanner(stderr)
+			waiting, ok := scanFor(sc, "waiting")
+			require.True(t, ok, "the MFA process did not start")
+			// The refresh, shared by every caller, does not end with one
+			// caller: stop the MFA process that stschain leaves.
+			pid, err := strconv.Atoi(strings.TrimPrefix(waiting, "waiting "))
+			require.NoError(t, err, waiting)
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+
+			require.NoError(t, cmd.Process.Signal(sig))
+			require.True(t, sc.Scan())
+			assert.Equal(t, "stschain: interrupted by "+sig.String(), sc.Text())
+			assert.Equal(t, 128+int(sig), exitCode(t, cmd))
+			assert.NoFileExists(t, marker)
+			assert.Zero(t, srv.CountCalls(""))
 		})
 	}
 }

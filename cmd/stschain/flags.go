@@ -14,22 +14,33 @@ import (
 	"github.com/stschain/stschain"
 )
 
-// chainFlags are the flags both subcommands share: what the chain is and
-// where its source credentials come from.
+// chainFlags are the flags of credential-process, exec and export: what
+// the chain is and where its source credentials come from, and the few
+// that one subcommand has.
 type chainFlags struct {
 	roleARNs        stringList
 	mfaSerial       string
 	totpSecretEnv   string
+	mfaProcess      string
+	mfaToken        string
 	sessionDuration durationFlag
 	duration        durationFlag
 	sessionName     string
 	externalID      string
+	tags            tagList
+	transitiveTags  stringList
+	sourceIdentity  string
+	policyARNs      stringList
+	policyFile      string
 	profile         string
 	region          string
 	endpointURL     string
 	cacheDir        string
 	noCache         bool
 	verbose         bool
+
+	server bool   // exec only
+	format string // export only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -42,6 +53,30 @@ func (l *stringList) Set(s string) error {
 		return errors.New("empty value")
 	}
 	*l = append(*l, s)
+	return nil
+}
+
+// tagList is --tag: KEY=VALUE, repeatable, each key once.
+type tagList struct {
+	keys []string          // in the order given
+	m    map[string]string // by key
+}
+
+func (l *tagList) String() string { return strings.Join(l.keys, ",") }
+
+func (l *tagList) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return errors.New("want KEY=VALUE, such as team=platform")
+	}
+	if _, dup := l.m[k]; dup {
+		return fmt.Errorf("tag %q is given twice", k)
+	}
+	if l.m == nil {
+		l.m = map[string]string{}
+	}
+	l.keys = append(l.keys, k)
+	l.m[k] = v
 	return nil
 }
 
@@ -97,21 +132,86 @@ per session.`,
 
   aws s3 ls --profile deploy`,
 	},
+	"export": {
+		name:     "export",
+		synopsis: "stschain export [flags] [--format FORMAT]",
+		about:    exportAbout(),
+		example: `  eval "$(stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format env)"
+  stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format powershell | Invoke-Expression`,
+	},
 	"exec": {
 		name:     "exec",
-		synopsis: "stschain exec [flags] -- COMMAND [ARG...]",
-		about: `Runs COMMAND with the credentials of the last link of the chain in
-AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_CREDENTIAL_EXPIRATION (RFC 3339) and, for a role, AWS_ACCOUNT_ID;
-AWS_REGION and AWS_DEFAULT_REGION when --region is given; and AWS_PROFILE
-and AWS_DEFAULT_PROFILE removed so that COMMAND uses these credentials.
-Standard input, output and error are COMMAND's; SIGINT and SIGTERM are
-passed on to it (Ctrl-C on the terminal reaches it directly, once). The
-exit status is COMMAND's (128+N when signal N killed it). The credentials
-are not renewed while COMMAND runs: ask for a --duration that covers it.`,
+		synopsis: "stschain exec [flags] [--] [COMMAND [ARG...]]",
+		about:    execAbout(),
 		example: `  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
-  stschain exec --role-arn arn:aws:iam::222222222222:role/a --role-arn arn:aws:iam::333333333333:role/b --region eu-west-1 -- aws sts get-caller-identity`,
+  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
+  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy   # a shell`,
 	},
+}
+
+// exportAbout is the description of export, with its formats.
+func exportAbout() string {
+	var b strings.Builder
+	b.WriteString(`Prints the credentials of the last link of the chain on standard output,
+as the AWS CLI v2's "aws configure export-credentials --format FORMAT"
+does, byte for byte, so that what reads its output reads stschain's.
+The formats:
+`)
+	for _, f := range exportFormats {
+		fmt.Fprintf(&b, "  %-13s %s\n", f.name, f.about)
+	}
+	b.WriteString(`Sessions are cached in --cache-dir (the AWS CLI's cache by default), as
+for credential-process. The credentials are not renewed: for a command
+that runs longer than a session, use "stschain exec --server".`)
+	return b.String()
+}
+
+// execAbout is the description of exec, with the list of removedEnv.
+func execAbout() string {
+	return `Runs COMMAND with the credentials of the last link of the chain; without
+COMMAND, starts $SHELL (else /bin/sh).
+
+COMMAND gets the credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_CREDENTIAL_EXPIRATION (RFC 3339) and, for a role,
+AWS_ACCOUNT_ID; they are not renewed while it runs. With --server it gets
+AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN
+instead, no keys: its SDK fetches fresh credentials from stschain, which
+listens on 127.0.0.1 while COMMAND runs, whenever it needs them, and the
+chain refreshes in the background, so COMMAND can outlive any session.
+Either way COMMAND gets AWS_REGION and AWS_DEFAULT_REGION with --region,
+and ` + profileMarker + ` (--profile, else AWS_PROFILE, else "default") and,
+with a role, ` + roleMarker + ` (the last role), which tell scripts and
+prompts that they run inside stschain, and as what.
+
+These never reach COMMAND from stschain's environment, nor does the
+variable --totp-secret-env names:
+` + wrapList(removedEnv, "  ", 76) + `
+
+Standard input, output and error are COMMAND's, and so is the process
+group. SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2 and SIGALRM are
+passed on to COMMAND, once each; Ctrl-C and Ctrl-\ on the terminal reach it
+directly, and stschain does not pass them on again. Ctrl-Z, fg and bg stop
+and continue both. On Linux COMMAND gets SIGTERM when stschain dies. The
+exit status is COMMAND's (128+N when signal N killed it).`
+}
+
+// wrapList joins words with spaces into lines of at most width bytes,
+// each starting with indent.
+func wrapList(words []string, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 const commonHelp = `The chain, from the source credentials up, each link signed with the
@@ -123,6 +223,11 @@ credentials of the link below it:
      MFA be assumed without asking again (ask once a day, not once an hour)
   3. each --role-arn in the order given; without --session-duration the
      first one carries the MFA of --mfa-serial
+Session tags (--tag, --transitive-tag-key) and --source-identity are sent
+with the first role and pass up the chain: AWS carries transitive tags and
+the source identity through role chaining. Session policies (--policy-arn,
+--policy-file) and --external-id are sent with the last role, whose
+session they scope.
 With no --role-arn the chain is a single GetSessionToken link (with
 --mfa-serial: an MFA session of the user, like "aws sts get-session-token").
 The source credentials of a GetSessionToken link must be an IAM user's
@@ -136,18 +241,31 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("stschain "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
 	fs.Var(&f.roleARNs, "role-arn", "`ARN` of a role to assume; repeat for a chain, first assumed first, each with the credentials of the one before")
-	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal unless --totp-secret-env is given")
+	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal (again after a mistyped code or one STS refused, up to three times) unless --totp-secret-env, --mfa-process or --mfa-token gives it")
 	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "`NAME` of an environment variable holding the base32 secret of the --mfa-serial virtual device; codes are computed from it instead of asked for")
+	fs.StringVar(&f.mfaProcess, "mfa-process", "", "`command` run with sh -c for each MFA code of --mfa-serial, printing the 6 digits alone on standard output (aws-vault's mfa_process), e.g. \"ykman oath accounts code --single aws\"; STSCHAIN_MFA_SERIAL names the device")
+	fs.StringVar(&f.mfaToken, "mfa-token", "", "the current 6-digit `code` of --mfa-serial; it serves one request for a code, a second one fails")
 	fs.Var(&f.sessionDuration, "session-duration", "put a GetSessionToken link of this `duration` (15m to 36h) under the roles and give it the MFA; e.g. 12h")
 	fs.Var(&f.duration, "duration", "session `duration` of each role (15m to 12h; STS allows at most 1h for a role assumed from a role); default STS's, 1h")
 	fs.StringVar(&f.sessionName, "session-name", "", "role session `name` of each role; default a generated stschain-<time> name")
 	fs.StringVar(&f.externalID, "external-id", "", "external `ID` sent when assuming the last --role-arn (the target role) only")
+	fs.Var(&f.tags, "tag", "session tag `KEY=VALUE` sent when assuming the first --role-arn; repeat for more. A transitive tag passes on to the roles assumed after it")
+	fs.Var(&f.transitiveTags, "transitive-tag-key", "`KEY` of a --tag that is transitive: AWS carries it through the role chain to every later role; repeatable")
+	fs.StringVar(&f.sourceIdentity, "source-identity", "", "source identity `ID` sent when assuming the first --role-arn; AWS carries it through the role chain")
+	fs.Var(&f.policyARNs, "policy-arn", "`ARN` of a managed session policy for the last --role-arn, whose session it scopes; repeatable")
+	fs.StringVar(&f.policyFile, "policy-file", "", "`file` of an inline session policy (JSON) for the last --role-arn, whose session it scopes")
 	fs.StringVar(&f.profile, "profile", "", "shared config `profile` of the source credentials; default the SDK's default chain (which reads AWS_PROFILE)")
 	fs.StringVar(&f.region, "region", "", "AWS `region` of the STS calls (and of COMMAND, for exec); default the profile's, else us-east-1")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "STS endpoint `URL` for every link, e.g. https://sts.eu-west-1.amazonaws.com")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` of the session cache, shared with the AWS CLI; default ~/.aws/cli/cache")
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache (wins over --cache-dir)")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on standard error (never a secret)")
+	switch name {
+	case "exec":
+		fs.BoolVar(&f.server, "server", false, "serve the chain to COMMAND from a local credential server instead of putting keys in its environment: COMMAND gets fresh credentials for as long as it runs")
+	case "export":
+		fs.StringVar(&f.format, "format", "process", "output `format`, as the AWS CLI v2's \"aws configure export-credentials\": "+strings.Join(formatNames(), ", "))
+	}
 	return fs
 }
 
@@ -185,15 +303,47 @@ func (f *chainFlags) validate(name string) error {
 		return usagef("stschain "+name+": "+format, args...)
 	}
 	roles := len(f.roleARNs) > 0
+	var sources []string
+	for _, src := range []struct{ flag, value string }{
+		{"--totp-secret-env", f.totpSecretEnv}, {"--mfa-process", f.mfaProcess}, {"--mfa-token", f.mfaToken},
+	} {
+		if src.value != "" {
+			sources = append(sources, src.flag)
+		}
+	}
 	switch {
-	case f.totpSecretEnv != "" && f.mfaSerial == "":
-		return bad("--totp-secret-env needs --mfa-serial (the device the secret belongs to)")
+	case len(sources) > 1:
+		return bad("%s give MFA codes each: give one", strings.Join(sources, " and "))
+	case len(sources) == 1 && f.mfaSerial == "":
+		return bad("%s needs --mfa-serial (the device whose codes it gives)", sources[0])
+	case f.mfaToken != "" && !sixDigits(strings.TrimSpace(f.mfaToken)):
+		return bad("--mfa-token is not a code: want the 6 digits the device shows")
 	case !roles && f.externalID != "":
 		return bad("--external-id needs a --role-arn (it is sent with the last role)")
 	case !roles && f.sessionName != "":
 		return bad("--session-name needs a --role-arn")
 	case !roles && f.duration != 0:
 		return bad("--duration is the roles' session length and needs a --role-arn; use --session-duration for GetSessionToken")
+	}
+	for _, fl := range []struct {
+		name  string
+		given bool
+		with  string
+	}{
+		{"--tag", len(f.tags.keys) > 0, "first"},
+		{"--transitive-tag-key", len(f.transitiveTags) > 0, "first"},
+		{"--source-identity", f.sourceIdentity != "", "first"},
+		{"--policy-arn", len(f.policyARNs) > 0, "last"},
+		{"--policy-file", f.policyFile != "", "last"},
+	} {
+		if fl.given && !roles {
+			return bad("%s needs a --role-arn (it is sent with the %s role)", fl.name, fl.with)
+		}
+	}
+	for _, k := range f.transitiveTags {
+		if _, ok := f.tags.m[k]; !ok {
+			return bad("--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", k, k)
+		}
 	}
 	for i := 1; i < len(f.roleARNs); i++ {
 		if f.roleARNs[i] == f.roleARNs[i-1] {
@@ -216,6 +366,11 @@ func (f *chainFlags) validate(name string) error {
 		}
 	}
 	return nil
+}
+
+// sixDigits reports whether s is a 6-digit MFA code.
+func sixDigits(s string) bool {
+	return len(s) == 6 && strings.Trim(s, "0123456789") == ""
 }
 
 // regionRe matches what the SDK accepts as a region: a DNS label of lower

@@ -42,6 +42,11 @@ func TestUsageErrors(t *testing.T) {
 		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
 		{"session name without role", []string{"credential-process", "--session-name", "me"}, "--session-name needs a --role-arn"},
 		{"totp without serial", []string{"credential-process", "--role-arn", roleA, "--totp-secret-env", "X"}, "--totp-secret-env needs --mfa-serial"},
+		{"mfa process without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-process", "echo 123456"}, "--mfa-process needs --mfa-serial"},
+		{"mfa token without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-token", "123456"}, "--mfa-token needs --mfa-serial"},
+		{"mfa token not a code", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "12345"}, "--mfa-token is not a code: want the 6 digits"},
+		{"two MFA sources", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--", "true"}, "--mfa-process and --mfa-token give MFA codes each: give one"},
+		{"three MFA sources", []string{"export", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--totp-secret-env", "X"}, "--totp-secret-env and --mfa-process and --mfa-token give MFA codes each"},
 		{"totp env empty", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "EMPTY_SECRET"}, "EMPTY_SECRET of --totp-secret-env is empty or unset"},
 		{"totp env unset", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "NO_SUCH_VAR_STSCHAIN", "--", "true"}, "NO_SUCH_VAR_STSCHAIN of --totp-secret-env is empty or unset"},
 		{"totp env not base32", []string{"credential-process", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "BAD_SECRET"}, "BAD_SECRET of --totp-secret-env: the TOTP secret is not base32"},
@@ -50,8 +55,6 @@ func TestUsageErrors(t *testing.T) {
 		{"invalid MFA serial", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "x"}, `SerialNumber "x"`},
 		{"invalid session name", []string{"credential-process", "--role-arn", roleA, "--session-name", "a b"}, `RoleSessionName "a b" is invalid`},
 		{"extra argument", []string{"credential-process", "--role-arn", roleA, "extra"}, `unexpected argument "extra"`},
-		{"exec without command", []string{"exec", "--role-arn", roleA}, "no COMMAND given"},
-		{"exec without command after --", []string{"exec", "--role-arn", roleA, "--"}, "no COMMAND given"},
 		{"help of unknown subcommand", []string{"help", "assume"}, `unknown subcommand "assume"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,8 +80,9 @@ func TestNoArgumentsPrintsUsage(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	flags := []string{
-		"--role-arn", "--mfa-serial", "--totp-secret-env", "--session-duration", "--duration",
-		"--session-name", "--external-id", "--profile", "--region", "--endpoint-url",
+		"--role-arn", "--mfa-serial", "--totp-secret-env", "--mfa-process", "--mfa-token", "--session-duration", "--duration",
+		"--session-name", "--external-id", "--tag", "--transitive-tag-key", "--source-identity", "--policy-arn", "--policy-file",
+		"--profile", "--region", "--endpoint-url",
 		"--cache-dir", "--no-cache", "--verbose", "--help",
 	}
 	for _, args := range [][]string{
@@ -89,6 +93,8 @@ func TestHelp(t *testing.T) {
 		{"exec", "-h"},
 		{"help", "exec"},
 		{"help", "credential-process"},
+		{"export", "--help"},
+		{"help", "export"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := runInProcess(t, args...)
@@ -107,7 +113,9 @@ func TestHelp(t *testing.T) {
 			assert.Equal(t, exitOK, r.code)
 			assert.Empty(t, r.stderr)
 			assert.Contains(t, r.stdout, "stschain credential-process [flags]")
-			assert.Contains(t, r.stdout, "stschain exec [flags] -- COMMAND")
+			assert.Contains(t, r.stdout, "stschain exec [flags] [--] [COMMAND [ARG...]]")
+			assert.Contains(t, r.stdout, "stschain export [flags] [--format FORMAT]")
+			assert.Contains(t, r.stdout, "stschain version")
 			assert.Contains(t, r.stdout, "credential_process = stschain credential-process")
 		})
 	}
@@ -127,33 +135,70 @@ func TestDurationFlag(t *testing.T) {
 }
 
 func TestChildEnv(t *testing.T) {
-	// The parent has a whole set of credentials of its own.
-	environ := []string{
-		"PATH=/bin", "AWS_PROFILE=dev", "AWS_DEFAULT_PROFILE=dev", "AWS_ACCESS_KEY_ID=OLD",
-		"AWS_SECRET_ACCESS_KEY=OLD", "AWS_SESSION_TOKEN=OLD", "AWS_SECURITY_TOKEN=OLD",
-		"AWS_CREDENTIAL_EXPIRATION=2000-01-01T00:00:00Z", "AWS_ACCOUNT_ID=999999999999",
-		"AWS_REGION=us-west-2", depthVar + "=3", "KEEP=1", "AWS_PROFILE_LIKE=kept",
+	// The parent has a whole set of credentials of its own: every variable
+	// of removedEnv, and the TOTP seed of --totp-secret-env.
+	environ := []string{"PATH=/bin", "KEEP=1", "AWS_PROFILE_LIKE=kept", "AWS_REGION=us-west-2", "MY_TOTP=" + totpSecret}
+	for _, k := range removedEnv {
+		environ = append(environ, k+"=OLD")
 	}
 	creds := testCreds()
-	got := childEnv(environ, creds, "")
-	assert.ElementsMatch(t, []string{
-		"PATH=/bin", "AWS_REGION=us-west-2", "KEEP=1", "AWS_PROFILE_LIKE=kept",
+	got := childEnv(environ, "MY_TOTP", credentialEnv(creds))
+	assert.Equal(t, []string{
+		"PATH=/bin", "KEEP=1", "AWS_PROFILE_LIKE=kept", "AWS_REGION=us-west-2",
 		"AWS_ACCESS_KEY_ID=ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
 		"AWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05Z", "AWS_ACCOUNT_ID=123456789012",
 	}, got)
 
-	got = childEnv(environ, creds, "eu-west-1")
+	// What set gives replaces the parent's.
+	got = childEnv(environ, "", []string{"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1"})
 	assert.Contains(t, got, "AWS_REGION=eu-west-1")
 	assert.Contains(t, got, "AWS_DEFAULT_REGION=eu-west-1")
 	assert.NotContains(t, got, "AWS_REGION=us-west-2")
+	assert.Contains(t, got, "MY_TOTP="+totpSecret, "no --totp-secret-env: an unrelated variable")
 
 	// Whatever the new credentials lack, nothing of the parent's is left.
-	got = childEnv(environ, aws.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret"}, "")
+	got = childEnv(environ, "MY_TOTP", credentialEnv(aws.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret"}))
 	for _, kv := range got {
 		assert.NotContains(t, kv, "OLD")
-		k, _, _ := strings.Cut(kv, "=")
-		assert.NotContains(t, []string{"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CREDENTIAL_EXPIRATION", "AWS_ACCOUNT_ID"}, k)
+		assert.NotContains(t, kv, totpSecret)
 	}
+	assert.Len(t, got, 6)
+}
+
+func TestMarkerEnv(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	awsProfile := func(k string) string {
+		if k == "AWS_PROFILE" {
+			return "from-env"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name string
+		f    chainFlags
+		env  func(string) string
+		want []string
+	}{
+		{"profile flag", chainFlags{profile: "me"}, awsProfile, []string{"STSCHAIN_PROFILE=me"}},
+		{"AWS_PROFILE", chainFlags{}, awsProfile, []string{"STSCHAIN_PROFILE=from-env"}},
+		{"neither", chainFlags{}, noEnv, []string{"STSCHAIN_PROFILE=default"}},
+		{"roles", chainFlags{profile: "me", roleARNs: stringList{roleA, roleB}}, noEnv,
+			[]string{"STSCHAIN_PROFILE=me", "STSCHAIN_ROLE_ARN=" + roleB}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, markerEnv(&tc.f, tc.env))
+		})
+	}
+}
+
+// TestHelpListsRemovedEnv: exec's help names every variable the code
+// removes, so that the help (and the README, which copies it) cannot
+// drift from the code.
+func TestHelpListsRemovedEnv(t *testing.T) {
+	r := runInProcess(t, "help", "exec")
+	require.Equal(t, exitOK, r.code)
+	help := strings.Join(strings.Fields(r.stdout), " ")
+	assert.Contains(t, help, strings.Join(removedEnv, " "))
 }
 
 func TestNestingGuard(t *testing.T) {

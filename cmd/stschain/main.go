@@ -5,14 +5,20 @@
 // Usage:
 //
 //	stschain credential-process [flags]
-//	stschain exec [flags] -- COMMAND [ARG...]
+//	stschain exec [flags] [--] [COMMAND [ARG...]]
+//	stschain export [flags] [--format FORMAT]
+//	stschain version
 //	stschain help [SUBCOMMAND]
 //
 // credential-process prints the JSON that credential_process in an AWS
-// config profile expects. exec runs COMMAND with the credentials in
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
-// AWS_CREDENTIAL_EXPIRATION. Both build the same chain from the same flags;
-// run "stschain help" for them.
+// config profile expects. exec runs COMMAND (else a shell) with the
+// credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, or with --server from a
+// local credential server that renews them while COMMAND runs. export
+// prints them as the AWS CLI v2's "aws configure export-credentials" does.
+// All three build the same chain from the same flags; run "stschain help"
+// for them. version (or --version) prints the module version and VCS
+// revision stschain was built from.
 //
 // Exit status: 0 on success; 2 for a bad flag or usage, with one line on
 // standard error; 1 when the credentials cannot be had (an STS or source
@@ -82,10 +88,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCredentialProcess(ctx, rest, stdout, stderr, env)
 	case "exec":
 		return runExec(ctx, rest, stdin, stdout, stderr, env)
+	case "export":
+		return runExport(ctx, rest, stdout, stderr, env)
+	case "version", "--version", "-version":
+		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(rest, stdout, stderr)
 	default:
-		return fail(stderr, usagef("unknown subcommand %q: want credential-process, exec or help", cmd))
+		return fail(stderr, usagef("unknown subcommand %q: want credential-process, exec, export, version or help", cmd))
 	}
 }
 
@@ -95,11 +105,14 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	case len(args) == 0:
 		fmt.Fprint(stdout, mainUsage)
 		return exitOK
-	case len(args) == 1 && (args[0] == "credential-process" || args[0] == "exec"):
+	case len(args) == 1 && args[0] == "version":
+		fmt.Fprint(stdout, versionHelp)
+		return exitOK
+	case len(args) == 1 && subcommands[args[0]].name != "":
 		printSubcommandHelp(stdout, args[0])
 		return exitOK
 	default:
-		return fail(stderr, usagef("help: unknown subcommand %q: want credential-process or exec", strings.Join(args, " ")))
+		return fail(stderr, usagef("help: unknown subcommand %q: want credential-process, exec, export or version", strings.Join(args, " ")))
 	}
 }
 
@@ -127,8 +140,10 @@ const mainUsage = `stschain - chained, MFA-aware, cached AWS STS credentials for
 
 Usage:
   stschain credential-process [flags]           print credentials for credential_process
-  stschain exec [flags] -- COMMAND [ARG...]     run COMMAND with the credentials in its environment
-  stschain help [credential-process|exec]       show the help of a subcommand
+  stschain exec [flags] [--] [COMMAND [ARG...]] run COMMAND (else $SHELL) with the credentials
+  stschain export [flags] [--format FORMAT]     print the credentials for a shell (env, powershell ...)
+  stschain version                              print the version stschain was built from
+  stschain help [SUBCOMMAND]                    show the help of a subcommand
 
 The chain, from the source credentials up:
   source credentials (--profile, or the SDK's default chain)
@@ -141,6 +156,17 @@ Example (~/.aws/config):
 
 Example (shell):
   stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
+  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
+  eval "$(stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format env)"
 
-Run "stschain help credential-process" or "stschain help exec" for the flags.
+Run "stschain help SUBCOMMAND" for the flags.
+`
+
+// versionHelp is the help of version.
+const versionHelp = `Usage: stschain version
+       stschain --version
+
+Prints the module version and the VCS revision stschain was built from,
+and the Go toolchain: "unknown" where the build did not record them (as
+with go build -buildvcs=false).
 `

@@ -41,11 +41,12 @@ const (
 var serialSeq atomic.Int64
 
 // newServer starts a fake STS with user alice (keys, TOTP device) and the
-// roles the tests use; it returns the server and alice's MFA serial.
-func newServer(t *testing.T) (*ststest.Server, string) {
+// roles the tests use, changed by edits; it returns the server and alice's
+// MFA serial.
+func newServer(t *testing.T, edits ...func(*ststest.Config)) (*ststest.Server, string) {
 	t.Helper()
 	serial := fmt.Sprintf("arn:aws:iam::%s:mfa/alice-%d-%d", acct, os.Getpid(), serialSeq.Add(1))
-	srv := ststest.NewServer(ststest.Config{
+	cfg := ststest.Config{
 		AccountID: acct,
 		Users: []ststest.User{{
 			Name: userName, AccessKeyID: userKey, SecretAccessKey: userSecret,
@@ -58,9 +59,19 @@ func newServer(t *testing.T) (*ststest.Server, string) {
 			{ARN: roleExt, Trust: []string{userARN}, ExternalID: externalID},
 			{ARN: roleDenied, Trust: []string{"arn:aws:iam::123456789012:user/nobody"}},
 		},
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	srv := ststest.NewServer(cfg)
 	t.Cleanup(srv.Close)
 	return srv, serial
+}
+
+// inRegion makes the server an endpoint of region, which signatures must
+// be scoped to, as STS's regional endpoints are.
+func inRegion(region string) func(*ststest.Config) {
+	return func(c *ststest.Config) { c.Region = region }
 }
 
 // awsEnvNames are the variables isolateEnv clears.

@@ -7,20 +7,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
-
-// forwardedSignals end the credential phase, and are passed on to exec's
-// command once it runs.
-var forwardedSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
 
 // signalCause is the cause of a context withSignals cancelled.
 type signalCause struct{ sig os.Signal }
 
 func (c signalCause) Error() string { return "stschain: received " + c.sig.String() }
 
-// withSignals returns ctx cancelled, with a signalCause, by the first SIGINT
-// or SIGTERM, until stop is called.
+// withSignals returns ctx cancelled, with a signalCause, by the first of
+// forwardedSignals, until stop is called.
 func withSignals(ctx context.Context) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	sigs := make(chan os.Signal, 1)
@@ -69,13 +66,14 @@ func pendingSignal(ctx context.Context, sigs <-chan os.Signal) os.Signal {
 
 // reachedCommand reports whether sig, received while exec's command runs,
 // has most likely reached the command already, so that passing it on
-// would deliver it twice. That is the case of a SIGINT while stschain's
-// process group, which the command shares, is the foreground group of its
-// terminal: it comes from the keyboard (Ctrl-C), and the terminal sends it
-// to the whole group. A second SIGINT tells programs such as terraform to
-// stop at once instead of cleaning up.
+// would deliver it twice. That is the case of a keyboard signal (SIGINT,
+// SIGQUIT) while stschain's process group, which the command shares, is
+// the foreground group of its terminal: it comes from the keyboard
+// (Ctrl-C, Ctrl-\), and the terminal sends it to the whole group. A
+// second SIGINT tells programs such as terraform to stop at once instead
+// of cleaning up.
 func reachedCommand(sig os.Signal) bool {
-	return sig == os.Interrupt && inForegroundGroup()
+	return slices.Contains(keyboardSignals, sig) && inForegroundGroup()
 }
 
 // interrupted reports that sig stopped the command and returns 128+N.

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/ststest"
+)
+
+// recordingProxy forwards requests to srv and records the form of each
+// AssumeRole, for the parameters ststest does not record. The Host header
+// is passed on as the client sent it, so that SigV4 signatures hold.
+type recordingProxy struct {
+	URL   string
+	mu    sync.Mutex
+	forms []url.Values // guarded by mu
+}
+
+func newRecordingProxy(t *testing.T, srv *ststest.Server) *recordingProxy {
+	t.Helper()
+	target, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	p := &recordingProxy{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") == "AssumeRole" {
+			p.mu.Lock()
+			p.forms = append(p.forms, form)
+			p.mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	p.URL = hs.URL
+	return p
+}
+
+// sessionParams returns the session parameters of the recorded AssumeRole
+// forms: every key but the ones every call has.
+func (p *recordingProxy) sessionParams() []map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]string
+	for _, form := range p.forms {
+		m := map[string]string{}
+		for k := range form {
+			switch k {
+			case "Action", "Version", "RoleArn", "RoleSessionName":
+			default:
+				m[k] = form.Get(k)
+			}
+		}
+		m["RoleArn"] = form.Get("RoleArn")
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestSessionFlags: tags, transitive tag keys and the source identity go
+// with the first role, session policies with the last, as STS receives
+// them.
+func TestSessionFlags(t *testing.T) {
+	h := isolateEnv(t)
+	srv, _ := newServer(t)
+	proxy := newRecordingProxy(t, srv)
+	const policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	policyFile := filepath.Join(h.dir, "policy.json")
+	require.NoError(t, os.WriteFile(policyFile, []byte(policy), 0o600))
+
+	r := runInProcess(t, "credential-process", "--profile", "source", "--role-arn", roleA, "--role-arn", roleB,
+		"--tag", "team=platform", "--tag", "cost-center=42", "--tag", "empty=", "--transitive-tag-key", "team",
+		"--source-identity", "alice@example.com",
+		"--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess", "--policy-arn", "arn:aws:iam::123456789012:policy/extra",
+		"--policy-file", policyFile, "--endpoint-url", proxy.URL, "--cache-dir", h.cache)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	decodeOutput(t, r.stdout)
+
+	assert.Equal(t, []map[string]string{
+		{
+			"RoleArn":           roleA,
+			"Tags.member.1.Key": "cost-center", "Tags.member.1.Value": "42",
+			"Tags.member.2.Key": "empty", "Tags.member.2.Value": "",
+			"Tags.member.3.Key": "team", "Tags.member.3.Value": "platform",
+			"TransitiveTagKeys.member.1": "team",
+			"SourceIdentity":             "alice@example.com",
+		},
+		{
+			"RoleArn":                 roleB,
+			"PolicyArns.member.1.arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+			"PolicyArns.member.2.arn": "arn:aws:iam::123456789012:policy/extra",
+			"Policy":                  policy,
+		},
+	}, proxy.sessionParams())
+}
+
+func TestSessionFlagErrors(t *testing.T) {
+	h := isolateEnv(t)
+	bigPolicy := filepath.Join(h.dir, "big.json")
+	require.NoError(t, os.WriteFile(bigPolicy, []byte(`{"x":"`+strings.Repeat("a", 70<<10)+`"}`), 0o600))
+	badPolicy := filepath.Join(h.dir, "bad.json")
+	require.NoError(t, os.WriteFile(badPolicy, []byte(`{"Version":`), 0o600))
+	missing := filepath.Join(h.dir, "missing.json")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"tag without =", []string{"--role-arn", roleA, "--tag", "team"}, `invalid value "team" for flag -tag: want KEY=VALUE, such as team=platform`},
+		{"tag without key", []string{"--role-arn", roleA, "--tag", "=x"}, "want KEY=VALUE"},
+		{"tag twice", []string{"--role-arn", roleA, "--tag", "a=1", "--tag", "a=2"}, `tag "a" is given twice`},
+		{"transitive key not a tag", []string{"--role-arn", roleA, "--tag", "a=1", "--transitive-tag-key", "b"}, "--transitive-tag-key b is not the key of a --tag: give --tag b=VALUE too"},
+		{"tag without role", []string{"--tag", "a=1"}, "--tag needs a --role-arn (it is sent with the first role)"},
+		{"source identity without role", []string{"--source-identity", "me"}, "--source-identity needs a --role-arn"},
+		{"policy arn without role", []string{"--policy-arn", "arn:aws:iam::aws:policy/ReadOnlyAccess"}, "--policy-arn needs a --role-arn (it is sent with the last role)"},
+		{"policy file without role", []string{"--policy-file", badPolicy}, "--policy-file needs a --role-arn"},
+		{"missing policy file", []string{"--role-arn", roleA, "--policy-file", missing}, "--policy-file: open " + missing + ": no such file or directory"},
+		{"policy file too big", []string{"--role-arn", roleA, "--policy-file", bigPolicy}, "is over 64 KiB"},
+		{"policy not JSON", []string{"--role-arn", roleA, "--policy-file", badPolicy}, "Policy is not valid JSON"},
+		{"bad policy ARN", []string{"--role-arn", roleA, "--policy-arn", "ReadOnlyAccess"}, `PolicyARNs entry "ReadOnlyAccess" is not an IAM policy ARN`},
+		{"bad tag key", []string{"--role-arn", roleA, "--tag", "aws:x=1"}, `tag key "aws:x" is invalid`},
+		{"bad source identity", []string{"--role-arn", roleA, "--source-identity", "a b"}, `SourceIdentity "a b" is invalid`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runInProcess(t, append([]string{"credential-process", "--no-cache"}, tc.args...)...)
+			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
+			assert.Empty(t, r.stdout)
+			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
+			assert.Contains(t, r.stderr, tc.want)
+		})
+	}
+}

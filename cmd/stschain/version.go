@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+)
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		return fail(stderr, usagef("stschain version: unexpected argument %q: it takes none", args[0]))
+	}
+	bi, ok := debug.ReadBuildInfo()
+	fmt.Fprintln(stdout, versionLine(bi, ok))
+	return exitOK
+}
+
+// versionLine describes the build that bi (when ok) reports: the module
+// version, the VCS revision and whether the tree had changes, and the Go
+// toolchain. What the build does not record ("go build -buildvcs=false",
+// a build outside a repository) is "unknown"; a build from a source tree
+// without a version tag is version "(devel)".
+func versionLine(bi *debug.BuildInfo, ok bool) string {
+	version, revision, modified, goVersion := "unknown", "unknown", false, runtime.Version()
+	if ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		revision += " (modified)"
+	}
+	return fmt.Sprintf("stschain %s, revision %s, %s %s/%s", version, revision, goVersion, runtime.GOOS, runtime.GOARCH)
+}
