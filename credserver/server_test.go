@@ -401,7 +401,7 @@ func TestSDKEndpointProvider(t *testing.T) {
 	assert.Equal(t, acct, got.AccountID)
 	assert.True(t, got.CanExpire)
 	assert.Equal(t, want.Expires.Truncate(time.Second).UTC(), got.Expires.UTC())
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"))
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
 }
 
 // TestSDKDefaultConfig: config.LoadDefaultConfig finds the server through
@@ -469,8 +469,8 @@ func TestAWSCLI(t *testing.T) {
 		assert.Equal(t, srv.AssumedRoleARN(roleA, sessionName), out.Arn)
 		assert.Equal(t, acct, out.Account)
 	}
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "the provider's cache served the second run")
-	assert.Equal(t, 2, srv.CountCalls("GetCallerIdentity"))
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the provider's cache served the second run")
+	assert.Equal(t, 2, len(srv.Calls(ststest.Call{Action: "GetCallerIdentity"})))
 }
 
 // TestConcurrentRequests: many clients at once each get an answer.
@@ -490,5 +490,5 @@ func TestConcurrentRequests(t *testing.T) {
 	for err := range errs {
 		assert.NoError(t, err)
 	}
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"), "the provider shared one refresh")
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the provider shared one refresh")
 }

@@ -371,22 +371,6 @@ func (p Call) matches(c Call) bool {
 		eq(p.WebIdentitySubject, c.WebIdentitySubject)
 }
 
-// CallsFor returns the recorded calls whose Action is action, oldest
-// first; CallsFor("") returns those with no Action. It is
-// s.Calls(Call{Action: action}) for any other action.
-func (s *Server) CallsFor(action string) []Call {
-	if action == "" { // the zero pattern would match every call
-		return slices.DeleteFunc(s.Calls(), func(c Call) bool { return c.Action != "" })
-	}
-	return s.Calls(Call{Action: action})
-}
-
-// CountCalls returns how many recorded calls had the action; "" counts
-// them all. It is len(s.Calls(Call{Action: action})).
-func (s *Server) CountCalls(action string) int {
-	return len(s.Calls(Call{Action: action}))
-}
-
 // ResetCalls forgets the recorded calls.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain/internal/awsclitest"
+	"github.com/stschain/stschain/ststest"
 )
 
 // TestConcurrentProcessesShareOneSession starts many credential-process
@@ -54,11 +55,11 @@ func TestConcurrentProcessesShareOneSession(t *testing.T) {
 		assert.Equal(t, outputs[0].stdout, o.stdout, "process %d printed other credentials", i)
 	}
 	pc := decodeOutput(t, outputs[0].stdout)
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 1, "exactly one AssumeRole reaches STS")
 	assert.Equal(t, serial, calls[0].SerialNumber)
 	assert.Equal(t, calls[0].IssuedAccessKeyID, pc.AccessKeyID)
-	assert.Equal(t, 1, srv.CountCalls(""), "no other call either")
+	assert.Equal(t, 1, len(srv.Calls()), "no other call either")
 }
 
 // TestAWSCLIInterop has the AWS CLI run the built binary as the
@@ -99,7 +100,7 @@ func TestAWSCLIInterop(t *testing.T) {
 	}
 
 	arn := identity()
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 2)
 	assert.Equal(t, roleB, calls[1].RoleARN)
 	assert.Equal(t, srv.AssumedRoleARN(roleB, calls[1].RoleSessionName), arn)
@@ -107,6 +108,6 @@ func TestAWSCLIInterop(t *testing.T) {
 
 	srv.ResetCalls()
 	assert.Equal(t, arn, identity(), "the second run is the same session")
-	assert.Zero(t, srv.CountCalls("AssumeRole"), "the file cache served the second run")
-	assert.Equal(t, 1, srv.CountCalls("GetCallerIdentity"))
+	assert.Zero(t, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "the file cache served the second run")
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "GetCallerIdentity"})))
 }

@@ -78,7 +78,7 @@ func TestCredentialProcessTwoRoleChain(t *testing.T) {
 	assert.Empty(t, r.stderr)
 	pc := decodeOutput(t, r.stdout)
 
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 2)
 	assert.Equal(t, roleA, calls[0].RoleARN)
 	assert.Equal(t, userKey, calls[0].CallerAccessKeyID, "A is assumed with the source keys")
@@ -96,13 +96,13 @@ func TestCredentialProcessTwoRoleChain(t *testing.T) {
 		"--endpoint-url", srv.URL, "--cache-dir", h.cache)
 	require.Equal(t, exitOK, r2.code, "stderr: %s", r2.stderr)
 	assert.Equal(t, r.stdout, r2.stdout)
-	assert.Zero(t, srv.CountCalls(""))
+	assert.Zero(t, len(srv.Calls()))
 
 	// --no-cache calls STS again.
 	r3 := runInProcess(t, "credential-process", "--profile", "source",
 		"--role-arn", roleA, "--role-arn", roleB, "--endpoint-url", srv.URL, "--no-cache")
 	require.Equal(t, exitOK, r3.code, "stderr: %s", r3.stderr)
-	assert.Equal(t, 2, srv.CountCalls("AssumeRole"))
+	assert.Equal(t, 2, len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
 }
 
 func TestCredentialProcessEnvironmentKeys(t *testing.T) {
@@ -114,7 +114,7 @@ func TestCredentialProcessEnvironmentKeys(t *testing.T) {
 		"--duration", "30m", "--region", "eu-west-1", "--endpoint-url", srv.URL, "--cache-dir", h.cache)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	pc := decodeOutput(t, r.stdout)
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 1)
 	assert.Equal(t, userKey, calls[0].CallerAccessKeyID)
 	assert.Equal(t, 1800, calls[0].DurationSeconds)
@@ -135,12 +135,12 @@ func TestCredentialProcessSessionDurationMFA(t *testing.T) {
 	assert.Contains(t, r.stderr, "link="+roleMFA)
 	assertNoSecret(t, r.stderr, pc.SecretAccessKey, pc.SessionToken)
 
-	gst := srv.CallsFor("GetSessionToken")
+	gst := srv.Calls(ststest.Call{Action: "GetSessionToken"})
 	require.Len(t, gst, 1)
 	assert.Equal(t, serial, gst[0].SerialNumber, "the MFA goes on the GetSessionToken link")
 	assert.NotEmpty(t, gst[0].TokenCode)
 	assert.Equal(t, 20*3600, gst[0].DurationSeconds)
-	ar := srv.CallsFor("AssumeRole")
+	ar := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, ar, 1)
 	assert.Empty(t, ar[0].SerialNumber, "the role above carries no MFA")
 	assert.Equal(t, gst[0].IssuedAccessKeyID, ar[0].CallerAccessKeyID)
@@ -155,7 +155,7 @@ func TestCredentialProcessGetSessionTokenOnly(t *testing.T) {
 		"--mfa-serial", serial, "--totp-secret-env", totpEnv, "--endpoint-url", srv.URL, "--cache-dir", h.cache)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	pc := decodeOutput(t, r.stdout)
-	gst := srv.CallsFor("GetSessionToken")
+	gst := srv.Calls(ststest.Call{Action: "GetSessionToken"})
 	require.Len(t, gst, 1)
 	assert.Equal(t, serial, gst[0].SerialNumber)
 	assert.Equal(t, gst[0].IssuedAccessKeyID, pc.AccessKeyID)

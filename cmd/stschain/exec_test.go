@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/ststest"
 )
 
 func TestExecEnvironment(t *testing.T) {
@@ -27,7 +28,7 @@ func TestExecEnvironment(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	require.Len(t, lines, 12, r.stdout)
 
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 1)
 	assert.Equal(t, userKey, calls[0].CallerAccessKeyID, "AWS_PROFILE chose the source")
 	assert.Equal(t, calls[0].IssuedAccessKeyID, lines[0])

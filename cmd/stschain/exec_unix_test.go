@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/ststest"
 )
 
 // signalScript counts the signals that reach it, printing "got SIG N" for
@@ -169,7 +170,7 @@ func TestExecEnvironmentLeaks(t *testing.T) {
 				assert.Regexp(t, `^http://127\.0\.0\.1:\d+/credentials$`, env["AWS_CONTAINER_CREDENTIALS_FULL_URI"])
 				assert.NotEmpty(t, env["AWS_CONTAINER_AUTHORIZATION_TOKEN"])
 			} else {
-				assert.Equal(t, srv.CallsFor("AssumeRole")[0].IssuedAccessKeyID, env["AWS_ACCESS_KEY_ID"])
+				assert.Equal(t, srv.Calls(ststest.Call{Action: "AssumeRole"})[0].IssuedAccessKeyID, env["AWS_ACCESS_KEY_ID"])
 				assert.NotContains(t, env, "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 			}
 			for _, k := range removedEnv {
@@ -218,7 +219,7 @@ func TestSignalBeforeCommand(t *testing.T) {
 			assert.Equal(t, "stschain: interrupted by "+sig.String(), sc.Text())
 			assert.Equal(t, 128+int(sig), exitCode(t, cmd))
 			assert.NoFileExists(t, marker)
-			assert.Zero(t, srv.CountCalls(""))
+			assert.Zero(t, len(srv.Calls()))
 		})
 	}
 }

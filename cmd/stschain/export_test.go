@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/ststest"
 )
 
 // TestExportFormatsMatchAWSCLI compares each format with the output the
@@ -106,7 +107,7 @@ func TestExport(t *testing.T) {
 	r := runInProcess(t, args...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Empty(t, r.stderr)
-	calls := srv.CallsFor("AssumeRole")
+	calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 	require.Len(t, calls, 1)
 	var out struct {
 		Version                                   int
@@ -132,7 +133,7 @@ func TestExport(t *testing.T) {
 		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 		assert.Equal(t, f.render(creds, false), r.stdout, f.name)
 	}
-	assert.Equal(t, 1, srv.CountCalls("AssumeRole"))
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
 
 	r = runInProcess(t, append(args, "--format", "env")...)
 	sh := exec.Command("sh", "-c", r.stdout+`sh -c 'printf "%s\n" "$AWS_ACCESS_KEY_ID" "$AWS_SESSION_TOKEN" "$AWS_CREDENTIAL_EXPIRATION"'`)

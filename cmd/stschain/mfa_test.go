@@ -46,7 +46,7 @@ func mfaRun(t *testing.T, extra ...string) (result, *ststest.Server, string) {
 // it.
 func codesSent(srv *ststest.Server) []string {
 	var out []string
-	for _, c := range srv.CallsFor("AssumeRole") {
+	for _, c := range srv.Calls(ststest.Call{Action: "AssumeRole"}) {
 		s := c.TokenCode
 		if c.Status != 200 {
 			s += " refused"
@@ -61,7 +61,7 @@ func TestMFAToken(t *testing.T) {
 		r, srv, serial := mfaRun(t, "--mfa-token", goodCode)
 		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 		decodeOutput(t, r.stdout)
-		calls := srv.CallsFor("AssumeRole")
+		calls := srv.Calls(ststest.Call{Action: "AssumeRole"})
 		require.Len(t, calls, 1)
 		assert.Equal(t, serial, calls[0].SerialNumber)
 		assert.Equal(t, []string{goodCode}, codesSent(srv))
@@ -105,7 +105,7 @@ func TestMFAProcess(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
 			assert.Contains(t, r.stderr, strings.ReplaceAll(tc.want, "SERIAL", serial))
 			assert.NotContains(t, r.stderr, "98765432", "the output, which may be a code, is not shown")
-			assert.Zero(t, srv.CountCalls(""), "no STS call without a code")
+			assert.Zero(t, len(srv.Calls()), "no STS call without a code")
 		})
 	}
 }

@@ -131,7 +131,7 @@ done`, int(longRun/time.Second))}
 			// sessions are the ones the child used, and perhaps one more
 			// that it renewed as the child ended.
 			var a, b []ststest.Call
-			for _, c := range srv.CallsFor("AssumeRole") {
+			for _, c := range srv.Calls(ststest.Call{Action: "AssumeRole"}) {
 				switch c.RoleARN {
 				case roleA:
 					a = append(a, c)
