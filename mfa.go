@@ -241,12 +241,14 @@ var terminal = newPrompter()
 // mistyped code is asked for again, up to this many times in all.
 const promptAttempts = 3
 
-// PromptTokenCode is a [TokenCodeFunc] that asks the user. It writes the
-// prompt to standard error (never to standard output, which may be captured
-// by $(...) or read as credential_process output) and reads one line from
-// the controlling terminal, /dev/tty, or from standard input when there is
-// none. The input is echoed. The line, trimmed, must be 6 digits; a line
-// that is not is asked for again, up to three times in all.
+// PromptTokenCode is a [TokenCodeFunc] that asks the user. It prompts on
+// the controlling terminal, /dev/tty, and reads one line there; without a
+// terminal it prompts on standard error and reads standard input. It never
+// writes to standard output, which may be captured by $(...) or read as
+// credential_process output, and it reaches the user even when standard
+// error is captured (the AWS CLI keeps a credential_process's standard
+// error until it fails). The input is echoed. The line, trimmed, must be 6
+// digits; a line that is not is asked for again, up to three times in all.
 //
 // Prompts are serialised process-wide: a second caller waits, honouring its
 // context, until the first has its answer. When ctx ends PromptTokenCode
@@ -258,12 +260,13 @@ func PromptTokenCode(ctx context.Context, serialNumber string) (string, error) {
 		return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serialNumber, err)
 	}
 	var in io.Reader = os.Stdin
-	if tty, err := os.Open("/dev/tty"); err == nil {
+	var out io.Writer = os.Stderr
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 		// Closing the terminal also ends a read that ctx abandoned.
 		defer tty.Close()
-		in = tty
+		in, out = tty, tty
 	}
-	return terminal.prompt(ctx, in, os.Stderr, serialNumber)
+	return terminal.prompt(ctx, in, out, serialNumber)
 }
 
 // prompt is PromptTokenCode reading from in and prompting on out. Each read

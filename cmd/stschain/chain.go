@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/awsprofile"
 )
 
 // prefetchWindow is how long before expiry a cached session is replaced.
@@ -23,18 +25,22 @@ const prefetchWindow = 15 * time.Minute
 // chain is the provider of the last link and what the caller reports.
 type chain struct {
 	provider *stschain.ChainableProvider
-	region   string // the region the STS calls use, "" for the default
+	region   string // the command's region: --region, else the profile's; "" for none
+	profile  string // the profile the chain comes from, resolved; "" when none
+	roleARN  string // the top role of the chain; "" when it has none
 }
 
-// buildChain validates f and builds the chain it describes. Errors from
-// the flags, the environment variable of --totp-secret-env, the file of
-// --policy-file and stschain.NewChain are usage errors; opening the cache
-// directory and loading the source configuration are not.
+// buildChain validates f and builds the chain it describes: the chain of
+// the profile (--profile, else AWS_PROFILE, else default), built by
+// awsprofile from the AWS config files, with the links of the flags on
+// top. Errors from the flags, the environment variable of
+// --totp-secret-env, the file of --policy-file, a wrong config and
+// stschain.NewChain are usage errors; opening the cache directory is not.
 func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (*chain, error) {
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
-	tokenCode, err := tokenCodeFunc(name, f, stderr, env)
+	codes, err := codeSource(name, f, env)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +48,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	cache, err := openCache(f)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := loadSource(ctx, f)
+	cache, err := openCache(f, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -54,31 +56,106 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if f.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-
-	links := linkOptions(f, policy)
-	links[0].TokenCode = tokenCode
-	for i := range links {
-		links[i].Cache = cache
-		links[i].Logger = logger
-		links[i].PrefetchWindow = prefetchWindow
+	linkOpt := func(o *stschain.Options) {
+		o.Logger = logger
+		o.PrefetchWindow = prefetchWindow
 	}
-	top, err := stschain.NewChain(cfg, links...)
+	// --session-duration without --mfa-serial is the profile's MFA session
+	// a day, under its roles with mfa_serial; with --mfa-serial it is a
+	// link of the flags, on the profile's credentials.
+	var sessionDuration time.Duration
+	if f.mfaSerial == "" {
+		sessionDuration = time.Duration(f.sessionDuration)
+	}
+	pc, err := loadProfile(ctx, name, f, codes, cache, linkOpt, sessionDuration)
 	if err != nil {
-		return nil, usagef("%s", oneLine(err))
+		return nil, err
 	}
-	return &chain{provider: top, region: f.region}, nil
+	c := &chain{provider: pc.Top(), region: pc.Config.Region, profile: pc.Profile}
+	profileRole, sessionTaken, profileMFA := "", false, false
+	for _, l := range pc.Links {
+		switch l.Kind {
+		case awsprofile.KindAssumeRole, awsprofile.KindWebIdentity:
+			profileRole = l.RoleARN
+		case awsprofile.KindSessionToken:
+			sessionTaken = true
+		}
+		profileMFA = profileMFA || l.SerialNumber != ""
+	}
+	c.roleARN = profileRole
+
+	links := linkOptions(f, policy, profileRole != "", sessionTaken)
+	switch {
+	case len(links) == 0:
+		// The profile's chain, as it is.
+	case profileRole != "" && links[0].RoleARN == "":
+		return nil, usagef("stschain %s: --mfa-serial with --session-duration asks for an MFA GetSessionToken session on the profile's credentials, but profile %s ends in role %s, and GetSessionToken takes an IAM user's keys: leave out --mfa-serial to use the profile's mfa_serial, or give --profile a profile with keys", name, pc.Profile, profileRole)
+	default:
+		if codes == nil {
+			codes = stschain.PromptTokenCode
+		}
+		links[0].TokenCode = codes
+		for i := range links {
+			links[i].Cache = cache
+			linkOpt(&links[i])
+		}
+		top, err := stschain.NewChain(pc.Config, links...)
+		if err != nil {
+			return nil, usagef("%s", oneLine(err))
+		}
+		c.provider = top
+		if n := len(f.roleARNs); n > 0 {
+			c.roleARN = f.roleARNs[n-1]
+		}
+	}
+	if f.hasCodeSource() && f.mfaSerial == "" && !profileMFA {
+		return nil, usagef("stschain %s: %s gives MFA codes, but no link of the chain has an MFA device: give --mfa-serial, or a --profile with mfa_serial", name, f.codeSourceFlag())
+	}
+	if f.region != "" {
+		c.region = f.region
+	}
+	return c, nil
 }
 
-// linkOptions lists the options of each link f describes, bottom first:
-// the GetSessionToken link (with --session-duration, or alone without
-// --role-arn), then the roles. The first link gets the MFA serial (the
-// caller sets its TokenCode); the first role the session tags and source
-// identity, which AWS carries up a role chain; the last role the external
-// ID and the session policies (policy, the text of --policy-file), which
-// scope the final session.
-func linkOptions(f *chainFlags, policy string) []stschain.Options {
+// loadProfile loads the chain of the profile f names, with the flags that
+// reach it: the region and endpoint of every STS call, the MFA codes, the
+// cache and the links' options.
+func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain.TokenCodeFunc, cache stschain.Cache,
+	linkOpt func(*stschain.Options), sessionDuration time.Duration) (*awsprofile.Chain, error) {
+	var load []func(*config.LoadOptions) error
+	if f.region != "" {
+		load = append(load, config.WithRegion(f.region))
+	}
+	if f.endpointURL != "" {
+		load = append(load, config.WithBaseEndpoint(f.endpointURL))
+	}
+	pc, err := awsprofile.LoadChain(ctx, f.profile, func(o *awsprofile.Options) {
+		o.TokenCode = codes // nil: each profile's mfa_process, else the prompt
+		o.Cache = cache
+		o.SessionDuration = sessionDuration
+		o.LinkOptions = []func(*stschain.Options){linkOpt}
+		o.LoadOptions = load
+	})
+	if err != nil {
+		if errors.Is(err, awsprofile.ErrInvalidConfig) || errors.Is(err, stschain.ErrInvalidOptions) {
+			return nil, usagef("stschain %s: %s", name, flat(err))
+		}
+		return nil, fmt.Errorf("stschain %s: %w", name, err)
+	}
+	return pc, nil
+}
+
+// linkOptions lists the options of each link the flags put on top of the
+// profile's chain, bottom first: the GetSessionToken link (with
+// --session-duration, unless the profile's chain took it; or alone, when
+// neither the flags nor the profile have a role), then the roles. The
+// first link gets the MFA serial (the caller sets its TokenCode); the first
+// role the session tags and source identity, which AWS carries up a role
+// chain; the last role the external ID and the session policies (policy,
+// the text of --policy-file), which scope the final session.
+func linkOptions(f *chainFlags, policy string, profileRole, sessionTaken bool) []stschain.Options {
 	var links []stschain.Options
-	if f.sessionDuration != 0 || len(f.roleARNs) == 0 {
+	if (f.sessionDuration != 0 && !sessionTaken) || (len(f.roleARNs) == 0 && !profileRole) {
 		links = append(links, stschain.Options{Duration: time.Duration(f.sessionDuration)})
 	}
 	for i, arn := range f.roleARNs {
@@ -99,7 +176,9 @@ func linkOptions(f *chainFlags, policy string) []stschain.Options {
 		}
 		links = append(links, o)
 	}
-	links[0].SerialNumber = f.mfaSerial
+	if len(links) > 0 {
+		links[0].SerialNumber = f.mfaSerial
+	}
 	return links
 }
 
@@ -129,8 +208,11 @@ func readPolicyFile(name, path string) (string, error) {
 }
 
 // openCache returns the session cache of --cache-dir (the AWS CLI's by
-// default), or nil with --no-cache.
-func openCache(f *chainFlags) (stschain.Cache, error) {
+// default), or nil with --no-cache. The AWS CLI's own directory may be one
+// the cache refuses (group-writable under umask 002): then a warning on
+// stderr says how to fix it and the chain goes on without the cache; a
+// --cache-dir that is refused is an error.
+func openCache(f *chainFlags, stderr io.Writer) (stschain.Cache, error) {
 	if f.noCache {
 		return nil, nil
 	}
@@ -144,37 +226,13 @@ func openCache(f *chainFlags) (stschain.Cache, error) {
 	}
 	fc, err := stschain.NewFileCache(dir)
 	if err != nil {
+		if f.cacheDir == "" {
+			fmt.Fprintf(stderr, "stschain: warning: not using the session cache: %s\n", flat(err))
+			return nil, nil
+		}
 		return nil, err
 	}
 	return fc, nil
-}
-
-// loadSource returns the configuration the chain is built on: its
-// Credentials are the chain's source credentials, the master of its first
-// link; its region and retryer are those of the links' STS clients. Today
-// the source is the SDK's: the shared config profile of --profile, else
-// the SDK's default chain (which reads AWS_PROFILE). Everything the command
-// does is built on what loadSource returns, so a source that is itself a
-// chain (a profile's role_arn and source_profile) can take its place here
-// alone.
-func loadSource(ctx context.Context, f *chainFlags) (aws.Config, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if f.profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(f.profile))
-	}
-	if f.region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(f.region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("stschain: loading the source credentials' configuration: %w", err)
-	}
-	if f.endpointURL != "" {
-		// Only the links' STS clients are built from cfg from here on: the
-		// source credentials were resolved with the profile's own endpoints.
-		cfg.BaseEndpoint = aws.String(f.endpointURL)
-	}
-	return cfg, nil
 }
 
 // retrieve builds the chain of f and retrieves the last link's

@@ -179,8 +179,6 @@ func TestSTSErrors(t *testing.T) {
 			[]string{"stschain: " + roleA + " -> " + roleB + ": AssumeRole", "AccessDenied"}},
 		{"MFA refused", []string{"--mfa-serial", serial + "x", "--totp-secret-env", totpEnv, "--role-arn", roleMFA},
 			[]string{"stschain: " + roleMFA + ": AssumeRole", "AccessDenied"}},
-		{"unknown profile", []string{"--profile", "nosuchprofile", "--role-arn", roleA},
-			[]string{"stschain: loading the source credentials' configuration", "nosuchprofile"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A cache of its own: an earlier case's session of a role

@@ -101,7 +101,7 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		set = credentialEnv(creds)
 	}
-	set = append(set, markerEnv(f, env)...)
+	set = append(set, markerEnv(c)...)
 	if c.region != "" {
 		set = append(set, "AWS_REGION="+c.region, "AWS_DEFAULT_REGION="+c.region)
 	}
@@ -195,17 +195,14 @@ func credentialEnv(creds aws.Credentials) []string {
 // stschain: STSCHAIN_PROFILE, the profile of the chain's source (--profile,
 // else AWS_PROFILE, else "default"), and, when the chain has a role,
 // STSCHAIN_ROLE_ARN, its last role.
-func markerEnv(f *chainFlags, env func(string) string) []string {
-	profile := f.profile
-	if profile == "" {
-		profile = env("AWS_PROFILE")
-	}
+func markerEnv(c *chain) []string {
+	profile := c.profile
 	if profile == "" {
 		profile = "default"
 	}
 	out := []string{profileMarker + "=" + profile}
-	if n := len(f.roleARNs); n > 0 {
-		out = append(out, roleMarker+"="+f.roleARNs[n-1])
+	if c.roleARN != "" {
+		out = append(out, roleMarker+"="+c.roleARN)
 	}
 	return out
 }

@@ -314,8 +314,6 @@ func (f *chainFlags) validate(name string) error {
 	switch {
 	case len(sources) > 1:
 		return bad("%s give MFA codes each: give one", strings.Join(sources, " and "))
-	case len(sources) == 1 && f.mfaSerial == "":
-		return bad("%s needs --mfa-serial (the device whose codes it gives)", sources[0])
 	case f.mfaToken != "" && !sixDigits(strings.TrimSpace(f.mfaToken)):
 		return bad("--mfa-token is not a code: want the 6 digits the device shows")
 	case !roles && f.externalID != "":
@@ -366,6 +364,22 @@ func (f *chainFlags) validate(name string) error {
 		}
 	}
 	return nil
+}
+
+// hasCodeSource reports whether a flag gives MFA codes.
+func (f *chainFlags) hasCodeSource() bool { return f.codeSourceFlag() != "" }
+
+// codeSourceFlag is the flag that gives MFA codes, "" when none does.
+func (f *chainFlags) codeSourceFlag() string {
+	switch {
+	case f.totpSecretEnv != "":
+		return "--totp-secret-env"
+	case f.mfaProcess != "":
+		return "--mfa-process"
+	case f.mfaToken != "":
+		return "--mfa-token"
+	}
+	return ""
 }
 
 // sixDigits reports whether s is a 6-digit MFA code.

@@ -41,9 +41,9 @@ func TestUsageErrors(t *testing.T) {
 		{"duration without role", []string{"credential-process", "--duration", "1h"}, "--duration is the roles' session length"},
 		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
 		{"session name without role", []string{"credential-process", "--session-name", "me"}, "--session-name needs a --role-arn"},
-		{"totp without serial", []string{"credential-process", "--role-arn", roleA, "--totp-secret-env", "X"}, "--totp-secret-env needs --mfa-serial"},
-		{"mfa process without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-process", "echo 123456"}, "--mfa-process needs --mfa-serial"},
-		{"mfa token without serial", []string{"credential-process", "--role-arn", roleA, "--mfa-token", "123456"}, "--mfa-token needs --mfa-serial"},
+		{"mfa process without a device", []string{"credential-process", "--role-arn", roleA, "--mfa-process", "echo 123456"}, "--mfa-process gives MFA codes, but no link of the chain has an MFA device: give --mfa-serial, or a --profile with mfa_serial"},
+		{"mfa token without a device", []string{"credential-process", "--role-arn", roleA, "--mfa-token", "123456"}, "--mfa-token gives MFA codes, but no link of the chain has an MFA device"},
+		{"unknown profile", []string{"credential-process", "--profile", "nosuchprofile", "--role-arn", roleA}, `stschain credential-process: awsprofile: profile "nosuchprofile": the profile is in none of the files`},
 		{"mfa token not a code", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "12345"}, "--mfa-token is not a code: want the 6 digits"},
 		{"two MFA sources", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--", "true"}, "--mfa-process and --mfa-token give MFA codes each: give one"},
 		{"three MFA sources", []string{"export", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--totp-secret-env", "X"}, "--totp-secret-env and --mfa-process and --mfa-token give MFA codes each"},
@@ -166,27 +166,17 @@ func TestChildEnv(t *testing.T) {
 }
 
 func TestMarkerEnv(t *testing.T) {
-	noEnv := func(string) string { return "" }
-	awsProfile := func(k string) string {
-		if k == "AWS_PROFILE" {
-			return "from-env"
-		}
-		return ""
-	}
 	for _, tc := range []struct {
 		name string
-		f    chainFlags
-		env  func(string) string
+		c    chain
 		want []string
 	}{
-		{"profile flag", chainFlags{profile: "me"}, awsProfile, []string{"STSCHAIN_PROFILE=me"}},
-		{"AWS_PROFILE", chainFlags{}, awsProfile, []string{"STSCHAIN_PROFILE=from-env"}},
-		{"neither", chainFlags{}, noEnv, []string{"STSCHAIN_PROFILE=default"}},
-		{"roles", chainFlags{profile: "me", roleARNs: stringList{roleA, roleB}}, noEnv,
-			[]string{"STSCHAIN_PROFILE=me", "STSCHAIN_ROLE_ARN=" + roleB}},
+		{"profile", chain{profile: "me"}, []string{"STSCHAIN_PROFILE=me"}},
+		{"none", chain{}, []string{"STSCHAIN_PROFILE=default"}},
+		{"role", chain{profile: "me", roleARN: roleB}, []string{"STSCHAIN_PROFILE=me", "STSCHAIN_ROLE_ARN=" + roleB}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, markerEnv(&tc.f, tc.env))
+			assert.Equal(t, tc.want, markerEnv(&tc.c))
 		})
 	}
 }

@@ -126,6 +126,11 @@ func fail(stderr io.Writer, err error) int {
 	return exitError
 }
 
+// flat returns err's message on a single line.
+func flat(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
 // oneLine returns err's message on a single line, prefixed "stschain"
 // once.
 func oneLine(err error) string {
