@@ -125,27 +125,31 @@ Sessions are cached in --cache-dir (the AWS CLI's cache by default), so
 repeated runs, and many processes at once, call STS (and ask for MFA) once
 per session.`,
 		example: `  # ~/.aws/config
-  [profile me]
+  [profile admin]
   region = eu-west-1
-  [profile deploy]
-  credential_process = stschain credential-process --profile me --mfa-serial arn:aws:iam::111111111111:mfa/me --session-duration 12h --role-arn arn:aws:iam::222222222222:role/deploy
+  role_arn = arn:aws:iam::111111111111:role/admin
+  source_profile = alice
+  mfa_serial = arn:aws:iam::111111111111:mfa/alice
+  [profile admin-daily]
+  region = eu-west-1
+  credential_process = stschain credential-process --profile admin --session-duration 12h
 
-  aws s3 ls --profile deploy`,
+  aws s3 ls --profile admin-daily`,
 	},
 	"export": {
 		name:     "export",
 		synopsis: "stschain export [flags] [--format FORMAT]",
 		about:    exportAbout(),
-		example: `  eval "$(stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format env)"
-  stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format powershell | Invoke-Expression`,
+		example: `  eval "$(stschain export --profile admin --format env)"
+  stschain export --profile admin --format powershell | Invoke-Expression`,
 	},
 	"exec": {
 		name:     "exec",
 		synopsis: "stschain exec [flags] [--] [COMMAND [ARG...]]",
 		about:    execAbout(),
-		example: `  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
-  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
-  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy   # a shell`,
+		example: `  stschain exec --profile admin -- terraform plan
+  stschain exec --server --profile admin --session-duration 12h -- terraform apply
+  stschain exec --profile admin   # a shell`,
 	},
 }
 
@@ -178,10 +182,10 @@ AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN
 instead, no keys: its SDK fetches fresh credentials from stschain, which
 listens on 127.0.0.1 while COMMAND runs, whenever it needs them, and the
 chain refreshes in the background, so COMMAND can outlive any session.
-Either way COMMAND gets AWS_REGION and AWS_DEFAULT_REGION with --region,
-and ` + profileMarker + ` (--profile, else AWS_PROFILE, else "default") and,
-with a role, ` + roleMarker + ` (the last role), which tell scripts and
-prompts that they run inside stschain, and as what.
+Either way COMMAND gets AWS_REGION and AWS_DEFAULT_REGION (--region, else
+the profile's region), and ` + profileMarker + ` (the profile of the chain,
+else "default") and, with a role, ` + roleMarker + ` (the top role), which
+tell scripts and prompts that they run inside stschain, and as what.
 
 These never reach COMMAND from stschain's environment, nor does the
 variable --totp-secret-env names:
@@ -214,26 +218,35 @@ func wrapList(words []string, indent string, width int) string {
 	return b.String()
 }
 
-const commonHelp = `The chain, from the source credentials up, each link signed with the
-credentials of the link below it:
-  1. source credentials: --profile, or the SDK's default chain
-     (AWS_ACCESS_KEY_ID..., AWS_PROFILE, ~/.aws/credentials, SSO, IMDS ...)
+const commonHelp = `The chain, from the bottom up, each link signed with the credentials of
+the link below it:
+  1. the chain of the profile (--profile, else AWS_PROFILE, else default),
+     read from the AWS config files as the AWS CLI reads them:
+     source_profile to any depth, credential_source, web identity,
+     credential_process and SSO roots, role_arn with external_id,
+     role_session_name, duration_seconds and mfa_serial (and aws-vault's
+     mfa_process, source_identity, session_tags, transitive_session_tags);
+     the profile's region and endpoint are the chain's; with no profile,
+     the SDK's default chain (keys in the environment, IMDS ...)
   2. with --session-duration: GetSessionToken for that long, with the MFA
-     of --mfa-serial; the MFA session it returns lets roles that require
-     MFA be assumed without asking again (ask once a day, not once an hour)
+     of the profile's mfa_serial (or of --mfa-serial, on the profile's own
+     keys); the MFA session lets the roles above it that require MFA be
+     assumed without asking again (ask once a day, not once an hour)
   3. each --role-arn in the order given; without --session-duration the
      first one carries the MFA of --mfa-serial
+MFA codes are asked for on the terminal (again after a mistyped code or
+one STS refused, up to three times), or come from --totp-secret-env,
+--mfa-process or --mfa-token, for every link with a device.
 Session tags (--tag, --transitive-tag-key) and --source-identity are sent
-with the first role and pass up the chain: AWS carries transitive tags and
-the source identity through role chaining. Session policies (--policy-arn,
---policy-file) and --external-id are sent with the last role, whose
-session they scope.
-With no --role-arn the chain is a single GetSessionToken link (with
---mfa-serial: an MFA session of the user, like "aws sts get-session-token").
-The source credentials of a GetSessionToken link must be an IAM user's
-long-term keys.
+with the first --role-arn and pass up the chain: AWS carries transitive
+tags and the source identity through role chaining. Session policies
+(--policy-arn, --policy-file) and --external-id are sent with the last
+role, whose session they scope.
+With neither a role in the profile nor --role-arn the chain is a single
+GetSessionToken link (with --mfa-serial: an MFA session of the user, like
+"aws sts get-session-token"), which needs an IAM user's long-term keys.
 
-Exit status: 0 on success; 2 for a bad flag or usage; 1 when the
+Exit status: 0 on success; 2 for a bad flag, usage or config; 1 when the
 credentials cannot be had (the message names the failing link)`
 
 // newFlagSet returns the FlagSet of subcommand name, bound to f.
@@ -241,11 +254,11 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("stschain "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by the caller, on one line
 	fs.Var(&f.roleARNs, "role-arn", "`ARN` of a role to assume; repeat for a chain, first assumed first, each with the credentials of the one before")
-	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) used on the first link: the GetSessionToken link with --session-duration, else the first role; the code is asked for on the terminal (again after a mistyped code or one STS refused, up to three times) unless --totp-secret-env, --mfa-process or --mfa-token gives it")
-	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "`NAME` of an environment variable holding the base32 secret of the --mfa-serial virtual device; codes are computed from it instead of asked for")
-	fs.StringVar(&f.mfaProcess, "mfa-process", "", "`command` run with sh -c for each MFA code of --mfa-serial, printing the 6 digits alone on standard output (aws-vault's mfa_process), e.g. \"ykman oath accounts code --single aws\"; STSCHAIN_MFA_SERIAL names the device")
-	fs.StringVar(&f.mfaToken, "mfa-token", "", "the current 6-digit `code` of --mfa-serial; it serves one request for a code, a second one fails")
-	fs.Var(&f.sessionDuration, "session-duration", "put a GetSessionToken link of this `duration` (15m to 36h) under the roles and give it the MFA; e.g. 12h")
+	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` (or hardware token serial) of the first link the flags add: the GetSessionToken link with --session-duration, else the first --role-arn (the profile's roles have their own mfa_serial); the code is asked for on the terminal unless --totp-secret-env, --mfa-process or --mfa-token gives it")
+	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "`NAME` of an environment variable holding the base32 secret of the virtual MFA device (of --mfa-serial, or of the profile's mfa_serial); codes are computed from it instead of asked for, and the variable reaches no process stschain starts")
+	fs.StringVar(&f.mfaProcess, "mfa-process", "", "`command` run with sh -c for each MFA code (of --mfa-serial, or of the profile's mfa_serial), printing the 6 digits alone on standard output (aws-vault's mfa_process), e.g. \"ykman oath accounts code --single aws\"; STSCHAIN_MFA_SERIAL names the device")
+	fs.StringVar(&f.mfaToken, "mfa-token", "", "the current 6-digit `code` of the MFA device; it serves one request for a code, a second one fails")
+	fs.Var(&f.sessionDuration, "session-duration", "put an MFA GetSessionToken link of this `duration` (15m to 36h) under the roles, with the profile's mfa_serial or --mfa-serial: one code per duration; e.g. 12h")
 	fs.Var(&f.duration, "duration", "session `duration` of each role (15m to 12h; STS allows at most 1h for a role assumed from a role); default STS's, 1h")
 	fs.StringVar(&f.sessionName, "session-name", "", "role session `name` of each role; default a generated stschain-<time> name")
 	fs.StringVar(&f.externalID, "external-id", "", "external `ID` sent when assuming the last --role-arn (the target role) only")
@@ -254,7 +267,7 @@ func newFlagSet(name string, f *chainFlags) *flag.FlagSet {
 	fs.StringVar(&f.sourceIdentity, "source-identity", "", "source identity `ID` sent when assuming the first --role-arn; AWS carries it through the role chain")
 	fs.Var(&f.policyARNs, "policy-arn", "`ARN` of a managed session policy for the last --role-arn, whose session it scopes; repeatable")
 	fs.StringVar(&f.policyFile, "policy-file", "", "`file` of an inline session policy (JSON) for the last --role-arn, whose session it scopes")
-	fs.StringVar(&f.profile, "profile", "", "shared config `profile` of the source credentials; default the SDK's default chain (which reads AWS_PROFILE)")
+	fs.StringVar(&f.profile, "profile", "", "`profile` of the AWS config files whose whole chain the flags' links go on; default AWS_PROFILE, else default")
 	fs.StringVar(&f.region, "region", "", "AWS `region` of the STS calls (and of COMMAND, for exec); default the profile's, else us-east-1")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "STS endpoint `URL` for every link, e.g. https://sts.eu-west-1.amazonaws.com")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "`directory` of the session cache, shared with the AWS CLI; default ~/.aws/cli/cache")

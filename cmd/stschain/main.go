@@ -150,19 +150,26 @@ Usage:
   stschain version                              print the version stschain was built from
   stschain help [SUBCOMMAND]                    show the help of a subcommand
 
-The chain, from the source credentials up:
-  source credentials (--profile, or the SDK's default chain)
+The chain, from the bottom up:
+  the chain of --profile (else AWS_PROFILE, else default) in ~/.aws/config
   -> GetSessionToken with MFA          (only with --session-duration)
   -> --role-arn ROLE_1 -> ... -> ROLE_N (each assumed with the one before)
 
 Example (~/.aws/config):
-  [profile prod]
-  credential_process = stschain credential-process --profile me --mfa-serial arn:aws:iam::111111111111:mfa/me --session-duration 12h --role-arn arn:aws:iam::222222222222:role/deploy
+  [profile admin]
+  region = eu-west-1
+  role_arn = arn:aws:iam::111111111111:role/admin
+  source_profile = alice
+  mfa_serial = arn:aws:iam::111111111111:mfa/alice
+
+  [profile admin-daily]
+  region = eu-west-1
+  credential_process = stschain credential-process --profile admin --session-duration 12h
 
 Example (shell):
-  stschain exec --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform plan
-  stschain exec --server --profile me --role-arn arn:aws:iam::222222222222:role/deploy -- terraform apply
-  eval "$(stschain export --profile me --role-arn arn:aws:iam::222222222222:role/deploy --format env)"
+  stschain exec --profile admin -- terraform plan
+  stschain exec --server --profile admin --session-duration 12h -- terraform apply
+  eval "$(stschain export --profile admin --format env)"
 
 Run "stschain help SUBCOMMAND" for the flags.
 `
