@@ -9,12 +9,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -30,6 +28,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/usertest"
 	"golang.org/x/sys/unix"
 )
 
@@ -557,38 +556,9 @@ func TestFileCacheLockDeadProcess(t *testing.T) {
 	unlock()
 }
 
-// otherUser returns a uid and gid that no account on this machine has, to
-// stand for another local user: the kernel needs no account to own files or
-// run processes, so the tests add none and leave nothing behind. Only root
-// can make files and processes of another user, so otherUser skips t unless
-// the tests run as root (as CI does).
-func otherUser(t *testing.T) (uid, gid int) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs files and processes of a second local user, which only root can make; run the tests as root (CI does)")
-	}
-	for id := 61000; id < 62000; id++ {
-		_, uerr := user.LookupId(strconv.Itoa(id))
-		_, gerr := user.LookupGroupId(strconv.Itoa(id))
-		if errors.As(uerr, new(user.UnknownUserIdError)) && errors.As(gerr, new(user.UnknownGroupIdError)) {
-			return id, id
-		}
-	}
-	t.Fatal("no uid and gid between 61000 and 61999 is free")
-	return 0, 0
-}
+func otherUser(t *testing.T) (uid, gid int) { return usertest.Other(t) }
 
-// publicTempDir returns a new directory that every user may enter but only
-// its owner write, removed when t ends: t.TempDir's parent lets no other
-// user in.
-func publicTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "stschain-test-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755))
-	return dir
-}
+func publicTempDir(t *testing.T) string { return usertest.PublicTempDir(t) }
 
 // asOtherUser runs this test binary's TestFileCacheHelperProcess as uid and
 // gid, with env added to the environment, and returns what it printed. A
