@@ -424,21 +424,28 @@ func (s *Server) mfaError(u *User, serial, code, codeMsg string) *apiError {
 	return nil
 }
 
-func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
-	var v validation
-	roleARN := form.Get("RoleArn")
+// roleParams validates RoleArn and RoleSessionName, which AssumeRole and
+// AssumeRoleWithWebIdentity both require, and returns them.
+func roleParams(form url.Values, v *validation) (roleARN, name string) {
+	roleARN = form.Get("RoleArn")
 	if !form.Has("RoleArn") {
 		v.add(nil, "roleArn", "not be null")
 	} else {
 		v.length(roleARN, "roleArn", 20, 2048)
 	}
-	name := form.Get("RoleSessionName")
+	name = form.Get("RoleSessionName")
 	if !form.Has("RoleSessionName") {
 		v.add(nil, "roleSessionName", "not be null")
 	} else {
 		v.length(name, "roleSessionName", 2, 64)
 		v.pattern(name, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 	}
+	return roleARN, name
+}
+
+func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call) (any, *apiError) {
+	var v validation
+	roleARN, name := roleParams(form, &v)
 	d := durationParam(form, &v, stslimits.DefaultAssumeRoleDuration, int(stslimits.MaxAssumeRoleDuration/time.Second))
 	extID := form.Get("ExternalId")
 	if form.Has("ExternalId") {

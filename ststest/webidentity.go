@@ -39,19 +39,7 @@ const defaultAudience = "sts.amazonaws.com"
 // which is not signed: the web identity token stands for the caller.
 func (s *Server) assumeRoleWithWebIdentity(form url.Values, reqID string, call *Call) (any, *apiError) {
 	var v validation
-	roleARN := form.Get("RoleArn")
-	if !form.Has("RoleArn") {
-		v.add(nil, "roleArn", "not be null")
-	} else {
-		v.length(roleARN, "roleArn", 20, 2048)
-	}
-	name := form.Get("RoleSessionName")
-	if !form.Has("RoleSessionName") {
-		v.add(nil, "roleSessionName", "not be null")
-	} else {
-		v.length(name, "roleSessionName", 2, 64)
-		v.pattern(name, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
-	}
+	roleARN, name := roleParams(form, &v)
 	raw := form.Get("WebIdentityToken")
 	switch {
 	case !form.Has("WebIdentityToken"):

@@ -29,16 +29,9 @@ type processCredentials struct {
 
 func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	const name = "credential-process"
-	f, rest, help, err := parseFlags(name, args)
-	if help {
-		printSubcommandHelp(stdout, name)
-		return exitOK
-	}
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if len(rest) > 0 {
-		return fail(stderr, usagef("stschain %s: unexpected argument %q: it takes flags only", name, rest[0]))
+	f, code, done := flagsOnly(name, args, stdout, stderr)
+	if done {
+		return code
 	}
 	ctx, stop := withSignals(ctx)
 	defer stop()

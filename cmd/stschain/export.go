@@ -66,16 +66,9 @@ func lookupFormat(name string) (exportFormat, bool) {
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
 	const name = "export"
-	f, rest, help, err := parseFlags(name, args)
-	if help {
-		printSubcommandHelp(stdout, name)
-		return exitOK
-	}
-	if err != nil {
-		return fail(stderr, err)
-	}
-	if len(rest) > 0 {
-		return fail(stderr, usagef("stschain %s: unexpected argument %q: it takes flags only", name, rest[0]))
+	f, code, done := flagsOnly(name, args, stdout, stderr)
+	if done {
+		return code
 	}
 	format, ok := lookupFormat(f.format)
 	if !ok {

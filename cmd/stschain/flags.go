@@ -309,6 +309,23 @@ func parseFlags(name string, args []string) (f *chainFlags, rest []string, help 
 	return f, fs.Args(), false, nil
 }
 
+// flagsOnly parses the flags of subcommand name, which takes no
+// arguments. When done is true the subcommand is over (its help was
+// printed, or the command line was wrong) and code is its exit status.
+func flagsOnly(name string, args []string, stdout, stderr io.Writer) (f *chainFlags, code int, done bool) {
+	f, rest, help, err := parseFlags(name, args)
+	switch {
+	case help:
+		printSubcommandHelp(stdout, name)
+		return nil, exitOK, true
+	case err != nil:
+		return nil, fail(stderr, err), true
+	case len(rest) > 0:
+		return nil, fail(stderr, usagef("stschain %s: unexpected argument %q: it takes flags only", name, rest[0])), true
+	}
+	return f, exitOK, false
+}
+
 // validate checks what the flags say together. Values the library checks
 // (ARN shapes, session name characters ...) are left to stschain.New.
 func (f *chainFlags) validate(name string) error {

@@ -137,32 +137,45 @@ func runInProcess(t *testing.T, args ...string) result {
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// Built binary, shared by the tests of one test binary run.
+// build is a program built once for the tests of one test binary run.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// get builds the package pkg into out the first time, and returns out.
+func (b *build) get(t *testing.T, out, pkg string) string {
+	t.Helper()
+	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		}
+		b.path = out
+	})
+	require.NoError(t, b.err)
+	return b.path
+}
+
+// The built command, in buildDir, removed by TestMain.
 var (
-	buildOnce sync.Once
-	buildDir  string
-	buildPath string
-	buildErr  error
+	buildDirOnce sync.Once
+	buildDir     string
+	commandBuild build
 )
 
 // binary returns the path of the command built from this package.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "stschain-test-")
-		if buildErr != nil {
-			return
-		}
-		buildPath = filepath.Join(buildDir, "stschain")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", buildPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+	buildDirOnce.Do(func() {
+		var err error
+		if buildDir, err = os.MkdirTemp("", "stschain-test-"); err != nil {
+			commandBuild.err = err
 		}
 	})
-	require.NoError(t, buildErr)
-	return buildPath
+	return commandBuild.get(t, filepath.Join(buildDir, "stschain"), ".")
 }
 
 func TestMain(m *testing.M) {

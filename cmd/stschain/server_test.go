@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,27 +24,13 @@ const (
 	longRun       = 3*shortLifetime + 5*time.Second
 )
 
-var (
-	sdkChildOnce sync.Once
-	sdkChildPath string
-	sdkChildErr  error
-)
+var sdkChildBuild build
 
 // sdkChild returns the path of testdata/sdkchild, built once.
 func sdkChild(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Dir(binary(t)) // removed by TestMain
-	sdkChildOnce.Do(func() {
-		sdkChildPath = filepath.Join(dir, "sdkchild")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", sdkChildPath, "./testdata/sdkchild").CombinedOutput()
-		if err != nil {
-			sdkChildErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, sdkChildErr)
-	return sdkChildPath
+	return sdkChildBuild.get(t, filepath.Join(dir, "sdkchild"), "./testdata/sdkchild")
 }
 
 // TestExecServerOutlivesSessions runs a child that calls STS for more than
