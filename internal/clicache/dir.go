@@ -280,3 +280,23 @@ func withReadOnlyHint(err error) error {
 	}
 	return err
 }
+
+// lockPath returns the lock file of key, after checking ctx and, when the
+// file exists, that Dir trusts it (see [Dir]).
+func (d *Dir) lockPath(ctx context.Context, key string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	path, err := d.file(key, ".lock")
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if err := checkFile(path, fi); err != nil {
+			return "", err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return path, nil
+}

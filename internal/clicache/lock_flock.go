@@ -4,8 +4,6 @@ package clicache
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"sync"
 	"time"
@@ -24,18 +22,8 @@ import (
 // of this process too. The lock file is left in place. The returned
 // function releases the lock; calling it again does nothing.
 func (d *Dir) Lock(ctx context.Context, key string) (unlock func(), err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	path, err := d.file(key, ".lock")
+	path, err := d.lockPath(ctx, key)
 	if err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if err := checkFile(path, fi); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)

@@ -4,10 +4,7 @@ package clicache
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"sync"
 
 	"github.com/gofrs/flock"
@@ -22,18 +19,8 @@ import (
 // too. The lock file is left in place. The returned function releases the
 // lock; calling it again does nothing.
 func (d *Dir) Lock(ctx context.Context, key string) (unlock func(), err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	path, err := d.file(key, ".lock")
+	path, err := d.lockPath(ctx, key)
 	if err != nil {
-		return nil, err
-	}
-	if fi, err := os.Lstat(path); err == nil {
-		if err := checkFile(path, fi); err != nil {
-			return nil, err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	fl := flock.New(path, flock.SetPermissions(0o600))
