@@ -277,7 +277,7 @@ func (rep *report) write(w io.Writer) (failed bool) {
 		row(fmt.Sprintf("cold start, %d providers by %d callers", n, cfg.SatCallers), "Pool ≥ 2× faster than the SDK",
 			cellsFor(func(v string) string {
 				r := rep.satR[v]
-				s := fmt.Sprintf("%s, %d STS requests", fmtDur(r.coldStart), r.coldCalls)
+				s := fmt.Sprintf("%s, %d STS calls (%d requests)", fmtDur(r.coldStart), r.coldCalls, r.coldRequests)
 				if v == variantPool {
 					if sdk, ok := rep.satR[variantSDK]; ok {
 						s += fmt.Sprintf(" (%.1f×) %s", sdk.coldStart.Seconds()/r.coldStart.Seconds(), check(2*r.coldStart <= sdk.coldStart))

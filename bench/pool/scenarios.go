@@ -46,14 +46,15 @@ func measureMemory(variant string, n int) (memoryResult, error) {
 // run is one variant's run against a server: a cold start, then callers
 // for a while.
 type run struct {
-	variant   string
-	n         int
-	ps        []aws.CredentialsProvider
-	keep      any
-	srv       *stsProcess
-	expires   []atomic.Int64 // per provider: the expiry of the last credentials it handed out, Unix ns
-	coldStart time.Duration
-	coldCalls int64
+	variant      string
+	n            int
+	ps           []aws.CredentialsProvider
+	keep         any
+	srv          *stsProcess
+	expires      []atomic.Int64 // per provider: the expiry of the last credentials it handed out, Unix ns
+	coldStart    time.Duration
+	coldCalls    int64 // STS calls that succeeded during the cold start
+	coldRequests int64 // requests, retries included
 }
 
 func newRun(ctx context.Context, dir, variant string, n int, lifetime time.Duration, poolOpts func(*stschain.PoolOptions)) (*run, error) {
@@ -96,10 +97,11 @@ func (r *run) coldStartWith(ctx context.Context, callers int) error {
 	}
 	wg.Wait()
 	r.coldStart = time.Since(start)
-	var err error
-	if r.coldCalls, _, err = r.srv.readStats(); err != nil {
+	st, err := r.srv.readStats()
+	if err != nil {
 		return err
 	}
+	r.coldCalls, r.coldRequests = st.OK, st.Total
 	if e := firstErr.Load(); e != nil {
 		return fmt.Errorf("%s cold start: %w", r.variant, *e)
 	}
@@ -177,10 +179,11 @@ func (r *run) callFor(ctx context.Context, callers int, d time.Duration) *phase 
 	if e := firstErr.Load(); e != nil {
 		ph.firstErr = *e
 	}
-	var err error
-	if ph.requests, ph.perSecond, err = r.srv.readStats(); err != nil && ph.firstErr == nil {
+	st, err := r.srv.readStats()
+	if err != nil && ph.firstErr == nil {
 		ph.firstErr = err
 	}
+	ph.requests, ph.perSecond = st.Total, st.PerSecond
 	for i := range hists {
 		ph.hist.merge(&hists[i])
 	}

@@ -39,8 +39,20 @@ type throttler struct {
 
 type stats struct {
 	start     time.Time
-	total     atomic.Int64
+	total     atomic.Int64 // requests
+	ok        atomic.Int64 // requests answered 200
 	perSecond [3600]atomic.Int64
+}
+
+// statusWriter remembers the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }
 
 func (t *throttler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,11 +63,11 @@ func (t *throttler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		st := t.stats.Load()
 		out := struct {
-			Total     int64
+			Total, OK int64
 			PerSecond []int64
 		}{}
 		if st != nil {
-			out.Total = st.total.Load()
+			out.Total, out.OK = st.total.Load(), st.ok.Load()
 			for i := range int(time.Since(st.start) / time.Second) {
 				if i < len(st.perSecond) {
 					out.PerSecond = append(out.PerSecond, st.perSecond[i].Load())
@@ -93,7 +105,11 @@ func (t *throttler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>`)
 		return
 	}
-	t.next.ServeHTTP(w, r)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	t.next.ServeHTTP(sw, r)
+	if st := t.stats.Load(); st != nil && sw.status == http.StatusOK && r.URL.Path != "/throttle" {
+		st.ok.Add(1)
+	}
 }
 
 // serve is the child process: it reads the Config from the file named by
@@ -183,20 +199,22 @@ func (p *stsProcess) resetStats() error {
 	return resp.Body.Close()
 }
 
-// readStats returns the requests since resetStats: in all, and per whole
-// second.
-func (p *stsProcess) readStats() (total int64, perSecond []int64, err error) {
+// serverStats are the requests the server got since resetStats.
+type serverStats struct {
+	Total     int64   // requests
+	OK        int64   // requests answered 200: the calls that succeeded
+	PerSecond []int64 // requests per whole second
+}
+
+func (p *stsProcess) readStats() (serverStats, error) {
+	var out serverStats
 	resp, err := http.Get(p.URL + "/stats")
 	if err != nil {
-		return 0, nil, err
+		return out, err
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Total     int64
-		PerSecond []int64
-	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
-	return out.Total, out.PerSecond, err
+	return out, err
 }
 
 func (p *stsProcess) stop() {
