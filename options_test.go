@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,8 +53,13 @@ func TestNewRefusesTypedNil(t *testing.T) {
 // for one device within its time step, process-wide, so tests that send
 // codes must not share a device.
 func deviceOf(t *testing.T) string {
-	return "arn:aws:iam::123456789012:mfa/" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	v, _ := devices.LoadOrStore(t, uniqueSerial(t))
+	return v.(string)
 }
+
+// devices holds each test's device, by *testing.T: one per test and per
+// run, since the process's CodeGuard outlives a run under -count.
+var devices sync.Map
 
 func TestNewRejectsBadInput(t *testing.T) {
 	long := strings.Repeat("x", 65)
