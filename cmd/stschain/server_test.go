@@ -20,7 +20,7 @@ import (
 // Session lifetimes of the long-run tests: the command runs for more than
 // three of them.
 const (
-	shortLifetime = 15 * time.Second
+	shortLifetime = 8 * time.Second
 	longRun       = 3*shortLifetime + 5*time.Second
 )
 
@@ -36,7 +36,7 @@ func sdkChild(t *testing.T) string {
 // TestExecServerOutlivesSessions runs a child that calls STS for more than
 // three session lifetimes through exec --server, once as the AWS CLI and
 // once as a Go program using config.LoadDefaultConfig, on a two-role chain
-// (alice -> A -> B) whose sessions live 15 seconds: every call succeeds,
+// (alice -> A -> B) whose sessions live 8 seconds: every call succeeds,
 // and each link makes one AssumeRole per cycle.
 func TestExecServerOutlivesSessions(t *testing.T) {
 	bin := binary(t)
