@@ -385,8 +385,11 @@ func (r *refresher) refreshInBackground() {
 func (r *refresher) onTimer() {
 	s := r.state.Load()
 	now := time.Now()
-	if r.use.Load()&handedOut != 0 && s.state(now) != fresh && s.state(now) != invalid && s.retryDue(now) {
-		r.refreshInBackground()
+	switch s.state(now) {
+	case stale, expiring:
+		if r.use.Load()&handedOut != 0 && s.retryDue(now) {
+			r.refreshInBackground()
+		}
 	}
 }
 
