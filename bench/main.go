@@ -17,12 +17,15 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/stschain/stschain/ststest"
 )
 
 // config is what one run does; the flags set it.
 type config struct {
 	Cycles         int           // refresh cycles of the top link to measure
 	Goroutines     int           // callers of the top link's Retrieve
+	Pause          time.Duration // between one caller's Retrieve calls; 0 only yields
 	Lifetime       time.Duration // lifetime of role A's sessions (top link)
 	MasterLifetime time.Duration // lifetime of role B's sessions
 	Latency        time.Duration // added to every STS answer
@@ -51,7 +54,8 @@ func defaultConfig() config {
 func main() {
 	cfg := defaultConfig()
 	flag.IntVar(&cfg.Cycles, "cycles", cfg.Cycles, "refresh `cycles` of the top link to measure")
-	flag.IntVar(&cfg.Goroutines, "goroutines", cfg.Goroutines, "`n` goroutines calling Retrieve without pause")
+	flag.IntVar(&cfg.Goroutines, "goroutines", cfg.Goroutines, "`n` goroutines calling Retrieve")
+	flag.DurationVar(&cfg.Pause, "pause", cfg.Pause, "pause between one caller's Retrieve calls (0: none, each caller only yields)")
 	flag.DurationVar(&cfg.Lifetime, "lifetime", cfg.Lifetime, "lifetime of role A's (top link) sessions")
 	flag.DurationVar(&cfg.MasterLifetime, "master-lifetime", cfg.MasterLifetime, "lifetime of role B's sessions")
 	flag.DurationVar(&cfg.Latency, "latency", cfg.Latency, "latency added to every STS answer")
@@ -83,7 +87,7 @@ func main() {
 	defer hard.Stop()
 
 	start := time.Now()
-	rep, err := run(ctx, cfg, os.Stderr)
+	rep, err := run(ctx, cfg, ststest.NewServer, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
@@ -105,8 +109,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-cycles, -goroutines and -after-cycles must be at least 1")
 	case c.Lifetime < time.Second || c.MasterLifetime < time.Second:
 		return fmt.Errorf("-lifetime and -master-lifetime must be at least 1s (STS expirations have whole seconds)")
-	case c.Latency < 0 || c.Slow <= 0:
-		return fmt.Errorf("-latency must not be negative and -slow must be positive")
+	case c.Latency < 0 || c.Slow <= 0 || c.Pause < 0:
+		return fmt.Errorf("-latency and -pause must not be negative and -slow must be positive")
 	case c.OutageFrac < 0 || c.OutageFrac >= 1:
 		return fmt.Errorf("-outage must be in [0, 1)")
 	case c.BenchRounds < 0:
@@ -115,9 +119,11 @@ func (c config) validate() error {
 	return nil
 }
 
-// run starts one ststest server and measures each provider in turn.
-func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
-	srv := newServer(cfg)
+// run starts one ststest server with newSTS (ststest.NewServer, or
+// ststest.NewInMemoryServer inside a testing/synctest bubble) and measures
+// each provider in turn.
+func run(ctx context.Context, cfg config, newSTS func(ststest.Config) *ststest.Server, logw io.Writer) (*report, error) {
+	srv := newServer(cfg, newSTS)
 	defer srv.Close()
 	rep := &report{cfg: cfg}
 	var cached map[string]benchResult
