@@ -17,8 +17,6 @@ import (
 	"io"
 	"os"
 	"time"
-
-	"github.com/stschain/stschain/ststest"
 )
 
 // config is what one run does; the flags set it.
@@ -34,6 +32,10 @@ type config struct {
 	AfterCycles    int           // refresh cycles to watch once STS is back
 	BenchRounds    int           // rounds of the cached Retrieve benchmark; 0 skips it
 	Providers      []string      // providerOurs and/or providerSDK, in run order
+
+	// inMemory runs an in-memory ststest server, as a testing/synctest
+	// bubble needs, instead of one on loopback.
+	inMemory bool
 }
 
 func defaultConfig() config {
@@ -87,7 +89,7 @@ func main() {
 	defer hard.Stop()
 
 	start := time.Now()
-	rep, err := run(ctx, cfg, ststest.NewServer, os.Stderr)
+	rep, err := run(ctx, cfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
@@ -119,11 +121,9 @@ func (c config) validate() error {
 	return nil
 }
 
-// run starts one ststest server with newSTS (ststest.NewServer, or
-// ststest.NewInMemoryServer inside a testing/synctest bubble) and measures
-// each provider in turn.
-func run(ctx context.Context, cfg config, newSTS func(ststest.Config) *ststest.Server, logw io.Writer) (*report, error) {
-	srv := newServer(cfg, newSTS)
+// run starts one ststest server and measures each provider in turn.
+func run(ctx context.Context, cfg config, logw io.Writer) (*report, error) {
+	srv := newServer(cfg)
 	defer srv.Close()
 	rep := &report{cfg: cfg}
 	var cached map[string]benchResult

@@ -41,7 +41,11 @@ const (
 	numPhases
 )
 
-func newServer(cfg config, newSTS func(ststest.Config) *ststest.Server) *ststest.Server {
+func newServer(cfg config) *ststest.Server {
+	newSTS := ststest.NewServer
+	if cfg.inMemory {
+		newSTS = ststest.NewInMemoryServer
+	}
 	srv := newSTS(ststest.Config{
 		AccountID: account,
 		Users: []ststest.User{{
