@@ -50,18 +50,18 @@ func TestSmoke(t *testing.T) {
 
 		require.Len(t, results, 2*len(cfg.Depths))
 		for i, depth := range cfg.Depths {
-			ours, sdk := results[2*i], results[2*i+1]
-			require.Equal(t, ours.provider, "awsprofile.LoadConfig")
-			require.Equal(t, sdk.provider, "SDK profile chain")
-			for _, r := range []*result{ours, sdk} {
+			ap, sdk := results[2*i], results[2*i+1]
+			require.Equal(t, ours, ap.provider)
+			require.Equal(t, sdkChain, sdk.provider)
+			for _, r := range []*result{ap, sdk} {
 				require.Equal(t, depth, r.depth)
 				require.Len(t, r.perLink, depth)
 				assert.Zero(t, r.errs, "%s: %v", r.provider, r.firstErr)
 				assert.Positive(t, r.calls, r.provider)
 			}
 			inner := make([]int, depth-1)
-			assert.Equal(t, append(inner, cfg.Cycles), ours.perLink, "depth %d: awsprofile's calls per link", depth)
-			assert.Zero(t, ours.waits, "depth %d: awsprofile's callers that waited", depth)
+			assert.Equal(t, append(inner, cfg.Cycles), ap.perLink, "depth %d: awsprofile's calls per link", depth)
+			assert.Zero(t, ap.waits, "depth %d: awsprofile's callers that waited", depth)
 
 			every := make([]int, depth)
 			for l := range every {
