@@ -23,6 +23,7 @@ import (
 type config struct {
 	Cycles         int           // refresh cycles of the top link to measure
 	Goroutines     int           // callers of the top link's Retrieve
+	Pause          time.Duration // between one caller's Retrieve calls; 0 only yields
 	Lifetime       time.Duration // lifetime of role A's sessions (top link)
 	MasterLifetime time.Duration // lifetime of role B's sessions
 	Latency        time.Duration // added to every STS answer
@@ -31,6 +32,10 @@ type config struct {
 	AfterCycles    int           // refresh cycles to watch once STS is back
 	BenchRounds    int           // rounds of the cached Retrieve benchmark; 0 skips it
 	Providers      []string      // providerOurs and/or providerSDK, in run order
+
+	// inMemory runs an in-memory ststest server, as a testing/synctest
+	// bubble needs, instead of one on loopback.
+	inMemory bool
 }
 
 func defaultConfig() config {
@@ -51,7 +56,8 @@ func defaultConfig() config {
 func main() {
 	cfg := defaultConfig()
 	flag.IntVar(&cfg.Cycles, "cycles", cfg.Cycles, "refresh `cycles` of the top link to measure")
-	flag.IntVar(&cfg.Goroutines, "goroutines", cfg.Goroutines, "`n` goroutines calling Retrieve without pause")
+	flag.IntVar(&cfg.Goroutines, "goroutines", cfg.Goroutines, "`n` goroutines calling Retrieve")
+	flag.DurationVar(&cfg.Pause, "pause", cfg.Pause, "pause between one caller's Retrieve calls (0: none, each caller only yields)")
 	flag.DurationVar(&cfg.Lifetime, "lifetime", cfg.Lifetime, "lifetime of role A's (top link) sessions")
 	flag.DurationVar(&cfg.MasterLifetime, "master-lifetime", cfg.MasterLifetime, "lifetime of role B's sessions")
 	flag.DurationVar(&cfg.Latency, "latency", cfg.Latency, "latency added to every STS answer")
@@ -105,8 +111,8 @@ func (c config) validate() error {
 		return fmt.Errorf("-cycles, -goroutines and -after-cycles must be at least 1")
 	case c.Lifetime < time.Second || c.MasterLifetime < time.Second:
 		return fmt.Errorf("-lifetime and -master-lifetime must be at least 1s (STS expirations have whole seconds)")
-	case c.Latency < 0 || c.Slow <= 0:
-		return fmt.Errorf("-latency must not be negative and -slow must be positive")
+	case c.Latency < 0 || c.Slow <= 0 || c.Pause < 0:
+		return fmt.Errorf("-latency and -pause must not be negative and -slow must be positive")
 	case c.OutageFrac < 0 || c.OutageFrac >= 1:
 		return fmt.Errorf("-outage must be in [0, 1)")
 	case c.BenchRounds < 0:

@@ -180,9 +180,13 @@ var providerTitles = map[string]string{
 
 func (r *report) write(w io.Writer) {
 	cfg := r.cfg
-	fmt.Fprintf(w, "Two-link chain user → role B → role A, %d goroutines calling `Retrieve` on A without pause, "+
+	pause := "without pause"
+	if cfg.Pause > 0 {
+		pause = "pausing " + fmtDur(cfg.Pause) + " between calls"
+	}
+	fmt.Fprintf(w, "Two-link chain user → role B → role A, %d goroutines calling `Retrieve` on A %s, "+
 		"ststest with %s added latency, session lifetimes %s (A) and %s (B); GOMAXPROCS %d, %s.\n\n",
-		cfg.Goroutines, fmtDur(cfg.Latency), fmtDur(cfg.Lifetime), fmtDur(cfg.MasterLifetime), runtime.GOMAXPROCS(0), runtime.Version())
+		cfg.Goroutines, pause, fmtDur(cfg.Latency), fmtDur(cfg.Lifetime), fmtDur(cfg.MasterLifetime), runtime.GOMAXPROCS(0), runtime.Version())
 
 	var b strings.Builder
 	b.WriteString("| Metric | Target |")
@@ -215,7 +219,7 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Notes:")
 	fmt.Fprintln(w, "- Both providers run with the defaults users get. The SDK's CredentialsCache has ExpiryWindow 0: it refreshes only once the credentials have expired, and every caller waits for that refresh (the chain's two STS calls).")
-	fmt.Fprintf(w, "- A cycle is one set of top-link credentials, from the first caller that gets it to the first that gets the next. Latency is per `Retrieve`, to ±6%% (log-linear histogram; the maximum is exact); each goroutine yields between calls, outside the timed region.\n")
+	fmt.Fprintf(w, "- A cycle is one set of top-link credentials, from the first caller that gets it to the first that gets the next. Latency is per `Retrieve`, to ±6%% (log-linear histogram; the maximum is exact); each goroutine pauses or yields between calls, outside the timed region.\n")
 	if cfg.OutageFrac > 0 {
 		fmt.Fprintln(w, "- The outage starts at stschain's first background refresh point of the current top-link credentials (a third of their life before expiry, for short sessions) and ends before they expire; the same rule is applied to each provider's own credentials. An SDK cache makes no STS call before expiry, so an outage that ends before expiry does not reach its callers; one that spans the expiry makes them fail until STS is back.")
 	}

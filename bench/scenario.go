@@ -42,7 +42,11 @@ const (
 )
 
 func newServer(cfg config) *ststest.Server {
-	srv := ststest.NewServer(ststest.Config{
+	newSTS := ststest.NewServer
+	if cfg.inMemory {
+		newSTS = ststest.NewInMemoryServer
+	}
+	srv := newSTS(ststest.Config{
 		AccountID: account,
 		Users: []ststest.User{{
 			Name: userName, AccessKeyID: "AKIABENCH00000000000", SecretAccessKey: "bench-secret",
@@ -170,19 +174,20 @@ type caller struct {
 	slow     []slowCall
 }
 
-// callers runs n goroutines calling p.Retrieve without pause until stop.
+// callers runs n goroutines calling p.Retrieve until stop.
 type callers struct {
 	p     aws.CredentialsProvider
 	tr    *tracker
 	slow  time.Duration
+	pause time.Duration
 	phase atomic.Int32
 	stop  atomic.Bool
 	recs  []*caller
 	wg    sync.WaitGroup
 }
 
-func startCallers(p aws.CredentialsProvider, tr *tracker, n int, slow time.Duration) *callers {
-	cs := &callers{p: p, tr: tr, slow: slow, recs: make([]*caller, n)}
+func startCallers(p aws.CredentialsProvider, tr *tracker, n int, slow, pause time.Duration) *callers {
+	cs := &callers{p: p, tr: tr, slow: slow, pause: pause, recs: make([]*caller, n)}
 	for i := range cs.recs {
 		rec := &caller{slow: make([]slowCall, 0, 64)}
 		cs.recs[i] = rec
@@ -216,10 +221,15 @@ func (cs *callers) loop(rec *caller) {
 			last = c.AccessKeyID
 			cs.tr.observe(c, start.Add(d))
 		}
-		// Yield outside the timed region: with 64 busy goroutines on two
-		// cores, a goroutine preempted between the two clock readings
-		// would otherwise count the scheduler's queue as Retrieve latency.
-		runtime.Gosched()
+		// Pause or yield outside the timed region: with 64 busy goroutines
+		// on two cores, a goroutine preempted between the two clock
+		// readings would otherwise count the scheduler's queue as Retrieve
+		// latency.
+		if cs.pause > 0 {
+			time.Sleep(cs.pause)
+		} else {
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -282,7 +292,7 @@ func runProvider(ctx context.Context, srv *ststest.Server, cfg config, provider 
 	srv.ResetCalls()
 
 	fmt.Fprintf(logw, "bench: %s: %d goroutines, %d refresh cycles ...\n", provider, cfg.Goroutines, cfg.Cycles)
-	cs := startCallers(top, tr, cfg.Goroutines, cfg.Slow)
+	cs := startCallers(top, tr, cfg.Goroutines, cfg.Slow, cfg.Pause)
 	defer cs.finish()
 	cyclesStart := time.Now()
 

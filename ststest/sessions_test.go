@@ -36,7 +36,7 @@ func (s *Server) stored() (sessions, heap, calls, steps int) {
 func TestMemoryStaysBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := testConfig()
-		cfg.MaxCalls = 50
+		cfg.MaxCalls = 20
 		cfg.SessionTokenLifetime = 5 * time.Second
 		s := NewInMemoryServer(cfg)
 		defer s.Close()
@@ -45,7 +45,7 @@ func TestMemoryStaysBounded(t *testing.T) {
 		first, err := assume(ctx, alice, roleShort, "first")
 		require.NoError(t, err)
 		opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
-		const n = 300
+		const n = 60 // three times MaxCalls, in calls of each kind
 		for i := range n {
 			s.Advance(11 * time.Second) // past roleShort's 10 s lifetime
 			_, err := assume(ctx, alice, roleShort, "many")
@@ -60,11 +60,11 @@ func TestMemoryStaysBounded(t *testing.T) {
 		sessions, heap, calls, steps := s.stored()
 		assert.Equal(t, 1, sessions, "only the last session is still valid")
 		assert.Equal(t, 1, heap)
-		assert.Equal(t, 50, calls)
+		assert.Equal(t, 20, calls)
 		assert.LessOrEqual(t, steps, 3)
 
 		log := s.Calls()
-		require.Len(t, log, 50)
+		require.Len(t, log, 20)
 		assert.Equal(t, "many", log[len(log)-1].RoleSessionName, "the newest calls are kept, oldest first")
 
 		// The first session was forgotten; its credentials still get

@@ -48,6 +48,12 @@ type benchConfig struct {
 	TopLifetime   time.Duration // sessions of the top role
 	InnerLifetime time.Duration // sessions of the other roles
 	WaitFrac      float64       // a Retrieve this fraction of Latency or longer waited for STS
+
+	// inMemory runs in-memory ststest servers, which the chains reach
+	// through the servers' own client, as a testing/synctest bubble needs;
+	// otherwise the servers listen on loopback and the chains use the
+	// SDK's default HTTP client.
+	inMemory bool
 }
 
 func defaultConfig() benchConfig {
@@ -117,7 +123,11 @@ func newServer(cfg benchConfig) *ststest.Server {
 			sc.Roles = append(sc.Roles, ststest.Role{ARN: roleARN(d, i), Trust: []string{account}, Lifetime: life})
 		}
 	}
-	srv := ststest.NewServer(sc)
+	newSTS := ststest.NewServer
+	if cfg.inMemory {
+		newSTS = ststest.NewInMemoryServer
+	}
+	srv := newSTS(sc)
 	srv.SetLatency(cfg.Latency)
 	return srv
 }
@@ -137,11 +147,15 @@ type result struct {
 	elapsed  time.Duration
 }
 
-// load builds the chain of depth's top profile with provider.
-func load(ctx context.Context, provider string, cfgFile, credsFile string, depth int) (aws.CredentialsProvider, error) {
+// load builds the chain of depth's top profile with provider; client,
+// when not nil, sends its requests.
+func load(ctx context.Context, provider string, client aws.HTTPClient, cfgFile, credsFile string, depth int) (aws.CredentialsProvider, error) {
 	files := []func(*config.LoadOptions) error{
 		config.WithSharedConfigFiles([]string{cfgFile}),
 		config.WithSharedCredentialsFiles([]string{credsFile}),
+	}
+	if client != nil {
+		files = append(files, config.WithHTTPClient(client))
 	}
 	switch provider {
 	case ours:
@@ -157,7 +171,11 @@ func load(ctx context.Context, provider string, cfgFile, credsFile string, depth
 // measure runs cfg.Callers callers against provider's chain of depth
 // until its top link has refreshed cfg.Cycles times after the warm-up.
 func measure(ctx context.Context, cfg benchConfig, srv *ststest.Server, cfgFile, credsFile string, depth int, provider string) (*result, error) {
-	p, err := load(ctx, provider, cfgFile, credsFile, depth)
+	var client aws.HTTPClient
+	if cfg.inMemory {
+		client = srv.Client()
+	}
+	p, err := load(ctx, provider, client, cfgFile, credsFile, depth)
 	if err != nil {
 		return nil, fmt.Errorf("%s: loading: %w", provider, err)
 	}

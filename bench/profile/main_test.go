@@ -2,44 +2,75 @@ package main
 
 import (
 	"bytes"
-	"context"
+	"os"
+	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// TestSmoke runs the program small and asserts what does not depend on
-// the machine's speed: no caller error, the SDK's chain calls every link
-// once per top-link cycle, and awsprofile's inner link at most as often as
-// its top link.
+// TestSmoke runs the program, small, in a testing/synctest bubble against
+// in-memory ststest servers: in fake time a Retrieve is either instant or
+// a wait for STS of exactly the links' latencies, so the counts are exact
+// whatever the machine's load. awsprofile's chain calls its top link once
+// per cycle, never asks the inner link again (its sessions outlast the
+// run) and keeps every caller from waiting; the SDK's chain re-assumes
+// every link on each top-link cycle while every caller waits for all of
+// them.
 func TestSmoke(t *testing.T) {
-	cfg := defaultConfig()
-	cfg.Depths = []int{2}
-	cfg.Cycles = 2
-	cfg.Callers = 4
-	cfg.Latency = 20 * time.Millisecond
-	cfg.TopLifetime = 2 * time.Second
-	cfg.InnerLifetime = 30 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var logs bytes.Buffer
-	results, err := run(ctx, cfg, &logs)
-	require.NoError(t, err, logs.String())
-	require.Len(t, results, 2)
-	for _, r := range results {
-		assert.Zero(t, r.errs, "%s: %v", r.provider, r.firstErr)
-		assert.GreaterOrEqual(t, r.cycles, cfg.Cycles, r.provider)
-		require.Len(t, r.perLink, 2)
+	// The SDK's loader reads the environment; a variable such as
+	// AWS_CA_BUNDLE (which it cannot apply to the in-memory client) or
+	// AWS_PROFILE must not change the run.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
 	}
-	ours, sdk := results[0], results[1]
-	require.Equal(t, "awsprofile.LoadConfig", ours.provider)
-	assert.Zero(t, ours.perLink[0], "the inner link, whose sessions last 30 s, is not asked again")
-	assert.Equal(t, sdk.cycles, sdk.perLink[0], "the SDK's chain re-assumes the inner role on every top-link refresh")
+	synctest.Test(t, func(t *testing.T) {
+		cfg := defaultConfig()
+		cfg.Depths = []int{2, 3}
+		cfg.Cycles = 2
+		cfg.Callers = 4
+		cfg.Pause = 10 * time.Millisecond
+		cfg.inMemory = true
+		var logs bytes.Buffer
+		results, err := run(t.Context(), cfg, &logs)
+		require.NoError(t, err, logs.String())
+		// A chain whose callers stopped may still be refreshing ahead, against
+		// a closed server by now: let those refreshes end, in fake time, before
+		// the bubble does.
+		time.Sleep(time.Minute)
+		var out bytes.Buffer
+		write(&out, cfg, results)
+		t.Logf("\n%s", out.String())
 
-	var out bytes.Buffer
-	write(&out, cfg, results)
-	assert.Contains(t, out.String(), "| 2 | SDK profile chain | 1.00 / 1.00 |")
-	t.Logf("\n%s", out.String())
+		require.Len(t, results, 2*len(cfg.Depths))
+		for i, depth := range cfg.Depths {
+			ap, sdk := results[2*i], results[2*i+1]
+			require.Equal(t, ours, ap.provider)
+			require.Equal(t, sdkChain, sdk.provider)
+			for _, r := range []*result{ap, sdk} {
+				require.Equal(t, depth, r.depth)
+				require.Len(t, r.perLink, depth)
+				assert.Zero(t, r.errs, "%s: %v", r.provider, r.firstErr)
+				assert.Positive(t, r.calls, r.provider)
+			}
+			inner := make([]int, depth-1)
+			assert.Equal(t, append(inner, cfg.Cycles), ap.perLink, "depth %d: awsprofile's calls per link", depth)
+			assert.Zero(t, ap.waits, "depth %d: awsprofile's callers that waited", depth)
+
+			every := make([]int, depth)
+			for l := range every {
+				every[l] = sdk.cycles
+			}
+			assert.Equal(t, every, sdk.perLink, "depth %d: the SDK re-assumes every link on each top-link cycle", depth)
+			assert.Equal(t, cfg.Callers*sdk.cycles, sdk.waits, "depth %d: every SDK caller waits once per cycle", depth)
+			assert.Equal(t, time.Duration(depth)*cfg.Latency, sdk.max, "depth %d: for every link", depth)
+		}
+		assert.Contains(t, out.String(), "| 2 | SDK profile chain | 1.00 / 1.00 |")
+	})
 }

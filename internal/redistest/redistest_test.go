@@ -59,18 +59,6 @@ func TestServerOwnDirIsRemoved(t *testing.T) {
 	assert.NoDirExists(t, s.Dir)
 }
 
-func TestPauseAndResume(t *testing.T) {
-	s := New(t, Options{})
-	require.NoError(t, s.Pause())
-	err := s.ping()
-	require.Error(t, err, "a paused server does not answer")
-	var ne net.Error
-	require.ErrorAs(t, err, &ne)
-	assert.True(t, ne.Timeout(), "the connection is accepted, the answer never comes: %v", err)
-	require.NoError(t, s.Resume())
-	assert.NoError(t, s.ping())
-}
-
 func TestStartReportsATakenPort(t *testing.T) {
 	Require(t)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
