@@ -336,7 +336,6 @@ func TestProfileWithoutRole(t *testing.T) {
 	sdk, err := config.LoadDefaultConfig(context.Background(), append(o.LoadOptions, config.WithSharedConfigProfile("alice"),
 		config.WithSharedConfigFiles(o.ConfigFiles), config.WithSharedCredentialsFiles(o.CredentialsFiles))...)
 	require.NoError(t, err)
-	assert.IsType(t, sdk.Credentials, chain.Config.Credentials)
 	assert.Equal(t, sdk.Region, chain.Config.Region)
 	want, err := sdk.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
@@ -396,7 +395,7 @@ source_profile = alice
 	t.Setenv("AWS_ACCESS_KEY_ID", bobKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
 	chain = load()
-	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindSDK}, kinds(chain))
+	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindEnvironment}, kinds(chain))
 	assert.Equal(t, "deploy", chain.Profile, "the profile still gives the config")
 	assert.Empty(t, chain.Links[0].Profile, "but not the credentials")
 	c, err := chain.Config.Credentials.Retrieve(context.Background())

@@ -79,6 +79,6 @@
 //
 // The SDK's SharedConfig does not expose source_identity, session_tags,
 // transitive_session_tags and mfa_process, so those keys are read from the
-// same files with gopkg.in/ini.v1 (as aws-vault reads them). mfa_process is
+// same files by the package's own reader (as aws-vault reads them). mfa_process is
 // run with [stschain.ProcessTokenCode] for the codes of its profile's link.
 package awsprofile
