@@ -3,7 +3,6 @@ package awsprofile_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -453,17 +452,4 @@ func actions(srv *ststest.Server) []string {
 		out = append(out, c.Action)
 	}
 	return slices.Clip(out)
-}
-
-// No fmt verb of a Chain or Link shows a secret, not even a static root's.
-func TestChainFormatsNoSecret(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
-	chain, err := awsprofile.LoadChain(context.Background(), "deploy", e.opts("[profile deploy]\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\n", aliceCredentials))
-	require.NoError(t, err)
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		for _, v := range []any{chain, *chain, chain.Links, chain.Links[0]} {
-			assert.NotContains(t, fmt.Sprintf(verb, v), aliceSec, verb)
-		}
-	}
 }

@@ -70,6 +70,7 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 		return nil, &ConfigError{Profile: selected, Problem: "the SDK cannot load the profile's settings: " + causeText(err), Err: err}
 	}
 	base.Credentials = nil
+	scrubSources(&base)
 	chain, err := l.build(ctx, base, p)
 	if err != nil {
 		return nil, err
@@ -204,4 +205,22 @@ func (l *loader) tokenCode(v vaultKeys) stschain.TokenCodeFunc {
 		return stschain.ProcessTokenCode(v.mfaProcess)
 	}
 	return stschain.PromptTokenCode
+}
+
+// scrubSources removes the keys the SDK's loader read into the config's
+// sources (the environment's, the profile's): the chain makes the
+// credentials, and no printing of the config (fmt's %p of a Chain prints
+// its fields as they are) should find a secret there.
+func scrubSources(cfg *aws.Config) {
+	for i, src := range cfg.ConfigSources {
+		switch s := src.(type) {
+		case config.EnvConfig:
+			s.Credentials = aws.Credentials{}
+			cfg.ConfigSources[i] = s
+		case config.SharedConfig:
+			s.Credentials = aws.Credentials{}
+			s.Source = nil
+			cfg.ConfigSources[i] = s
+		}
+	}
 }

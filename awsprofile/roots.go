@@ -29,7 +29,9 @@ func (l *loader) root(base aws.Config, r rootPlan) (Link, error) {
 	var p aws.CredentialsProvider
 	switch r.kind {
 	case KindStatic, KindEnvironment:
-		link.Provider = credentials.StaticCredentialsProvider{Value: r.keys}
+		// In an aws.CredentialsCache, as the SDK puts it: a pointer, which
+		// no fmt verb follows.
+		link.Provider = l.cached(credentials.StaticCredentialsProvider{Value: r.keys})
 		return link, nil
 	case KindWebIdentity:
 		link.RoleARN = r.roleARN
