@@ -43,10 +43,14 @@ type Options struct {
 	// means no such link. Valid: 15 minutes to 36 hours, whole seconds.
 	SessionDuration time.Duration
 
-	// Cache keeps the sessions of every link of the chain, so that they
-	// outlive the process and are shared with other processes; a
-	// [stschain.FileCache] on [stschain.DefaultCLICacheDir] shares them
-	// with the AWS CLI. Optional: nil keeps them in memory only.
+	// Cache keeps the sessions of every link of the chain, and the root's
+	// credentials when they expire (SSO role credentials, a
+	// credential_process's with an Expiration), so that they outlive the
+	// process and are shared with other processes, each fetched by one of
+	// them under the cache's lock when it is a [stschain.CacheLocker]. A
+	// [stschain.FileCache] on [stschain.DefaultCLICacheDir] shares them with
+	// the AWS CLI (SSO role credentials under the CLI's own key). Optional:
+	// nil keeps them in memory only.
 	Cache stschain.Cache
 
 	// LinkOptions are applied to the Options of every ChainableProvider of
@@ -59,10 +63,12 @@ type Options struct {
 	// LoadOptions are passed to the SDK's config loading: region, HTTP
 	// client, retryer, endpoint, and the options of the SDK's providers of
 	// the root (ProcessCredentialOptions, WebIdentityRoleCredentialOptions,
-	// SSO and EC2 options ...). Credentials and AssumeRoleCredentialOptions
-	// play no part in a chain with role_arn: the chain makes the
-	// credentials, and its role links are stschain's, configured through
-	// LinkOptions. Optional.
+	// SSOProviderOptions, SSOTokenProviderOptions, EC2RoleCredentialOptions,
+	// EndpointCredentialOptions, CredentialsCacheOptions).
+	// SharedConfigProfile names the profile when LoadChain's argument is
+	// empty. Credentials and AssumeRoleCredentialOptions play no part: the
+	// profile makes the credentials, and its role links are stschain's,
+	// configured through LinkOptions. Optional.
 	LoadOptions []func(*config.LoadOptions) error
 }
 
@@ -78,12 +84,13 @@ type Options struct {
 // aws.CredentialsCache, so that its background refresh works and
 // Refresh and Invalidate are reachable by a type assertion. Every link of
 // the chain is a ChainableProvider of its own, which refreshes on its own
-// schedule; every STS call of the chain goes to the endpoint the config
+// schedule; every call of the chain goes to the endpoint the config
 // resolves. For a profile without role_arn, and where no profile applies,
-// Credentials is the SDK's own provider. See the package documentation for
-// the rules, and [LoadChain] for the links.
+// Credentials is the root's provider: the SDK's provider for that kind of
+// root, in an aws.CredentialsCache. See the package documentation for the
+// rules, and [LoadChain] for the links.
 //
-// Wrong settings are a *[ConfigError], returned before any STS call.
+// Wrong settings are a *[ConfigError], returned before any call.
 func LoadConfig(ctx context.Context, profile string, optFns ...func(*Options)) (aws.Config, error) {
 	c, err := LoadChain(ctx, profile, optFns...)
 	if err != nil {
@@ -93,7 +100,9 @@ func LoadConfig(ctx context.Context, profile string, optFns ...func(*Options)) (
 }
 
 // LoadChain is [LoadConfig] returning the links of the chain as well, for
-// diagnostics and for putting more links on top. It makes no STS call.
+// diagnostics and for putting more links on top. It makes no call to STS
+// or any other service; it runs a credential_process root only when
+// SessionDuration needs to know whether it prints long-term keys.
 func LoadChain(ctx context.Context, profile string, optFns ...func(*Options)) (*Chain, error) {
 	var o Options
 	for _, fn := range optFns {

@@ -22,10 +22,14 @@ import (
 
 	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/internal/clidriver"
 	"github.com/stschain/stschain/ststest"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
 	// The tests describe every setting they use: nothing of this
 	// machine's AWS setup may leak in, and nothing may reach out to an
 	// instance metadata service.
@@ -35,11 +39,19 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	goleak.VerifyTestMain(m,
-		// Idle keep-alive connections of the SDK's HTTP clients.
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-	)
+	code := m.Run()
+	clidriver.CloseShared()
+	if code == 0 {
+		if err := goleak.Find(
+			// Idle keep-alive connections of the SDK's HTTP clients.
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 const (

@@ -48,8 +48,12 @@ var ssoKinds = []struct {
 // SHA-1 of the session name, or of the start URL for the legacy keys),
 // expiring at expires.
 func (e *env) writeSSOToken(home, key string, expires time.Time) {
-	t := e.t
 	e.portal.AddAccessToken(ssoToken, expires)
+	writeSSOTokenFile(e.t, home, key, expires)
+}
+
+// writeSSOTokenFile writes ssoToken into home's SSO cache under key.
+func writeSSOTokenFile(t *testing.T, home, key string, expires time.Time) {
 	sum := sha1.Sum([]byte(key))
 	dir := filepath.Join(home, ".aws", "sso", "cache")
 	require.NoError(t, os.MkdirAll(dir, 0o700))
