@@ -3,6 +3,7 @@ package awsprofile_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -295,6 +296,51 @@ source_profile = admin
 	require.Len(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"}), 2)
 	assert.Equal(t, session, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[0].CallerAccessKeyID, "admin assumed with the cached MFA session")
 	assert.Empty(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[0].SerialNumber)
+}
+
+// The MFA session of SessionDuration also sits on a credential_process
+// root that prints long-term keys (a password manager), and not on one
+// that prints a session.
+func TestSessionDurationOverProcessRoot(t *testing.T) {
+	t.Parallel()
+	for _, longTerm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("longTerm=%v", longTerm), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, ststest.Role{ARN: roleARN("admin"), Trust: []string{aliceARN}, RequireMFA: true})
+			codes := e.tokenCodes()
+			chain, err := awsprofile.LoadChain(context.Background(), "admin", e.opts(`
+[profile pm]
+credential_process = `+e.countingProcess(map[bool]string{true: "alice"}[longTerm])+`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = pm
+mfa_serial = {{serial}}
+`, "", func(o *awsprofile.Options) {
+				o.SessionDuration = 8 * time.Hour
+				o.TokenCode = codes.fn
+			}))
+			require.NoError(t, err)
+			want := []awsprofile.LinkKind{awsprofile.KindProcess, awsprofile.KindAssumeRole}
+			if longTerm {
+				want = []awsprofile.LinkKind{awsprofile.KindProcess, awsprofile.KindSessionToken, awsprofile.KindAssumeRole}
+			}
+			assert.Equal(t, want, kinds(chain))
+			long, err := chain.Links[0].LongTermKeys(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, longTerm, long)
+			assert.Equal(t, 1, e.runs(), "the process ran once, for both")
+			assert.Empty(t, e.srv.Calls(), "loading calls nothing")
+			if !longTerm {
+				return
+			}
+			_, err = chain.Config.Credentials.Retrieve(context.Background())
+			require.NoError(t, err)
+			assertCalls(t, []call{
+				{Action: "GetSessionToken", Signer: aliceKey, Serial: e.serial, Duration: 8 * 3600, Status: 200},
+				{Action: "AssumeRole", Role: roleARN("admin"), Signer: "issued by #1", Session: "<generated>", Status: 200},
+			}, e.srv)
+		})
+	}
 }
 
 // SessionDuration changes nothing where rule 10 does not apply: a root of

@@ -25,12 +25,16 @@ import (
 
 // countingProcess writes a credential_process script into e.dir that
 // appends a line to e.dir/count each time it runs and prints a session
-// of bob's (from GetSessionToken) with its Expiration, or bob's long-term
-// keys when longTerm is set. It returns the command.
-func (e *env) countingProcess(longTerm bool) string {
+// of bob's (from GetSessionToken) with its Expiration, or the long-term
+// keys of user ("alice" or "bob") when user is not empty. It returns the
+// command.
+func (e *env) countingProcess(user string) string {
 	t := e.t
 	doc := map[string]any{"Version": 1, "AccessKeyId": bobKey, "SecretAccessKey": bobSec}
-	if !longTerm {
+	if user == "alice" {
+		doc = map[string]any{"Version": 1, "AccessKeyId": aliceKey, "SecretAccessKey": aliceSec}
+	}
+	if user == "" {
 		out, err := sts.NewFromConfig(e.srv.AWSConfig("bob")).GetSessionToken(context.Background(), &sts.GetSessionTokenInput{})
 		require.NoError(t, err)
 		e.srv.ResetCalls()
@@ -75,7 +79,7 @@ func TestProcessRootCached(t *testing.T) {
 			e := newEnv(t, ststest.Role{ARN: roleARN("top")})
 			cache, err := stschain.NewFileCache(filepath.Join(e.dir, "cache"))
 			require.NoError(t, err)
-			config := strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess(longTerm))
+			config := strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess(map[bool]string{true: "bob"}[longTerm]))
 			for range 3 {
 				retrieve(t, "proc", e.opts(config, "", func(o *awsprofile.Options) { o.Cache = cache }))
 			}
@@ -94,7 +98,7 @@ func TestProcessRootCacheRefusesLongEntries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	cache := &mapCache{}
-	config := strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess(false))
+	config := strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess(""))
 	opts := e.opts(config, "", func(o *awsprofile.Options) { o.Cache = cache })
 	retrieve(t, "proc", opts)
 	require.Len(t, cache.entries, 1)
@@ -171,7 +175,7 @@ func childMain() int {
 func TestProcessRootOncePerLifetimeAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ststest.Role{ARN: roleARN("top")})
-	cf, _ := e.files(strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess(false)), "")
+	cf, _ := e.files(strings.ReplaceAll(processRoleConfig, "{{process}}", e.countingProcess("")), "")
 	cacheDir := filepath.Join(e.dir, "cache")
 	const n = 8
 	outs := make([]string, n)
