@@ -53,9 +53,7 @@ func merge(ms ...map[string]string) map[string]string {
 func differentialCases() []diffCase {
 	cases := baseCases()
 	for _, c := range endpointCases() {
-		for _, v := range endpointVariants(c) {
-			cases = append(cases, v)
-		}
+		cases = append(cases, endpointVariants(c)...)
 	}
 	return cases
 }

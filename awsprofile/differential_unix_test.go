@@ -66,9 +66,8 @@ type diffWorld struct {
 	next    atomic.Int32 // the next code
 	session aws.Credentials
 
-	mu       sync.Mutex
-	extIDs   []string // the ExternalId of each STS request, in order ("-" for none)
-	ssoRoles []string
+	mu     sync.Mutex
+	extIDs []string // guarded by mu: the ExternalId of each STS request, in order ("-" for none)
 }
 
 // roleRef is a role in a case's text: {{role:NAME}}.

@@ -85,8 +85,6 @@ type env struct {
 	dir    string
 	serial string // alice's MFA device
 	codes  []string
-
-	configText, credentialsText string // for runOurs
 }
 
 // newEnv starts a fake STS with users alice (with an MFA device taking the

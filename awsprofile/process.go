@@ -37,8 +37,8 @@ type processOutput struct {
 	over bool // the process printed more than maxProcessOutput
 }
 
-// errTooMuchOutput stops the copy of a process's output.
-var errTooMuchOutput = errors.New("the output is longer than " + strconv.Itoa(maxProcessOutput>>10) + " KiB")
+// errTooMuchOutput stops the copy of a process's output (maxProcessOutput).
+var errTooMuchOutput = errors.New("the output is longer than 64 KiB")
 
 func (o *processOutput) Write(p []byte) (int, error) {
 	if o.buf.Len()+len(p) > maxProcessOutput {
