@@ -2,6 +2,7 @@ package awsprofile_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -119,6 +120,8 @@ credential_process = false
 // environment.
 func TestBrokenEnvironmentProfileBehindEnvironmentKeys(t *testing.T) {
 	e := newEnv(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the SDK's loader gets its copy of the profile
 	t.Setenv("AWS_PROFILE", "a")
 	t.Setenv("AWS_ACCESS_KEY_ID", bobKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
@@ -129,6 +132,9 @@ func TestBrokenEnvironmentProfileBehindEnvironmentKeys(t *testing.T) {
 	c, err := chain.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, bobKey, c.AccessKeyID)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the copy is removed")
 
 	// Named, the profile is followed, and its loop found.
 	_, err = awsprofile.LoadChain(context.Background(), "a", e.opts("[profile a]\nrole_arn = "+roleARN("a")+"\nsource_profile = b\n[profile b]\nrole_arn = "+roleARN("b")+"\nsource_profile = a\n", ""))

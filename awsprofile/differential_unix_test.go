@@ -382,6 +382,14 @@ func TestSameCallsAsTheAWSCLI(t *testing.T) {
 		})
 	}
 	t.Logf("%d cases: %d make the same calls as the AWS CLI, %d differ as the README says", len(cases), matched, differed)
+	if !t.Failed() {
+		readme, err := os.ReadFile("../README.md")
+		require.NoError(t, err)
+		text := strings.Join(strings.Fields(string(readme)), " ")
+		assert.Contains(t, text, fmt.Sprintf("A differential test runs %d profile setups", len(cases)), "the README's count of cases")
+		assert.Contains(t, text, fmt.Sprintf("%d make the same calls", matched), "the README's count of matches")
+		assert.Contains(t, text, fmt.Sprintf("the other %d differ as the table below says", differed), "the README's count of differences")
+	}
 }
 
 // readmeDifferences returns the IDs of the rows of the README's table of

@@ -180,8 +180,10 @@ func TestProcessRootOncePerLifetimeAcrossProcesses(t *testing.T) {
 	const n = 8
 	outs := make([]string, n)
 	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	for i := range n {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"top", cf, cacheDir, e.url}, "\t"))
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
