@@ -438,6 +438,8 @@ func baseCases() []diffCase {
 			config: "[profile A]\nrole_arn = {{role:RoleA}}\nsource_profile = B\nrole_session_name = \"deployer\"\n[profile B]\n{{alice}}\n"},
 		{from: "issue 18: a profile twice in one file", profile: "A", differs: "D4",
 			config: "[profile A]\nrole_arn = {{role:RoleA}}\n[profile B]\n{{alice}}\n[profile A]\nsource_profile = B\n"},
+		{from: "issue 18: a key with an empty value", profile: "A", differs: "D9",
+			config: "[profile A]\n{{bob}}\nrole_arn =\n"},
 		{from: "issue 18: credential_process through a shell", profile: "A", differs: "D5",
 			config: "[profile A]\ncredential_process = cat {{dir}}/session.json | cat\n"},
 	}
