@@ -300,17 +300,40 @@ func (w *diffWorld) runCLI(t *testing.T, d *clidriver.Driver, dir string, c diff
 	return w.take(res.RC == 0, strings.TrimSpace(res.Stderr), "")
 }
 
-func (w *diffWorld) runOurs(t *testing.T, dir string, c diffCase) diffResult {
-	env := w.baseEnv(dir, c)
-	env["HOME"] = filepath.Join(dir, "our-home")
+// ourEnviron serializes the runs of LoadChain, which read the process's
+// environment.
+var ourEnviron sync.Mutex
+
+// setEnviron makes env the process's environment for the AWS_ variables,
+// HOME and PATH, and returns what restores the earlier one.
+func setEnviron(env map[string]string) (restore func()) {
+	old := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") && env[k] == "" {
-			t.Setenv(k, "") // as unset, for the SDK
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || k == "HOME" || k == "PATH" {
+			old[k] = v
+			os.Unsetenv(k)
 		}
 	}
 	for k, v := range env {
-		t.Setenv(k, v)
+		os.Setenv(k, v)
 	}
+	return func() {
+		for k := range env {
+			os.Unsetenv(k)
+		}
+		for k, v := range old {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+func (w *diffWorld) runOurs(dir string, c diffCase) diffResult {
+	env := w.baseEnv(dir, c)
+	env["HOME"] = filepath.Join(dir, "our-home")
+	ourEnviron.Lock()
+	defer ourEnviron.Unlock()
+	defer setEnviron(env)()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	chain, err := awsprofile.LoadChain(ctx, c.profile, func(o *awsprofile.Options) { o.TokenCode = w.tokenCode })
@@ -329,66 +352,81 @@ func (w *diffWorld) runOurs(t *testing.T, dir string, c diffCase) diffResult {
 	return w.take(true, chain.String(), "")
 }
 
+// diffWorker is a world and the CLI driver that runs against it: two of
+// them run the cases, two at a time, the CLI's side of one while the
+// other runs LoadChain's.
+type diffWorker struct {
+	w *diffWorld
+	d *clidriver.Driver
+}
+
 // TestSameCallsAsTheAWSCLI is the differential test.
 func TestSameCallsAsTheAWSCLI(t *testing.T) {
-	d := clidriver.Shared(t)
 	cases := differentialCases()
 	require.GreaterOrEqual(t, len(cases), 150)
 	rows := readmeDifferences(t)
-	w := newDiffWorld(t, cases)
-	var matched, differed int
+	workers := make(chan diffWorker, 2)
+	workers <- diffWorker{newDiffWorld(t, cases), clidriver.Shared(t)}
+	workers <- diffWorker{newDiffWorld(t, cases), clidriver.Start(t)}
+	var matched, differed atomic.Int32
 	names := map[string]bool{}
-	for _, c := range cases {
-		require.False(t, names[c.from], "two cases named %q", c.from)
-		names[c.from] = true
-		t.Run(c.from, func(t *testing.T) {
-			dir := t.TempDir()
-			w.fixtures(t, dir)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "config"), []byte(w.expand(dir, c.config)), 0o600))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "credentials"), []byte(w.expand(dir, c.credentials)), 0o600))
-			for _, side := range []string{"cli-home", "our-home"} {
-				require.NoError(t, os.MkdirAll(filepath.Join(dir, side), 0o700))
-				if c.sso != "" {
-					writeSSOCache(t, filepath.Join(dir, side), c.sso)
+	t.Run("cases", func(t *testing.T) {
+		for _, c := range cases {
+			require.False(t, names[c.from], "two cases named %q", c.from)
+			names[c.from] = true
+			t.Run(c.from, func(t *testing.T) {
+				t.Parallel()
+				wk := <-workers
+				defer func() { workers <- wk }()
+				w := wk.w
+				dir := t.TempDir()
+				w.fixtures(t, dir)
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "config"), []byte(w.expand(dir, c.config)), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "credentials"), []byte(w.expand(dir, c.credentials)), 0o600))
+				for _, side := range []string{"cli-home", "our-home"} {
+					require.NoError(t, os.MkdirAll(filepath.Join(dir, side), 0o700))
+					if c.sso != "" {
+						writeSSOCache(t, filepath.Join(dir, side), c.sso)
+					}
 				}
-			}
-			cli := w.runCLI(t, d, dir, c)
-			ours := w.runOurs(t, dir, c)
-			for _, r := range []*diffResult{&cli, &ours} {
-				if !r.ok {
-					r.final = "-"
+				cli := w.runCLI(t, wk.d, dir, c)
+				ours := w.runOurs(dir, c)
+				for _, r := range []*diffResult{&cli, &ours} {
+					if !r.ok {
+						r.final = "-"
+					}
 				}
-			}
-			same := cli.ok == ours.ok && slices.Equal(cli.calls, ours.calls) && slices.Equal(cli.extIDs, ours.extIDs) && cli.final == ours.final
-			if c.differs != "" {
-				assert.Contains(t, rows, c.differs, "the README's table of differences has no row %s", c.differs)
-				if assert.False(t, same, "the case is listed as difference %s, but the calls are the same: take it off", c.differs) {
-					differed++
+				same := cli.ok == ours.ok && slices.Equal(cli.calls, ours.calls) && slices.Equal(cli.extIDs, ours.extIDs) && cli.final == ours.final
+				if c.differs != "" {
+					assert.Contains(t, rows, c.differs, "the README's table of differences has no row %s", c.differs)
+					if assert.False(t, same, "the case is listed as difference %s, but the calls are the same: take it off", c.differs) {
+						differed.Add(1)
+					}
+				} else if assert.True(t, same, "the AWS CLI and LoadChain differ") {
+					matched.Add(1)
 				}
-			} else if assert.True(t, same, "the AWS CLI and LoadChain differ") {
-				matched++
-			}
-			if !same || c.differs != "" {
-				t.Logf("the AWS CLI: ok=%v %s", cli.ok, cli.detail)
-				for _, x := range cli.calls {
-					t.Logf("  %v", x)
+				if !same || c.differs != "" {
+					t.Logf("the AWS CLI: ok=%v %s", cli.ok, cli.detail)
+					for _, x := range cli.calls {
+						t.Logf("  %v", x)
+					}
+					t.Logf("LoadChain: ok=%v %s", ours.ok, ours.detail)
+					for _, x := range ours.calls {
+						t.Logf("  %v", x)
+					}
+					t.Logf("external IDs: %v / %v; final keys: %s / %s", cli.extIDs, ours.extIDs, cli.final, ours.final)
 				}
-				t.Logf("LoadChain: ok=%v %s", ours.ok, ours.detail)
-				for _, x := range ours.calls {
-					t.Logf("  %v", x)
-				}
-				t.Logf("external IDs: %v / %v; final keys: %s / %s", cli.extIDs, ours.extIDs, cli.final, ours.final)
-			}
-		})
-	}
-	t.Logf("%d cases: %d make the same calls as the AWS CLI, %d differ as the README says", len(cases), matched, differed)
+			})
+		}
+	})
+	t.Logf("%d cases: %d make the same calls as the AWS CLI, %d differ as the README says", len(cases), matched.Load(), differed.Load())
 	if !t.Failed() {
 		readme, err := os.ReadFile("../README.md")
 		require.NoError(t, err)
 		text := strings.Join(strings.Fields(string(readme)), " ")
 		assert.Contains(t, text, fmt.Sprintf("A differential test runs %d profile setups", len(cases)), "the README's count of cases")
-		assert.Contains(t, text, fmt.Sprintf("%d make the same calls", matched), "the README's count of matches")
-		assert.Contains(t, text, fmt.Sprintf("the other %d differ as the table below says", differed), "the README's count of differences")
+		assert.Contains(t, text, fmt.Sprintf("%d make the same calls", matched.Load()), "the README's count of matches")
+		assert.Contains(t, text, fmt.Sprintf("the other %d differ as the table below says", differed.Load()), "the README's count of differences")
 	}
 }
 
