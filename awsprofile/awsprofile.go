@@ -33,9 +33,10 @@ type Options struct {
 
 	// SessionDuration, when positive, asks for one MFA session a day
 	// instead of one prompt per role session: when the root of the chain
-	// is long-term keys (static keys without aws_session_token, or
-	// credential_source = Environment with such keys) and a role of the
-	// chain has mfa_serial, a GetSessionToken link of this length, sending
+	// hands out long-term keys (static keys without a session token, keys
+	// of the environment without one, or a credential_process that prints
+	// such keys: see [Link.LongTermKeys]) and a role of the chain has
+	// mfa_serial, a GetSessionToken link of this length, sending
 	// the MFA code of the lowest such role, sits on the root, and the roles
 	// above are assumed from it without MFA (the session's MFA context
 	// satisfies roles that require MFA). With Cache set, the session
