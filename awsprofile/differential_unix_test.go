@@ -65,6 +65,7 @@ type diffWorld struct {
 	codes   []string
 	next    atomic.Int32 // the next code
 	session aws.Credentials
+	path    string // PATH, read once: runOurs changes the environment while the other worker runs
 
 	mu     sync.Mutex
 	extIDs []string // guarded by mu: the ExternalId of each STS request, in order ("-" for none)
@@ -77,7 +78,7 @@ var roleRef = regexp.MustCompile(`\{\{role:([\w+=,.@-]+)\}\}`)
 var diffSSORoles = []string{"SSORole", "dev"}
 
 func newDiffWorld(t *testing.T, cases []diffCase) *diffWorld {
-	w := &diffWorld{serial: newMFASerial(t)}
+	w := &diffWorld{serial: newMFASerial(t), path: os.Getenv("PATH")}
 	for i := 1; i < 1000; i++ {
 		w.codes = append(w.codes, fmt.Sprintf("%06d", 100000+i))
 	}
@@ -264,7 +265,7 @@ func (w *diffWorld) take(ok bool, detail, final string) diffResult {
 // baseEnv is the environment of both sides, but HOME.
 func (w *diffWorld) baseEnv(dir string, c diffCase) map[string]string {
 	env := map[string]string{
-		"PATH":                        os.Getenv("PATH"),
+		"PATH":                        w.path,
 		"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
 		"AWS_DEFAULT_REGION":          "us-east-1",
@@ -304,13 +305,16 @@ func (w *diffWorld) runCLI(t *testing.T, d *clidriver.Driver, dir string, c diff
 // environment.
 var ourEnviron sync.Mutex
 
-// setEnviron makes env the process's environment for the AWS_ variables,
-// HOME and PATH, and returns what restores the earlier one.
+// setEnviron makes env the process's environment for the AWS_ variables
+// and HOME, and returns what restores the earlier one. (PATH is left
+// alone: the other worker's runs read it.)
 func setEnviron(env map[string]string) (restore func()) {
 	old := map[string]string{}
+	env = maps.Clone(env)
+	delete(env, "PATH")
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AWS_") || k == "HOME" || k == "PATH" {
+		if strings.HasPrefix(k, "AWS_") || k == "HOME" {
 			old[k] = v
 			os.Unsetenv(k)
 		}
