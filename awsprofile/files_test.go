@@ -3,6 +3,7 @@ package awsprofile
 import (
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -58,4 +59,34 @@ func TestParseINI(t *testing.T) {
 	assert.Equal(t, "one\ntwo", a.values["long"].value)
 	assert.Equal(t, "profile b", secs[1].name)
 	assert.Equal(t, "1", secs[1].values["x"].value)
+}
+
+// No file makes the reader or the chain's resolution panic, and every
+// refusal is a ConfigError.
+func FuzzResolvePlan(f *testing.F) {
+	for _, seed := range []string{
+		"[profile a]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = b\n[profile b]\naws_access_key_id = A\naws_secret_access_key = B\n",
+		"[profile \"a b\"]\nsso_session = s\nsso_account_id = 1\nsso_role_name = r\n[sso-session s]\nsso_region = us-east-1\nsso_start_url = u\n",
+		"[default]\ncredential_process = x\n[profile default]\nrole_arn = r\ncredential_source = Environment\n",
+		"[profile a]\nrole_arn = r\nsource_profile = a\nweb_identity_token_file = t\ns3 =\n  x = y\n",
+		"[profile 'unclosed]\n[profile a\\]\nkey\n = \n:\n[]\n[ ]\n",
+	} {
+		f.Add(seed, "a")
+	}
+	f.Fuzz(func(t *testing.T, text, profile string) {
+		files := &sharedFiles{profiles: map[string]*fileProfile{}, ssoSessions: map[string]map[string]string{}}
+		files.addConfig(parseINI([]byte(text)))
+		for _, explicit := range []bool{false, true} {
+			p, err := resolvePlan(files, config.EnvConfig{}, profile, explicit, false)
+			if err != nil {
+				var ce *ConfigError
+				require.ErrorAs(t, err, &ce)
+				continue
+			}
+			require.NotEmpty(t, p.root.kind)
+		}
+		if p := files.profiles[profile]; p != nil {
+			_ = files.sdkCopy(p)
+		}
+	})
 }
