@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -152,61 +153,72 @@ source_profile = r2
 
 // Rule 9, in time: with a top session of seconds, the top link refreshes
 // in the background while callers keep going, and the inner links, whose
-// sessions last, are not asked again. The top session lives 4 s: STS's
-// Expiration has whole seconds, so it may reach the provider with 3 s
-// left, whose refresh windows (scaled to the session) still leave a
-// background refresh a third of a second to finish under -race.
+// sessions last, are not asked again. In a synctest bubble with the fake
+// STS in memory: the sessions pass in fake time.
 func TestTopLinkRefreshesInTheBackground(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, ststest.Role{ARN: roleARN("inner")}, ststest.Role{ARN: roleARN("top"), Lifetime: 4 * time.Second})
-	var mu sync.Mutex
-	var events []stschain.RefreshEvent
-	chain, err := awsprofile.LoadChain(context.Background(), "top", e.opts(`
+	dir := t.TempDir()
+	cf, crf := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	require.NoError(t, os.WriteFile(cf, []byte(`
 [profile inner]
 role_arn = `+roleARN("inner")+`
 source_profile = alice
 [profile top]
 role_arn = `+roleARN("top")+`
 source_profile = inner
-`, aliceCredentials, func(o *awsprofile.Options) {
-		o.LinkOptions = append(o.LinkOptions, func(so *stschain.Options) {
-			so.OnRefresh = func(ev stschain.RefreshEvent) {
-				mu.Lock()
-				events = append(events, ev)
-				mu.Unlock()
-			}
+`), 0o600))
+	require.NoError(t, os.WriteFile(crf, []byte(aliceCredentials), 0o600))
+	synctest.Test(t, func(t *testing.T) {
+		srv := ststest.NewInMemoryServer(ststest.Config{
+			AccountID: account,
+			Users:     []ststest.User{{Name: "alice", AccessKeyID: aliceKey, SecretAccessKey: aliceSec}},
+			Roles:     []ststest.Role{{ARN: roleARN("inner"), Trust: []string{account}}, {ARN: roleARN("top"), Trust: []string{account}, Lifetime: 4 * time.Second}},
 		})
-	}))
-	require.NoError(t, err)
-	seen := map[string]bool{}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(seen) < 3 && time.Now().Before(deadline) {
-		c, err := chain.Config.Credentials.Retrieve(context.Background())
+		defer srv.Close()
+		var mu sync.Mutex
+		var events []stschain.RefreshEvent
+		chain, err := awsprofile.LoadChain(context.Background(), "top", func(o *awsprofile.Options) {
+			o.ConfigFiles, o.CredentialsFiles = []string{cf}, []string{crf}
+			o.LoadOptions = []func(*config.LoadOptions) error{config.WithBaseEndpoint(srv.URL), config.WithHTTPClient(srv.Client()), config.WithRegion("us-east-1")}
+			o.LinkOptions = []func(*stschain.Options){func(so *stschain.Options) {
+				so.OnRefresh = func(ev stschain.RefreshEvent) {
+					mu.Lock()
+					events = append(events, ev)
+					mu.Unlock()
+				}
+			}}
+		})
 		require.NoError(t, err)
-		seen[c.AccessKeyID] = true
-		time.Sleep(10 * time.Millisecond)
-	}
-	require.Len(t, seen, 3, "the top link went through three sessions")
-
-	mu.Lock()
-	defer mu.Unlock()
-	var top, inner []stschain.RefreshEvent
-	for _, ev := range events {
-		if ev.Link == roleARN("top") {
-			top = append(top, ev)
-		} else {
-			inner = append(inner, ev)
+		seen := map[string]bool{}
+		for i := 0; len(seen) < 3 && i < 2000; i++ {
+			c, err := chain.Config.Credentials.Retrieve(context.Background())
+			require.NoError(t, err)
+			seen[c.AccessKeyID] = true
+			time.Sleep(10 * time.Millisecond)
 		}
-	}
-	require.Len(t, inner, 1, "the inner link refreshed once")
-	assert.False(t, inner[0].Background, "its first refresh had a caller waiting")
-	require.GreaterOrEqual(t, len(top), 3)
-	assert.False(t, top[0].Background)
-	for _, ev := range top[1:] {
-		assert.True(t, ev.Background, "no caller waited for a later refresh of the top link")
-		assert.Equal(t, stschain.RefreshOK, ev.Outcome)
-	}
-	assert.Len(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"}), len(top)+1)
+		require.Len(t, seen, 3, "the top link went through three sessions")
+		synctest.Wait()
+
+		mu.Lock()
+		defer mu.Unlock()
+		var top, inner []stschain.RefreshEvent
+		for _, ev := range events {
+			if ev.Link == roleARN("top") {
+				top = append(top, ev)
+			} else {
+				inner = append(inner, ev)
+			}
+		}
+		require.Len(t, inner, 1, "the inner link refreshed once")
+		assert.False(t, inner[0].Background, "its first refresh had a caller waiting")
+		require.GreaterOrEqual(t, len(top), 3)
+		assert.False(t, top[0].Background)
+		for _, ev := range top[1:] {
+			assert.True(t, ev.Background, "no caller waited for a later refresh of the top link")
+			assert.Equal(t, stschain.RefreshOK, ev.Outcome)
+		}
+		assert.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), len(top)+1)
+	})
 }
 
 // cacheEntries returns the FileCache files in dir, split by whether they
@@ -298,6 +310,51 @@ source_profile = admin
 	assert.Empty(t, e.srv.Calls(ststest.Call{Action: "AssumeRole"})[0].SerialNumber)
 }
 
+// The MFA session of SessionDuration also sits on a credential_process
+// root that prints long-term keys (a password manager), and not on one
+// that prints a session.
+func TestSessionDurationOverProcessRoot(t *testing.T) {
+	t.Parallel()
+	for _, longTerm := range []bool{true, false} {
+		t.Run(fmt.Sprintf("longTerm=%v", longTerm), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, ststest.Role{ARN: roleARN("admin"), Trust: []string{aliceARN}, RequireMFA: true})
+			codes := e.tokenCodes()
+			chain, err := awsprofile.LoadChain(context.Background(), "admin", e.opts(`
+[profile pm]
+credential_process = `+e.countingProcess(map[bool]string{true: "alice"}[longTerm])+`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = pm
+mfa_serial = {{serial}}
+`, "", func(o *awsprofile.Options) {
+				o.SessionDuration = 8 * time.Hour
+				o.TokenCode = codes.fn
+			}))
+			require.NoError(t, err)
+			want := []awsprofile.LinkKind{awsprofile.KindProcess, awsprofile.KindAssumeRole}
+			if longTerm {
+				want = []awsprofile.LinkKind{awsprofile.KindProcess, awsprofile.KindSessionToken, awsprofile.KindAssumeRole}
+			}
+			assert.Equal(t, want, kinds(chain))
+			long, err := chain.Links[0].LongTermKeys(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, longTerm, long)
+			assert.Equal(t, 1, e.runs(), "the process ran once, for both")
+			assert.Empty(t, e.srv.Calls(), "loading calls nothing")
+			if !longTerm {
+				return
+			}
+			_, err = chain.Config.Credentials.Retrieve(context.Background())
+			require.NoError(t, err)
+			assertCalls(t, []call{
+				{Action: "GetSessionToken", Signer: aliceKey, Serial: e.serial, Duration: 8 * 3600, Status: 200},
+				{Action: "AssumeRole", Role: roleARN("admin"), Signer: "issued by #1", Session: "<generated>", Status: 200},
+			}, e.srv)
+		})
+	}
+}
+
 // SessionDuration changes nothing where rule 10 does not apply: a root of
 // session keys, or a chain without mfa_serial.
 func TestSessionDurationDoesNotApply(t *testing.T) {
@@ -336,7 +393,6 @@ func TestProfileWithoutRole(t *testing.T) {
 	sdk, err := config.LoadDefaultConfig(context.Background(), append(o.LoadOptions, config.WithSharedConfigProfile("alice"),
 		config.WithSharedConfigFiles(o.ConfigFiles), config.WithSharedCredentialsFiles(o.CredentialsFiles))...)
 	require.NoError(t, err)
-	assert.IsType(t, sdk.Credentials, chain.Config.Credentials)
 	assert.Equal(t, sdk.Region, chain.Config.Region)
 	want, err := sdk.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
@@ -396,7 +452,7 @@ source_profile = alice
 	t.Setenv("AWS_ACCESS_KEY_ID", bobKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
 	chain = load()
-	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindSDK}, kinds(chain))
+	assert.Equal(t, []awsprofile.LinkKind{awsprofile.KindEnvironment}, kinds(chain))
 	assert.Equal(t, "deploy", chain.Profile, "the profile still gives the config")
 	assert.Empty(t, chain.Links[0].Profile, "but not the credentials")
 	c, err := chain.Config.Credentials.Retrieve(context.Background())
@@ -454,17 +510,4 @@ func actions(srv *ststest.Server) []string {
 		out = append(out, c.Action)
 	}
 	return slices.Clip(out)
-}
-
-// No fmt verb of a Chain or Link shows a secret, not even a static root's.
-func TestChainFormatsNoSecret(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
-	chain, err := awsprofile.LoadChain(context.Background(), "deploy", e.opts("[profile deploy]\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\n", aliceCredentials))
-	require.NoError(t, err)
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		for _, v := range []any{chain, *chain, chain.Links, chain.Links[0]} {
-			assert.NotContains(t, fmt.Sprintf(verb, v), aliceSec, verb)
-		}
-	}
 }

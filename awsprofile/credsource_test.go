@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -138,6 +139,61 @@ func TestCredentialSourceUnavailable(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), `awsprofile: profile "src": `), err.Error())
 			assert.Contains(t, err.Error(), source)
 			assert.Zero(t, len(e.srv.Calls()))
+		})
+	}
+}
+
+// Every kind of root is usable without a role: LoadChain returns a chain
+// of one link, whose provider hands out the root's credentials. Not
+// parallel: the container and the instance are found through the
+// environment.
+func TestRootsWithoutRole(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, e *env, hits *atomic.Int32) (profile, config string)
+		kind  awsprofile.LinkKind
+	}{
+		{"container", func(t *testing.T, e *env, hits *atomic.Int32) (string, string) {
+			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", fakeECS(t, "ecs-token", hits).URL+"/creds")
+			t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token")
+			return "", "[default]\nregion = us-east-1\n"
+		}, awsprofile.KindEcsContainer},
+		{"instance", func(t *testing.T, e *env, hits *atomic.Int32) (string, string) {
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", fakeIMDS(t, hits).URL)
+			return "plain", "[profile plain]\nregion = us-east-1\n"
+		}, awsprofile.KindEc2InstanceMetadata},
+		{"environment", func(t *testing.T, e *env, hits *atomic.Int32) (string, string) {
+			t.Setenv("AWS_ACCESS_KEY_ID", bobKey)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", bobSec)
+			hits.Add(1)
+			return "", ""
+		}, awsprofile.KindEnvironment},
+		{"credential_process session", func(t *testing.T, e *env, hits *atomic.Int32) (string, string) {
+			hits.Add(1)
+			return "proc", "[profile proc]\ncredential_process = " + e.countingProcess("") + "\n"
+		}, awsprofile.KindProcess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int32
+			e := newEnv(t)
+			profile, config := tc.setup(t, e, &hits)
+			chain, err := awsprofile.LoadChain(context.Background(), profile, e.opts(config, ""))
+			require.NoError(t, err)
+			require.Equal(t, []awsprofile.LinkKind{tc.kind}, kinds(chain))
+			if tc.kind == awsprofile.KindProcess {
+				assert.Equal(t, profile, chain.Links[0].Profile)
+			} else {
+				assert.Empty(t, chain.Links[0].Profile, "no profile names the root")
+			}
+			assert.Nil(t, chain.Top())
+			c, err := chain.Config.Credentials.Retrieve(context.Background())
+			require.NoError(t, err)
+			assert.True(t, c.HasKeys())
+			assert.Equal(t, int32(1), hits.Load())
+			// The credentials work.
+			_, err = sts.NewFromConfig(chain.Config, func(o *sts.Options) { o.Region = "us-east-1" }).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+			require.NoError(t, err)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package awsprofile
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -19,7 +20,50 @@ var (
 	// profile the chain names (the selected one or a source_profile) is in
 	// none of the files.
 	ErrProfileNotFound = errors.New("awsprofile: profile not found")
+
+	// ErrLoginRequired is wrapped by the *[LoginRequiredError] of a root
+	// whose session the user opens with the AWS CLI (aws sso login, aws
+	// login) when there is none, or it has ended.
+	ErrLoginRequired = errors.New("awsprofile: login required")
 )
+
+// LoginRequiredError is the error of an SSO or login_session root when
+// its session is missing, has expired and cannot be refreshed, or was
+// refused: the user has to sign in again. Command says how. It matches
+// [ErrLoginRequired] with [errors.Is]; Unwrap returns the SDK's error.
+type LoginRequiredError struct {
+	// Profile is the profile whose session it is: the root of the chain.
+	Profile string
+	// Command is what to run to sign in again: "aws sso login --profile
+	// NAME" or "aws login --profile NAME", the name quoted for a POSIX
+	// shell where it needs it.
+	Command string
+	// Err is the SDK's error.
+	Err error
+}
+
+func (e *LoginRequiredError) Error() string {
+	what := "SSO session"
+	if strings.HasPrefix(e.Command, "aws login") {
+		what = "login session"
+	}
+	return fmt.Sprintf("awsprofile: profile %s: the %s is missing or has expired: run %s", strconv.Quote(e.Profile), what, e.Command)
+}
+
+// Is reports whether target is ErrLoginRequired.
+func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRequired }
+
+func (e *LoginRequiredError) Unwrap() error { return e.Err }
+
+// shellQuote quotes s for a POSIX shell where it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@%+=:,/", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // ConfigError says which profile of a chain is wrong and how. It matches
 // [ErrInvalidConfig] (and [ErrProfileNotFound] for a missing profile) with

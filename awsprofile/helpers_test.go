@@ -3,6 +3,8 @@ package awsprofile_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,10 +22,14 @@ import (
 
 	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/internal/clidriver"
 	"github.com/stschain/stschain/ststest"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
 	// The tests describe every setting they use: nothing of this
 	// machine's AWS setup may leak in, and nothing may reach out to an
 	// instance metadata service.
@@ -33,11 +39,19 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	goleak.VerifyTestMain(m,
-		// Idle keep-alive connections of the SDK's HTTP clients.
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-	)
+	code := m.Run()
+	clidriver.CloseShared()
+	if code == 0 {
+		if err := goleak.Find(
+			// Idle keep-alive connections of the SDK's HTTP clients.
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 const (
@@ -65,11 +79,12 @@ func newMFASerial(t testing.TB) string {
 type env struct {
 	t      *testing.T
 	srv    *ststest.Server
+	portal *ststest.Portal // the SSO portal and sign-in service in front of srv
+	url    string          // the portal's URL, which reaches srv too
+	client *http.Client    // the portal's client
 	dir    string
 	serial string // alice's MFA device
 	codes  []string
-
-	configText, credentialsText string // for runOurs
 }
 
 // newEnv starts a fake STS with users alice (with an MFA device taking the
@@ -130,6 +145,10 @@ func newEnvWith(t *testing.T, eo envOptions, roles ...ststest.Role) *env {
 		Roles: roles,
 	})
 	t.Cleanup(e.srv.Close)
+	e.portal = ststest.NewPortal(e.srv)
+	hs := httptest.NewServer(e.portal)
+	t.Cleanup(hs.Close)
+	e.url, e.client = hs.URL, hs.Client()
 	return e
 }
 
@@ -137,7 +156,7 @@ func newEnvWith(t *testing.T, eo envOptions, roles ...ststest.Role) *env {
 // {{serial}} and {{url}} in them.
 func (e *env) files(configText, credentialsText string) (configFile, credentialsFile string) {
 	e.t.Helper()
-	r := strings.NewReplacer("{{serial}}", e.serial, "{{url}}", e.srv.URL, "{{dir}}", e.dir)
+	r := strings.NewReplacer("{{serial}}", e.serial, "{{url}}", e.url, "{{dir}}", e.dir)
 	configFile = filepath.Join(e.dir, "config")
 	credentialsFile = filepath.Join(e.dir, "credentials")
 	require.NoError(e.t, os.WriteFile(configFile, []byte(r.Replace(configText)), 0o600))
@@ -161,8 +180,8 @@ func (e *env) opts(configText, credentialsText string, more ...func(*awsprofile.
 // sdkOptions send everything to the server, quickly.
 func (e *env) sdkOptions() []func(*config.LoadOptions) error {
 	return []func(*config.LoadOptions) error{
-		config.WithBaseEndpoint(e.srv.URL),
-		config.WithHTTPClient(e.srv.Client()),
+		config.WithBaseEndpoint(e.url),
+		config.WithHTTPClient(e.client),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxBackoff = 50 * time.Millisecond })
 		}),
@@ -234,7 +253,7 @@ func calls(srv *ststest.Server) []call {
 			signer = fmt.Sprintf("issued by #%d", n)
 		}
 		session := c.RoleSessionName
-		if strings.HasPrefix(session, "botocore-session-") || strings.HasPrefix(session, "stschain-") {
+		if generatedSession(session) {
 			session = "<generated>"
 		}
 		out = append(out, call{Action: c.Action, Role: c.RoleARN, Signer: signer, Session: session, Serial: c.SerialNumber, Duration: c.DurationSeconds, Status: c.Status})
@@ -243,6 +262,16 @@ func calls(srv *ststest.Server) []call {
 		}
 	}
 	return out
+}
+
+// generatedSession reports whether a session name is one a provider
+// made up: botocore's, stschain's, or the SDK's web identity provider's
+// (the time in nanoseconds).
+func generatedSession(name string) bool {
+	if strings.HasPrefix(name, "botocore-session-") || strings.HasPrefix(name, "stschain-") {
+		return true
+	}
+	return len(name) >= 15 && strings.Trim(name, "0123456789") == ""
 }
 
 func kinds(c *awsprofile.Chain) []awsprofile.LinkKind {

@@ -1,0 +1,115 @@
+package awsprofile_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/ststest"
+)
+
+// No fmt verb, slog handler or json.Marshal of a Chain or a Link shows a
+// secret, not even a static root's.
+func TestChainShowsNoSecret(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
+	// The selected profile holds keys of its own too, which the SDK's
+	// loader reads.
+	chain, err := awsprofile.LoadChain(context.Background(), "deploy", e.opts("[profile deploy]\nrole_arn = "+roleARN("deploy")+"\nsource_profile = alice\n", aliceCredentials+"[deploy]\naws_access_key_id = "+aliceKey+"\naws_secret_access_key = "+aliceSec+"\n"))
+	require.NoError(t, err)
+	_, err = chain.Config.Credentials.Retrieve(context.Background())
+	require.NoError(t, err)
+	values := []any{chain, *chain, chain.Links, chain.Links[0], &chain.Links[0], chain.Links[1]}
+
+	check := func(what, out string) {
+		t.Helper()
+		assert.NotContains(t, out, aliceSec, what)
+		assert.NotContains(t, out, aliceKey, what+": nor the access key")
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%t", "%o", "%b", "%e", "%c", "%U", "%x", "%X", "%p", "%g", "%10.3f"} {
+		for i, v := range values {
+			check(fmt.Sprintf("%s of value %d", verb, i), fmt.Sprintf(verb, v))
+		}
+	}
+	assert.Equal(t, "static (profile alice) -> AssumeRole "+roleARN("deploy")+" (profile deploy)", fmt.Sprintf("%d", chain))
+
+	for i, v := range values {
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		check(fmt.Sprintf("json of value %d", i), string(b))
+	}
+	b, err := json.Marshal(chain)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"Profile":"deploy","Links":[{"Kind":"static","Profile":"alice"},{"Kind":"AssumeRole","Profile":"deploy","RoleARN":"`+roleARN("deploy")+`"}]}`, string(b))
+
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		log := slog.New(h(&buf))
+		for i, v := range values {
+			log.Info("chain", "value", v)
+			log.Info("chain", slog.Any("value", v))
+			check(fmt.Sprintf("slog of value %d", i), buf.String())
+		}
+		assert.Contains(t, buf.String(), roleARN("deploy"), "the log says something")
+	}
+}
+
+// A credential_process that prints its keys in another format than JSON
+// fails with an error that quotes none of its output: only its length and
+// shape.
+func TestProcessOutputNotEchoed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
+	for _, tc := range []struct {
+		name, command, want string
+	}{
+		{"keys as text", "echo " + bobKey + " " + bobSec, `printed 36 bytes that are not a JSON object (looks like "<20> <14>\n")`},
+		{"keys as INI", `printf 'aws_access_key_id=` + bobKey + `\naws_secret_access_key=` + bobSec + `\n'`, "not a JSON object"},
+		{"too much", "yes " + bobSec + " | head -c 200000", "printed more than 64 KiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := awsprofile.LoadConfig(context.Background(), "deploy", e.opts("[profile proc]\ncredential_process = "+tc.command+"\n[profile deploy]\nrole_arn = "+roleARN("deploy")+"\nsource_profile = proc\n", ""))
+			require.NoError(t, err)
+			_, err = cfg.Credentials.Retrieve(context.Background())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), `awsprofile: profile "proc": credential_process`)
+			for cur := error(err); cur != nil; cur = unwrapOne(cur) {
+				assert.NotContains(t, cur.Error(), bobSec)
+				assert.NotContains(t, cur.Error(), bobKey)
+				assert.NotContains(t, fmt.Sprintf("%+v", cur), bobSec)
+			}
+		})
+	}
+}
+
+func unwrapOne(err error) error {
+	u, ok := err.(interface{ Unwrap() error })
+	if !ok {
+		return nil
+	}
+	return u.Unwrap()
+}
+
+// The shape of an output long in one line is cut short.
+func TestProcessOutputShapeIsShort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg, err := awsprofile.LoadConfig(context.Background(), "proc", e.opts("[profile proc]\ncredential_process = printf '"+strings.Repeat("a b ", 1000)+"'\n", ""))
+	require.NoError(t, err)
+	_, err = cfg.Credentials.Retrieve(context.Background())
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 300, err.Error())
+	assert.Contains(t, err.Error(), `...")`)
+}

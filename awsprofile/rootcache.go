@@ -1,0 +1,200 @@
+package awsprofile
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain"
+)
+
+// maxSSOLifetime is the longest session of an IAM Identity Center
+// permission set, so the longest SSO role credentials last.
+const maxSSOLifetime = 12 * time.Hour
+
+// rootFreshFor is how long a cached root entry must still be valid to be
+// taken: the AWS CLI replaces SSO role credentials 15 minutes before they
+// expire, and a credential_process's are often short.
+const rootFreshFor = 5 * time.Minute
+
+// rootClockSkew is how far beyond the longest lifetime a cached entry may
+// expire, for clocks that disagree.
+const rootClockSkew = 5 * time.Minute
+
+// sharedRoot keeps the credentials of a root that expire (SSO role
+// credentials, a credential_process's with an Expiration) in
+// Options.Cache, so that the processes that share the cache run the root
+// once per lifetime: a process takes a fresh entry; else it takes the
+// key's lock (when the cache is a [stschain.CacheLocker]), looks again,
+// and only then asks the root, storing what it gets. An entry is taken
+// only when it is a session (an access key, a secret key, a session token
+// and an expiry), not an AssumeRole session, valid for rootFreshFor more,
+// and expiring no later than the root could have granted (plus five
+// minutes). A failing cache is logged (with LinkOptions' Logger) and
+// worked around.
+type sharedRoot struct {
+	p       aws.CredentialsProvider
+	cache   stschain.Cache
+	key     string
+	longest time.Duration
+	logger  *slog.Logger // never nil
+}
+
+// shared wraps p in a sharedRoot under key when Options.Cache is set.
+func (l *loader) shared(p aws.CredentialsProvider, key string, longest time.Duration) aws.CredentialsProvider {
+	if l.o.Cache == nil {
+		return p
+	}
+	var so stschain.Options
+	for _, fn := range l.o.LinkOptions {
+		if fn != nil {
+			fn(&so)
+		}
+	}
+	logger := so.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &sharedRoot{p: p, cache: l.o.Cache, key: key, longest: longest, logger: logger}
+}
+
+func (r *sharedRoot) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if c, ok := r.load(ctx); ok {
+		return c, nil
+	}
+	if locker, ok := r.cache.(stschain.CacheLocker); ok {
+		unlock, err := locker.Lock(ctx, r.key)
+		if err != nil {
+			r.logger.Warn("awsprofile: cache lock failed; asking the root without it", slog.String("key", r.key), slog.String("error", err.Error()))
+		} else {
+			defer unlock()
+			if c, ok := r.load(ctx); ok {
+				return c, nil
+			}
+		}
+	}
+	c, err := r.p.Retrieve(ctx)
+	if err != nil || !c.CanExpire || c.SessionToken == "" {
+		return c, err
+	}
+	if err := r.cache.Store(ctx, r.key, stschain.CacheEntry{Credentials: c}); err != nil {
+		r.logger.Warn("awsprofile: storing root credentials in the cache failed", slog.String("key", r.key), slog.String("error", err.Error()))
+	}
+	return c, nil
+}
+
+// load returns the cached entry when it may be taken.
+func (r *sharedRoot) load(ctx context.Context) (aws.Credentials, bool) {
+	e, ok, err := r.cache.Load(ctx, r.key)
+	if err != nil {
+		r.logger.Warn("awsprofile: cache load failed; going on without the entry", slog.String("key", r.key), slog.String("error", err.Error()))
+		return aws.Credentials{}, false
+	}
+	c := e.Credentials
+	now := time.Now()
+	switch {
+	case !ok:
+		return aws.Credentials{}, false
+	case !c.HasKeys() || c.SessionToken == "" || !c.CanExpire || e.AssumedRoleUser != nil:
+		r.logger.Warn("awsprofile: ignoring a cache entry that is not the session of a root", slog.String("key", r.key))
+		return aws.Credentials{}, false
+	case c.Expires.After(now.Add(r.longest + rootClockSkew)):
+		r.logger.Warn("awsprofile: ignoring a cache entry that expires later than the root could have granted",
+			slog.String("key", r.key), slog.Time("expires", c.Expires), slog.Duration("longest", r.longest))
+		return aws.Credentials{}, false
+	case !c.Expires.After(now.Add(rootFreshFor)):
+		return aws.Credentials{}, false
+	}
+	c.Source = "awsprofile cache"
+	return c, true
+}
+
+// ssoCacheKey is the AWS CLI's cache key of SSO role credentials
+// (botocore's SSOCredentialFetcher._create_cache_key): the SHA-1 of the
+// compact, sorted JSON of the account, the role, and the sso-session's
+// name or, for the legacy keys, the start URL.
+func ssoCacheKey(s ssoPlan) string {
+	args := map[string]string{"accountId": s.accountID, "roleName": s.roleName}
+	if s.session != "" {
+		args["sessionName"] = s.session
+	} else {
+		args["startUrl"] = s.startURL
+	}
+	return sha1Hex(compactJSON(args))
+}
+
+// processCacheKey is the cache key of a credential_process's
+// credentials: the SHA-1 of the compact JSON naming the command, under a
+// name no AWS CLI key uses.
+func processCacheKey(command string) string {
+	return sha1Hex(compactJSON(map[string]string{"stschain:credential_process": command}))
+}
+
+func sha1Hex(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// compactJSON is Python's json.dumps(m, sort_keys=True,
+// separators=(',', ':')) of a map of strings: ASCII only, other
+// characters escaped as \uXXXX (surrogate pairs beyond the BMP).
+func compactJSON(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		pyString(&b, k)
+		b.WriteByte(':')
+		pyString(&b, m[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// pyString writes s as Python's json.dumps writes a str with
+// ensure_ascii.
+func pyString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r < 0x20:
+			fmt.Fprintf(b, `\u%04x`, r)
+		case r < 0x80:
+			b.WriteRune(r)
+		case r > 0xffff:
+			r -= 0x10000
+			fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+		default:
+			fmt.Fprintf(b, `\u%04x`, r)
+		}
+	}
+	b.WriteByte('"')
+}
