@@ -142,8 +142,7 @@ func TestSessionFlagErrors(t *testing.T) {
 			r := runInProcess(t, append([]string{"credential-process", "--no-cache"}, tc.args...)...)
 			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stdout)
-			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
-			assert.Contains(t, r.stderr, tc.want)
+			assert.Contains(t, failureLine(t, r), tc.want)
 		})
 	}
 }
