@@ -178,7 +178,14 @@ func binary(t *testing.T) string {
 	return commandBuild.get(t, filepath.Join(buildDir, "stschain"), ".")
 }
 
+// testChildEnv, when set, makes the test binary a command for the exec
+// tests to run (see testChild) instead of the tests.
+const testChildEnv = "STSCHAIN_TEST_CHILD"
+
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(testChildEnv); mode != "" {
+		os.Exit(testChild(mode))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
