@@ -1,9 +1,10 @@
+//go:build unix
+
 package main
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,11 +18,13 @@ import (
 	"github.com/stschain/stschain/ststest"
 )
 
-// Session lifetimes of the long-run tests: the command runs for more than
-// three of them.
+// The long run of exec --server: sessions of sessionLife, renewed while
+// the children use them until the Go child has seen goSessions of them
+// and the AWS CLI cliSessions.
 const (
-	shortLifetime = 8 * time.Second
-	longRun       = 3*shortLifetime + 5*time.Second
+	sessionLife = 3 * time.Second
+	goSessions  = 5
+	cliSessions = 3
 )
 
 var sdkChildBuild build
@@ -33,115 +36,109 @@ func sdkChild(t *testing.T) string {
 	return sdkChildBuild.get(t, filepath.Join(dir, "sdkchild"), "./testdata/sdkchild")
 }
 
-// TestExecServerOutlivesSessions runs a child that calls STS for more than
-// three session lifetimes through exec --server, once as the AWS CLI and
-// once as a Go program using config.LoadDefaultConfig, on a two-role chain
-// (alice -> A -> B) whose sessions live 8 seconds: every call succeeds,
-// and each link makes one AssumeRole per cycle.
+// TestExecServerOutlivesSessions runs, through exec --server, a Go program
+// using config.LoadDefaultConfig that calls STS ten times a second and,
+// beside it, the AWS CLI calling it in a loop, on a two-role chain (alice
+// -> A -> B) whose sessions live three seconds, until the Go program has
+// used five sessions of B and the AWS CLI three: every call succeeds, each
+// link is renewed with the session below it, and each at most once a
+// cycle.
 func TestExecServerOutlivesSessions(t *testing.T) {
-	bin := binary(t)
-	for _, tc := range []struct {
-		name    string
-		command func(t *testing.T) []string
-	}{
-		{"AWS CLI", func(t *testing.T) []string {
-			awsclitest.Require(t)
-			return []string{"sh", "-c", fmt.Sprintf(`end=$(($(date +%%s) + %d))
-while [ "$(date +%%s)" -lt "$end" ]; do
-	arn=$(aws sts get-caller-identity --query Arn --output text) || { echo "error: aws failed"; exit 1; }
-	echo "ok $arn"
-	sleep 1
-done`, int(longRun/time.Second))}
-		}},
-		{"Go SDK", func(t *testing.T) []string {
-			return []string{sdkChild(t), "-for", longRun.String()}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			command := tc.command(t)
-			srv := ststest.NewServer(ststest.Config{
-				AccountID: acct,
-				Users:     []ststest.User{{Name: userName, AccessKeyID: userKey, SecretAccessKey: userSecret}},
-				Roles: []ststest.Role{
-					{ARN: roleA, Trust: []string{userARN}, Lifetime: shortLifetime},
-					{ARN: roleB, Trust: []string{roleA}, Lifetime: shortLifetime},
-				},
-			})
-			t.Cleanup(srv.Close)
-			h := newTestHome(t)
-			env := h.environ("AWS_ENDPOINT_URL="+srv.URL, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-			if awsPath, err := exec.LookPath("aws"); err == nil {
-				// A pyenv shim finds its installation through PYENV_ROOT,
-				// which defaults to a directory of HOME, which the test
-				// replaces.
-				if d := filepath.Dir(awsPath); filepath.Base(d) == "shims" && os.Getenv("PYENV_ROOT") == "" {
-					env = append(env, "PYENV_ROOT="+filepath.Dir(d))
-				}
-			}
-
-			ctx, cancel := context.WithTimeout(t.Context(), longRun+testTime)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, append([]string{"exec", "--server", "--profile", "source",
-				"--role-arn", roleA, "--role-arn", roleB, "--region", "us-east-1",
-				"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--"}, command...)...)
-			cmd.Env = env
-			var stdout, stderr strings.Builder
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			start := time.Now()
-			err := cmd.Run()
-			elapsed := time.Since(start)
-			require.NoError(t, err, "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
-			assertNoSecret(t, stderr.String())
-
-			// Every call succeeded, and the calls crossed the sessions.
-			sessions := map[string]bool{}
-			lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
-			for _, line := range lines {
-				arn, ok := strings.CutPrefix(line, "ok ")
-				require.True(t, ok, "a failed call: %q", line)
-				assert.Contains(t, arn, ":assumed-role/B/")
-				sessions[arn] = true
-			}
-			assert.GreaterOrEqual(t, len(sessions), int(longRun/shortLifetime)+1, "each session lives %v; the run took %v", shortLifetime, elapsed)
-			for _, c := range srv.Calls() {
-				assert.Equal(t, 200, c.Status, "no STS call failed: %+v", c)
-			}
-
-			// One AssumeRole per link per cycle. Each link renews its own
-			// session on its own schedule: for sessions this short the
-			// command's refresh windows shrink to the last third of a
-			// session, so a link renews at most every two thirds of a
-			// lifetime, and at least once a lifetime. The top link's
-			// sessions are the ones the child used, and perhaps one more
-			// that it renewed as the child ended.
-			var a, b []ststest.Call
-			for _, c := range srv.Calls(ststest.Call{Action: "AssumeRole"}) {
-				switch c.RoleARN {
-				case roleA:
-					a = append(a, c)
-				case roleB:
-					b = append(b, c)
-				}
-			}
-			maxCycles := 1 + int(elapsed/(shortLifetime*2/3))
-			assert.Contains(t, []int{len(sessions), len(sessions) + 1}, len(b), "AssumeRole B calls for %d sessions used", len(sessions))
-			for _, link := range []struct {
-				name  string
-				calls []ststest.Call
-			}{{"A", a}, {"B", b}} {
-				assert.LessOrEqual(t, len(link.calls), maxCycles, "AssumeRole %s calls: at most one per cycle", link.name)
-				assert.GreaterOrEqual(t, len(link.calls), int(elapsed/shortLifetime), "AssumeRole %s calls: renewed in time", link.name)
-			}
-			issuedA := map[string]bool{}
-			for _, c := range a {
-				assert.Equal(t, userKey, c.CallerAccessKeyID, "A is assumed with alice's keys")
-				issuedA[c.IssuedAccessKeyID] = true
-			}
-			for _, c := range b {
-				assert.True(t, issuedA[c.CallerAccessKeyID], "B is assumed with a session of A")
-			}
-			t.Logf("%v: %d calls, %d sessions of B, AssumeRole A %d, B %d", elapsed, len(lines), len(sessions), len(a), len(b))
-		})
+	if testing.Short() {
+		t.Skip("skipping the several-session run of exec --server in -short mode")
 	}
+	t.Parallel()
+	bin := binary(t)
+	child := []string{sdkChild(t), "-sessions", fmt.Sprint(goSessions)}
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: acct,
+		Users:     []ststest.User{{Name: userName, AccessKeyID: userKey, SecretAccessKey: userSecret}},
+		Roles: []ststest.Role{
+			{ARN: roleA, Trust: []string{userARN}, Lifetime: sessionLife},
+			{ARN: roleB, Trust: []string{roleA}, Lifetime: sessionLife},
+		},
+	})
+	t.Cleanup(srv.Close)
+	h := newTestHome(t)
+	env := h.environ("AWS_ENDPOINT_URL="+srv.URL, "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	command := child
+	awsPath, withCLI := awsclitest.Find(t)
+	if withCLI {
+		// The Go program runs until the AWS CLI has seen its sessions;
+		// its calls keep the chain fresh, so that the AWS CLI, which
+		// starts a Python for each call, never gets a session in its
+		// last moments.
+		env = append(env, awsclitest.HomeEnv(awsPath)...)
+		done := filepath.Join(h.dir, "cli-done")
+		command = []string{"sh", "-c", fmt.Sprintf(`%s -until '%s' & child=$!
+n=0 last=
+while [ "$n" -lt %d ] && kill -0 $child 2>/dev/null; do
+	arn=$('%s' sts get-caller-identity --query Arn --output text) || { echo "error: aws failed"; kill $child; exit 1; }
+	echo "cli $arn"
+	[ "$arn" = "$last" ] || { n=$((n+1)); last=$arn; }
+done
+touch '%s'
+wait $child`, strings.Join(child, " "), done, cliSessions, awsPath, done)}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), testTime)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"exec", "--server", "--profile", "source",
+		"--role-arn", roleA, "--role-arn", roleB, "--region", "us-east-1",
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--"}, command...)...)
+	cmd.Env = env
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stdout: %s\nstderr: %s", stdout.String(), stderr.String())
+	assertNoSecret(t, stderr.String())
+
+	// Every call succeeded, each on a session of B; the children saw the
+	// sessions they waited for.
+	used := map[string]map[string]bool{"ok": {}, "cli": {}}
+	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+		who, arn, _ := strings.Cut(line, " ")
+		require.Contains(t, used, who, "a failed call: %q", line)
+		assert.Contains(t, arn, ":assumed-role/B/")
+		used[who][arn] = true
+	}
+	assert.GreaterOrEqual(t, len(used["ok"]), goSessions, "sessions the Go program used")
+	if withCLI {
+		assert.GreaterOrEqual(t, len(used["cli"]), cliSessions, "sessions the AWS CLI used")
+	}
+
+	// In the order STS saw them: A is assumed with alice's keys, B with
+	// a session of A, GetCallerIdentity signed with a session of B; none
+	// failed.
+	issued := map[string]string{} // access key ID -> the role that issued it
+	var renewedA, renewedB int
+	var sessionsB []string // in the order issued
+	usedB := map[string]bool{}
+	for _, c := range srv.Calls() {
+		require.Equal(t, 200, c.Status, "no STS call failed: %+v", c)
+		switch {
+		case c.Action == "AssumeRole" && c.RoleARN == roleA:
+			assert.Equal(t, userKey, c.CallerAccessKeyID, "A is assumed with alice's keys")
+			renewedA++
+		case c.Action == "AssumeRole" && c.RoleARN == roleB:
+			assert.Equal(t, roleA, issued[c.CallerAccessKeyID], "B is assumed with a session of A")
+			renewedB++
+			sessionsB = append(sessionsB, c.IssuedAccessKeyID)
+		case c.Action == "GetCallerIdentity":
+			assert.Equal(t, roleB, issued[c.CallerAccessKeyID], "the children sign with a session of B")
+			usedB[c.CallerAccessKeyID] = true
+		default:
+			t.Errorf("an unexpected call: %+v", c)
+		}
+		issued[c.IssuedAccessKeyID] = c.RoleARN
+	}
+	// One AssumeRole per link per cycle: B is renewed only once the
+	// session it replaces has been handed out (the Go program asks ten
+	// times a second), and A only when B is.
+	require.GreaterOrEqual(t, len(sessionsB), goSessions)
+	for i, key := range sessionsB[:len(sessionsB)-1] {
+		assert.True(t, usedB[key], "session %d of B was replaced before any use", i+1)
+	}
+	assert.LessOrEqual(t, renewedA, renewedB, "A is renewed only when B is")
+	t.Logf("AssumeRole A %d, B %d; sessions of B used by the Go program %d, the AWS CLI %d",
+		renewedA, renewedB, len(used["ok"]), len(used["cli"]))
 }
