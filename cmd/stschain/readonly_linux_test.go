@@ -21,6 +21,7 @@ import (
 // writes where it likes.
 func TestCredentialProcessWithReadOnlyCache(t *testing.T) {
 	uid, gid := usertest.Other(t)
+	t.Parallel()
 	srv, _ := newServer(t)
 	public := usertest.PublicTempDir(t)
 	bin := filepath.Join(public, "stschain")

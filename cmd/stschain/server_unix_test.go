@@ -27,15 +27,6 @@ const (
 	cliSessions = 3
 )
 
-var sdkChildBuild build
-
-// sdkChild returns the path of testdata/sdkchild, built once.
-func sdkChild(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Dir(binary(t)) // removed by TestMain
-	return sdkChildBuild.get(t, filepath.Join(dir, "sdkchild"), "./testdata/sdkchild")
-}
-
 // TestExecServerOutlivesSessions runs, through exec --server, a Go program
 // using config.LoadDefaultConfig that calls STS ten times a second and,
 // beside it, the AWS CLI calling it in a loop, on a two-role chain (alice
@@ -49,7 +40,7 @@ func TestExecServerOutlivesSessions(t *testing.T) {
 	}
 	t.Parallel()
 	bin := binary(t)
-	child := []string{sdkChild(t), "-sessions", fmt.Sprint(goSessions)}
+	child := []string{sdkChildBuild.wait(t), "-sessions", fmt.Sprint(goSessions)}
 	srv := ststest.NewServer(ststest.Config{
 		AccountID: acct,
 		Users:     []ststest.User{{Name: userName, AccessKeyID: userKey, SecretAccessKey: userSecret}},
