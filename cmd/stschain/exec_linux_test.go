@@ -90,12 +90,7 @@ const killedBound = 10 * time.Second
 func TestExecKilledParentTerminatesCommand(t *testing.T) {
 	t.Parallel()
 	var stderr strings.Builder
-	cmd, sc, pids := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		return out
-	})
+	cmd, sc, pids := startExec(t, &syscall.SysProcAttr{Setsid: true}, toPipe(t, &stderr))
 
 	require.NoError(t, cmd.Process.Kill())
 	// The child and the grandchild hold the output pipe: it reaches EOF

@@ -60,6 +60,17 @@ func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io
 	return cmd, sc, pids
 }
 
+// toPipe is the stdio of startExec for a command without a terminal: its
+// output through a pipe, its errors into stderr.
+func toPipe(t *testing.T, stderr *strings.Builder) func(*exec.Cmd) io.Reader {
+	return func(cmd *exec.Cmd) io.Reader {
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		return out
+	}
+}
+
 // termLine is the child's last line after counting n of sig (0 for none).
 func termLine(sig os.Signal, n int) string {
 	line := "got TERM"
@@ -102,12 +113,7 @@ func TestExecForwardsSignals(t *testing.T) {
 		t.Run(sigName(sig), func(t *testing.T) {
 			t.Parallel()
 			var stderr strings.Builder
-			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
-				cmd.Stderr = &stderr
-				out, err := cmd.StdoutPipe()
-				require.NoError(t, err)
-				return out
-			})
+			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true}, toPipe(t, &stderr))
 			require.NoError(t, cmd.Process.Signal(sig))
 			n := 0
 			if sig != syscall.SIGTERM {
