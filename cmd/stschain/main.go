@@ -8,7 +8,7 @@
 //	stschain exec [flags] [--] [COMMAND [ARG...]]
 //	stschain export [flags] [--format FORMAT]
 //	stschain version
-//	stschain help [SUBCOMMAND]
+//	stschain help [COMMAND]
 //
 // credential-process prints the JSON that credential_process in an AWS
 // config profile expects. exec runs COMMAND (else a shell) with the
@@ -16,9 +16,10 @@
 // AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, or with --server from a
 // local credential server that renews them while COMMAND runs. export
 // prints them as the AWS CLI v2's "aws configure export-credentials" does.
-// All three build the same chain from the same flags; run "stschain help"
-// for them. version (or --version) prints the module version and VCS
-// revision stschain was built from.
+// All three build the same chain from the same flags: "stschain help
+// COMMAND" lists them, "stschain help chain" tells how they build it.
+// version (or --version) prints the module version and VCS revision
+// stschain was built from. The subcommands are declared in commands().
 //
 // Exit status: 0 on success; 2 for a bad flag or usage, with one line on
 // standard error; 1 when the credentials cannot be had (an STS or source
