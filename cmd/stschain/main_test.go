@@ -186,6 +186,14 @@ func TestMain(m *testing.M) {
 		os.Exit(testChild(mode))
 	}
 	flag.Parse()
+	// The parallel tests wait on the processes they start far more than
+	// they compute: let more of them run at once than there are CPUs,
+	// unless -parallel says how many.
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", "8")
+	}
 	dir, err := os.MkdirTemp("", "stschain-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
