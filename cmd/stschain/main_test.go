@@ -145,14 +145,18 @@ type build struct {
 	err  error // set before done is closed
 }
 
-// startBuild builds the package pkg into dir/name in the background.
+// startBuild builds the package pkg into dir/name in the background, in
+// this process's environment as it is now: the tests that run meanwhile
+// change HOME, and with it the go command's build cache.
 func startBuild(dir, name, pkg string) *build {
 	b := &build{done: make(chan struct{}), path: filepath.Join(dir, name)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.path, pkg)
+	cmd.Env = os.Environ()
 	go func() {
 		defer close(b.done)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
+		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 		}
 	}()
