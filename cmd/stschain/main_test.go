@@ -145,19 +145,26 @@ type build struct {
 	err  error // set before done is closed
 }
 
-// startBuild builds the package pkg into dir/name in the background, in
-// this process's environment as it is now: the tests that run meanwhile
-// change HOME, and with it the go command's build cache.
+// startBuild starts building the package pkg into dir/name, and returns
+// at once. The go command starts now, in this process's environment as it
+// is before the tests change HOME (and with it the build cache), and
+// before any test writes a file that it runs next (a fork while such a
+// file is open for writing makes running it fail with "text file busy").
 func startBuild(dir, name, pkg string) *build {
 	b := &build{done: make(chan struct{}), path: filepath.Join(dir, name)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.path, pkg)
-	cmd.Env = os.Environ()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Start()
 	go func() {
 		defer close(b.done)
 		defer cancel()
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		if err == nil {
+			err = cmd.Wait()
+		}
+		if err != nil {
+			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out.Bytes())
 		}
 	}()
 	return b
@@ -198,7 +205,12 @@ func TestMain(m *testing.M) {
 	if !parallelGiven {
 		_ = flag.Set("test.parallel", "8")
 	}
+	// The programs' directory: every user may run them (a test runs
+	// the command as another user), only this one may write there.
 	dir, err := os.MkdirTemp("", "stschain-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
