@@ -47,7 +47,7 @@ func TestUsageErrors(t *testing.T) {
 		{"three MFA sources", []string{"export", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--mfa-token", "123456", "--mfa-process", "x", "--totp-secret-env", "X"}, "--totp-secret-env and --mfa-process and --mfa-token give MFA codes each"},
 		{"totp env empty", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "EMPTY_SECRET"}, "EMPTY_SECRET of --totp-secret-env is empty or unset"},
 		{"totp env unset", []string{"exec", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "NO_SUCH_VAR_STSCHAIN", "--", "true"}, "NO_SUCH_VAR_STSCHAIN of --totp-secret-env is empty or unset"},
-		{"totp env not base32", []string{"credential-process", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "BAD_SECRET"}, "stschain: the TOTP secret is not base32"},
+		{"totp env not base32", []string{"credential-process", "--mfa-serial", "arn:aws:iam::123456789012:mfa/alice", "--totp-secret-env", "BAD_SECRET"}, "the TOTP secret is not base32"},
 		{"bad endpoint", []string{"credential-process", "--endpoint-url", "ftp://example.com"}, "--endpoint-url"},
 		{"invalid role ARN", []string{"credential-process", "--role-arn", "arn:aws:iam::1:role/x"}, `RoleARN "arn:aws:iam::1:role/x" is not an IAM role ARN`},
 		{"invalid MFA serial", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "x"}, `SerialNumber "x"`},
