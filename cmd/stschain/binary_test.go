@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 // cache's lock lets exactly one of them call STS, and all print its
 // session.
 func TestConcurrentProcessesShareOneSession(t *testing.T) {
+	t.Parallel()
 	const processes = 20
 	bin := binary(t)
 	srv, serial := newServer(t)
@@ -65,9 +65,8 @@ func TestConcurrentProcessesShareOneSession(t *testing.T) {
 // TestAWSCLIInterop has the AWS CLI run the built binary as the
 // credential_process of a profile.
 func TestAWSCLIInterop(t *testing.T) {
-	awsclitest.Require(t)
-	awsPath, err := exec.LookPath("aws")
-	require.NoError(t, err)
+	awsPath := awsclitest.Require(t)
+	t.Parallel()
 	bin := binary(t)
 	srv, _ := newServer(t)
 	h := newTestHome(t)
@@ -77,12 +76,7 @@ func TestAWSCLIInterop(t *testing.T) {
 		" --role-arn " + roleB + " --endpoint-url " + srv.URL + " --cache-dir " + h.cache + "\n"
 	require.NoError(t, os.WriteFile(h.config, []byte(config), 0o600))
 
-	env := h.environ("NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
-	// A pyenv shim finds its installation through PYENV_ROOT, which
-	// defaults to a directory of HOME, which the test replaces.
-	if dir := filepath.Dir(awsPath); filepath.Base(dir) == "shims" && os.Getenv("PYENV_ROOT") == "" {
-		env = append(env, "PYENV_ROOT="+filepath.Dir(dir))
-	}
+	env := append(h.environ("NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost"), awsclitest.HomeEnv(awsPath)...)
 	identity := func() (arn string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), testTime)

@@ -36,11 +36,12 @@ type chain struct {
 // top. Errors from the flags, the environment variable of
 // --totp-secret-env, the file of --policy-file, a wrong config and
 // stschain.NewChain are usage errors; opening the cache directory is not.
-func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (*chain, error) {
+func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, error) {
+	name := inv.cmd.name
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
-	codes, err := codeSource(name, f, env)
+	codes, err := codeSource(name, f, inv.env)
 	if err != nil {
 		return nil, err
 	}
@@ -48,13 +49,13 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	cache, err := openCache(f, stderr)
+	cache, err := openCache(f, inv.stderr)
 	if err != nil {
 		return nil, err
 	}
 	var logger *slog.Logger
 	if f.verbose {
-		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		logger = slog.New(slog.NewTextHandler(inv.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	linkOpt := func(o *stschain.Options) {
 		o.Logger = logger
@@ -89,7 +90,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 	case len(links) == 0:
 		// The profile's chain, as it is.
 	case profileRole != "" && links[0].RoleARN == "":
-		return nil, usagef("stschain %s: --mfa-serial with --session-duration asks for an MFA GetSessionToken session on the profile's credentials, but profile %s ends in role %s, and GetSessionToken takes an IAM user's keys: leave out --mfa-serial to use the profile's mfa_serial, or give --profile a profile with keys", name, pc.Profile, profileRole)
+		return nil, usagef(name, "--mfa-serial with --session-duration asks for an MFA GetSessionToken session on the profile's credentials, but profile %s ends in role %s, and GetSessionToken takes an IAM user's keys: leave out --mfa-serial to use the profile's mfa_serial, or give --profile a profile with keys", pc.Profile, profileRole)
 	default:
 		if codes == nil {
 			codes = stschain.PromptTokenCode
@@ -101,7 +102,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 		}
 		top, err := stschain.NewChain(pc.Config, links...)
 		if err != nil {
-			return nil, usagef("%s", oneLine(err))
+			return nil, &usageError{err} // stschain's own message
 		}
 		c.provider = top
 		if n := len(f.roleARNs); n > 0 {
@@ -109,7 +110,7 @@ func buildChain(ctx context.Context, name string, f *chainFlags, stderr io.Write
 		}
 	}
 	if f.hasCodeSource() && f.mfaSerial == "" && !profileMFA {
-		return nil, usagef("stschain %s: %s gives MFA codes, but no link of the chain has an MFA device: give --mfa-serial, or a --profile with mfa_serial", name, f.codeSourceFlag())
+		return nil, usagef(name, "%s gives MFA codes, but no link of the chain has an MFA device: give --mfa-serial, or a --profile with mfa_serial", f.codeSourceFlag())
 	}
 	if f.region != "" {
 		c.region = f.region
@@ -138,9 +139,9 @@ func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain
 	})
 	if err != nil {
 		if errors.Is(err, awsprofile.ErrInvalidConfig) || errors.Is(err, stschain.ErrInvalidOptions) {
-			return nil, usagef("stschain %s: %s", name, flat(err))
+			return nil, &usageError{&cmdError{cmd: name, err: err}}
 		}
-		return nil, fmt.Errorf("stschain %s: %w", name, err)
+		return nil, &cmdError{cmd: name, err: err}
 	}
 	return pc, nil
 }
@@ -194,15 +195,15 @@ func readPolicyFile(name, path string) (string, error) {
 	}
 	file, err := os.Open(path)
 	if err != nil {
-		return "", usagef("stschain %s: --policy-file: %v", name, err)
+		return "", usagef(name, "--policy-file: %w", err)
 	}
 	defer file.Close()
 	data, err := io.ReadAll(io.LimitReader(file, maxPolicyFile+1))
 	switch {
 	case err != nil:
-		return "", usagef("stschain %s: --policy-file: %v", name, err)
+		return "", usagef(name, "--policy-file: %w", err)
 	case len(data) > maxPolicyFile:
-		return "", usagef("stschain %s: --policy-file %s is over %d KiB: STS takes a policy of 2048 characters", name, path, maxPolicyFile>>10)
+		return "", usagef(name, "--policy-file %s is over %d KiB: STS takes a policy of 2048 characters", path, maxPolicyFile>>10)
 	}
 	return string(data), nil
 }
@@ -227,7 +228,7 @@ func openCache(f *chainFlags, stderr io.Writer) (stschain.Cache, error) {
 	fc, err := stschain.NewFileCache(dir)
 	if err != nil {
 		if f.cacheDir == "" {
-			fmt.Fprintf(stderr, "stschain: warning: not using the session cache: %s\n", flat(err))
+			fmt.Fprintf(stderr, "%s; going on without the session cache\n", flat(err)) // stschain's own message
 			return nil, nil
 		}
 		return nil, err
@@ -238,17 +239,17 @@ func openCache(f *chainFlags, stderr io.Writer) (stschain.Cache, error) {
 // retrieve builds the chain of f and retrieves the last link's
 // credentials. On failure it has reported the error on stderr and returns
 // the exit status.
-func retrieve(ctx context.Context, name string, f *chainFlags, stderr io.Writer, env func(string) string) (aws.Credentials, *chain, int) {
-	c, err := buildChain(ctx, name, f, stderr, env)
+func retrieve(ctx context.Context, inv *invocation, f *chainFlags) (aws.Credentials, *chain, int) {
+	c, err := buildChain(ctx, inv, f)
 	if err != nil {
-		return aws.Credentials{}, nil, fail(stderr, err)
+		return aws.Credentials{}, nil, fail(inv.stderr, err)
 	}
 	creds, err := c.provider.Retrieve(ctx)
 	if err != nil {
 		if sig := signalOf(ctx); sig != nil {
-			return aws.Credentials{}, nil, interrupted(stderr, sig)
+			return aws.Credentials{}, nil, interrupted(inv.stderr, sig)
 		}
-		return aws.Credentials{}, nil, fail(stderr, err)
+		return aws.Credentials{}, nil, fail(inv.stderr, err) // stschain's own message
 	}
 	return creds, c, exitOK
 }

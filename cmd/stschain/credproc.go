@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,15 +26,31 @@ type processCredentials struct {
 	AccountID       string `json:"AccountId,omitempty"`
 }
 
-func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
-	const name = "credential-process"
-	f, code, done := flagsOnly(name, args, stdout, stderr)
-	if done {
-		return code
+func credentialProcessCommand() *command {
+	return &command{
+		name:  "credential-process",
+		args:  "[flags]",
+		short: "print the credentials for credential_process",
+		long: `Prints the credentials of the chain's last link as the JSON that
+credential_process in an AWS config profile expects, and nothing else:
+  {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...",
+   "SessionToken":"...","Expiration":"2030-01-02T15:04:05Z"}
+Sessions are cached, so repeated runs, and many processes at once, call
+STS (and ask for MFA) once per session. Run "stschain help chain" for how
+the flags build the chain.
+`,
+		example: `  [profile admin-daily]
+  credential_process = stschain credential-process --profile admin --session-duration 12h
+`,
+		flags: chainFlagSet,
+		run:   runCredentialProcess,
 	}
+}
+
+func runCredentialProcess(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
 	ctx, stop := withSignals(ctx)
 	defer stop()
-	creds, _, code := retrieve(ctx, name, f, stderr, env)
+	creds, _, code := retrieve(ctx, inv, f)
 	if code != exitOK {
 		return code
 	}
@@ -49,10 +64,10 @@ func runCredentialProcess(ctx context.Context, args []string, stdout, stderr io.
 	}
 	data, err := json.Marshal(out)
 	if err != nil { // cannot happen: the struct holds strings and an int
-		return fail(stderr, err)
+		return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 	}
-	if _, err := stdout.Write(append(data, '\n')); err != nil {
-		return fail(stderr, err)
+	if _, err := inv.stdout.Write(append(data, '\n')); err != nil {
+		return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 	}
 	return exitOK
 }

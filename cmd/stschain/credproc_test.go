@@ -187,10 +187,9 @@ func TestSTSErrors(t *testing.T) {
 			r := runInProcess(t, args...)
 			assert.Equal(t, exitError, r.code)
 			assert.Empty(t, r.stdout)
-			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-			require.Len(t, lines, 1, "want one line, got %q", r.stderr)
+			line := failureLine(t, r)
 			for _, w := range tc.want {
-				assert.Contains(t, lines[0], w)
+				assert.Contains(t, line, w)
 			}
 			assertNoSecret(t, r.stderr)
 			for _, c := range srv.Calls() {

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
+	"flag"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -67,22 +66,39 @@ var removedEnv = []string{
 	roleMarker,
 }
 
-func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	const name = "exec"
-	f, command, help, err := parseFlags(name, args)
-	if help {
-		printSubcommandHelp(stdout, name)
-		return exitOK
+func execCommand() *command {
+	return &command{
+		name:    "exec",
+		args:    "[flags] [--] [COMMAND [ARG...]]",
+		maxArgs: -1,
+		short:   "run COMMAND (else $SHELL) with the credentials",
+		long: `Runs COMMAND (else $SHELL, else /bin/sh) with the credentials of the
+chain's last link in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, not renewed; with
+--server, from a credential server on 127.0.0.1 that renews them while
+COMMAND runs. COMMAND also gets the region, ` + profileMarker + ` and
+` + roleMarker + `, and no other credentials of stschain's environment.
+Signals are passed on; the exit status is COMMAND's. Run "stschain help
+chain" for the chain; the README's "stschain exec" says more.
+`,
+		example: `  stschain exec --profile admin -- terraform plan
+  stschain exec --server --profile admin --session-duration 12h -- make
+`,
+		flags: func(fs *flag.FlagSet, f *chainFlags) {
+			chainFlagSet(fs, f)
+			fs.BoolVar(&f.server, "server", false, "serve renewed credentials to COMMAND while it runs")
+		},
+		run: runExec,
 	}
-	if err != nil {
-		return fail(stderr, err)
-	}
+}
+
+func runExec(ctx context.Context, inv *invocation, f *chainFlags, command []string) int {
 	if len(command) == 0 {
-		command = []string{shell(env)}
+		command = []string{shell(inv.env)}
 	}
 
 	sigCtx, stopSignals := withSignals(ctx)
-	creds, c, code := retrieve(sigCtx, name, f, stderr, env)
+	creds, c, code := retrieve(sigCtx, inv, f)
 	if code != exitOK {
 		stopSignals()
 		return code
@@ -92,7 +108,7 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		srv, err := credserver.Start(c.provider)
 		if err != nil {
 			stopSignals()
-			return fail(stderr, err)
+			return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 		}
 		// Deferred first, so run last: the server outlives the command
 		// and waits for its requests in flight.
@@ -113,16 +129,16 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer signal.Stop(sigs)
 	stopSignals()
 	if sig := pendingSignal(sigCtx, sigs); sig != nil { // the command is not started
-		return interrupted(stderr, sig)
+		return interrupted(inv.stderr, sig)
 	}
 
 	cmd := exec.CommandContext(ctx, command[0], command[1:]...)
 	cmd.Env = childEnv(os.Environ(), f.totpSecretEnv, set)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inv.stdin, inv.stdout, inv.stderr
 	cmd.SysProcAttr = childSysProcAttr()
 	done, err := startCommand(cmd)
 	if err != nil {
-		fmt.Fprintf(stderr, "stschain exec: %v\n", err)
+		fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return exitNotFound
 		}
@@ -135,7 +151,7 @@ func runExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 				_ = cmd.Process.Signal(s) // fails only once the command has exited
 			}
 		case err := <-done:
-			return exitStatus(stderr, err)
+			return exitStatus(inv, err)
 		}
 	}
 }
@@ -229,14 +245,13 @@ func childEnv(environ []string, secretVar string, set []string) []string {
 
 // exitStatus is the status stschain exec exits with after the command's
 // Wait returned err.
-func exitStatus(stderr io.Writer, err error) int {
+func exitStatus(inv *invocation, err error) int {
 	if err == nil {
 		return exitOK
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		fmt.Fprintf(stderr, "stschain exec: %v\n", err)
-		return exitError
+		return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 	}
 	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())

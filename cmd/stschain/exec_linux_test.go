@@ -41,15 +41,17 @@ func openPTY(t *testing.T) (master *os.File, slave string) {
 // (terraform, for one, takes a second SIGINT as "stop at once, whatever
 // the state").
 func TestExecKeyboardSignalsReachCommandOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		key  byte // with the terminal's default VINTR and VQUIT
-		want string
+		sig  syscall.Signal
 	}{
-		{"Ctrl-C", 0x03, "got TERM hup=0 int=1 quit=0 usr1=0 usr2=0 alrm=0"},
-		{`Ctrl-\`, 0x1c, "got TERM hup=0 int=0 quit=1 usr1=0 usr2=0 alrm=0"},
+		{"Ctrl-C", 0x03, syscall.SIGINT},
+		{`Ctrl-\`, 0x1c, syscall.SIGQUIT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			master, slavePath := openPTY(t)
 			slave, err := os.OpenFile(slavePath, os.O_RDWR|syscall.O_NOCTTY, 0)
 			require.NoError(t, err)
@@ -57,61 +59,58 @@ func TestExecKeyboardSignalsReachCommandOnce(t *testing.T) {
 			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}, func(cmd *exec.Cmd) io.Reader {
 				cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 				return master
-			}, "")
+			})
 			slave.Close() // the child has its copies; the master reads EOF once they close
 
 			_, err = master.Write([]byte{tc.key})
 			require.NoError(t, err)
 			_, ok := scanFor(sc, "got ")
 			require.True(t, ok, "the command saw no signal")
-			// A signal stschain passed on would reach the script before
+			// A signal stschain passed on would reach the child before
 			// this.
 			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 			line, ok := scanFor(sc, "got TERM")
 			require.True(t, ok)
-			assert.Equal(t, tc.want, line, "the command saw the signal once")
+			assert.Equal(t, termLine(tc.sig, 1), line, "the command saw the signal once")
 			assert.Equal(t, 42, exitCode(t, cmd))
 		})
 	}
 }
 
+// killedBound bounds how long the command may outlive a killed stschain:
+// generous for a busy machine, and far shorter than the grandchild's
+// sleeperLife.
+const killedBound = 10 * time.Second
+
 // TestExecKilledParentTerminatesCommand kills the binary with SIGKILL,
 // which it cannot catch: the kernel sends its command SIGTERM
-// (Pdeathsig), and nothing of the command is left running.
+// (Pdeathsig), which ends the command's own child and then the command,
+// so that nothing of it is left running, well before the grandchild would
+// end by itself.
 func TestExecKilledParentTerminatesCommand(t *testing.T) {
-	const script = `trap 'echo "got TERM"; kill $!; exit 0' TERM
-sleep 60 & echo "ready $$ $!"; while :; do wait; done`
+	t.Parallel()
 	var stderr strings.Builder
-	cmd, sc, ready := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		require.NoError(t, err)
-		return out
-	}, script)
-	var watch []int // the script and its sleep
-	for _, f := range strings.Fields(ready)[1:] {
-		pid, err := strconv.Atoi(f)
-		require.NoError(t, err, ready)
-		watch = append(watch, pid)
-	}
-	require.Len(t, watch, 2, ready)
+	cmd, sc, pids := startExec(t, &syscall.SysProcAttr{Setsid: true}, toPipe(t, &stderr))
 
 	require.NoError(t, cmd.Process.Kill())
-	// A bound, in case the command never hears of it: the reads below
-	// would block for as long as it lives.
-	timer := time.AfterFunc(testTime, func() {
-		for _, pid := range watch {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+	// The child and the grandchild hold the output pipe: it reaches EOF
+	// when both have exited.
+	lines := make(chan []string, 1)
+	go func() {
+		var out []string
+		for sc.Scan() {
+			out = append(out, sc.Text())
 		}
-	})
-	defer timer.Stop()
-	line, ok := scanFor(sc, "got TERM")
-	require.True(t, ok, "the command did not get SIGTERM; stderr: %s", stderr.String())
-	assert.Equal(t, "got TERM", line)
-	for sc.Scan() { // to EOF: every holder of the pipe has exited
+		lines <- out
+	}()
+	select {
+	case out := <-lines:
+		assert.Equal(t, []string{termLine(nil, 0)}, out, "the command got SIGTERM; stderr: %s", stderr.String())
+	case <-time.After(killedBound):
+		t.Fatalf("the command still runs %v after stschain was killed; stderr: %s", killedBound, stderr.String())
 	}
-	for _, pid := range watch {
-		assert.Eventually(t, func() bool { return !running(pid) }, 10*time.Second, 10*time.Millisecond, "pid %d still runs", pid)
+	for _, pid := range pids {
+		assert.Eventually(t, func() bool { return !running(pid) }, killedBound, 10*time.Millisecond, "pid %d still runs", pid)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain/ststest"
@@ -141,4 +142,51 @@ func TestReachedCommand(t *testing.T) {
 	// go test may run on a terminal: only SIGTERM's answer is fixed.
 	assert.False(t, reachedCommand(syscall.SIGTERM), "SIGTERM is always passed on")
 	assert.Equal(t, inForegroundGroup(), reachedCommand(os.Interrupt))
+}
+
+func TestChildEnv(t *testing.T) {
+	// The parent has a whole set of credentials of its own: every variable
+	// of removedEnv, and the TOTP seed of --totp-secret-env.
+	environ := []string{"PATH=/bin", "KEEP=1", "AWS_PROFILE_LIKE=kept", "AWS_REGION=us-west-2", "MY_TOTP=" + totpSecret}
+	for _, k := range removedEnv {
+		environ = append(environ, k+"=OLD")
+	}
+	creds := testCreds()
+	got := childEnv(environ, "MY_TOTP", credentialEnv(creds))
+	assert.Equal(t, []string{
+		"PATH=/bin", "KEEP=1", "AWS_PROFILE_LIKE=kept", "AWS_REGION=us-west-2",
+		"AWS_ACCESS_KEY_ID=ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token",
+		"AWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05Z", "AWS_ACCOUNT_ID=123456789012",
+	}, got)
+
+	// What set gives replaces the parent's.
+	got = childEnv(environ, "", []string{"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1"})
+	assert.Contains(t, got, "AWS_REGION=eu-west-1")
+	assert.Contains(t, got, "AWS_DEFAULT_REGION=eu-west-1")
+	assert.NotContains(t, got, "AWS_REGION=us-west-2")
+	assert.Contains(t, got, "MY_TOTP="+totpSecret, "no --totp-secret-env: an unrelated variable")
+
+	// Whatever the new credentials lack, nothing of the parent's is left.
+	got = childEnv(environ, "MY_TOTP", credentialEnv(aws.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "secret"}))
+	for _, kv := range got {
+		assert.NotContains(t, kv, "OLD")
+		assert.NotContains(t, kv, totpSecret)
+	}
+	assert.Len(t, got, 6)
+}
+
+func TestMarkerEnv(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    chain
+		want []string
+	}{
+		{"profile", chain{profile: "me"}, []string{"STSCHAIN_PROFILE=me"}},
+		{"none", chain{}, []string{"STSCHAIN_PROFILE=default"}},
+		{"role", chain{profile: "me", roleARN: roleB}, []string{"STSCHAIN_PROFILE=me", "STSCHAIN_ROLE_ARN=" + roleB}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, markerEnv(&tc.c))
+		})
+	}
 }

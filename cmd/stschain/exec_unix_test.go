@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -20,45 +21,67 @@ import (
 	"github.com/stschain/stschain/ststest"
 )
 
-// signalScript counts the signals that reach it, printing "got SIG N" for
-// each, until SIGTERM, whose trap prints every count and exits 42.
-const signalScript = `hup=0 int=0 quit=0 usr1=0 usr2=0 alrm=0
-trap 'hup=$((hup+1)); echo "got HUP $hup"' HUP
-trap 'int=$((int+1)); echo "got INT $int"' INT
-trap 'quit=$((quit+1)); echo "got QUIT $quit"' QUIT
-trap 'usr1=$((usr1+1)); echo "got USR1 $usr1"' USR1
-trap 'usr2=$((usr2+1)); echo "got USR2 $usr2"' USR2
-trap 'alrm=$((alrm+1)); echo "got ALRM $alrm"' ALRM
-trap 'echo "got TERM hup=$hup int=$int quit=$quit usr1=$usr1 usr2=$usr2 alrm=$alrm"; kill $!; exit 42' TERM
-sleep 60 & echo ready; while :; do wait; done`
-
-// startExec starts the built binary running script (signalScript when
-// empty) through exec, with the SysProcAttr attr (Setsid gives it a
-// session of its own, without a controlling terminal unless attr gives
-// one), and waits for the script to print "ready". It returns the command,
-// a reader of the script's output lines, and the line that said "ready".
-func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io.Reader, script string) (*exec.Cmd, *bufio.Scanner, string) {
+// startExec starts the built binary running the test binary as its
+// command, the child of childSignals, with the SysProcAttr attr (Setsid
+// gives it a session of its own, without a controlling terminal unless
+// attr gives one), and waits for the child to print "ready". It returns
+// the binary's command, a reader of the child's output lines, and the pids
+// of the child and its grandchild, which are killed when t ends.
+func startExec(t *testing.T, attr *syscall.SysProcAttr, stdio func(*exec.Cmd) io.Reader) (*exec.Cmd, *bufio.Scanner, []int) {
 	t.Helper()
-	if script == "" {
-		script = signalScript
-	}
 	bin := binary(t)
 	srv, _ := newServer(t)
 	h := newTestHome(t)
 	ctx, cancel := context.WithTimeout(t.Context(), testTime)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, bin, "exec", "--profile", "source", "--role-arn", roleA,
-		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", "sh", "-c", script)
+		"--endpoint-url", srv.URL, "--cache-dir", h.cache, "--", os.Args[0])
 	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = h.environ()
+	cmd.Env = h.environ(testChildEnv + "=" + childSignals)
 	cmd.SysProcAttr = attr
 	out := stdio(cmd)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	sc := bufio.NewScanner(out)
-	ready, ok := scanFor(sc, "ready")
+	ready, ok := scanFor(sc, "ready ")
 	require.True(t, ok, "the command did not start")
-	return cmd, sc, ready
+	var pids []int
+	for _, f := range strings.Fields(ready)[1:] {
+		pid, err := strconv.Atoi(f)
+		require.NoError(t, err, ready)
+		pids = append(pids, pid)
+	}
+	require.Len(t, pids, 2, ready)
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return cmd, sc, pids
+}
+
+// toPipe is the stdio of startExec for a command without a terminal: its
+// output through a pipe, its errors into stderr.
+func toPipe(t *testing.T, stderr *strings.Builder) func(*exec.Cmd) io.Reader {
+	return func(cmd *exec.Cmd) io.Reader {
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		return out
+	}
+}
+
+// termLine is the child's last line after counting n of sig (0 for none).
+func termLine(sig os.Signal, n int) string {
+	line := "got TERM"
+	for _, c := range childCounted {
+		count := 0
+		if c.sig == sig {
+			count = n
+		}
+		line += fmt.Sprintf(" %s=%d", c.name, count)
+	}
+	return line
 }
 
 // scanFor reads lines until one that holds s (a terminal's echo may come
@@ -83,45 +106,32 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 
 // TestExecForwardsSignals sends the binary each forwarded signal, as
 // kill(1) does, once its command is ready: stschain passes it on exactly
-// once, and the command's trap decides the status.
+// once, and the command decides the status.
 func TestExecForwardsSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM} {
+	t.Parallel()
+	for _, sig := range forwardedSignals {
 		t.Run(sigName(sig), func(t *testing.T) {
+			t.Parallel()
 			var stderr strings.Builder
-			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true}, func(cmd *exec.Cmd) io.Reader {
-				cmd.Stderr = &stderr
-				out, err := cmd.StdoutPipe()
-				require.NoError(t, err)
-				return out
-			}, "")
+			cmd, sc, _ := startExec(t, &syscall.SysProcAttr{Setsid: true}, toPipe(t, &stderr))
 			require.NoError(t, cmd.Process.Signal(sig))
-			counts := map[string]int{"hup": 0, "int": 0, "quit": 0, "usr1": 0, "usr2": 0, "alrm": 0}
+			n := 0
 			if sig != syscall.SIGTERM {
 				require.True(t, sc.Scan(), "stderr: %s", stderr.String())
 				assert.Equal(t, "got "+sigName(sig)+" 1", sc.Text())
-				// Signals reach the script in the order stschain passes
-				// them on, and pending ones in the order of their numbers,
-				// all below SIGTERM's: a second one would be counted
-				// before this.
+				// Signals reach the child in the order stschain passes
+				// them on, and pending ones in the order of their
+				// numbers, all below SIGTERM's: a second one would be
+				// counted before this.
 				require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-				counts[strings.ToLower(sigName(sig))] = 1
+				n = 1
 			}
 			require.True(t, sc.Scan(), "stderr: %s", stderr.String())
-			assert.Equal(t, fmt.Sprintf("got TERM hup=%d int=%d quit=%d usr1=%d usr2=%d alrm=%d",
-				counts["hup"], counts["int"], counts["quit"], counts["usr1"], counts["usr2"], counts["alrm"]), sc.Text())
+			assert.Equal(t, termLine(sig, n), sc.Text())
 			assert.Equal(t, 42, exitCode(t, cmd), "stderr: %s", stderr.String())
 			assert.Empty(t, stderr.String())
 		})
 	}
-}
-
-// sigName is the signal's name without SIG.
-func sigName(sig syscall.Signal) string {
-	return map[syscall.Signal]string{
-		syscall.SIGHUP: "HUP", syscall.SIGINT: "INT", syscall.SIGQUIT: "QUIT", syscall.SIGTERM: "TERM",
-		syscall.SIGUSR1: "USR1", syscall.SIGUSR2: "USR2", syscall.SIGALRM: "ALRM",
-	}[sig]
 }
 
 // TestExecEnvironmentLeaks plants every variable exec must not pass on in
@@ -129,6 +139,7 @@ func sigName(sig syscall.Signal) string {
 // reads the command's whole environment: none is there, with or without
 // --server.
 func TestExecEnvironmentLeaks(t *testing.T) {
+	t.Parallel()
 	bin := binary(t)
 	var plants []string
 	for _, k := range removedEnv {
@@ -137,6 +148,7 @@ func TestExecEnvironmentLeaks(t *testing.T) {
 	plants = append(plants, "MY_TOTP_SEED="+totpSecret)
 	for _, server := range []bool{false, true} {
 		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			t.Parallel()
 			srv, serial := newServer(t)
 			h := newTestHome(t)
 			args := []string{"exec", "--profile", "source", "--mfa-serial", serial, "--totp-secret-env", "MY_TOTP_SEED",
@@ -188,9 +200,11 @@ func TestExecEnvironmentLeaks(t *testing.T) {
 // code: the credential phase ends, the command is not run, and the status
 // is 128+N.
 func TestSignalBeforeCommand(t *testing.T) {
+	t.Parallel()
 	bin := binary(t)
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM, syscall.SIGUSR1} {
 		t.Run(sigName(sig), func(t *testing.T) {
+			t.Parallel()
 			srv, serial := newServer(t)
 			h := newTestHome(t)
 			marker := h.dir + "/ran"

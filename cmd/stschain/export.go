@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -38,12 +39,12 @@ type exportFormat struct {
 // credentials have none. Expiration is Python's datetime.isoformat() of a
 // UTC time: 2030-01-02T03:04:05+00:00.
 var exportFormats = []exportFormat{
-	{name: "process", about: `JSON for credential_process: {"Version": 1, "AccessKeyId": ...} (the default)`},
-	{name: "env", line: "export %[1]s=%[2]s", forceLF: true, about: "exported shell variables: export AWS_ACCESS_KEY_ID=..."},
-	{name: "env-no-export", line: "%[1]s=%[2]s", forceLF: true, about: "shell variables, not exported: AWS_ACCESS_KEY_ID=..."},
-	{name: "powershell", line: `$Env:%[1]s="%[2]s"`, about: `PowerShell environment variables: $Env:AWS_ACCESS_KEY_ID="..."`},
-	{name: "windows-cmd", line: "set %[1]s=%[2]s", about: "Windows cmd environment variables: set AWS_ACCESS_KEY_ID=..."},
-	{name: "fish", line: `set -gx %[1]s "%[2]s"`, forceLF: true, about: `fish shell variables: set -gx AWS_ACCESS_KEY_ID "..."`},
+	{name: "process", about: "the credential_process JSON, indented (the default)"},
+	{name: "env", line: "export %[1]s=%[2]s", forceLF: true, about: "export AWS_ACCESS_KEY_ID=..."},
+	{name: "env-no-export", line: "%[1]s=%[2]s", forceLF: true, about: "AWS_ACCESS_KEY_ID=..."},
+	{name: "powershell", line: `$Env:%[1]s="%[2]s"`, about: `$Env:AWS_ACCESS_KEY_ID="..."`},
+	{name: "windows-cmd", line: "set %[1]s=%[2]s", about: "set AWS_ACCESS_KEY_ID=..."},
+	{name: "fish", line: `set -gx %[1]s "%[2]s"`, forceLF: true, about: `set -gx AWS_ACCESS_KEY_ID "..."`},
 }
 
 // formatNames lists the names of exportFormats.
@@ -64,24 +65,45 @@ func lookupFormat(name string) (exportFormat, bool) {
 	return exportFormats[i], true
 }
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) int {
-	const name = "export"
-	f, code, done := flagsOnly(name, args, stdout, stderr)
-	if done {
-		return code
+func exportCommand() *command {
+	var long strings.Builder
+	long.WriteString(`Prints the credentials of the chain's last link as the AWS CLI v2's
+"aws configure export-credentials --format FORMAT" does, byte for byte:
+`)
+	for _, f := range exportFormats {
+		fmt.Fprintf(&long, "  %-13s %s\n", f.name, f.about)
 	}
+	long.WriteString(`They are cached as for credential-process, and not renewed ("stschain
+exec --server" renews them). Run "stschain help chain" for the chain.
+`)
+	return &command{
+		name:  "export",
+		args:  "[flags] [--format FORMAT]",
+		short: "print the credentials for a shell (env, powershell ...)",
+		long:  long.String(),
+		example: `  eval "$(stschain export --profile admin --format env)"
+`,
+		flags: func(fs *flag.FlagSet, f *chainFlags) {
+			chainFlagSet(fs, f)
+			fs.StringVar(&f.format, "format", "process", "output `FORMAT`, one of those above")
+		},
+		run: runExport,
+	}
+}
+
+func runExport(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
 	format, ok := lookupFormat(f.format)
 	if !ok {
-		return fail(stderr, usagef("stschain %s: --format %q is not a format: want one of %s", name, f.format, strings.Join(formatNames(), ", ")))
+		return fail(inv.stderr, usagef(inv.cmd.name, "--format %q is not a format: want one of %s", f.format, strings.Join(formatNames(), ", ")))
 	}
 	ctx, stop := withSignals(ctx)
 	defer stop()
-	creds, _, code := retrieve(ctx, name, f, stderr, env)
+	creds, _, code := retrieve(ctx, inv, f)
 	if code != exitOK {
 		return code
 	}
-	if _, err := io.WriteString(stdout, format.render(creds, runtime.GOOS == "windows")); err != nil {
-		return fail(stderr, err)
+	if _, err := io.WriteString(inv.stdout, format.render(creds, runtime.GOOS == "windows")); err != nil {
+		return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
 	}
 	return exitOK
 }

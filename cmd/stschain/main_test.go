@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,52 +137,95 @@ func runInProcess(t *testing.T, args ...string) result {
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
-// build is a program built once for the tests of one test binary run.
+// build is a program the tests run, which TestMain builds in the
+// background while the in-process tests run.
 type build struct {
-	once sync.Once
+	done chan struct{} // closed once built
 	path string
-	err  error
+	err  error // set before done is closed
 }
 
-// get builds the package pkg into out the first time, and returns out.
-func (b *build) get(t *testing.T, out, pkg string) string {
-	t.Helper()
-	b.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+// startBuild starts building the package pkg into dir/name, and returns
+// at once. The go command starts now, in this process's environment as it
+// is before the tests change HOME (and with it the build cache), and
+// before any test writes a file that it runs next (a fork while such a
+// file is open for writing makes running it fail with "text file busy").
+func startBuild(dir, name, pkg string) *build {
+	b := &build{done: make(chan struct{}), path: filepath.Join(dir, name)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.path, pkg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Start()
+	go func() {
+		defer close(b.done)
 		defer cancel()
-		if msg, err := exec.CommandContext(ctx, "go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		if err == nil {
+			err = cmd.Wait()
 		}
-		b.path = out
-	})
+		if err != nil {
+			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out.Bytes())
+		}
+	}()
+	return b
+}
+
+// wait returns the program's path once it is built.
+func (b *build) wait(t *testing.T) string {
+	t.Helper()
+	<-b.done
 	require.NoError(t, b.err)
 	return b.path
 }
 
-// The built command, in buildDir, removed by TestMain.
-var (
-	buildDirOnce sync.Once
-	buildDir     string
-	commandBuild build
-)
+// The command, and testdata/sdkchild unless in -short mode, which
+// TestMain builds.
+var commandBuild, sdkChildBuild *build
 
 // binary returns the path of the command built from this package.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildDirOnce.Do(func() {
-		var err error
-		if buildDir, err = os.MkdirTemp("", "stschain-test-"); err != nil {
-			commandBuild.err = err
-		}
-	})
-	return commandBuild.get(t, filepath.Join(buildDir, "stschain"), ".")
+	return commandBuild.wait(t)
 }
 
+// testChildEnv, when set, makes the test binary a command for the exec
+// tests to run (see testChild) instead of the tests.
+const testChildEnv = "STSCHAIN_TEST_CHILD"
+
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	if mode := os.Getenv(testChildEnv); mode != "" {
+		os.Exit(testChild(mode))
 	}
+	flag.Parse()
+	// The parallel tests wait on the processes they start far more than
+	// they compute: let more of them run at once than there are CPUs,
+	// unless -parallel says how many.
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", "8")
+	}
+	// The programs' directory: every user may run them (a test runs
+	// the command as another user), only this one may write there.
+	dir, err := os.MkdirTemp("", "stschain-test-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	builds := []*build{startBuild(dir, "stschain", ".")}
+	commandBuild = builds[0]
+	if !testing.Short() {
+		sdkChildBuild = startBuild(dir, "sdkchild", "./testdata/sdkchild")
+		builds = append(builds, sdkChildBuild)
+	}
+	code := m.Run()
+	for _, b := range builds {
+		<-b.done
+	}
+	os.RemoveAll(dir)
 	os.Exit(code)
 }
 

@@ -30,11 +30,11 @@ func codeSource(name string, f *chainFlags, env func(string) string) (stschain.T
 	secret := env(f.totpSecretEnv)
 	_ = os.Unsetenv(f.totpSecretEnv)
 	if secret == "" {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env is empty or unset", name, f.totpSecretEnv)
+		return nil, usagef(name, "environment variable %s of --totp-secret-env is empty or unset", f.totpSecretEnv)
 	}
 	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
 	if err != nil {
-		return nil, usagef("stschain %s: environment variable %s of --totp-secret-env: %s", name, f.totpSecretEnv, strings.TrimPrefix(err.Error(), "stschain: "))
+		return nil, &usageError{err} // stschain's own message
 	}
 	return fn, nil
 }

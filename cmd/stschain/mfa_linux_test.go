@@ -71,6 +71,7 @@ func (term *terminal) typeLine(line string) {
 // binary's controlling terminal: a mistyped code is asked for again, and
 // so is a code STS refused; the third code gets the session.
 func TestPromptAsksAgain(t *testing.T) {
+	t.Parallel()
 	bin := binary(t)
 	srv, serial := newServer(t, withCodes(goodCode))
 	h := newTestHome(t)

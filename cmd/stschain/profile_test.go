@@ -148,8 +148,7 @@ func TestProfileErrors(t *testing.T) {
 			t.Setenv(totpEnv, totpSecret)
 			r := runInProcess(t, append([]string{"credential-process", "--cache-dir", h.cache}, tc.args...)...)
 			assert.Equal(t, exitUsage, r.code)
-			assert.Contains(t, r.stderr, tc.want)
-			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+			assert.Contains(t, failureLine(t, r), tc.want)
 		})
 	}
 	assert.Empty(t, srv.Calls(), "no STS call")
@@ -167,10 +166,12 @@ func TestUnsafeCacheDirectory(t *testing.T) {
 	r := runInProcess(t, "credential-process", "--profile", "source", "--role-arn", roleA, "--endpoint-url", srv.URL)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	decodeOutput(t, r.stdout)
-	assert.Contains(t, r.stderr, "stschain: warning: not using the session cache: ")
-	assert.Contains(t, r.stderr, "chmod go-w")
+	warning := failureLine(t, r)
+	assert.True(t, strings.HasPrefix(warning, "stschain: NewFileCache: "), warning)
+	assert.Contains(t, warning, "chmod go-w")
+	assert.True(t, strings.HasSuffix(warning, "; going on without the session cache"), warning)
 
 	r = runInProcess(t, "credential-process", "--profile", "source", "--role-arn", roleA, "--endpoint-url", srv.URL, "--cache-dir", cliCache)
 	assert.Equal(t, exitError, r.code)
-	assert.Contains(t, r.stderr, "chmod go-w")
+	assert.Contains(t, failureLine(t, r), "chmod go-w")
 }

@@ -21,12 +21,10 @@ import (
 // writes where it likes.
 func TestCredentialProcessWithReadOnlyCache(t *testing.T) {
 	uid, gid := usertest.Other(t)
+	t.Parallel()
 	srv, _ := newServer(t)
+	bin := binary(t) // in a directory every user may enter
 	public := usertest.PublicTempDir(t)
-	bin := filepath.Join(public, "stschain")
-	data, err := os.ReadFile(binary(t))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(bin, data, 0o755))
 
 	home := filepath.Join(public, "home")
 	cache := filepath.Join(home, ".aws", "cli", "cache")

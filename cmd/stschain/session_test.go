@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,13 +23,21 @@ import (
 	"github.com/stschain/stschain/ststest"
 )
 
-// recordingProxy forwards requests to srv and records the form of each
-// AssumeRole, for the parameters ststest does not record. The Host header
-// is passed on as the client sent it, so that SigV4 signatures hold.
+// recordingProxy forwards requests to srv and records each AssumeRole:
+// its form, for the parameters ststest does not record, when it came, and
+// the Expiration of the session it got. The Host header is passed on as
+// the client sent it, so that SigV4 signatures hold.
 type recordingProxy struct {
 	URL   string
 	mu    sync.Mutex
-	forms []url.Values // guarded by mu
+	calls []proxiedAssumeRole // guarded by mu
+}
+
+// proxiedAssumeRole is an AssumeRole that went through a recordingProxy.
+type proxiedAssumeRole struct {
+	form       url.Values
+	sent       time.Time // when the proxy passed it on
+	expiration time.Time // of the session STS issued; zero when it failed
 }
 
 func newRecordingProxy(t *testing.T, srv *ststest.Server) *recordingProxy {
@@ -41,34 +53,54 @@ func newRecordingProxy(t *testing.T, srv *ststest.Server) *recordingProxy {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") == "AssumeRole" {
-			p.mu.Lock()
-			p.forms = append(p.forms, form)
-			p.mu.Unlock()
+		form, err := url.ParseQuery(string(body))
+		if err != nil || form.Get("Action") != "AssumeRole" {
+			rp.ServeHTTP(w, r)
+			return
 		}
-		rp.ServeHTTP(w, r)
+		call := proxiedAssumeRole{form: form, sent: time.Now()}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		var answer struct {
+			Expiration string `xml:"AssumeRoleResult>Credentials>Expiration"`
+		}
+		if rec.Code == http.StatusOK && xml.Unmarshal(rec.Body.Bytes(), &answer) == nil {
+			call.expiration, _ = time.Parse(time.RFC3339, answer.Expiration)
+		}
+		p.mu.Lock()
+		p.calls = append(p.calls, call)
+		p.mu.Unlock()
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
 	}))
 	t.Cleanup(hs.Close)
 	p.URL = hs.URL
 	return p
 }
 
+// assumeRoles returns the AssumeRoles the proxy saw, in the order they
+// came.
+func (p *recordingProxy) assumeRoles() []proxiedAssumeRole {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls)
+}
+
 // sessionParams returns the session parameters of the recorded AssumeRole
 // forms: every key but the ones every call has.
 func (p *recordingProxy) sessionParams() []map[string]string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []map[string]string
-	for _, form := range p.forms {
+	for _, call := range p.assumeRoles() {
 		m := map[string]string{}
-		for k := range form {
+		for k := range call.form {
 			switch k {
 			case "Action", "Version", "RoleArn", "RoleSessionName":
 			default:
-				m[k] = form.Get(k)
+				m[k] = call.form.Get(k)
 			}
 		}
-		m["RoleArn"] = form.Get("RoleArn")
+		m["RoleArn"] = call.form.Get("RoleArn")
 		out = append(out, m)
 	}
 	return out
@@ -142,8 +174,7 @@ func TestSessionFlagErrors(t *testing.T) {
 			r := runInProcess(t, append([]string{"credential-process", "--no-cache"}, tc.args...)...)
 			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stdout)
-			assert.Equal(t, 1, strings.Count(r.stderr, "\n"), r.stderr)
-			assert.Contains(t, r.stderr, tc.want)
+			assert.Contains(t, failureLine(t, r), tc.want)
 		})
 	}
 }

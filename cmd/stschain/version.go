@@ -1,18 +1,28 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"runtime"
 	"runtime/debug"
 )
 
-func runVersion(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		return fail(stderr, usagef("stschain version: unexpected argument %q: it takes none", args[0]))
+func versionCommand() *command {
+	return &command{
+		name:    "version",
+		aliases: []string{"--version", "-version"},
+		short:   "print the version stschain was built from",
+		long: `Prints the module version and the VCS revision stschain was built from,
+and the Go toolchain: "unknown" where the build did not record them (as
+with go build -buildvcs=false).
+`,
+		run: runVersion,
 	}
+}
+
+func runVersion(_ context.Context, inv *invocation, _ *chainFlags, _ []string) int {
 	bi, ok := debug.ReadBuildInfo()
-	fmt.Fprintln(stdout, versionLine(bi, ok))
+	fmt.Fprintln(inv.stdout, versionLine(bi, ok))
 	return exitOK
 }
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1 // credentials could not be had
+	exitUsage = 2 // bad flags or usage
+)
+
+// cmdError is an error the command found itself, or one of a package
+// whose messages do not start with "stschain" (awsprofile, credserver,
+// os ...). Like os.PathError it puts its context before the cause, once:
+// "stschain NAME: " and the cause for subcommand NAME, "stschain: " and
+// the cause when cmd is empty.
+//
+// An error of package stschain already starts with "stschain: ", the
+// command's name: it is reported as it is, neither wrapped in a cmdError
+// nor trimmed.
+type cmdError struct {
+	cmd string // the subcommand; "" for stschain itself
+	err error
+}
+
+func (e *cmdError) Error() string {
+	if e.cmd == "" {
+		return "stschain: " + e.err.Error()
+	}
+	return "stschain " + e.cmd + ": " + e.err.Error()
+}
+
+func (e *cmdError) Unwrap() error { return e.err }
+
+// usageError marks a mistake in the command line or in what it names (an
+// empty --totp-secret-env variable, an invalid role ARN, a wrong
+// profile ...): exit 2. Its message is err's.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns the usage error of subcommand cmd ("" for stschain
+// itself) that format and args say.
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{&cmdError{cmd: cmd, err: fmt.Errorf(format, args...)}}
+}
+
+// fail reports err as one line on stderr and returns its exit status.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, flat(err))
+	if errors.As(err, new(*usageError)) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// flat returns err's message on a single line.
+func flat(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
