@@ -27,9 +27,14 @@ type Options struct {
 	// TokenCode returns the MFA codes of the links with mfa_serial.
 	// Optional: nil means, for each such link, the mfa_process of its
 	// profile (aws-vault's key, run with [stschain.ProcessTokenCode]) when
-	// it has one, else [stschain.PromptTokenCode]. When set it serves every
+	// it has one, else Prompt. When set it serves every
 	// link, mfa_process or not.
 	TokenCode stschain.TokenCodeFunc
+
+	// Prompt asks for the MFA codes of the links with mfa_serial whose
+	// profile has no mfa_process, when TokenCode is nil. Optional: nil
+	// means [stschain.PromptTokenCode].
+	Prompt stschain.TokenCodeFunc
 
 	// SessionDuration, when positive, asks for one MFA session a day
 	// instead of one prompt per role session: when the root of the chain

@@ -203,6 +203,8 @@ func (l *loader) tokenCode(v vaultKeys) stschain.TokenCodeFunc {
 		return l.o.TokenCode
 	case v.mfaProcess != "":
 		return stschain.ProcessTokenCode(v.mfaProcess)
+	case l.o.Prompt != nil:
+		return l.o.Prompt
 	}
 	return stschain.PromptTokenCode
 }
