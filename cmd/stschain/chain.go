@@ -25,9 +25,10 @@ const prefetchWindow = 15 * time.Minute
 // chain is the provider of the last link and what the caller reports.
 type chain struct {
 	provider *stschain.ChainableProvider
-	region   string // the command's region: --region, else the profile's; "" for none
-	profile  string // the profile the chain comes from, resolved; "" when none
-	roleARN  string // the top role of the chain; "" when it has none
+	region   string            // the command's region: --region, else the profile's; "" for none
+	profile  string            // the profile the chain comes from, resolved; "" when none
+	roleARN  string            // the top role of the chain; "" when it has none
+	base     *awsprofile.Chain // the profile's chain, under the flags' links
 }
 
 // buildChain validates f and builds the chain it describes: the chain of
@@ -41,7 +42,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
-	codes, err := codeSource(name, f, inv.env)
+	codes, prompt, err := mfaSources(inv, f)
 	if err != nil {
 		return nil, err
 	}
@@ -68,11 +69,11 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 	if f.mfaSerial == "" {
 		sessionDuration = time.Duration(f.sessionDuration)
 	}
-	pc, err := loadProfile(ctx, name, f, codes, cache, linkOpt, sessionDuration)
+	pc, err := loadProfile(ctx, name, f, codes, prompt, cache, linkOpt, sessionDuration)
 	if err != nil {
 		return nil, err
 	}
-	c := &chain{provider: pc.Top(), region: pc.Config.Region, profile: pc.Profile}
+	c := &chain{provider: pc.Top(), region: pc.Config.Region, profile: pc.Profile, base: pc}
 	profileRole, sessionTaken, profileMFA := "", false, false
 	for _, l := range pc.Links {
 		switch l.Kind {
@@ -93,7 +94,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 		return nil, usagef(name, "--mfa-serial with --session-duration asks for an MFA GetSessionToken session on the profile's credentials, but profile %s ends in role %s, and GetSessionToken takes an IAM user's keys: leave out --mfa-serial to use the profile's mfa_serial, or give --profile a profile with keys", pc.Profile, profileRole)
 	default:
 		if codes == nil {
-			codes = stschain.PromptTokenCode
+			codes = prompt
 		}
 		links[0].TokenCode = codes
 		for i := range links {
@@ -121,7 +122,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 // loadProfile loads the chain of the profile f names, with the flags that
 // reach it: the region and endpoint of every STS call, the MFA codes, the
 // cache and the links' options.
-func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain.TokenCodeFunc, cache stschain.Cache,
+func loadProfile(ctx context.Context, name string, f *chainFlags, codes, prompt stschain.TokenCodeFunc, cache stschain.Cache,
 	linkOpt func(*stschain.Options), sessionDuration time.Duration) (*awsprofile.Chain, error) {
 	var load []func(*config.LoadOptions) error
 	if f.region != "" {
@@ -132,6 +133,7 @@ func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain
 	}
 	pc, err := awsprofile.LoadChain(ctx, f.profile, func(o *awsprofile.Options) {
 		o.TokenCode = codes // nil: each profile's mfa_process, else the prompt
+		o.Prompt = prompt
 		o.Cache = cache
 		o.SessionDuration = sessionDuration
 		o.LinkOptions = []func(*stschain.Options){linkOpt}

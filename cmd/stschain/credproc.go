@@ -28,9 +28,10 @@ type processCredentials struct {
 
 func credentialProcessCommand() *command {
 	return &command{
-		name:  "credential-process",
-		args:  "[flags]",
-		short: "print the credentials for credential_process",
+		name:       "credential-process",
+		args:       "[flags] [PROFILE]",
+		profileArg: true,
+		short:      "print the credentials for credential_process",
 		long: `Prints the credentials of the chain's last link as the JSON that
 credential_process in an AWS config profile expects, and nothing else:
   {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...",
@@ -40,7 +41,7 @@ STS (and ask for MFA) once per session. Run "stschain help chain" for how
 the flags build the chain.
 `,
 		example: `  [profile admin-daily]
-  credential_process = stschain credential-process --profile admin --session-duration 12h
+  credential_process = stschain credential-process admin --session-duration 12h
 `,
 		flags: chainFlagSet,
 		run:   runCredentialProcess,

@@ -77,10 +77,11 @@ func exportCommand() *command {
 exec --server" renews them). Run "stschain help chain" for the chain.
 `)
 	return &command{
-		name:  "export",
-		args:  "[flags] [--format FORMAT]",
-		short: "print the credentials for a shell (env, powershell ...)",
-		long:  long.String(),
+		name:       "export",
+		args:       "[flags] [PROFILE] [--format FORMAT]",
+		profileArg: true,
+		short:      "print the credentials for a shell (env, powershell ...)",
+		long:       long.String(),
 		example: `  eval "$(stschain export --profile admin --format env)"
 `,
 		flags: func(fs *flag.FlagSet, f *chainFlags) {

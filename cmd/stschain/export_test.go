@@ -149,7 +149,7 @@ func TestExportUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"export", "--format", "yaml"}, `stschain export: --format "yaml" is not a format: want one of process, env, env-no-export, powershell, windows-cmd, fish`},
-		{[]string{"export", "--format", "env", "extra"}, `stschain export: unexpected argument "extra": it takes flags only`},
+		{[]string{"export", "--format", "env", "source", "extra"}, `stschain export: unexpected argument "extra": want stschain export [flags] [PROFILE] [--format FORMAT]`},
 		{[]string{"export", "--server"}, "flag provided but not defined: -server"},
 		{[]string{"credential-process", "--format", "env"}, "flag provided but not defined: -format"},
 	} {

@@ -41,10 +41,12 @@ func printOverview(w io.Writer) {
 		"Usage: stschain COMMAND [flags] [ARG...]\n\nCommands:\n")
 	width := 0
 	for _, c := range commands() {
-		width = max(width, len(c.name))
+		if !c.hidden {
+			width = max(width, len(c.name))
+		}
 	}
 	for _, c := range commands() {
-		if c.run != nil {
+		if c.run != nil && !c.hidden {
 			fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.short)
 		}
 	}
