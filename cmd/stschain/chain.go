@@ -101,7 +101,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 			links[i].Cache = cache
 			linkOpt(&links[i])
 		}
-		top, err := stschain.NewChain(pc.Config, links...)
+		top, err := newFlagChain(pc.Config, links)
 		if err != nil {
 			return nil, &usageError{err} // stschain's own message
 		}

@@ -64,6 +64,7 @@ func TestUsageErrors(t *testing.T) {
 			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, failureLine(t, r), tc.want)
+			assert.NotContains(t, r.stderr, "NewChain", "no Go call the user never made")
 			assertNoSecret(t, r.stderr)
 		})
 	}
