@@ -38,6 +38,9 @@ type command struct {
 	// hidden leaves it out of the overview and of the names the errors
 	// and the completion offer: the completion's own call into stschain.
 	hidden bool
+	// rawArgs: its arguments are not parsed for flags (nor -h): the
+	// words of a command line to complete.
+	rawArgs bool
 	// flags defines its flags on fs, bound to f; nil for none.
 	flags func(fs *flag.FlagSet, f *chainFlags)
 	// run runs it with its flags and the arguments after them, and
@@ -61,8 +64,10 @@ func commands() []*command {
 		credentialProcessCommand(),
 		execCommand(),
 		exportCommand(),
+		completionCommand(),
 		versionCommand(),
 		helpCommand(),
+		completeCommandEntry(),
 		chainTopic(),
 		flagsTopic(),
 	}
@@ -115,6 +120,9 @@ func (c *command) flagSet(f *chainFlags) *flag.FlagSet {
 func (c *command) dispatch(ctx context.Context, inv *invocation, args []string) int {
 	inv.cmd = c
 	f := new(chainFlags)
+	if c.rawArgs {
+		return c.run(ctx, inv, f, args)
+	}
 	args, err := c.parseArgs(inv, c.flagSet(f), f, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -25,8 +25,10 @@ var (
 		"credential-process": nil,
 		"exec":               {"server", "s"},
 		"export":             {"format"},
+		"completion":         nil,
 		"version":            nil,
 		"help":               nil,
+		completeCommand:      nil,
 	}
 )
 
@@ -50,12 +52,12 @@ func TestCommandTable(t *testing.T) {
 	}
 	for name, flags := range wantFlags {
 		want := slices.Clone(flags)
-		if name != "version" && name != "help" {
+		if !slices.Contains([]string{"completion", "version", "help", completeCommand}, name) {
 			want = append(append(want, chainFlagsWanted...), chainShortFlags...)
 		}
 		assert.ElementsMatch(t, want, got[name], "flags of %s", name)
 	}
-	assert.Equal(t, "credential-process, exec, export, version or help", names(true))
+	assert.Equal(t, "credential-process, exec, export, completion, version or help", names(true))
 	assert.Equal(t, "chain or flags", names(false))
 }
 
@@ -154,7 +156,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, completion, version or help`,
 		failureLine(t, r))
 }
 
