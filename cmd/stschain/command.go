@@ -64,6 +64,7 @@ func commands() []*command {
 		credentialProcessCommand(),
 		execCommand(),
 		exportCommand(),
+		loginCommand(),
 		completionCommand(),
 		versionCommand(),
 		helpCommand(),

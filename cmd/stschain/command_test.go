@@ -25,6 +25,7 @@ var (
 		"credential-process": nil,
 		"exec":               {"server", "s"},
 		"export":             {"format"},
+		"login":              {"stdout", "s", "federation-url", "console-duration"},
 		"completion":         nil,
 		"version":            nil,
 		"help":               nil,
@@ -57,7 +58,7 @@ func TestCommandTable(t *testing.T) {
 		}
 		assert.ElementsMatch(t, want, got[name], "flags of %s", name)
 	}
-	assert.Equal(t, "credential-process, exec, export, completion, version or help", names(true))
+	assert.Equal(t, "credential-process, exec, export, login, completion, version or help", names(true))
 	assert.Equal(t, "chain or flags", names(false))
 }
 
@@ -156,7 +157,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, completion, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, login, completion, version or help`,
 		failureLine(t, r))
 }
 

@@ -40,9 +40,9 @@ type chainFlags struct {
 
 	prompt string // where MFA codes are asked: a name of promptDrivers
 
-	server bool   // exec only
-	format string // export only
-
+	server bool       // exec only
+	format string     // export only
+	login  loginFlags // login only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -136,14 +136,16 @@ func chainFlagSet(fs *flag.FlagSet, f *chainFlags) {
 
 // shortFlags are the one-letter forms of flags that users of aws-vault
 // type: -p as granted's and the AWS CLI's --profile, -r, and aws-vault's
-// -d (duration), -t (MFA token) and -s (server). flagSet defines each one
-// whose long form the command has, on the same value.
+// -d (duration), -t (MFA token) and -s (exec's server, login's stdout).
+// flagSet defines each one whose long form the command has, on the same
+// value; no command has two flags of one letter.
 var shortFlags = []struct{ short, long string }{
 	{"p", "profile"},
 	{"r", "region"},
 	{"d", "duration"},
 	{"t", "mfa-token"},
 	{"s", "server"},
+	{"s", "stdout"}, // aws-vault login's
 }
 
 // shortOf returns the one-letter form of the flag long, "" when it has

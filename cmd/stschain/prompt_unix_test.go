@@ -189,12 +189,16 @@ func TestPromptQuietUnderServer(t *testing.T) {
 	})
 	h := newTestHome(t)
 	ykman := newFakeTool(t, "ykman", "Touch your YubiKey...\n", 0, promptCodes...)
-	// The command fetches the credentials until the prompt has been run
-	// three times: the first code and two renewals.
-	child := fmt.Sprintf(`while [ "$(wc -l < '%s')" -lt 3 ]; do
-	curl -sf -H "Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN" "$AWS_CONTAINER_CREDENTIALS_FULL_URI" >/dev/null || exit 9
+	// The command fetches the credentials until it has seen three
+	// sessions: the first and two renewals, each with a new code.
+	child := `n=0 last=
+while [ "$n" -lt 3 ]; do
+	key=$(curl -sf -H "Authorization: $AWS_CONTAINER_AUTHORIZATION_TOKEN" "$AWS_CONTAINER_CREDENTIALS_FULL_URI" |
+		sed -n 's/.*"AccessKeyId" *: *"\([A-Z0-9]*\)".*/\1/p') || exit 9
+	[ -n "$key" ] || exit 8
+	[ "$key" = "$last" ] || { n=$((n+1)); last=$key; }
 	sleep 0.2
-done; echo done`, ykman.log)
+done; echo done`
 	ctx, cancel := context.WithTimeout(t.Context(), testTime)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), "exec", "--server", "source", "--role-arn", roleMFA, "--mfa-serial", serial,
