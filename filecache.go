@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // FileCache is a [Cache] and [CacheLocker] that keeps each entry in its own
@@ -28,10 +29,10 @@ import (
 // links and without blocking, so that a link, FIFO or device planted in the
 // directory is refused with an error saying what it is, and never hangs
 // them. Load also refuses an entry that STS could not have issued: one whose
-// Expiration lies further ahead than the longest session STS grants
-// ([MaxAssumeRoleDuration] for an entry with an AssumedRoleUser,
-// [MaxGetSessionTokenDuration] for one without, plus five minutes for clocks
-// that disagree), and one whose account ID and AssumedRoleUser name
+// Expiration lies further ahead than the longest session STS grants (12
+// hours, AssumeRole's longest, for an entry with an AssumedRoleUser; 36
+// hours, GetSessionToken's longest, for one without; plus five minutes for
+// clocks that disagree), and one whose account ID and AssumedRoleUser name
 // different accounts. Load cannot tell which role a key was computed from:
 // whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
 // session of that role. On other systems FileCache refuses what is not a
@@ -118,9 +119,9 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 	if !creds.Expires.After(now) {
 		return CacheEntry{}, false, nil
 	}
-	longest, op := MaxGetSessionTokenDuration, "GetSessionToken"
+	longest, op := stslimits.MaxGetSessionTokenDuration, "GetSessionToken"
 	if user != nil {
-		longest, op = MaxAssumeRoleDuration, "AssumeRole"
+		longest, op = stslimits.MaxAssumeRoleDuration, "AssumeRole"
 	}
 	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
 		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",

@@ -35,23 +35,9 @@ const (
 	DefaultRegion = "us-east-1"
 )
 
-// Duration limits that STS enforces and New checks.
-const (
-	// MinDuration is the shortest session STS issues.
-	MinDuration = stslimits.MinDuration
-	// MaxAssumeRoleDuration is the longest AssumeRole session (a role's
-	// MaxSessionDuration may be lower).
-	MaxAssumeRoleDuration = stslimits.MaxAssumeRoleDuration
-	// MaxGetSessionTokenDuration is the longest GetSessionToken session.
-	MaxGetSessionTokenDuration = stslimits.MaxGetSessionTokenDuration
-	// RoleChainingMaxDuration is the longest session STS grants when the
-	// caller's own credentials are temporary (role chaining).
-	RoleChainingMaxDuration = stslimits.RoleChainingMaxDuration
-)
-
 // maxWindow bounds ExpiryWindow and PrefetchWindow: no session lives
 // longer, so a longer window could only mean "always refresh".
-const maxWindow = MaxGetSessionTokenDuration
+const maxWindow = stslimits.MaxGetSessionTokenDuration
 
 // GetSessionTokenLink names a link with no RoleARN in errors, logs and
 // refresh events.
@@ -273,13 +259,13 @@ func (o *Options) validate() error {
 		bad("RoleSessionName %s is invalid: want 2 to 64 characters of letters, digits and +=,.@_-", quote(o.RoleSessionName))
 	}
 	if o.Duration != 0 {
-		maxDur, op := MaxAssumeRoleDuration, "AssumeRole"
+		maxDur, op := stslimits.MaxAssumeRoleDuration, "AssumeRole"
 		if !assume {
-			maxDur, op = MaxGetSessionTokenDuration, "GetSessionToken"
+			maxDur, op = stslimits.MaxGetSessionTokenDuration, "GetSessionToken"
 		}
 		switch {
-		case o.Duration < MinDuration || o.Duration > maxDur:
-			bad("Duration %v is out of range for %s: want %v to %v (or 0 for STS's default)", o.Duration, op, MinDuration, maxDur)
+		case o.Duration < stslimits.MinDuration || o.Duration > maxDur:
+			bad("Duration %v is out of range for %s: want %v to %v (or 0 for STS's default)", o.Duration, op, stslimits.MinDuration, maxDur)
 		case o.Duration%time.Second != 0:
 			bad("Duration %v is not a whole number of seconds", o.Duration)
 		}

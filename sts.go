@@ -184,7 +184,7 @@ func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials, req fet
 				return aws.Credentials{}, nil, err
 			}
 			masterCreds = fresh
-		case l.assumeRole() && l.params.Duration > RoleChainingMaxDuration && !l.chainingCapped.Load() && roleChainingRefused(err):
+		case l.assumeRole() && l.params.Duration > stslimits.RoleChainingMaxDuration && !l.chainingCapped.Load() && roleChainingRefused(err):
 			l.chainingCapped.Store(true)
 			l.cfg.logger.Warn("stschain: STS limits role chaining to one hour; asking for one hour instead of Duration",
 				slog.String("link", l.name()), slog.Duration("duration", l.params.Duration))
@@ -327,8 +327,8 @@ func accountOf(s string) string { return clicache.AccountOf(s) }
 // durationSeconds is the DurationSeconds to request, nil for STS's default.
 func (l *stsLink) durationSeconds() *int32 {
 	d := l.params.Duration
-	if l.assumeRole() && l.chainingCapped.Load() && d > RoleChainingMaxDuration {
-		d = RoleChainingMaxDuration
+	if l.assumeRole() && l.chainingCapped.Load() && d > stslimits.RoleChainingMaxDuration {
+		d = stslimits.RoleChainingMaxDuration
 	}
 	return seconds(d)
 }
@@ -347,9 +347,9 @@ func (l *stsLink) requestedLifetime() time.Duration {
 // maxLifetime is the longest session STS could grant this link.
 func (l *stsLink) maxLifetime() time.Duration {
 	if l.assumeRole() {
-		return MaxAssumeRoleDuration
+		return stslimits.MaxAssumeRoleDuration
 	}
-	return MaxGetSessionTokenDuration
+	return stslimits.MaxGetSessionTokenDuration
 }
 
 func seconds(d time.Duration) *int32 {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // chainFlags are the flags of credential-process, exec and export: what
@@ -378,10 +378,10 @@ func (f *chainFlags) validate(name string) error {
 			return bad("--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", f.roleARNs[i])
 		}
 	}
-	if err := checkDuration("--duration", f.duration, stschain.MaxAssumeRoleDuration); err != nil {
+	if err := checkDuration("--duration", f.duration, stslimits.MaxAssumeRoleDuration); err != nil {
 		return bad("%s", err)
 	}
-	if err := checkDuration("--session-duration", f.sessionDuration, stschain.MaxGetSessionTokenDuration); err != nil {
+	if err := checkDuration("--session-duration", f.sessionDuration, stslimits.MaxGetSessionTokenDuration); err != nil {
 		return bad("%s", err)
 	}
 	if f.region != "" && !regionRe.MatchString(f.region) {
@@ -422,11 +422,11 @@ func sixDigits(s string) bool {
 var regionRe = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // checkDuration checks the duration d of flag name, when given, against
-// STS's limits: whole seconds from stschain.MinDuration to maxDur.
+// STS's limits: whole seconds from stslimits.MinDuration to maxDur.
 func checkDuration(name string, d durationFlag, maxDur time.Duration) error {
 	v := time.Duration(d)
-	if v != 0 && (v < stschain.MinDuration || v > maxDur || v%time.Second != 0) {
-		return fmt.Errorf("%s %v is out of range: want whole seconds from %v to %v", name, v, stschain.MinDuration, maxDur)
+	if v != 0 && (v < stslimits.MinDuration || v > maxDur || v%time.Second != 0) {
+		return fmt.Errorf("%s %v is out of range: want whole seconds from %v to %v", name, v, stslimits.MinDuration, maxDur)
 	}
 	return nil
 }
