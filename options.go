@@ -1,7 +1,6 @@
 package stschain
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -17,10 +16,6 @@ import (
 
 	"github.com/stschain/stschain/internal/stslimits"
 )
-
-// ProviderName is the [aws.Credentials.Source] of every credential a
-// [ChainableProvider] returns.
-const ProviderName = "stschain.ChainableProvider"
 
 // Defaults used when the corresponding [Options] field is zero.
 const (
@@ -38,17 +33,6 @@ const (
 // maxWindow bounds ExpiryWindow and PrefetchWindow: no session lives
 // longer, so a longer window could only mean "always refresh".
 const maxWindow = stslimits.MaxGetSessionTokenDuration
-
-// GetSessionTokenLink names a link with no RoleARN in errors, logs and
-// refresh events.
-const GetSessionTokenLink = "GetSessionToken"
-
-// STSClient is what the provider calls. *sts.Client satisfies it, and tests
-// can substitute a fake.
-type STSClient interface {
-	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
-	GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
-}
 
 // Options configures a [ChainableProvider]. The zero value of every field is
 // valid and means the default its comment gives.
@@ -177,14 +161,6 @@ func (o Options) String() string {
 // %x ...) prints a field.
 func (o Options) Format(f fmt.State, verb rune) { formatString(f, verb, o.String()) }
 
-// linkName is how errors, logs and events name the link of roleARN.
-func linkName(roleARN string) string {
-	if roleARN == "" {
-		return GetSessionTokenLink
-	}
-	return roleARN
-}
-
 // resolveOptions applies optFns to a zero Options and copies the slices
 // and map, so that a caller changing them later does not change the
 // provider.
@@ -200,6 +176,34 @@ func resolveOptions(optFns []func(*Options)) Options {
 	o.STSOptions = slices.DeleteFunc(slices.Clone(o.STSOptions), func(fn func(*sts.Options)) bool { return fn == nil })
 	o.Tags = maps.Clone(o.Tags)
 	return o
+}
+
+// linkParams returns the STS parameters of o.
+func (o *Options) linkParams() linkParams {
+	return linkParams{
+		RoleARN: o.RoleARN, RoleSessionName: o.RoleSessionName, Duration: o.Duration,
+		ExternalID: o.ExternalID, Policy: o.Policy, PolicyARNs: o.PolicyARNs, Tags: o.Tags,
+		TransitiveTagKeys: o.TransitiveTagKeys, SourceIdentity: o.SourceIdentity,
+		SerialNumber: o.SerialNumber, TokenCode: o.TokenCode,
+	}
+}
+
+// windows returns the refresh windows of o, defaults resolved.
+func (o *Options) windows() windows {
+	w := windows{expiry: o.ExpiryWindow, prefetch: o.PrefetchWindow, jitter: !o.DisableJitter}
+	if w.expiry == 0 {
+		w.expiry = DefaultExpiryWindow
+	}
+	switch {
+	case w.prefetch == 0:
+		w.prefetch = DefaultPrefetchWindow
+	case w.prefetch < 0:
+		w.prefetch = 0
+	}
+	if w.prefetch <= w.expiry {
+		w.prefetch = 0
+	}
+	return w
 }
 
 var (

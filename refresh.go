@@ -2,9 +2,7 @@ package stschain
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,145 +25,7 @@ const (
 	// fetching fails and the current credentials are still valid.
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = time.Minute
-	// shortLifetimeFactor: a credential living less than this many times the
-	// largest window gets its windows shrunk in proportion.
-	shortLifetimeFactor = 3
 )
-
-// RefreshOutcome says how a refresh attempt ended.
-type RefreshOutcome string
-
-// Refresh outcomes reported in [RefreshEvent].
-const (
-	// RefreshOK: STS returned new credentials.
-	RefreshOK RefreshOutcome = "ok"
-	// RefreshFromCache: Options.Cache had usable credentials; STS was not called.
-	RefreshFromCache RefreshOutcome = "cache"
-	// RefreshFailedKept: the refresh failed but the current credentials had
-	// not expired, so callers keep them; a later attempt retries.
-	RefreshFailedKept RefreshOutcome = "failed-kept-current"
-	// RefreshFailed: the refresh failed and no valid credentials were left.
-	RefreshFailed RefreshOutcome = "failed"
-)
-
-// RefreshEvent describes one refresh attempt, for [Options.OnRefresh].
-type RefreshEvent struct {
-	Link       string         // the role ARN, or GetSessionTokenLink
-	Outcome    RefreshOutcome // how it ended
-	Err        error          // the failure, for the failed outcomes
-	Latency    time.Duration  // how long the attempt took
-	Background bool           // true when no caller waited for it
-	Expires    time.Time      // expiry of the credentials now cached; zero if none
-}
-
-// tokenState classifies cached credentials at a moment. Every decision of
-// the engine (and the cache check of a link) switches on it.
-type tokenState int
-
-const (
-	// invalid: there are no credentials, or they have expired. Callers wait
-	// for a refresh, and its failure is theirs.
-	invalid tokenState = iota
-	// fresh: before the prefetch point. Callers take them as they are.
-	fresh
-	// stale: inside the prefetch window, or after a failed refresh while
-	// they are still valid. Callers take them, and a background refresh
-	// starts when one is due.
-	stale
-	// expiring: inside the expiry window. Callers wait for a refresh, but
-	// keep these if it fails.
-	expiring
-)
-
-// snapshot is an immutable set of credentials and their schedule.
-type snapshot struct {
-	creds      aws.Credentials
-	prefetchAt time.Time // from here: stale
-	waitAt     time.Time // from here: expiring
-	failures   int       // consecutive failed refreshes since creds were fetched
-	retryAt    time.Time // after a failure, no new attempt before this
-}
-
-// state classifies s at now; a nil s is invalid.
-func (s *snapshot) state(now time.Time) tokenState {
-	switch {
-	case s == nil || (s.creds.CanExpire && !now.Before(s.creds.Expires)):
-		return invalid
-	case now.Before(s.prefetchAt):
-		return fresh
-	case now.Before(s.waitAt) || s.failures > 0:
-		return stale
-	}
-	return expiring
-}
-
-// retryDue reports whether a refresh may start at now: always, unless a
-// failure set a later retry time.
-func (s *snapshot) retryDue(now time.Time) bool { return !now.Before(s.retryAt) }
-
-// windows are a provider's refresh windows, resolved from its Options.
-type windows struct {
-	expiry   time.Duration
-	prefetch time.Duration // 0: off
-	jitter   bool
-}
-
-func newWindows(o *Options) windows {
-	w := windows{expiry: o.ExpiryWindow, prefetch: o.PrefetchWindow, jitter: !o.DisableJitter}
-	if w.expiry == 0 {
-		w.expiry = DefaultExpiryWindow
-	}
-	switch {
-	case w.prefetch == 0:
-		w.prefetch = DefaultPrefetchWindow
-	case w.prefetch < 0:
-		w.prefetch = 0
-	}
-	if w.prefetch <= w.expiry {
-		w.prefetch = 0
-	}
-	return w
-}
-
-// farFuture stands for "never" in a schedule.
-var farFuture = time.Unix(1<<62, 0)
-
-// schedule returns the snapshot of creds, which live for life in all;
-// random spreads the prefetch point when the windows have jitter.
-func (w windows) schedule(creds aws.Credentials, life time.Duration, random bool) *snapshot {
-	if !creds.CanExpire {
-		return &snapshot{creds: creds, prefetchAt: farFuture, waitAt: farFuture}
-	}
-	expiry, prefetch := w.expiry, w.prefetch
-	// Short sessions: shrink the windows in proportion, so the credentials
-	// are still reused for most of their life.
-	if m := max(expiry, prefetch); life < shortLifetimeFactor*m {
-		scale := float64(max(life, 0)) / float64(shortLifetimeFactor*m)
-		expiry = time.Duration(float64(expiry) * scale)
-		prefetch = time.Duration(float64(prefetch) * scale)
-	}
-	s := &snapshot{creds: creds, waitAt: creds.Expires.Add(-expiry)}
-	random = random && w.jitter
-	if prefetch > 0 {
-		s.prefetchAt = creds.Expires.Add(-prefetch)
-		if random {
-			s.prefetchAt = s.prefetchAt.Add(randDuration((prefetch - expiry) / 2))
-		}
-	} else {
-		if random {
-			s.waitAt = s.waitAt.Add(-randDuration(expiry / 2))
-		}
-		s.prefetchAt = s.waitAt
-	}
-	return s
-}
-
-func randDuration(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d)
-}
 
 // backoff is the pause after the nth consecutive failure, when the current
 // credentials stay valid for remaining.
@@ -176,30 +36,6 @@ func backoff(n int, remaining time.Duration) time.Duration {
 	}
 	d = min(d, remaining/4)
 	return max(d/2+randDuration(d/2), time.Millisecond)
-}
-
-// fetchRequest is what the engine asks of its fetcher.
-type fetchRequest struct {
-	// current are the credentials being replaced; zero when there are none.
-	current aws.Credentials
-	// skipCache: do not look in a shared cache (the caller forces a
-	// refresh, or has seen the current credentials rejected).
-	skipCache bool
-	// waited: a caller waits for this fetch.
-	waited bool
-}
-
-// fetched is what a fetch got.
-type fetched struct {
-	creds     aws.Credentials
-	life      time.Duration // how long the credentials live in all, for their schedule
-	fromCache bool
-}
-
-// fetcher fetches new credentials for the engine. Its error is reported
-// as it is.
-type fetcher interface {
-	fetch(ctx context.Context, req fetchRequest) (fetched, error)
 }
 
 // engineConfig is what an engine needs besides its fetcher. The providers
@@ -517,35 +353,3 @@ func (r *refresher) report(ev RefreshEvent) {
 		r.cfg.notify(ev)
 	}
 }
-
-// nextAsk is when a cache in front of the provider should ask it again
-// for the credentials of s: at the prefetch point, then at the expiry
-// window (by when the background refresh has its successor ready), then
-// at the retry time after a failure; zero when there is no such moment
-// ahead.
-func (s *snapshot) nextAsk(now time.Time) time.Time {
-	switch st := s.state(now); {
-	case st == fresh:
-		return s.prefetchAt
-	case st == stale && s.failures == 0:
-		return s.waitAt
-	case st == stale && !s.retryDue(now):
-		return s.retryAt
-	}
-	return time.Time{}
-}
-
-// String describes the event without secrets.
-func (ev RefreshEvent) String() string {
-	s := fmt.Sprintf("stschain.RefreshEvent{%s %s latency=%v background=%t", ev.Link, ev.Outcome, ev.Latency, ev.Background)
-	if !ev.Expires.IsZero() {
-		s += " expires=" + ev.Expires.UTC().Format(time.RFC3339)
-	}
-	if ev.Err != nil {
-		s += " error=" + redact(ev.Err.Error())
-	}
-	return s + "}"
-}
-
-// Format prints String() for every verb.
-func (ev RefreshEvent) Format(f fmt.State, verb rune) { formatString(f, verb, ev.String()) }
