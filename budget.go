@@ -113,7 +113,7 @@ func (b *budget) observe(err error) {
 	b.pauseStep = min(max(2*b.pauseStep, minThrottlePause), maxThrottlePause)
 	pause := b.pauseStep/2 + rand.N(b.pauseStep/2+1)
 	b.pauseUntil = now.Add(pause)
-	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact(err.Error())))
+	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact(messageOf(err))))
 }
 
 // noteLifetime checks that the rate limit can refresh every provider of

@@ -3,7 +3,6 @@ package stschain
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -73,11 +72,11 @@ const fileCacheClockSkew = 5 * time.Minute
 // temporary files that a killed process left behind more than a minute ago.
 func NewFileCache(dir string) (*FileCache, error) {
 	if dir == "" {
-		return nil, errors.New("stschain: NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
+		return nil, errorf("NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
 	}
 	d, err := clicache.OpenDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
+		return nil, wrapError(err, "NewFileCache")
 	}
 	return &FileCache{dir: d}, nil
 }
@@ -89,7 +88,7 @@ func NewFileCache(dir string) (*FileCache, error) {
 func DefaultCLICacheDir() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("stschain: finding the AWS CLI cache directory: %w", err)
+		return "", wrapError(err, "finding the AWS CLI cache directory")
 	}
 	return filepath.Join(home, ".aws", "cli", "cache"), nil
 }
@@ -108,12 +107,12 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 		return CacheEntry{}, false, nil
 	}
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
+		return CacheEntry{}, false, wrapError(err, "reading cache entry")
 	}
 	path := filepath.Join(c.dir.Path(), key+".json")
 	creds, user, err := clicache.Decode(data)
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
+		return CacheEntry{}, false, wrapError(err, "cache entry %s is unusable", path)
 	}
 	now := time.Now()
 	if !creds.Expires.After(now) {
@@ -124,7 +123,7 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 		longest, op = stslimits.MaxAssumeRoleDuration, "AssumeRole"
 	}
 	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
+		return CacheEntry{}, false, errorf("cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
 			path, creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)
 	}
 	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
@@ -138,10 +137,10 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) error {
 	data, err := clicache.Encode(entry.Credentials, entry.AssumedRoleUser)
 	if err != nil {
-		return fmt.Errorf("stschain: %w", err)
+		return errorf("%w", err)
 	}
 	if err := c.dir.WriteEntry(ctx, key, data); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
+		return wrapError(err, "writing cache entry")
 	}
 	return nil
 }
@@ -156,7 +155,7 @@ func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) err
 func (c *FileCache) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	unlock, err = c.dir.Lock(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("stschain: locking cache key: %w", err)
+		return nil, wrapError(err, "locking cache key")
 	}
 	return unlock, nil
 }

@@ -188,7 +188,7 @@ func (l *stsLink) recoverMaster(ctx context.Context, rejected aws.Credentials) (
 	inv.Invalidate()
 	fresh, err := l.retrieveMaster(ctx)
 	if err != nil {
-		l.cfg.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", l.name()), slog.String("error", err.Error()))
+		l.cfg.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", l.name()), slog.String("error", messageOf(err)))
 		return aws.Credentials{}, false
 	}
 	if fresh.AccessKeyID == rejected.AccessKeyID && fresh.SessionToken == rejected.SessionToken {
@@ -237,7 +237,7 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, cod
 func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
 	e, ok, err := l.cfg.cache.Load(ctx, key)
 	if err != nil {
-		l.cfg.logger.Warn("stschain: cache load failed; going on without the entry", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: cache load failed; going on without the entry", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
 		return fetched{}, false
 	}
 	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {
@@ -295,7 +295,7 @@ func (l *stsLink) lockCache(ctx context.Context, key string) (unlock func(), loc
 	}
 	unlock, err := cl.Lock(ctx, key)
 	if err != nil {
-		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
 		return nil, false
 	}
 	return unlock, true
@@ -304,7 +304,7 @@ func (l *stsLink) lockCache(ctx context.Context, key string) (unlock func(), loc
 // storeCache saves e under key; a failure is logged.
 func (l *stsLink) storeCache(ctx context.Context, key string, e CacheEntry) {
 	if err := l.cfg.cache.Store(ctx, key, e); err != nil {
-		l.cfg.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", l.name()), slog.String("error", redact(err.Error())))
+		l.cfg.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
 	}
 }
 

@@ -342,7 +342,7 @@ func (r *refresher) report(ev RefreshEvent) {
 	}
 	level, msg := slog.LevelInfo, "stschain: refreshed credentials"
 	if ev.Err != nil {
-		attrs = append(attrs, slog.String("error", ev.Err.Error()))
+		attrs = append(attrs, slog.String("error", messageOf(ev.Err)))
 		level, msg = slog.LevelError, "stschain: refresh failed"
 		if ev.Outcome == RefreshFailedKept {
 			level, msg = slog.LevelWarn, "stschain: refresh failed, keeping current credentials until they expire"
