@@ -91,17 +91,18 @@ func TestPackageLayers(t *testing.T) {
 // file refers only to files below it. A new file takes its place here.
 var fileLayers = []string{
 	"doc.go",
-	"pool.go",     // Pool: providers sharing a client and a budget
-	"chain.go",    // NewChain: links built bottom-up
-	"provider.go", // ChainableProvider and New: a link and its engine
-	"options.go",  // Options and their validation
-	"refresh.go",  // the refresh engine: when to fetch, one fetch for all
-	"link.go",     // a link: cache, master, STS call and recovery
-	"budget.go",   // a Pool's bounds on STS calls
-	"sts.go",      // one STS call and its answer
-	"fetch.go",    // what the engine asks of a link
-	"state.go",    // the state of cached credentials and their schedule
-	"event.go",    // RefreshEvent
+	"pool.go",      // Pool: providers sharing a client and a budget
+	"coldstart.go", // how a Pool spreads its first refreshes
+	"chain.go",     // NewChain: links built bottom-up
+	"provider.go",  // ChainableProvider and New: a link and its engine
+	"options.go",   // Options and their validation
+	"refresh.go",   // the refresh engine: when to fetch, one fetch for all
+	"link.go",      // a link: cache, master, STS call and recovery
+	"budget.go",    // a Pool's bounds on STS calls
+	"sts.go",       // one STS call and its answer
+	"fetch.go",     // what the engine asks of a link
+	"state.go",     // the state of cached credentials and their schedule
+	"event.go",     // RefreshEvent
 	"filecache.go",
 	"cache.go", // the Cache interfaces
 	"mfa.go",   // MFA codes

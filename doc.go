@@ -82,7 +82,8 @@
 // hub role keeps a [Pool]: one STS client, one refresh budget
 // ([PoolOptions.MaxConcurrentRefreshes], [PoolOptions.MaxCallsPerSecond]),
 // a pause of every refresh when STS throttles, first refreshes spread over
-// the first session, and providers dropped when nobody asks for them.
+// the first session once the cold start is over, and providers dropped
+// when nobody asks for them.
 //
 // # Errors
 //

@@ -39,7 +39,9 @@ type PoolOptions struct {
 
 	// MaxConcurrentRefreshes bounds the STS calls in flight at once across
 	// the pool; background refreshes wait in a queue for one of as many
-	// workers. Optional: zero means DefaultMaxConcurrentRefreshes.
+	// workers, and the HTTP client NewPool builds keeps as many idle
+	// connections, and no more. Optional: zero means
+	// DefaultMaxConcurrentRefreshes.
 	MaxConcurrentRefreshes int
 
 	// MaxCallsPerSecond bounds the STS calls per second across the pool.
@@ -65,9 +67,14 @@ type PoolOptions struct {
 // thousands of accounts through one hub role wants: one Pool, one Get per
 // account.
 //
-// The first refresh of each provider is spread over its first session,
-// between a tenth of its life and the prefetch point, so that providers
-// made together (a cold start) do not refresh together for ever after.
+// Providers made together (a cold start) would refresh together for ever
+// after: their first refreshes are spread over their first sessions. None
+// comes before the cold start is over, when every provider Get made has
+// fetched credentials (or was dropped), nor before a tenth of a provider's
+// session has passed since its own fetch; each then falls at random
+// between that moment and the provider's prefetch point. So a cold start
+// makes one STS call per provider however long it lasts, as long as it
+// ends before the first sessions reach their prefetch points.
 //
 // A Pool is safe for concurrent use. Create one with [NewPool].
 type Pool struct {
@@ -85,6 +92,7 @@ type pool struct {
 	ec       *engineConfig // likewise
 	budget   *budget
 	workers  *workers
+	cold     coldStart
 	idle     time.Duration // <= 0: never drop
 	seed     maphash.Seed
 
@@ -142,10 +150,10 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 			cfg.Retryer = func() aws.Retryer { return retry.NewAdaptiveMode() }
 		}
 		// Keep as many connections as calls may be in flight, so that
-		// calls reuse them instead of opening new ones.
+		// calls reuse them instead of opening new ones, and no more: a
+		// connection dialled while another came free is closed.
 		idle := func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, workersMax)
-			t.MaxIdleConns = max(t.MaxIdleConns, workersMax)
+			t.MaxIdleConnsPerHost, t.MaxIdleConns = workersMax, workersMax
 		}
 		switch c := cfg.HTTPClient.(type) {
 		case nil:
@@ -171,7 +179,7 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 	}
 	p.lc, p.ec = configsOf(&base, client)
 	p.budget = newBudget(workersMax, po.MaxCallsPerSecond, p.lc.logger)
-	p.lc.budget, p.ec.background, p.ec.spreadFirst = p.budget, p.workers, true
+	p.share(p.lc, p.ec)
 	out := new(Pool)
 	out.impl.Store(p)
 	return out, nil
@@ -242,7 +250,7 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	if own.Logger != nil || own.OnRefresh != nil || own.Cache != nil || own.CodeGuard != nil ||
 		own.ExpiryWindow != 0 || own.PrefetchWindow != 0 || own.DisableJitter {
 		lc, ec = configsOf(&o, p.client)
-		lc.budget, ec.background, ec.spreadFirst = p.budget, p.workers, true
+		p.share(lc, ec)
 	}
 	c, err := newProvider(&o, master, lc, ec)
 	if err != nil {
@@ -259,11 +267,19 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	}
 	p.providers[key] = append(p.providers[key], c)
 	p.size++
+	p.cold.add(&c.impl.Load().refresh)
 	p.budget.size.Store(int64(p.size))
 	if p.idle > 0 && p.sweep == nil {
 		p.sweep = time.AfterFunc(p.idle, p.dropIdle)
 	}
 	return c, nil
+}
+
+// share makes the providers of configurations lc and ec use the pool's
+// budget and workers, and spreads their first refreshes with its cold
+// start.
+func (p *pool) share(lc *linkConfig, ec *engineConfig) {
+	lc.budget, ec.background, ec.firstFetched = p.budget, p.workers, p.cold.fetched
 }
 
 // dropIdle drops the providers nobody asked for since the last sweep, and
@@ -280,6 +296,7 @@ func (p *pool) dropIdle() {
 				continue
 			}
 			r.stop()
+			p.cold.dropped(r)
 			p.size--
 		}
 		if len(kept) == 0 {

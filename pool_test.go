@@ -3,14 +3,18 @@ package stschain
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stschain/stschain/ststest"
 )
 
 func customerRole(i int) string { return fmt.Sprintf("arn:aws:iam::123456789012:role/customer-%d", i) }
@@ -125,5 +129,135 @@ func TestPoolSpreadsTheFirstRefreshes(t *testing.T) {
 		assert.Less(t, first.Sub(start), 25*time.Minute)
 		assert.Greater(t, last.Sub(start), 50*time.Minute)
 		assert.LessOrEqual(t, last.Sub(start), time.Hour-DefaultPrefetchWindow)
+	})
+}
+
+// A cold start at the pool's rate budget that lasts longer than a tenth of
+// the sessions: one AssumeRole per role and one for the hub, in the time
+// the budget allows; no first refresh before the cold start ends, or
+// before a tenth of a provider's session has passed since its own fetch;
+// then the first refreshes spread over the first sessions.
+func TestPoolColdStartAtTheBudgetWastesNoSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			n    = 200
+			rate = 10              // calls a second: a 20 s cold start
+			life = 2 * time.Minute // a tenth of it is 12 s
+		)
+		const hubRole = "arn:aws:iam::123456789012:role/hub"
+		cfg := ststest.Config{
+			AccountID: "123456789012",
+			Users:     []ststest.User{{Name: "saas", AccessKeyID: "AKIASAAS000000000001", SecretAccessKey: "saas-secret"}},
+			Roles:     []ststest.Role{{ARN: hubRole, Trust: []string{"arn:aws:iam::123456789012:user/saas"}}},
+		}
+		for i := range n {
+			cfg.Roles = append(cfg.Roles, ststest.Role{ARN: customerRole(i), Trust: []string{hubRole}, Lifetime: life})
+		}
+		srv := ststest.NewInMemoryServer(cfg)
+		defer srv.Close()
+		hub, err := New(srv.AWSConfig("saas"), withRole(hubRole))
+		require.NoError(t, err)
+
+		var mu sync.Mutex
+		fetches := map[string][]time.Time{} // by role: when each refresh of it ended
+		p, err := NewPool(srv.AWSConfig("saas"), func(po *PoolOptions) {
+			po.MaxCallsPerSecond = rate
+			po.Options = []func(*Options){func(o *Options) {
+				o.MasterCredentials = hub
+				o.OnRefresh = func(ev RefreshEvent) {
+					mu.Lock()
+					defer mu.Unlock()
+					fetches[ev.Link] = append(fetches[ev.Link], time.Now())
+				}
+			}}
+		})
+		require.NoError(t, err)
+		providers := make([]*ChainableProvider, n)
+		for i := range providers {
+			providers[i] = get(t, p, withRole(customerRole(i)))
+		}
+
+		start := time.Now()
+		var wg sync.WaitGroup
+		const callers = 8
+		for c := range callers {
+			wg.Go(func() {
+				for i := c; i < n; i += callers {
+					_, err := providers[i].Retrieve(context.Background())
+					assert.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		coldEnd := time.Now()
+		assert.Equal(t, n+1, len(srv.Calls(ststest.Call{Action: "AssumeRole", Status: 200})), "one call per role and one for the hub")
+		assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: hubRole})), "the hub is fetched once")
+		assert.LessOrEqual(t, coldEnd.Sub(start), time.Duration(1.1*n/rate*float64(time.Second)), "the cold start takes what the budget allows")
+
+		time.Sleep(life) // every first session reaches its prefetch point
+		mu.Lock()
+		defer mu.Unlock()
+		var earliest, latest time.Time
+		for i := range n {
+			at := fetches[customerRole(i)]
+			require.Len(t, at, 2, "role %d: its first fetch and one refresh", i)
+			assert.False(t, at[1].Before(coldEnd), "role %d refreshed during the cold start", i)
+			assert.GreaterOrEqual(t, at[1].Sub(at[0]), life/10, "role %d refreshed before a tenth of its session", i)
+			if earliest.IsZero() || at[1].Before(earliest) {
+				earliest = at[1]
+			}
+			if at[1].After(latest) {
+				latest = at[1]
+			}
+		}
+		assert.Less(t, earliest.Sub(coldEnd), 15*time.Second, "the first refreshes start soon after the cold start")
+		assert.Greater(t, latest.Sub(coldEnd), 60*time.Second, "and spread over the first sessions")
+	})
+}
+
+// The client NewPool builds keeps an idle connection for each call that
+// may be in flight, and no more.
+func TestPoolKeepsAnIdleConnectionPerConcurrentCall(t *testing.T) {
+	for _, tc := range []struct {
+		concurrent, want int
+		httpClient       aws.HTTPClient
+	}{
+		{0, DefaultMaxConcurrentRefreshes, nil},
+		{4, 4, nil}, // fewer than the SDK's default of 10 per host
+		{64, 64, awshttp.NewBuildableClient()},
+	} {
+		p, err := NewPool(aws.Config{HTTPClient: tc.httpClient}, func(po *PoolOptions) { po.MaxConcurrentRefreshes = tc.concurrent })
+		require.NoError(t, err)
+		client := p.impl.Load().client.(*sts.Client).Options().HTTPClient.(*awshttp.BuildableClient)
+		tr := client.GetTransport()
+		assert.Equal(t, tc.want, tr.MaxIdleConnsPerHost, "MaxConcurrentRefreshes %d", tc.concurrent)
+		assert.Equal(t, tc.want, tr.MaxIdleConns, "MaxConcurrentRefreshes %d", tc.concurrent)
+	}
+}
+
+// A provider made and never asked for holds the cold start open: the first
+// refreshes of the others keep their own prefetch points until it is
+// dropped as idle, and are spread from then.
+func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeSTS("C", time.Hour)
+		p := newTestPool(t, f, func(po *PoolOptions) { po.IdleTimeout = 10 * time.Minute })
+		asked := get(t, p, withRole(roleA))
+		get(t, p, withRole(roleB)) // never asked
+		_, err := asked.Retrieve(context.Background())
+		require.NoError(t, err)
+		own := asked.impl.Load().refresh.state.Load().prefetchAt
+		assert.Equal(t, time.Now().Add(time.Hour-DefaultPrefetchWindow), own, "no jitter: its own prefetch point")
+
+		for p.Len() == 2 {
+			_, err := asked.Retrieve(context.Background()) // keeps it from being idle
+			require.NoError(t, err)
+			time.Sleep(time.Minute)
+		}
+		dropped := time.Now()
+		at := asked.impl.Load().refresh.state.Load().prefetchAt
+		assert.True(t, at.Before(own), "the first refresh is spread once the cold start is over")
+		assert.False(t, at.Before(dropped.Add(-time.Minute)), "but not before it was over")
+		assert.Equal(t, 1, f.count(), "no refresh yet")
 	})
 }

@@ -47,11 +47,11 @@ type engineConfig struct {
 	// background runs background refreshes: a Pool's bounded workers; nil
 	// runs each in a goroutine of its own.
 	background interface{ run(func()) }
-	// spreadFirst draws the first refresh point of a provider from its
-	// first session, between a tenth of its life and the prefetch point,
-	// so that providers made together (a Pool's cold start) refresh apart
-	// from then on.
-	spreadFirst bool
+	// firstFetched, when not nil, is told of the credentials published
+	// where there were none (s, fetched at fetchedAt and living life in
+	// all), whose refresh it may bring forward with moveRefresh: a Pool
+	// spreads the first refreshes of providers made together.
+	firstFetched func(r *refresher, s *snapshot, fetchedAt time.Time, life time.Duration)
 }
 
 // Bits of refresher.use.
@@ -63,6 +63,9 @@ const (
 	// asked: Retrieve was called since a Pool last looked, to tell idle
 	// providers.
 	asked
+	// unfetched: a Pool counts the provider in its cold start until it
+	// has fetched credentials (see coldStart).
+	unfetched
 )
 
 // refresher is the refresh engine of one provider.
@@ -131,7 +134,7 @@ func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 // markHandedOut records that the current credentials were handed out:
 // one atomic load once the bits are set.
 func (r *refresher) markHandedOut() {
-	if r.use.Load() != handedOut|asked {
+	if r.use.Load()&(handedOut|asked) != handedOut|asked {
 		r.use.Or(handedOut | asked)
 	}
 }
@@ -273,11 +276,6 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 		ev.Outcome = RefreshFromCache
 	}
 	next := r.cfg.windows.schedule(got.creds, got.life, true)
-	if cur == nil && r.cfg.spreadFirst && got.creds.CanExpire {
-		if from := end.Add(got.life / 10); from.Before(next.prefetchAt) {
-			next.prefetchAt = from.Add(randDuration(next.prefetchAt.Sub(from)))
-		}
-	}
 	// Credentials that reach us already due (a clock ahead of STS's) are
 	// used for a moment rather than refreshed on every Retrieve.
 	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
@@ -288,6 +286,9 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 	r.report(ev)
 	if r.publish(epoch, nil, next) {
 		r.skipCache.Store(false)
+		if cur == nil && r.cfg.firstFetched != nil && got.creds.CanExpire {
+			r.cfg.firstFetched(r, next, end, got.life)
+		}
 	}
 	return outcome{creds: got.creds}, nil
 }
@@ -307,6 +308,20 @@ func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
 	}
 	r.armTimer(next)
 	return true
+}
+
+// moveRefresh brings the prefetch point of s forward to at, and the timer
+// with it, unless s is no longer the current state or at is not earlier.
+func (r *refresher) moveRefresh(s *snapshot, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state.Load() != s || !at.Before(s.prefetchAt) {
+		return
+	}
+	next := *s
+	next.prefetchAt = at
+	r.state.Store(&next)
+	r.armTimer(&next)
 }
 
 // armTimer sets the timer to the moment a background refresh of s becomes
