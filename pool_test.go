@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -158,8 +159,9 @@ func TestPoolColdStartAtTheBudgetWastesNoSession(t *testing.T) {
 		hub, err := New(srv.AWSConfig("saas"), withRole(hubRole))
 		require.NoError(t, err)
 
+		type fetch struct{ at, expires time.Time }
 		var mu sync.Mutex
-		fetches := map[string][]time.Time{} // by role: when each refresh of it ended
+		fetches := map[string][]fetch{} // by role
 		p, err := NewPool(srv.AWSConfig("saas"), func(po *PoolOptions) {
 			po.MaxCallsPerSecond = rate
 			po.Options = []func(*Options){func(o *Options) {
@@ -167,7 +169,7 @@ func TestPoolColdStartAtTheBudgetWastesNoSession(t *testing.T) {
 				o.OnRefresh = func(ev RefreshEvent) {
 					mu.Lock()
 					defer mu.Unlock()
-					fetches[ev.Link] = append(fetches[ev.Link], time.Now())
+					fetches[ev.Link] = append(fetches[ev.Link], fetch{at: time.Now(), expires: ev.Expires})
 				}
 			}}
 		})
@@ -197,21 +199,22 @@ func TestPoolColdStartAtTheBudgetWastesNoSession(t *testing.T) {
 		time.Sleep(life) // every first session reaches its prefetch point
 		mu.Lock()
 		defer mu.Unlock()
-		var earliest, latest time.Time
+		var earliest, latest time.Duration // of the first refreshes, since coldEnd
 		for i := range n {
-			at := fetches[customerRole(i)]
-			require.Len(t, at, 2, "role %d: its first fetch and one refresh", i)
-			assert.False(t, at[1].Before(coldEnd), "role %d refreshed during the cold start", i)
-			assert.GreaterOrEqual(t, at[1].Sub(at[0]), life/10, "role %d refreshed before a tenth of its session", i)
-			if earliest.IsZero() || at[1].Before(earliest) {
-				earliest = at[1]
+			f := fetches[customerRole(i)]
+			require.Len(t, f, 2, "role %d: its first fetch and one refresh", i)
+			fetched, refreshed := f[0].at, f[1].at
+			assert.False(t, refreshed.Before(coldEnd), "role %d refreshed during the cold start", i)
+			// Expires is whole seconds: a session lives up to a second less than life.
+			session := f[0].expires.Sub(fetched)
+			assert.GreaterOrEqual(t, refreshed.Sub(fetched), session/10, "role %d refreshed before a tenth of its session", i)
+			if since := refreshed.Sub(coldEnd); i == 0 || since < earliest {
+				earliest = since
 			}
-			if at[1].After(latest) {
-				latest = at[1]
-			}
+			latest = max(latest, refreshed.Sub(coldEnd))
 		}
-		assert.Less(t, earliest.Sub(coldEnd), 15*time.Second, "the first refreshes start soon after the cold start")
-		assert.Greater(t, latest.Sub(coldEnd), 60*time.Second, "and spread over the first sessions")
+		assert.Less(t, earliest, 15*time.Second, "the first refreshes start soon after the cold start")
+		assert.Greater(t, latest, 60*time.Second, "and spread over the first sessions")
 	})
 }
 
@@ -240,8 +243,19 @@ func TestPoolKeepsAnIdleConnectionPerConcurrentCall(t *testing.T) {
 // dropped as idle, and are spread from then.
 func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("C", time.Hour)
-		p := newTestPool(t, f, func(po *PoolOptions) { po.IdleTimeout = 10 * time.Minute })
+		var refreshed atomic.Pointer[time.Time] // the first refresh after the first fetch
+		var events atomic.Int32
+		p := newTestPool(t, newFakeSTS("C", time.Hour), func(po *PoolOptions) {
+			po.IdleTimeout = 10 * time.Minute
+			po.Options = append(po.Options, func(o *Options) {
+				o.OnRefresh = func(RefreshEvent) {
+					if events.Add(1) == 2 {
+						now := time.Now()
+						refreshed.Store(&now)
+					}
+				}
+			})
+		})
 		asked := get(t, p, withRole(roleA))
 		get(t, p, withRole(roleB)) // never asked
 		_, err := asked.Retrieve(context.Background())
@@ -249,15 +263,19 @@ func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 		own := asked.impl.Load().refresh.state.Load().prefetchAt
 		assert.Equal(t, time.Now().Add(time.Hour-DefaultPrefetchWindow), own, "no jitter: its own prefetch point")
 
-		for p.Len() == 2 {
+		var dropped time.Time
+		for time.Now().Before(own) {
 			_, err := asked.Retrieve(context.Background()) // keeps it from being idle
 			require.NoError(t, err)
+			if dropped.IsZero() && p.Len() == 1 {
+				dropped = time.Now()
+			}
 			time.Sleep(time.Minute)
 		}
-		dropped := time.Now()
-		at := asked.impl.Load().refresh.state.Load().prefetchAt
-		assert.True(t, at.Before(own), "the first refresh is spread once the cold start is over")
-		assert.False(t, at.Before(dropped.Add(-time.Minute)), "but not before it was over")
-		assert.Equal(t, 1, f.count(), "no refresh yet")
+		require.False(t, dropped.IsZero(), "the provider nobody asked for was dropped")
+		at := refreshed.Load()
+		require.NotNil(t, at)
+		assert.True(t, at.Before(own), "the first refresh was spread: it came before the provider's own prefetch point")
+		assert.False(t, at.Before(dropped.Add(-time.Minute)), "but not before the cold start was over, at %v", dropped)
 	})
 }
