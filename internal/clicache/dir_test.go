@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,6 +117,89 @@ func TestWriteEntryFailureLeavesNothing(t *testing.T) {
 	entries, err := os.ReadDir(d.Path())
 	require.NoError(t, err)
 	assert.Empty(t, entries, "neither the entry nor a temporary file")
+}
+
+func TestWriteEntryIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	d := openTestDir(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 20 {
+				id := fmt.Sprintf("ASIA%02d%02d", i, j)
+				assert.NoError(t, d.WriteEntry(ctx, "k", entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = id })))
+				data, err := d.ReadEntry(ctx, "k")
+				assert.NoError(t, err)
+				creds, _, err := Decode(data)
+				assert.NoError(t, err, "a reader never sees part of an entry")
+				assert.Equal(t, testSecret, creds.SecretAccessKey)
+			}
+		})
+	}
+	wg.Wait()
+	entries, err := os.ReadDir(d.Path())
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"k.json"}, names, "no temporary file left behind")
+}
+
+func TestKeyValidation(t *testing.T) {
+	ctx := context.Background()
+	d := openTestDir(t)
+	for _, key := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a.b", "a b", "k\x00", "é", strings.Repeat("a", 201)} {
+		t.Run(fmt.Sprintf("%q", key), func(t *testing.T) {
+			_, err := d.ReadEntry(ctx, key)
+			assert.ErrorContains(t, err, "invalid cache key")
+			assert.ErrorContains(t, d.WriteEntry(ctx, key, entryJSON(nil)), "invalid cache key")
+			_, err = d.Lock(ctx, key)
+			assert.ErrorContains(t, err, "invalid cache key")
+		})
+	}
+	for _, key := range []string{"e47c08d21c659a69bea4c6e27c346fca1fe44bee", "A-b_9", "x"} {
+		t.Run(key, func(t *testing.T) {
+			require.NoError(t, d.WriteEntry(ctx, key, entryJSON(nil)))
+			data, err := d.ReadEntry(ctx, key)
+			require.NoError(t, err)
+			assert.Equal(t, entryJSON(nil), data)
+		})
+	}
+}
+
+func TestDirHonoursContext(t *testing.T) {
+	d := openTestDir(t)
+	require.NoError(t, d.WriteEntry(context.Background(), "k", entryJSON(nil)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	_, err := d.ReadEntry(ctx, "k")
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, d.WriteEntry(ctx, "new", entryJSON(nil)), context.Canceled)
+	unlock, err := d.Lock(ctx, "new")
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, unlock)
+
+	entries, err := os.ReadDir(d.Path())
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "neither WriteEntry nor Lock made a file")
+	assert.Equal(t, "k.json", entries[0].Name())
+}
+
+func TestOpenDir(t *testing.T) {
+	t.Run("relative path made absolute", func(t *testing.T) {
+		t.Chdir(privateDir(t))
+		d, err := OpenDir("rel")
+		require.NoError(t, err)
+		assert.True(t, filepath.IsAbs(d.Path()))
+	})
+	t.Run("a file", func(t *testing.T) {
+		file := filepath.Join(privateDir(t), "f")
+		require.NoError(t, os.WriteFile(file, nil, 0o600))
+		_, err := OpenDir(file)
+		assert.Error(t, err)
+	})
 }
 
 // privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
