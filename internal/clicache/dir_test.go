@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -75,7 +77,7 @@ func TestWriteEntryKilled(t *testing.T) {
 	}
 	left := temps()
 	require.Len(t, left, 1, "the killed writer left its temporary file and nothing else")
-	require.Regexp(t, tempRe, left[0])
+	require.True(t, isTempFile(left[0]), "%s is a temporary file of WriteEntry", left[0])
 	tmp := filepath.Join(dir, left[0])
 	data, err := os.ReadFile(tmp)
 	require.NoError(t, err)
@@ -200,6 +202,26 @@ func TestOpenDir(t *testing.T) {
 		_, err := OpenDir(file)
 		assert.Error(t, err)
 	})
+}
+
+// isKey and isTempFile agree with the patterns they stand for.
+func TestKeyAndTempFileNames(t *testing.T) {
+	keyRe := regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+	tempRe := regexp.MustCompile(`^\.[0-9A-Za-z_-]{1,200}\.json\.[0-9]+\.tmp$`)
+	pieces := []string{".", "json", ".json.", ".tmp", "k", "K9_-", "0", "123", "/", "é", " ", "\x00", strings.Repeat("a", 100)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		assert.Equal(t, keyRe.MatchString(s), isKey(s), "isKey(%q)", s)
+		assert.Equal(t, tempRe.MatchString(s), isTempFile(s), "isTempFile(%q)", s)
+	}
+	for _, s := range []string{".k.json.1.tmp", "." + strings.Repeat("a", 200) + ".json.1.tmp", "." + strings.Repeat("a", 201) + ".json.1.tmp", ".k.json..tmp", ".k.json.1a.tmp"} {
+		assert.Equal(t, tempRe.MatchString(s), isTempFile(s), "isTempFile(%q)", s)
+	}
 }
 
 // privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
