@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -163,14 +164,16 @@ func messageOf(err error) string {
 	return err.Error()
 }
 
-// Secret-shaped values: the value of a JSON member that holds a secret (as
-// the output of a credential_process or an endpoint's answer quoted in an
-// error holds it), and NAME=value or NAME: value forms of the same names
-// and of the AWS environment variables.
-var (
-	secretJSONValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
-	secretAssigned  = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
-)
+// secretPatterns match secret-shaped values: the value of a JSON member
+// that holds a secret (as the output of a credential_process or an
+// endpoint's answer quoted in an error holds it), and NAME=value or NAME:
+// value forms of the same names and of the AWS environment variables.
+// They are compiled on the first redaction, not at init.
+var secretPatterns = sync.OnceValue(func() (p struct{ jsonValue, assigned *regexp.Regexp }) {
+	p.jsonValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
+	p.assigned = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
+	return p
+})
 
 // redactedText replaces a secret in messages and logs.
 const redactedText = "[redacted]"
@@ -178,8 +181,9 @@ const redactedText = "[redacted]"
 // redact returns msg with secret-shaped values and every non-empty one of
 // secrets replaced by redactedText.
 func redact(msg string, secrets ...string) string {
-	msg = secretJSONValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
-	msg = secretAssigned.ReplaceAllString(msg, `${1}`+redactedText)
+	p := secretPatterns()
+	msg = p.jsonValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
+	msg = p.assigned.ReplaceAllString(msg, `${1}`+redactedText)
 	for _, s := range secrets {
 		if len(s) >= 4 { // shorter "secrets" would mangle the message
 			msg = strings.ReplaceAll(msg, s, redactedText)

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"maps"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -206,17 +206,78 @@ func (o *Options) windows() windows {
 	return w
 }
 
-var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	mfaARNRe      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$`)
-	hwSerialRe    = regexp.MustCompile(`^[\w+=,.@-]{9,256}$`)
-	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	policyARNRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$`)
-	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
-	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$`)
-	sourceIdentRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-)
+// What STS accepts, checked by hand rather than with regular
+// expressions, which would cost every program that imports the package
+// megabytes at init (the tag patterns' Unicode classes most). Each
+// comment gives the pattern of the STS API reference, in RE2 syntax.
+
+// isRoleARN: ^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$
+func isRoleARN(s string) bool { return isIAMARN(s, false, "role") }
+
+// isMFAARN: ^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$
+func isMFAARN(s string) bool { return isIAMARN(s, false, "mfa", "u2f") }
+
+// isPolicyARN: ^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$
+func isPolicyARN(s string) bool { return isIAMARN(s, true, "policy") }
+
+// isIAMARN reports whether s is arn:aws[a-z-]*:iam::ACCOUNT:TYPE/NAME,
+// with ACCOUNT 12 digits (or "aws" when awsAccount), TYPE one of types and
+// NAME 1 to 512 of [\w+=,.@/-].
+func isIAMARN(s string, awsAccount bool, types ...string) bool {
+	rest, ok := strings.CutPrefix(s, "arn:aws")
+	if !ok {
+		return false
+	}
+	partition, rest, ok := strings.Cut(rest, ":")
+	if !ok || !charsIn(partition, 0, len(partition), func(r rune) bool { return 'a' <= r && r <= 'z' || r == '-' }) {
+		return false
+	}
+	if rest, ok = strings.CutPrefix(rest, "iam::"); !ok {
+		return false
+	}
+	account, rest, ok := strings.Cut(rest, ":")
+	if !ok || !(charsIn(account, 12, 12, isDigit) || awsAccount && account == "aws") {
+		return false
+	}
+	typ, name, ok := strings.Cut(rest, "/")
+	return ok && slices.Contains(types, typ) && charsIn(name, 1, 512, wordOr("+=,.@/-"))
+}
+
+// isName: ^[\w+=,.@-]{min,max}$, for session names, source identities and
+// hardware token serials.
+func isName(s string, min, max int) bool { return charsIn(s, min, max, wordOr("+=,.@-")) }
+
+// isExternalIDChars: ^[\w+=,.@:/-]+$
+func isExternalIDChars(s string) bool { return charsIn(s, 1, len(s), wordOr("+=,.@:/-")) }
+
+// isTagText: ^[\p{L}\p{Z}\p{N}_.:/=+@-]{min,max}$, for tag keys and
+// values.
+func isTagText(s string, min, max int) bool {
+	return charsIn(s, min, max, func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.Is(unicode.Z, r) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+@-", r)
+	})
+}
+
+// charsIn reports whether s has min to max characters (runes), each of
+// which ok accepts. A byte that is not UTF-8 is U+FFFD, as for regexp.
+func charsIn(s string, min, max int, ok func(rune) bool) bool {
+	n := 0
+	for _, r := range s {
+		if n++; n > max || !ok(r) {
+			return false
+		}
+	}
+	return n >= min
+}
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }
+
+// wordOr returns a test for the runes of \w ([0-9A-Za-z_]) and of extra.
+func wordOr(extra string) func(rune) bool {
+	return func(r rune) bool {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || isDigit(r) || r == '_' || strings.ContainsRune(extra, r)
+	}
+}
 
 // STS's limits on session policies and tags.
 const (
@@ -238,7 +299,7 @@ func (o *Options) validate() error {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
 	assume := o.RoleARN != ""
-	if assume && !roleARNRe.MatchString(o.RoleARN) {
+	if assume && !isRoleARN(o.RoleARN) {
 		bad("RoleARN %s is not an IAM role ARN (want arn:aws:iam::123456789012:role/NAME)", quote(o.RoleARN))
 	}
 	if !assume {
@@ -259,7 +320,7 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	if o.RoleSessionName != "" && !sessionNameRe.MatchString(o.RoleSessionName) {
+	if o.RoleSessionName != "" && !isName(o.RoleSessionName, 2, 64) {
 		bad("RoleSessionName %s is invalid: want 2 to 64 characters of letters, digits and +=,.@_-", quote(o.RoleSessionName))
 	}
 	if o.Duration != 0 {
@@ -274,7 +335,7 @@ func (o *Options) validate() error {
 			bad("Duration %v is not a whole number of seconds", o.Duration)
 		}
 	}
-	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !externalIDRe.MatchString(o.ExternalID)) {
+	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !isExternalIDChars(o.ExternalID)) {
 		bad("ExternalID is invalid: want 2 to 1224 characters of letters, digits and +=,.@:/_-")
 	}
 	switch {
@@ -287,7 +348,7 @@ func (o *Options) validate() error {
 		bad("PolicyARNs has %d entries: STS accepts at most %d", len(o.PolicyARNs), maxPolicyARNs)
 	} else {
 		for _, a := range o.PolicyARNs {
-			if !policyARNRe.MatchString(a) {
+			if !isPolicyARN(a) {
 				bad("PolicyARNs entry %s is not an IAM policy ARN (want arn:aws:iam::aws:policy/NAME or arn:aws:iam::123456789012:policy/NAME)", quote(a))
 			}
 		}
@@ -298,12 +359,12 @@ func (o *Options) validate() error {
 		folded := map[string]string{}
 		for _, k := range slices.Sorted(maps.Keys(o.Tags)) {
 			switch {
-			case !tagKeyRe.MatchString(k):
+			case !isTagText(k, 1, 128):
 				bad("tag key %s is invalid: want 1 to 128 letters, digits, spaces and _.:/=+@-", quote(k))
 			case hasAWSPrefix(k):
 				bad("tag key %s is invalid: the aws: prefix is reserved for AWS", quote(k))
 			}
-			if !tagValueRe.MatchString(o.Tags[k]) {
+			if !isTagText(o.Tags[k], 0, 256) {
 				bad("value of tag %s is invalid: want up to 256 letters, digits, spaces and _.:/=+@-", quote(k))
 			}
 			if other, ok := folded[strings.ToLower(k)]; ok {
@@ -321,10 +382,10 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	if o.SourceIdentity != "" && (!sourceIdentRe.MatchString(o.SourceIdentity) || hasAWSPrefix(o.SourceIdentity)) {
+	if o.SourceIdentity != "" && (!isName(o.SourceIdentity, 2, 64) || hasAWSPrefix(o.SourceIdentity)) {
 		bad("SourceIdentity %s is invalid: want 2 to 64 characters of letters, digits and +=,.@_-, not starting with aws:", quote(o.SourceIdentity))
 	}
-	if o.SerialNumber != "" && !mfaARNRe.MatchString(o.SerialNumber) && !hwSerialRe.MatchString(o.SerialNumber) {
+	if o.SerialNumber != "" && !isMFAARN(o.SerialNumber) && !isName(o.SerialNumber, 9, 256) {
 		bad("SerialNumber %s is neither an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) nor a hardware token serial (9 to 256 letters and digits)", quote(o.SerialNumber))
 	}
 	for _, e := range []error{windowProblem(o), nilProblem(o)} {

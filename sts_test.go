@@ -111,7 +111,7 @@ func TestMinimalInputs(t *testing.T) {
 		f.inspect = func(in any) { got = in.(*sts.AssumeRoleInput) }
 		_, err := newFake(t, f, staticMaster("alice"), withRole(roleA)).Retrieve(context.Background())
 		require.NoError(t, err)
-		assert.Regexp(t, sessionNameRe, aws.ToString(got.RoleSessionName))
+		assert.Regexp(t, `^[\w+=,.@-]{2,64}$`, aws.ToString(got.RoleSessionName))
 		assert.Nil(t, got.DurationSeconds)
 		assert.Nil(t, got.SerialNumber)
 		assert.Nil(t, got.TokenCode)
