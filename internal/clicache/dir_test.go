@@ -40,30 +40,40 @@ func TestDirHelperProcess(t *testing.T) {
 	os.Exit(2)
 }
 
+// startHelper runs this test binary's test helper (a helper process) with
+// env added to the environment, and fails t unless the first line it
+// prints is want. The function it returns kills the child (SIGKILL: no
+// deferred cleanup runs) and waits for it; the child is killed when t
+// ends too.
+func startHelper(t *testing.T, helper, want string, env ...string) (kill func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var once sync.Once
+	kill = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, want+"\n", line)
+	return kill
+}
+
 // A process killed in the middle of writing an entry leaves a hidden
 // temporary file holding the whole session; the next OpenDir or WriteEntry
 // removes it once it is stale, and leaves it while it could still belong to
 // a writer at work.
 func TestWriteEntryKilled(t *testing.T) {
 	dir := privateDir(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDirHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CLICACHE_TEST_WRITE_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "written\n", line)
-	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no deferred cleanup runs
-	_ = cmd.Wait()
-	killed = true
+	kill := startHelper(t, "TestDirHelperProcess", "written", "CLICACHE_TEST_WRITE_DIR="+dir)
+	kill()
 
 	temps := func() []string {
 		t.Helper()

@@ -1,11 +1,9 @@
 package clicache
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,30 +153,14 @@ func TestLockDeadProcess(t *testing.T) {
 	d, err := OpenDir(dir)
 	require.NoError(t, err)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CLICACHE_TEST_LOCK_DIR="+dir)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "locked\n", line)
+	kill := startHelper(t, "TestLockHelperProcess", "locked", "CLICACHE_TEST_LOCK_DIR="+dir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = d.Lock(ctx, "k")
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the child holds the lock")
 
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait() // "signal: killed"
-	killed = true
+	kill()
 
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
