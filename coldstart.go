@@ -13,7 +13,11 @@ import (
 // start, and re-assume roles whose sessions are barely used: calls the
 // pool's budget then lacks for the cold start itself. So the first
 // refreshes wait for the cold start to end, when every provider of the
-// pool has fetched credentials, and are spread from then.
+// pool has fetched credentials, and are spread from then. Meanwhile a
+// first session keeps its own prefetch point, as outside a Pool: a
+// provider that is never asked for, or whose first fetch keeps failing,
+// holds the spread off until the pool drops it as idle, and delays no
+// refresh.
 
 // firstShare is the least part of a first session of life that a
 // provider uses before its first refresh, counted from its own fetch: a
