@@ -15,7 +15,7 @@
 // It prints a Markdown table with a PASS/FAIL per target; -check exits 1 on
 // a FAIL. The default run takes about five minutes.
 //
-//	go run ./bench/pool [-check] [-scenarios memory,throttle,saturation]
+//	go run ./bench/pool [-check] [-scenarios memory,throttle,saturation] [-n N] [-lifetime D]
 package main
 
 import (
@@ -85,6 +85,7 @@ func main() {
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
 	scenarios := flag.String("scenarios", strings.Join(cfg.Scenarios, ","), "comma-separated `list` of memory, throttle, saturation")
 	flag.IntVar(&cfg.SatN, "n", cfg.SatN, "providers of the saturation scenario")
+	flag.DurationVar(&cfg.SatLifetime, "lifetime", cfg.SatLifetime, "session lifetime of the saturation scenario")
 	flag.IntVar(&cfg.MaxConcurrent, "max-concurrent", 0, "the Pool's MaxConcurrentRefreshes (0: its default)")
 	variants := flag.String("variants", strings.Join(cfg.Variants, ","), "comma-separated `list` of the variants of the throttle and saturation scenarios: "+variantPool+", "+variantNew+", "+variantSDK)
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process to `file`")
