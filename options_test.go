@@ -282,6 +282,7 @@ func TestChecksAgreeWithTheirPatterns(t *testing.T) {
 		"arn:aws:iam::123456789012:u2f/x", "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 512),
 		"arn:aws:iam::123456789012:role/" + strings.Repeat("r", 513), "GAHT12345678", strings.Repeat("é", 128),
 		strings.Repeat("é", 129), strings.Repeat("x", 256), strings.Repeat("x", 257),
+		"a", "ab", strings.Repeat("a", 8), strings.Repeat("a", 9), strings.Repeat("a", 64), strings.Repeat("a", 65),
 	} {
 		checkAgainstPatterns(t, res, s)
 	}
