@@ -2,7 +2,6 @@ package stschain
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -44,22 +43,9 @@ func NewChain(cfg aws.Config, links ...Options) (*ChainableProvider, error) {
 			}
 		})
 		if err != nil {
-			return nil, &chainLinkError{index: i + 1, link: quote(linkName(link.RoleARN)), err: err}
+			return nil, wrapError(err, "NewChain link %d (%s)", i+1, quote(linkName(link.RoleARN)))
 		}
 		prev = p
 	}
 	return prev, nil
 }
-
-// chainLinkError names the link of a NewChain that New refused.
-type chainLinkError struct {
-	index int
-	link  string
-	err   error
-}
-
-func (e *chainLinkError) Error() string {
-	return fmt.Sprintf("stschain: NewChain link %d (%s): %s", e.index, e.link, strings.TrimPrefix(e.err.Error(), "stschain: "))
-}
-
-func (e *chainLinkError) Unwrap() error { return e.err }

@@ -82,14 +82,18 @@
 // hub role keeps a [Pool]: one STS client, one refresh budget
 // ([PoolOptions.MaxConcurrentRefreshes], [PoolOptions.MaxCallsPerSecond]),
 // a pause of every refresh when STS throttles, first refreshes spread over
-// the first session, and providers dropped when nobody asks for them.
+// the first session once the cold start is over, and providers dropped
+// when nobody asks for them.
 //
 // # Errors
 //
 // An error says "stschain: " once, then the path down to the failing link,
 // the operation and the cause, as in "stschain: ROLE_A -> ROLE_B:
-// AssumeRole: ...". It wraps the cause, so [errors.As] finds a
-// [smithy.APIError] and [errors.Is] a caller's context.Canceled. Secrets
+// AssumeRole: ...". The prefix comes once however the package's errors
+// nest (an MFA function's inside a link's, a link's refusal inside
+// NewChain's), and a log line carries it in its message only. An error
+// wraps its cause, so [errors.As] finds a [smithy.APIError] and
+// [errors.Is] a caller's context.Canceled. Secrets
 // are kept out of errors, log lines and every fmt verb of this package's
 // types, whoever wrote the text.
 //

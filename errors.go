@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -68,9 +69,12 @@ type Error struct {
 	redacted string
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "stschain: " + e.detail() }
+
+// detail is the message without the package prefix: the path to the
+// failing link, its operation and the cause.
+func (e *Error) detail() string {
 	var b strings.Builder
-	b.WriteString("stschain: ")
 	b.WriteString(e.Link)
 	cur := e
 	for cur.Op == OpMaster {
@@ -91,14 +95,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// causeMessage is the cause's message without secrets, and without a
-// "stschain: " prefix of its own (the Error has one already).
+// causeMessage is the cause's message without secrets.
 func (e *Error) causeMessage() string {
-	msg := e.redacted
-	if msg == "" {
-		msg = redact(e.Err.Error())
+	if e.redacted != "" {
+		return e.redacted
 	}
-	return strings.TrimPrefix(msg, "stschain: ")
+	return redact(messageOf(e.Err))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -115,18 +117,63 @@ func newError(link, op string, err error, secrets ...string) *Error {
 	if op == OpMaster && errors.As(err, &inner) {
 		return e // the inner Error redacts its own cause
 	}
-	e.redacted = redact(err.Error(), secrets...)
+	e.redacted = redact(messageOf(err), secrets...)
 	return e
 }
 
-// Secret-shaped values: the value of a JSON member that holds a secret (as
-// the output of a credential_process or an endpoint's answer quoted in an
-// error holds it), and NAME=value or NAME: value forms of the same names
-// and of the AWS environment variables.
-var (
-	secretJSONValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
-	secretAssigned  = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
-)
+// pkgError is an error of this package other than an [Error]: "stschain: ",
+// what failed and the cause, as [os.PathError] puts its operation and path
+// before its cause. Inside another error of this package its message comes
+// without the prefix (see messageOf), so that the prefix appears once, at
+// the outside, however the errors nest. errors.Unwrap gives the cause.
+type pkgError struct {
+	what string // what failed; "" when the cause says it all
+	err  error  // the cause
+}
+
+func (e *pkgError) Error() string { return "stschain: " + e.detail() }
+
+func (e *pkgError) detail() string {
+	if e.what == "" {
+		return messageOf(e.err)
+	}
+	return e.what + ": " + messageOf(e.err)
+}
+
+func (e *pkgError) Unwrap() error { return e.err }
+
+// errorf returns an error of this package whose cause is the error
+// fmt.Errorf makes of format and args. An error of this package given to
+// it would repeat the prefix: wrap one with wrapError instead.
+func errorf(format string, args ...any) error {
+	return &pkgError{err: fmt.Errorf(format, args...)}
+}
+
+// wrapError returns an error of this package saying that what format and
+// args describe failed, because of err, which may be one of this package.
+func wrapError(err error, format string, args ...any) error {
+	return &pkgError{what: fmt.Sprintf(format, args...), err: err}
+}
+
+// messageOf is err's message, without the package prefix when err is an
+// error of this package: the prefix belongs to the outermost error alone.
+func messageOf(err error) string {
+	if d, ok := err.(interface{ detail() string }); ok {
+		return d.detail()
+	}
+	return err.Error()
+}
+
+// secretPatterns match secret-shaped values: the value of a JSON member
+// that holds a secret (as the output of a credential_process or an
+// endpoint's answer quoted in an error holds it), and NAME=value or NAME:
+// value forms of the same names and of the AWS environment variables.
+// They are compiled on the first redaction, not at init.
+var secretPatterns = sync.OnceValue(func() (p struct{ jsonValue, assigned *regexp.Regexp }) {
+	p.jsonValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
+	p.assigned = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
+	return p
+})
 
 // redactedText replaces a secret in messages and logs.
 const redactedText = "[redacted]"
@@ -134,8 +181,9 @@ const redactedText = "[redacted]"
 // redact returns msg with secret-shaped values and every non-empty one of
 // secrets replaced by redactedText.
 func redact(msg string, secrets ...string) string {
-	msg = secretJSONValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
-	msg = secretAssigned.ReplaceAllString(msg, `${1}`+redactedText)
+	p := secretPatterns()
+	msg = p.jsonValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
+	msg = p.assigned.ReplaceAllString(msg, `${1}`+redactedText)
 	for _, s := range secrets {
 		if len(s) >= 4 { // shorter "secrets" would mangle the message
 			msg = strings.ReplaceAll(msg, s, redactedText)
@@ -178,10 +226,10 @@ func (p problems) Error() string {
 
 func (p problems) Unwrap() []error { return p }
 
-// invalid returns the error New reports for problems: "stschain: invalid
-// options: ...", wrapping ErrInvalidOptions and each problem.
+// invalidOptions returns the error New reports for problems: "stschain:
+// invalid options: ...", wrapping ErrInvalidOptions and each problem.
 func invalidOptions(ps ...error) error {
-	return fmt.Errorf("stschain: %w: %w", ErrInvalidOptions, problems(ps))
+	return errorf("%w: %w", ErrInvalidOptions, problems(ps))
 }
 
 // formatString writes s for any verb: %q quotes it, every other verb

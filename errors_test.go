@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,8 +145,43 @@ func TestErrorsSayEachThingOnce(t *testing.T) {
 	msg := err.Error()
 	assert.Equal(t, "stschain: "+roleA+": MFA token code: running the MFA process for "+mfaARN+": exit status 3", msg)
 
+	// An error of the package that names no device is wrapped with the
+	// device inside the link's: the prefix still comes once.
+	noCommand := newFake(t, newFakeSTS("A", 0), staticMaster("alice"), withRole(roleA), func(o *Options) {
+		o.SerialNumber, o.TokenCode = mfaARN, ProcessTokenCode(" ")
+	})
+	_, err = noCommand.Retrieve(context.Background())
+	require.Error(t, err)
+	assert.Equal(t, "stschain: "+roleA+": MFA token code: device "+mfaARN+": the MFA process command is empty", err.Error())
+
 	_, err = New(aws.Config{}, withRole(roleA))
 	assert.Equal(t, 1, strings.Count(err.Error(), "stschain"), err.Error())
+	assert.ErrorIs(t, err, ErrNoMasterCredentials)
+
+	_, err = NewChain(aws.Config{Credentials: staticMaster("alice")}, Options{RoleARN: roleB}, Options{RoleARN: "not-an-arn"})
+	assert.True(t, strings.HasPrefix(err.Error(), `stschain: NewChain link 2 ("not-an-arn"): invalid options: RoleARN`), err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "stschain"), err.Error())
+	assert.ErrorIs(t, err, ErrInvalidOptions)
+
+	// A FileCache error, which stands alone with the prefix, is logged by
+	// the link that met it without it.
+	var logs strings.Builder
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	fc, err := NewFileCache(dir)
+	require.NoError(t, err)
+	cached := newFake(t, newFakeSTS("A", 0), staticMaster("alice"), withRole(roleA), withCache(fc), func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	key := cached.impl.Load().link.cacheKey
+	require.NoError(t, os.WriteFile(filepath.Join(dir, key+".json"), []byte("{"), 0o600))
+	_, _, loadErr := fc.Load(context.Background(), key)
+	_, err = cached.Retrieve(context.Background())
+	require.NoError(t, err)
+	require.Error(t, loadErr)
+	assert.True(t, strings.HasPrefix(loadErr.Error(), "stschain: cache entry "), loadErr.Error())
+	assert.Contains(t, logs.String(), `error="cache entry `)
+	assert.Equal(t, 1, strings.Count(strings.SplitN(logs.String(), "\n", 2)[0], "stschain: "), logs.String())
 }
 
 // ErrInvalidOptions is wrapped by every refusal of New.

@@ -3,13 +3,13 @@ package stschain
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // FileCache is a [Cache] and [CacheLocker] that keeps each entry in its own
@@ -28,10 +28,10 @@ import (
 // links and without blocking, so that a link, FIFO or device planted in the
 // directory is refused with an error saying what it is, and never hangs
 // them. Load also refuses an entry that STS could not have issued: one whose
-// Expiration lies further ahead than the longest session STS grants
-// ([MaxAssumeRoleDuration] for an entry with an AssumedRoleUser,
-// [MaxGetSessionTokenDuration] for one without, plus five minutes for clocks
-// that disagree), and one whose account ID and AssumedRoleUser name
+// Expiration lies further ahead than the longest session STS grants (12
+// hours, AssumeRole's longest, for an entry with an AssumedRoleUser; 36
+// hours, GetSessionToken's longest, for one without; plus five minutes for
+// clocks that disagree), and one whose account ID and AssumedRoleUser name
 // different accounts. Load cannot tell which role a key was computed from:
 // whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
 // session of that role. On other systems FileCache refuses what is not a
@@ -72,11 +72,11 @@ const fileCacheClockSkew = 5 * time.Minute
 // temporary files that a killed process left behind more than a minute ago.
 func NewFileCache(dir string) (*FileCache, error) {
 	if dir == "" {
-		return nil, errors.New("stschain: NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
+		return nil, errorf("NewFileCache: dir is empty; pass the cache directory, for example from DefaultCLICacheDir")
 	}
 	d, err := clicache.OpenDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("stschain: NewFileCache: %w", err)
+		return nil, wrapError(err, "NewFileCache")
 	}
 	return &FileCache{dir: d}, nil
 }
@@ -88,7 +88,7 @@ func NewFileCache(dir string) (*FileCache, error) {
 func DefaultCLICacheDir() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("stschain: finding the AWS CLI cache directory: %w", err)
+		return "", wrapError(err, "finding the AWS CLI cache directory")
 	}
 	return filepath.Join(home, ".aws", "cli", "cache"), nil
 }
@@ -107,23 +107,23 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 		return CacheEntry{}, false, nil
 	}
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: reading cache entry: %w", err)
+		return CacheEntry{}, false, wrapError(err, "reading cache entry")
 	}
 	path := filepath.Join(c.dir.Path(), key+".json")
 	creds, user, err := clicache.Decode(data)
 	if err != nil {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: %w", path, err)
+		return CacheEntry{}, false, wrapError(err, "cache entry %s is unusable", path)
 	}
 	now := time.Now()
 	if !creds.Expires.After(now) {
 		return CacheEntry{}, false, nil
 	}
-	longest, op := MaxGetSessionTokenDuration, "GetSessionToken"
+	longest, op := stslimits.MaxGetSessionTokenDuration, "GetSessionToken"
 	if user != nil {
-		longest, op = MaxAssumeRoleDuration, "AssumeRole"
+		longest, op = stslimits.MaxAssumeRoleDuration, "AssumeRole"
 	}
 	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
-		return CacheEntry{}, false, fmt.Errorf("stschain: cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
+		return CacheEntry{}, false, errorf("cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
 			path, creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)
 	}
 	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
@@ -137,10 +137,10 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) error {
 	data, err := clicache.Encode(entry.Credentials, entry.AssumedRoleUser)
 	if err != nil {
-		return fmt.Errorf("stschain: %w", err)
+		return errorf("%w", err)
 	}
 	if err := c.dir.WriteEntry(ctx, key, data); err != nil {
-		return fmt.Errorf("stschain: writing cache entry: %w", err)
+		return wrapError(err, "writing cache entry")
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) err
 func (c *FileCache) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	unlock, err = c.dir.Lock(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("stschain: locking cache key: %w", err)
+		return nil, wrapError(err, "locking cache key")
 	}
 	return unlock, nil
 }

@@ -184,20 +184,20 @@ func (g *CodeGuard) fetch(ctx context.Context, fn TokenCodeFunc, serial string) 
 			if strings.Contains(err.Error(), serial) { // PromptTokenCode's, say
 				return "", err
 			}
-			return "", fmt.Errorf("device %s: %w", serial, err)
+			return "", wrapError(err, "device %s", serial)
 		}
 		code = strings.TrimSpace(code)
 		if err := checkTokenCode(code); err != nil {
-			return "", fmt.Errorf("device %s: %w", serial, err)
+			return "", wrapError(err, "device %s", serial)
 		}
 		if g.claim(serial, code, time.Now()) {
 			return code, nil
 		}
 		if attempt == tokenCodeAttempts {
-			return "", fmt.Errorf("device %s: asked %d times: %w", serial, attempt, ErrTokenCodeReused)
+			return "", wrapError(ErrTokenCodeReused, "device %s: asked %d times", serial, attempt)
 		}
 		if err := ctx.Err(); err != nil {
-			return "", fmt.Errorf("device %s: %w", serial, err)
+			return "", wrapError(err, "device %s", serial)
 		}
 		callCtx = withRetryReason(ctx, "the last code for "+serial+" was already used; wait for the next code")
 	}
@@ -257,7 +257,7 @@ const promptAttempts = 3
 // the next line typed.
 func PromptTokenCode(ctx context.Context, serialNumber string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serialNumber, err)
+		return "", errorf("prompting for the MFA code of %s: %w", serialNumber, err)
 	}
 	var in io.Reader = os.Stdin
 	var out io.Writer = os.Stderr
@@ -276,11 +276,11 @@ func (p *prompter) prompt(ctx context.Context, in io.Reader, out io.Writer, seri
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("stschain: waiting to prompt for the MFA code of %s: %w", serial, ctx.Err())
+		return "", errorf("waiting to prompt for the MFA code of %s: %w", serial, ctx.Err())
 	}
 	defer func() { <-p.sem }()
 	if err := ctx.Err(); err != nil { // both select cases were ready
-		return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serial, err)
+		return "", errorf("prompting for the MFA code of %s: %w", serial, err)
 	}
 
 	if reason := tokenCodeRetryReason(ctx); reason != "" {
@@ -291,20 +291,20 @@ func (p *prompter) prompt(ctx context.Context, in io.Reader, out io.Writer, seri
 		line, err := readLineContext(ctx, in)
 		if ctx.Err() != nil {
 			fmt.Fprintln(out)
-			return "", fmt.Errorf("stschain: prompting for the MFA code of %s: %w", serial, ctx.Err())
+			return "", errorf("prompting for the MFA code of %s: %w", serial, ctx.Err())
 		}
 		code := strings.TrimSpace(line)
 		switch {
 		case isSixDigits(code):
 			return code, nil
 		case errors.Is(err, io.EOF) && code == "" && attempt == 1:
-			return "", fmt.Errorf("stschain: no MFA code entered for %s: %w", serial, err)
+			return "", errorf("no MFA code entered for %s: %w", serial, err)
 		case err != nil && !errors.Is(err, io.EOF):
-			return "", fmt.Errorf("stschain: reading the MFA code for %s: %w", serial, err)
+			return "", errorf("reading the MFA code for %s: %w", serial, err)
 		case err != nil || attempt == promptAttempts:
 			// The input ended after a mistyped code, or the user had
 			// their tries.
-			return "", fmt.Errorf("stschain: no valid MFA code entered for %s: want 6 digits", serial)
+			return "", errorf("no valid MFA code entered for %s: want 6 digits", serial)
 		}
 		fmt.Fprintf(out, "stschain: that is not a 6-digit code; try again (%d of %d).\n", attempt+1, promptAttempts)
 	}
@@ -355,6 +355,8 @@ func readLine(in io.Reader) (string, error) {
 // base32Secret, the secret of a virtual MFA device (the "secret key" AWS
 // shows when the device is created). Letter case, spaces and '=' padding in
 // the secret are ignored. The secret is checked here; errors never show it.
+// A secret that is refused gets "stschain: " and what is wrong with it, which
+// [errors.Unwrap] of the error says alone.
 //
 // The function serves the one device whose secret it holds, whatever serial
 // number it is given. It never returns the same code twice: when the
@@ -381,10 +383,10 @@ func normaliseTOTPSecret(s string) (string, error) {
 	}, s)
 	s = strings.ToUpper(strings.TrimRight(s, "="))
 	if s == "" {
-		return "", errors.New("stschain: the TOTP secret is empty: want the device's base32 secret key (letters A-Z and digits 2-7)")
+		return "", errorf("the TOTP secret is empty: want the device's base32 secret key (letters A-Z and digits 2-7)")
 	}
 	if strings.ContainsFunc(s, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '2' && r <= '7') }) {
-		return "", errors.New("stschain: the TOTP secret is not base32: want only letters A-Z and digits 2-7 (case, spaces and '=' padding are ignored)")
+		return "", errorf("the TOTP secret is not base32: want only letters A-Z and digits 2-7 (case, spaces and '=' padding are ignored)")
 	}
 	// Decode as the otp package will: padded to a multiple of 8.
 	padded := s
@@ -392,7 +394,7 @@ func normaliseTOTPSecret(s string) (string, error) {
 		padded += strings.Repeat("=", 8-n)
 	}
 	if _, err := base32.StdEncoding.DecodeString(padded); err != nil {
-		return "", fmt.Errorf("stschain: the TOTP secret is not base32: %d characters cannot be a whole number of bytes (want a length of 0, 2, 4, 5 or 7 modulo 8): %w", len(s), err)
+		return "", errorf("the TOTP secret is not base32: %d characters cannot be a whole number of bytes (want a length of 0, 2, 4, 5 or 7 modulo 8): %w", len(s), err)
 	}
 	return s, nil
 }
@@ -409,7 +411,7 @@ func (g *totpGenerator) code(ctx context.Context, _ string) (string, error) {
 	select {
 	case g.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("stschain: computing the TOTP code: %w", ctx.Err())
+		return "", errorf("computing the TOTP code: %w", ctx.Err())
 	}
 	defer func() { <-g.sem }()
 	for {
@@ -422,7 +424,7 @@ func (g *totpGenerator) code(ctx context.Context, _ string) (string, error) {
 				Algorithm: otp.AlgorithmSHA1,
 			})
 			if err != nil {
-				return "", fmt.Errorf("stschain: computing the TOTP code: %w", err)
+				return "", errorf("computing the TOTP code: %w", err)
 			}
 			g.used, g.last = true, step
 			return code, nil
@@ -434,7 +436,7 @@ func (g *totpGenerator) code(ctx context.Context, _ string) (string, error) {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return "", fmt.Errorf("stschain: waiting for the next TOTP code: %w", ctx.Err())
+			return "", errorf("waiting for the next TOTP code: %w", ctx.Err())
 		}
 	}
 }
@@ -454,7 +456,7 @@ const maxProcessOutput = 4096
 func ProcessTokenCode(command string) TokenCodeFunc {
 	return func(ctx context.Context, serialNumber string) (string, error) {
 		if strings.TrimSpace(command) == "" {
-			return "", errors.New("stschain: the MFA process command is empty")
+			return "", errorf("the MFA process command is empty")
 		}
 		cmd := exec.CommandContext(ctx, "sh", "-c", command)
 		cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
@@ -464,13 +466,13 @@ func ProcessTokenCode(command string) TokenCodeFunc {
 		cmd.Stdout = &out
 		if err := cmd.Run(); err != nil {
 			if ctx.Err() != nil {
-				return "", fmt.Errorf("stschain: running the MFA process for %s: %w", serialNumber, ctx.Err())
+				return "", errorf("running the MFA process for %s: %w", serialNumber, ctx.Err())
 			}
-			return "", fmt.Errorf("stschain: running the MFA process for %s: %w", serialNumber, err)
+			return "", errorf("running the MFA process for %s: %w", serialNumber, err)
 		}
 		code := strings.TrimSpace(out.String())
 		if out.overflow || !isSixDigits(code) {
-			return "", fmt.Errorf("stschain: the MFA process for %s printed no 6-digit code: want 6 digits alone on standard output", serialNumber)
+			return "", errorf("the MFA process for %s printed no 6-digit code: want 6 digits alone on standard output", serialNumber)
 		}
 		return code, nil
 	}

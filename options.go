@@ -1,26 +1,21 @@
 package stschain
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stschain/stschain/internal/stslimits"
 )
-
-// ProviderName is the [aws.Credentials.Source] of every credential a
-// [ChainableProvider] returns.
-const ProviderName = "stschain.ChainableProvider"
 
 // Defaults used when the corresponding [Options] field is zero.
 const (
@@ -35,34 +30,9 @@ const (
 	DefaultRegion = "us-east-1"
 )
 
-// Duration limits that STS enforces and New checks.
-const (
-	// MinDuration is the shortest session STS issues.
-	MinDuration = stslimits.MinDuration
-	// MaxAssumeRoleDuration is the longest AssumeRole session (a role's
-	// MaxSessionDuration may be lower).
-	MaxAssumeRoleDuration = stslimits.MaxAssumeRoleDuration
-	// MaxGetSessionTokenDuration is the longest GetSessionToken session.
-	MaxGetSessionTokenDuration = stslimits.MaxGetSessionTokenDuration
-	// RoleChainingMaxDuration is the longest session STS grants when the
-	// caller's own credentials are temporary (role chaining).
-	RoleChainingMaxDuration = stslimits.RoleChainingMaxDuration
-)
-
 // maxWindow bounds ExpiryWindow and PrefetchWindow: no session lives
 // longer, so a longer window could only mean "always refresh".
-const maxWindow = MaxGetSessionTokenDuration
-
-// GetSessionTokenLink names a link with no RoleARN in errors, logs and
-// refresh events.
-const GetSessionTokenLink = "GetSessionToken"
-
-// STSClient is what the provider calls. *sts.Client satisfies it, and tests
-// can substitute a fake.
-type STSClient interface {
-	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
-	GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
-}
+const maxWindow = stslimits.MaxGetSessionTokenDuration
 
 // Options configures a [ChainableProvider]. The zero value of every field is
 // valid and means the default its comment gives.
@@ -191,14 +161,6 @@ func (o Options) String() string {
 // %x ...) prints a field.
 func (o Options) Format(f fmt.State, verb rune) { formatString(f, verb, o.String()) }
 
-// linkName is how errors, logs and events name the link of roleARN.
-func linkName(roleARN string) string {
-	if roleARN == "" {
-		return GetSessionTokenLink
-	}
-	return roleARN
-}
-
 // resolveOptions applies optFns to a zero Options and copies the slices
 // and map, so that a caller changing them later does not change the
 // provider.
@@ -216,17 +178,106 @@ func resolveOptions(optFns []func(*Options)) Options {
 	return o
 }
 
-var (
-	roleARNRe     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
-	sessionNameRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	mfaARNRe      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$`)
-	hwSerialRe    = regexp.MustCompile(`^[\w+=,.@-]{9,256}$`)
-	externalIDRe  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	policyARNRe   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$`)
-	tagKeyRe      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
-	tagValueRe    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$`)
-	sourceIdentRe = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-)
+// linkParams returns the STS parameters of o.
+func (o *Options) linkParams() linkParams {
+	return linkParams{
+		RoleARN: o.RoleARN, RoleSessionName: o.RoleSessionName, Duration: o.Duration,
+		ExternalID: o.ExternalID, Policy: o.Policy, PolicyARNs: o.PolicyARNs, Tags: o.Tags,
+		TransitiveTagKeys: o.TransitiveTagKeys, SourceIdentity: o.SourceIdentity,
+		SerialNumber: o.SerialNumber, TokenCode: o.TokenCode,
+	}
+}
+
+// windows returns the refresh windows of o, defaults resolved.
+func (o *Options) windows() windows {
+	w := windows{expiry: o.ExpiryWindow, prefetch: o.PrefetchWindow, jitter: !o.DisableJitter}
+	if w.expiry == 0 {
+		w.expiry = DefaultExpiryWindow
+	}
+	switch {
+	case w.prefetch == 0:
+		w.prefetch = DefaultPrefetchWindow
+	case w.prefetch < 0:
+		w.prefetch = 0
+	}
+	if w.prefetch <= w.expiry {
+		w.prefetch = 0
+	}
+	return w
+}
+
+// What STS accepts, checked by hand rather than with regular
+// expressions, which would cost every program that imports the package
+// megabytes at init (the tag patterns' Unicode classes most). Each
+// comment gives the pattern of the STS API reference, in RE2 syntax.
+
+// isRoleARN: ^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$
+func isRoleARN(s string) bool { return isIAMARN(s, false, "role") }
+
+// isMFAARN: ^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$
+func isMFAARN(s string) bool { return isIAMARN(s, false, "mfa", "u2f") }
+
+// isPolicyARN: ^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$
+func isPolicyARN(s string) bool { return isIAMARN(s, true, "policy") }
+
+// isIAMARN reports whether s is arn:aws[a-z-]*:iam::ACCOUNT:TYPE/NAME,
+// with ACCOUNT 12 digits (or "aws" when awsAccount), TYPE one of types and
+// NAME 1 to 512 of [\w+=,.@/-].
+func isIAMARN(s string, awsAccount bool, types ...string) bool {
+	rest, ok := strings.CutPrefix(s, "arn:aws")
+	if !ok {
+		return false
+	}
+	partition, rest, ok := strings.Cut(rest, ":")
+	if !ok || !charsIn(partition, 0, len(partition), func(r rune) bool { return 'a' <= r && r <= 'z' || r == '-' }) {
+		return false
+	}
+	if rest, ok = strings.CutPrefix(rest, "iam::"); !ok {
+		return false
+	}
+	account, rest, ok := strings.Cut(rest, ":")
+	if !ok || !(charsIn(account, 12, 12, isDigit) || awsAccount && account == "aws") {
+		return false
+	}
+	typ, name, ok := strings.Cut(rest, "/")
+	return ok && slices.Contains(types, typ) && charsIn(name, 1, 512, wordOr("+=,.@/-"))
+}
+
+// isName: ^[\w+=,.@-]{min,max}$, for session names, source identities and
+// hardware token serials.
+func isName(s string, min, max int) bool { return charsIn(s, min, max, wordOr("+=,.@-")) }
+
+// isExternalIDChars: ^[\w+=,.@:/-]+$
+func isExternalIDChars(s string) bool { return charsIn(s, 1, len(s), wordOr("+=,.@:/-")) }
+
+// isTagText: ^[\p{L}\p{Z}\p{N}_.:/=+@-]{min,max}$, for tag keys and
+// values.
+func isTagText(s string, min, max int) bool {
+	return charsIn(s, min, max, func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.Is(unicode.Z, r) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+@-", r)
+	})
+}
+
+// charsIn reports whether s has min to max characters (runes), each of
+// which ok accepts. A byte that is not UTF-8 is U+FFFD, as for regexp.
+func charsIn(s string, min, max int, ok func(rune) bool) bool {
+	n := 0
+	for _, r := range s {
+		if n++; n > max || !ok(r) {
+			return false
+		}
+	}
+	return n >= min
+}
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }
+
+// wordOr returns a test for the runes of \w ([0-9A-Za-z_]) and of extra.
+func wordOr(extra string) func(rune) bool {
+	return func(r rune) bool {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || isDigit(r) || r == '_' || strings.ContainsRune(extra, r)
+	}
+}
 
 // STS's limits on session policies and tags.
 const (
@@ -248,7 +299,7 @@ func (o *Options) validate() error {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
 	assume := o.RoleARN != ""
-	if assume && !roleARNRe.MatchString(o.RoleARN) {
+	if assume && !isRoleARN(o.RoleARN) {
 		bad("RoleARN %s is not an IAM role ARN (want arn:aws:iam::123456789012:role/NAME)", quote(o.RoleARN))
 	}
 	if !assume {
@@ -269,22 +320,22 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	if o.RoleSessionName != "" && !sessionNameRe.MatchString(o.RoleSessionName) {
+	if o.RoleSessionName != "" && !isName(o.RoleSessionName, 2, 64) {
 		bad("RoleSessionName %s is invalid: want 2 to 64 characters of letters, digits and +=,.@_-", quote(o.RoleSessionName))
 	}
 	if o.Duration != 0 {
-		maxDur, op := MaxAssumeRoleDuration, "AssumeRole"
+		maxDur, op := stslimits.MaxAssumeRoleDuration, "AssumeRole"
 		if !assume {
-			maxDur, op = MaxGetSessionTokenDuration, "GetSessionToken"
+			maxDur, op = stslimits.MaxGetSessionTokenDuration, "GetSessionToken"
 		}
 		switch {
-		case o.Duration < MinDuration || o.Duration > maxDur:
-			bad("Duration %v is out of range for %s: want %v to %v (or 0 for STS's default)", o.Duration, op, MinDuration, maxDur)
+		case o.Duration < stslimits.MinDuration || o.Duration > maxDur:
+			bad("Duration %v is out of range for %s: want %v to %v (or 0 for STS's default)", o.Duration, op, stslimits.MinDuration, maxDur)
 		case o.Duration%time.Second != 0:
 			bad("Duration %v is not a whole number of seconds", o.Duration)
 		}
 	}
-	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !externalIDRe.MatchString(o.ExternalID)) {
+	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224 || !isExternalIDChars(o.ExternalID)) {
 		bad("ExternalID is invalid: want 2 to 1224 characters of letters, digits and +=,.@:/_-")
 	}
 	switch {
@@ -297,7 +348,7 @@ func (o *Options) validate() error {
 		bad("PolicyARNs has %d entries: STS accepts at most %d", len(o.PolicyARNs), maxPolicyARNs)
 	} else {
 		for _, a := range o.PolicyARNs {
-			if !policyARNRe.MatchString(a) {
+			if !isPolicyARN(a) {
 				bad("PolicyARNs entry %s is not an IAM policy ARN (want arn:aws:iam::aws:policy/NAME or arn:aws:iam::123456789012:policy/NAME)", quote(a))
 			}
 		}
@@ -308,12 +359,12 @@ func (o *Options) validate() error {
 		folded := map[string]string{}
 		for _, k := range slices.Sorted(maps.Keys(o.Tags)) {
 			switch {
-			case !tagKeyRe.MatchString(k):
+			case !isTagText(k, 1, 128):
 				bad("tag key %s is invalid: want 1 to 128 letters, digits, spaces and _.:/=+@-", quote(k))
 			case hasAWSPrefix(k):
 				bad("tag key %s is invalid: the aws: prefix is reserved for AWS", quote(k))
 			}
-			if !tagValueRe.MatchString(o.Tags[k]) {
+			if !isTagText(o.Tags[k], 0, 256) {
 				bad("value of tag %s is invalid: want up to 256 letters, digits, spaces and _.:/=+@-", quote(k))
 			}
 			if other, ok := folded[strings.ToLower(k)]; ok {
@@ -331,10 +382,10 @@ func (o *Options) validate() error {
 			}
 		}
 	}
-	if o.SourceIdentity != "" && (!sourceIdentRe.MatchString(o.SourceIdentity) || hasAWSPrefix(o.SourceIdentity)) {
+	if o.SourceIdentity != "" && (!isName(o.SourceIdentity, 2, 64) || hasAWSPrefix(o.SourceIdentity)) {
 		bad("SourceIdentity %s is invalid: want 2 to 64 characters of letters, digits and +=,.@_-, not starting with aws:", quote(o.SourceIdentity))
 	}
-	if o.SerialNumber != "" && !mfaARNRe.MatchString(o.SerialNumber) && !hwSerialRe.MatchString(o.SerialNumber) {
+	if o.SerialNumber != "" && !isMFAARN(o.SerialNumber) && !isName(o.SerialNumber, 9, 256) {
 		bad("SerialNumber %s is neither an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME) nor a hardware token serial (9 to 256 letters and digits)", quote(o.SerialNumber))
 	}
 	for _, e := range []error{windowProblem(o), nilProblem(o)} {

@@ -2,6 +2,8 @@ package stschain
 
 import (
 	"context"
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -219,4 +221,76 @@ func FuzzNew(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stsPatterns are the patterns of the STS API reference that options.go
+// checks by hand; the checks must agree with them.
+var stsPatterns = []struct {
+	name    string
+	pattern string
+	check   func(string) bool
+}{
+	{"role ARN", `^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`, isRoleARN},
+	{"MFA ARN", `^arn:aws[a-z-]*:iam::\d{12}:(mfa|u2f)/[\w+=,.@/-]{1,512}$`, isMFAARN},
+	{"policy ARN", `^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$`, isPolicyARN},
+	{"session name", `^[\w+=,.@-]{2,64}$`, func(s string) bool { return isName(s, 2, 64) }},
+	{"hardware serial", `^[\w+=,.@-]{9,256}$`, func(s string) bool { return isName(s, 9, 256) }},
+	{"external ID", `^[\w+=,.@:/-]+$`, isExternalIDChars},
+	{"tag key", `^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`, func(s string) bool { return isTagText(s, 1, 128) }},
+	{"tag value", `^[\p{L}\p{Z}\p{N}_.:/=+@-]{0,256}$`, func(s string) bool { return isTagText(s, 0, 256) }},
+}
+
+// checkAgainstPatterns fails t where a hand check and its pattern disagree
+// about s.
+func checkAgainstPatterns(t *testing.T, res []*regexp.Regexp, s string) {
+	t.Helper()
+	for i, p := range stsPatterns {
+		if want := res[i].MatchString(s); p.check(s) != want {
+			t.Errorf("%s: the check says %t of %q, the pattern %t", p.name, !want, s, want)
+		}
+	}
+}
+
+func compilePatterns() []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, p := range stsPatterns {
+		res = append(res, regexp.MustCompile(p.pattern))
+	}
+	return res
+}
+
+// The hand checks accept what the patterns accept, and nothing else: on
+// strings built from the pieces that matter, and from random runes.
+func TestChecksAgreeWithTheirPatterns(t *testing.T) {
+	res := compilePatterns()
+	pieces := []string{
+		"arn:aws", "-cn", "-us-gov", "X", ":", "iam", "::", "sts", "123456789012", "12345678901", "aws",
+		"role/", "mfa/", "u2f/", "policy/", "user/", "/", "a", "Z", "9", "_", "+=,.@-", ":/",
+		"é", " ", "\u2028", "\u00a0", "٣", "\t", "\n", "\xff", "*", strings.Repeat("a", 60), strings.Repeat("b", 200),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		checkAgainstPatterns(t, res, b.String())
+	}
+	for _, s := range []string{
+		"", "arn:aws:iam::123456789012:role/r", "arn:aws-cn:iam::123456789012:role/a/b/c",
+		"arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:role/r", "arn:aws:iam::123456789012:mfa/alice",
+		"arn:aws:iam::123456789012:u2f/x", "arn:aws:iam::123456789012:role/" + strings.Repeat("r", 512),
+		"arn:aws:iam::123456789012:role/" + strings.Repeat("r", 513), "GAHT12345678", strings.Repeat("é", 128),
+		strings.Repeat("é", 129), strings.Repeat("x", 256), strings.Repeat("x", 257),
+		"a", "ab", strings.Repeat("a", 8), strings.Repeat("a", 9), strings.Repeat("a", 64), strings.Repeat("a", 65),
+	} {
+		checkAgainstPatterns(t, res, s)
+	}
+}
+
+func FuzzChecksAgreeWithTheirPatterns(f *testing.F) {
+	f.Add("arn:aws:iam::123456789012:role/r")
+	f.Add("team:a b")
+	res := compilePatterns()
+	f.Fuzz(func(t *testing.T, s string) { checkAgainstPatterns(t, res, s) })
 }

@@ -1,14 +1,11 @@
 package stschain
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"log/slog"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"slices"
@@ -20,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"golang.org/x/time/rate"
 )
 
 // Defaults of [PoolOptions].
@@ -33,17 +29,6 @@ const (
 	DefaultIdleTimeout = time.Hour
 )
 
-// How a Pool backs off when STS throttles it.
-const (
-	minThrottlePause = time.Second
-	maxThrottlePause = 30 * time.Second
-)
-
-// ErrThrottled is wrapped by the Error of a pooled provider's refresh that
-// was not attempted because STS is throttling the pool; the provider keeps
-// its current credentials and tries again after the pause.
-var ErrThrottled = errors.New("STS is throttling the pool: refresh postponed")
-
 // PoolOptions configures a [Pool]. The zero value of every field is valid
 // and means the default its comment gives.
 type PoolOptions struct {
@@ -54,7 +39,9 @@ type PoolOptions struct {
 
 	// MaxConcurrentRefreshes bounds the STS calls in flight at once across
 	// the pool; background refreshes wait in a queue for one of as many
-	// workers. Optional: zero means DefaultMaxConcurrentRefreshes.
+	// workers, and the HTTP client NewPool builds keeps as many idle
+	// connections, and no more. Optional: zero means
+	// DefaultMaxConcurrentRefreshes.
 	MaxConcurrentRefreshes int
 
 	// MaxCallsPerSecond bounds the STS calls per second across the pool.
@@ -80,9 +67,14 @@ type PoolOptions struct {
 // thousands of accounts through one hub role wants: one Pool, one Get per
 // account.
 //
-// The first refresh of each provider is spread over its first session,
-// between a tenth of its life and the prefetch point, so that providers
-// made together (a cold start) do not refresh together for ever after.
+// Providers made together (a cold start) would refresh together for ever
+// after: their first refreshes are spread over their first sessions. None
+// comes before the cold start is over, when every provider Get made has
+// fetched credentials (or was dropped), nor before a tenth of a provider's
+// session has passed since its own fetch; each then falls at random
+// between that moment and the provider's prefetch point. So a cold start
+// makes one STS call per provider however long it lasts, as long as it
+// ends before the first sessions reach their prefetch points.
 //
 // A Pool is safe for concurrent use. Create one with [NewPool].
 type Pool struct {
@@ -100,6 +92,7 @@ type pool struct {
 	ec       *engineConfig // likewise
 	budget   *budget
 	workers  *workers
+	cold     coldStart
 	idle     time.Duration // <= 0: never drop
 	seed     maphash.Seed
 
@@ -157,10 +150,10 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 			cfg.Retryer = func() aws.Retryer { return retry.NewAdaptiveMode() }
 		}
 		// Keep as many connections as calls may be in flight, so that
-		// calls reuse them instead of opening new ones.
+		// calls reuse them instead of opening new ones, and no more: a
+		// connection dialled while another came free is closed.
 		idle := func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, workersMax)
-			t.MaxIdleConns = max(t.MaxIdleConns, workersMax)
+			t.MaxIdleConnsPerHost, t.MaxIdleConns = workersMax, workersMax
 		}
 		switch c := cfg.HTTPClient.(type) {
 		case nil:
@@ -186,7 +179,7 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 	}
 	p.lc, p.ec = configsOf(&base, client)
 	p.budget = newBudget(workersMax, po.MaxCallsPerSecond, p.lc.logger)
-	p.lc.budget, p.ec.background, p.ec.spreadFirst = p.budget, p.workers, true
+	p.share(p.lc, p.ec)
 	out := new(Pool)
 	out.impl.Store(p)
 	return out, nil
@@ -240,7 +233,7 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	if master == nil {
 		return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
 	}
-	params := paramsOf(&o)
+	params := o.linkParams()
 	key := p.key(&params, master)
 
 	p.mu.Lock()
@@ -257,7 +250,7 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	if own.Logger != nil || own.OnRefresh != nil || own.Cache != nil || own.CodeGuard != nil ||
 		own.ExpiryWindow != 0 || own.PrefetchWindow != 0 || own.DisableJitter {
 		lc, ec = configsOf(&o, p.client)
-		lc.budget, ec.background, ec.spreadFirst = p.budget, p.workers, true
+		p.share(lc, ec)
 	}
 	c, err := newProvider(&o, master, lc, ec)
 	if err != nil {
@@ -274,11 +267,19 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	}
 	p.providers[key] = append(p.providers[key], c)
 	p.size++
+	p.cold.add(&c.impl.Load().refresh)
 	p.budget.size.Store(int64(p.size))
 	if p.idle > 0 && p.sweep == nil {
 		p.sweep = time.AfterFunc(p.idle, p.dropIdle)
 	}
 	return c, nil
+}
+
+// share makes the providers of configurations lc and ec use the pool's
+// budget and workers, and spreads their first refreshes with its cold
+// start.
+func (p *pool) share(lc *linkConfig, ec *engineConfig) {
+	lc.budget, ec.background, ec.firstFetched = p.budget, p.workers, p.cold.fetched
 }
 
 // dropIdle drops the providers nobody asked for since the last sweep, and
@@ -295,6 +296,7 @@ func (p *pool) dropIdle() {
 				continue
 			}
 			r.stop()
+			p.cold.dropped(r)
 			p.size--
 		}
 		if len(kept) == 0 {
@@ -365,147 +367,4 @@ func sameMaster(a, b aws.CredentialsProvider) bool {
 		return a == b
 	}
 	return reflect.DeepEqual(a, b)
-}
-
-// budget bounds the STS calls of a pool.
-type budget struct {
-	slots   chan struct{} // a token per call in flight
-	limiter *rate.Limiter // nil: no rate limit
-	logger  *slog.Logger
-	size    atomic.Int64 // providers in the pool, for the rate check
-
-	mu         sync.Mutex
-	pauseUntil time.Time     // guarded by mu: no call starts before this
-	pauseStep  time.Duration // guarded by mu: the last pause; 0 after a success
-	rateWarned time.Time     // guarded by mu: when the rate was last said to be too low
-}
-
-func newBudget(concurrent int, perSecond float64, logger *slog.Logger) *budget {
-	b := &budget{slots: make(chan struct{}, concurrent), logger: logger}
-	if perSecond > 0 {
-		b.limiter = rate.NewLimiter(rate.Limit(perSecond), 1)
-	}
-	return b
-}
-
-// acquire waits for the pool's leave to make one STS call: the end of a
-// throttling pause, the rate limit and a free slot. A caller that waits
-// and has valid credentials is not kept waiting by a pause: the refresh
-// fails with ErrThrottled and the caller keeps them.
-func (b *budget) acquire(ctx context.Context, req fetchRequest) (release func(), err error) {
-	if b.limiter != nil {
-		if err := b.limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
-	}
-	for {
-		select {
-		case b.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		// Look at the pause only with the slot held: a call that waited
-		// for it may find the pool paused by the call that had it.
-		b.mu.Lock()
-		until := b.pauseUntil
-		b.mu.Unlock()
-		now := time.Now()
-		if !now.Before(until) {
-			return func() { <-b.slots }, nil
-		}
-		<-b.slots
-		if req.waited && req.current.HasKeys() && now.Before(req.current.Expires) {
-			return nil, fmt.Errorf("%w until %s", ErrThrottled, until.UTC().Format(time.RFC3339))
-		}
-		t := time.NewTimer(until.Sub(now))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// throttles are the errors that pause a pool: the SDK's own list.
-var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
-
-// observe learns from the outcome of an STS call: a throttling error
-// pauses the pool, doubling the pause while STS keeps throttling.
-func (b *budget) observe(err error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err == nil {
-		b.pauseStep = 0
-		return
-	}
-	if throttles.IsErrorThrottle(err) != aws.TrueTernary {
-		return
-	}
-	now := time.Now()
-	if now.Before(b.pauseUntil) {
-		return // calls that started before the pause
-	}
-	b.pauseStep = min(max(2*b.pauseStep, minThrottlePause), maxThrottlePause)
-	pause := b.pauseStep/2 + rand.N(b.pauseStep/2+1)
-	b.pauseUntil = now.Add(pause)
-	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact(err.Error())))
-}
-
-// noteLifetime checks that the rate limit can refresh every provider of
-// the pool within life, and logs, at most every ten minutes, when it
-// cannot.
-func (b *budget) noteLifetime(life time.Duration) {
-	if b.limiter == nil || life <= 0 {
-		return
-	}
-	perSecond := float64(b.limiter.Limit())
-	need := float64(b.size.Load()) / life.Seconds()
-	if need <= perSecond {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if now := time.Now(); now.Sub(b.rateWarned) > 10*time.Minute {
-		b.rateWarned = now
-		b.logger.Warn("stschain: MaxCallsPerSecond is too low to refresh every provider of the pool within its session's life",
-			slog.Float64("max_calls_per_second", perSecond), slog.Float64("needed_per_second", need),
-			slog.Int64("providers", b.size.Load()), slog.Duration("session", life))
-	}
-}
-
-// workers run a pool's background refreshes: at most max goroutines, which
-// exist only while there is work.
-type workers struct {
-	max     int
-	mu      sync.Mutex
-	queue   []func() // guarded by mu
-	running int      // guarded by mu
-}
-
-func (w *workers) run(job func()) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.queue = append(w.queue, job)
-	if w.running < w.max {
-		w.running++
-		go w.work()
-	}
-}
-
-func (w *workers) work() {
-	for {
-		w.mu.Lock()
-		if len(w.queue) == 0 {
-			w.running--
-			w.queue = w.queue[:0:0] // let a burst's backing array go
-			w.mu.Unlock()
-			return
-		}
-		job := w.queue[0]
-		w.queue[0] = nil
-		w.queue = w.queue[1:]
-		w.mu.Unlock()
-		job()
-	}
 }

@@ -3,15 +3,14 @@ package stschain
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -82,94 +81,6 @@ func TestPoolGetValidatesAsNewDoes(t *testing.T) {
 	}
 }
 
-// MaxConcurrentRefreshes bounds the STS calls of the whole pool, and the
-// background refreshes run on as many workers.
-func TestPoolBoundsConcurrentCalls(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("C", time.Hour)
-		f.latency = time.Second
-		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxConcurrentRefreshes = 3 })
-		providers := make([]*ChainableProvider, 30)
-		var wg sync.WaitGroup
-		for i := range providers {
-			providers[i] = get(t, p, withRole(customerRole(i)))
-			wg.Go(func() {
-				_, err := providers[i].Retrieve(context.Background())
-				assert.NoError(t, err)
-			})
-		}
-		wg.Wait()
-		assert.Equal(t, 3, f.maxInFlight(), "cold start: three calls at a time")
-		assert.Equal(t, 30, f.count())
-
-		time.Sleep(time.Hour) // every prefetch point passes; the workers refresh
-		for _, c := range providers {
-			_, err := c.Retrieve(context.Background())
-			require.NoError(t, err)
-		}
-		assert.Equal(t, 60, f.count(), "each provider refreshed once, in the background")
-		assert.Equal(t, 3, f.maxInFlight())
-		pl := p.impl.Load()
-		pl.workers.mu.Lock()
-		assert.Zero(t, pl.workers.running, "no worker outlives the queue")
-		pl.workers.mu.Unlock()
-	})
-}
-
-func TestPoolMaxCallsPerSecond(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("C", time.Hour)
-		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxCallsPerSecond = 10 })
-		start := time.Now()
-		var wg sync.WaitGroup
-		for i := range 50 {
-			c := get(t, p, withRole(customerRole(i)))
-			wg.Go(func() {
-				_, err := c.Retrieve(context.Background())
-				assert.NoError(t, err)
-			})
-		}
-		wg.Wait()
-		assert.InDelta(t, 4.9, time.Since(start).Seconds(), 0.2, "50 calls at 10 a second")
-	})
-}
-
-// A throttling answer pauses the refreshes of the whole pool; callers keep
-// their valid credentials meanwhile.
-func TestPoolThrottlingPausesEveryRefresh(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("C", time.Hour)
-		p := newTestPool(t, f, func(po *PoolOptions) { po.MaxConcurrentRefreshes = 1 })
-		providers := make([]*ChainableProvider, 10)
-		for i := range providers {
-			providers[i] = get(t, p, withRole(customerRole(i)), func(o *Options) { o.PrefetchWindow = -1 }) // refresh at the expiry window
-			_, err := providers[i].Retrieve(context.Background())
-			require.NoError(t, err)
-		}
-		time.Sleep(time.Hour - 30*time.Second) // all inside the expiry window
-		f.failNext(apiError("Throttling", "Rate exceeded"))
-		before := f.count()
-		var wg sync.WaitGroup
-		for _, c := range providers {
-			wg.Go(func() {
-				creds, err := c.Retrieve(context.Background())
-				assert.NoError(t, err, "valid credentials hide the throttling")
-				assert.True(t, time.Now().Before(creds.Expires))
-			})
-		}
-		wg.Wait()
-		assert.Equal(t, before+1, f.count(), "one throttled call, then the pool paused")
-
-		time.Sleep(maxThrottlePause)
-		for _, c := range providers {
-			_, err := c.Retrieve(context.Background())
-			require.NoError(t, err)
-		}
-		synctest.Wait()
-		assert.Equal(t, before+1+len(providers), f.count(), "after the pause each provider refreshed")
-	})
-}
-
 func TestPoolDropsIdleProviders(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeSTS("C", time.Hour)
@@ -193,61 +104,22 @@ func TestPoolDropsIdleProviders(t *testing.T) {
 	})
 }
 
-// Providers made together do not refresh together: their first refresh
-// points spread over the middle of their first session.
-func TestPoolSpreadsTheFirstRefreshes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("C", time.Hour)
-		p := newTestPool(t, f)
-		start := time.Now()
-		var first, last time.Time
-		for i := range 200 {
-			c := get(t, p, withRole(customerRole(i)))
-			_, err := c.Retrieve(context.Background())
-			require.NoError(t, err)
-			at := c.impl.Load().refresh.state.Load().prefetchAt
-			if first.IsZero() || at.Before(first) {
-				first = at
-			}
-			if at.After(last) {
-				last = at
-			}
-		}
-		assert.Less(t, first.Sub(start), 25*time.Minute)
-		assert.Greater(t, last.Sub(start), 50*time.Minute)
-		assert.LessOrEqual(t, last.Sub(start), time.Hour-DefaultPrefetchWindow)
-	})
-}
-
-func TestPoolSaysWhenItsRateIsTooLow(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var logs strings.Builder
-		var mu sync.Mutex
-		logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
-		f := newFakeSTS("C", 20*time.Second)
-		p := newTestPool(t, f, func(po *PoolOptions) {
-			po.MaxCallsPerSecond = 2
-			po.Options = append(po.Options, func(o *Options) { o.Logger = logger })
-		})
-		for i := range 100 {
-			get(t, p, withRole(customerRole(i)))
-		}
-		c := get(t, p, withRole(roleA))
-		_, err := c.Retrieve(context.Background())
+// The client NewPool builds keeps an idle connection for each call that
+// may be in flight, and no more.
+func TestPoolKeepsAnIdleConnectionPerConcurrentCall(t *testing.T) {
+	for _, tc := range []struct {
+		concurrent, want int
+		httpClient       aws.HTTPClient
+	}{
+		{0, DefaultMaxConcurrentRefreshes, nil},
+		{4, 4, nil}, // fewer than the SDK's default of 10 per host
+		{64, 64, awshttp.NewBuildableClient()},
+	} {
+		p, err := NewPool(aws.Config{HTTPClient: tc.httpClient}, func(po *PoolOptions) { po.MaxConcurrentRefreshes = tc.concurrent })
 		require.NoError(t, err)
-		mu.Lock()
-		defer mu.Unlock()
-		assert.Contains(t, logs.String(), "MaxCallsPerSecond is too low")
-	})
-}
-
-type lockedWriter struct {
-	w  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+		client := p.impl.Load().client.(*sts.Client).Options().HTTPClient.(*awshttp.BuildableClient)
+		tr := client.GetTransport()
+		assert.Equal(t, tc.want, tr.MaxIdleConnsPerHost, "MaxConcurrentRefreshes %d", tc.concurrent)
+		assert.Equal(t, tc.want, tr.MaxIdleConns, "MaxConcurrentRefreshes %d", tc.concurrent)
+	}
 }

@@ -86,7 +86,7 @@ func configsOf(o *Options, client STSClient) (*linkConfig, *engineConfig) {
 	if guard == nil {
 		guard = &processCodeGuard
 	}
-	w := newWindows(o)
+	w := o.windows()
 	return &linkConfig{client: client, guard: guard, logger: logger, cache: o.Cache, windows: w},
 		&engineConfig{windows: w, logger: logger, notify: o.OnRefresh}
 }
@@ -94,7 +94,7 @@ func configsOf(o *Options, client STSClient) (*linkConfig, *engineConfig) {
 // newProvider returns the provider of validated options o, signing with
 // master, in the configurations given (a Pool's are shared).
 func newProvider(o *Options, master aws.CredentialsProvider, lc *linkConfig, ec *engineConfig) (*ChainableProvider, error) {
-	impl := &provider{link: stsLink{cfg: lc, params: paramsOf(o), master: master}}
+	impl := &provider{link: stsLink{cfg: lc, params: o.linkParams(), master: master}}
 	link := &impl.link
 	if lc.cache != nil {
 		if master == nil && !link.assumeRole() {

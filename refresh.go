@@ -2,9 +2,7 @@ package stschain
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,145 +25,7 @@ const (
 	// fetching fails and the current credentials are still valid.
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = time.Minute
-	// shortLifetimeFactor: a credential living less than this many times the
-	// largest window gets its windows shrunk in proportion.
-	shortLifetimeFactor = 3
 )
-
-// RefreshOutcome says how a refresh attempt ended.
-type RefreshOutcome string
-
-// Refresh outcomes reported in [RefreshEvent].
-const (
-	// RefreshOK: STS returned new credentials.
-	RefreshOK RefreshOutcome = "ok"
-	// RefreshFromCache: Options.Cache had usable credentials; STS was not called.
-	RefreshFromCache RefreshOutcome = "cache"
-	// RefreshFailedKept: the refresh failed but the current credentials had
-	// not expired, so callers keep them; a later attempt retries.
-	RefreshFailedKept RefreshOutcome = "failed-kept-current"
-	// RefreshFailed: the refresh failed and no valid credentials were left.
-	RefreshFailed RefreshOutcome = "failed"
-)
-
-// RefreshEvent describes one refresh attempt, for [Options.OnRefresh].
-type RefreshEvent struct {
-	Link       string         // the role ARN, or GetSessionTokenLink
-	Outcome    RefreshOutcome // how it ended
-	Err        error          // the failure, for the failed outcomes
-	Latency    time.Duration  // how long the attempt took
-	Background bool           // true when no caller waited for it
-	Expires    time.Time      // expiry of the credentials now cached; zero if none
-}
-
-// tokenState classifies cached credentials at a moment. Every decision of
-// the engine (and the cache check of a link) switches on it.
-type tokenState int
-
-const (
-	// invalid: there are no credentials, or they have expired. Callers wait
-	// for a refresh, and its failure is theirs.
-	invalid tokenState = iota
-	// fresh: before the prefetch point. Callers take them as they are.
-	fresh
-	// stale: inside the prefetch window, or after a failed refresh while
-	// they are still valid. Callers take them, and a background refresh
-	// starts when one is due.
-	stale
-	// expiring: inside the expiry window. Callers wait for a refresh, but
-	// keep these if it fails.
-	expiring
-)
-
-// snapshot is an immutable set of credentials and their schedule.
-type snapshot struct {
-	creds      aws.Credentials
-	prefetchAt time.Time // from here: stale
-	waitAt     time.Time // from here: expiring
-	failures   int       // consecutive failed refreshes since creds were fetched
-	retryAt    time.Time // after a failure, no new attempt before this
-}
-
-// state classifies s at now; a nil s is invalid.
-func (s *snapshot) state(now time.Time) tokenState {
-	switch {
-	case s == nil || (s.creds.CanExpire && !now.Before(s.creds.Expires)):
-		return invalid
-	case now.Before(s.prefetchAt):
-		return fresh
-	case now.Before(s.waitAt) || s.failures > 0:
-		return stale
-	}
-	return expiring
-}
-
-// retryDue reports whether a refresh may start at now: always, unless a
-// failure set a later retry time.
-func (s *snapshot) retryDue(now time.Time) bool { return !now.Before(s.retryAt) }
-
-// windows are a provider's refresh windows, resolved from its Options.
-type windows struct {
-	expiry   time.Duration
-	prefetch time.Duration // 0: off
-	jitter   bool
-}
-
-func newWindows(o *Options) windows {
-	w := windows{expiry: o.ExpiryWindow, prefetch: o.PrefetchWindow, jitter: !o.DisableJitter}
-	if w.expiry == 0 {
-		w.expiry = DefaultExpiryWindow
-	}
-	switch {
-	case w.prefetch == 0:
-		w.prefetch = DefaultPrefetchWindow
-	case w.prefetch < 0:
-		w.prefetch = 0
-	}
-	if w.prefetch <= w.expiry {
-		w.prefetch = 0
-	}
-	return w
-}
-
-// farFuture stands for "never" in a schedule.
-var farFuture = time.Unix(1<<62, 0)
-
-// schedule returns the snapshot of creds, which live for life in all;
-// random spreads the prefetch point when the windows have jitter.
-func (w windows) schedule(creds aws.Credentials, life time.Duration, random bool) *snapshot {
-	if !creds.CanExpire {
-		return &snapshot{creds: creds, prefetchAt: farFuture, waitAt: farFuture}
-	}
-	expiry, prefetch := w.expiry, w.prefetch
-	// Short sessions: shrink the windows in proportion, so the credentials
-	// are still reused for most of their life.
-	if m := max(expiry, prefetch); life < shortLifetimeFactor*m {
-		scale := float64(max(life, 0)) / float64(shortLifetimeFactor*m)
-		expiry = time.Duration(float64(expiry) * scale)
-		prefetch = time.Duration(float64(prefetch) * scale)
-	}
-	s := &snapshot{creds: creds, waitAt: creds.Expires.Add(-expiry)}
-	random = random && w.jitter
-	if prefetch > 0 {
-		s.prefetchAt = creds.Expires.Add(-prefetch)
-		if random {
-			s.prefetchAt = s.prefetchAt.Add(randDuration((prefetch - expiry) / 2))
-		}
-	} else {
-		if random {
-			s.waitAt = s.waitAt.Add(-randDuration(expiry / 2))
-		}
-		s.prefetchAt = s.waitAt
-	}
-	return s
-}
-
-func randDuration(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d)
-}
 
 // backoff is the pause after the nth consecutive failure, when the current
 // credentials stay valid for remaining.
@@ -178,30 +38,6 @@ func backoff(n int, remaining time.Duration) time.Duration {
 	return max(d/2+randDuration(d/2), time.Millisecond)
 }
 
-// fetchRequest is what the engine asks of its fetcher.
-type fetchRequest struct {
-	// current are the credentials being replaced; zero when there are none.
-	current aws.Credentials
-	// skipCache: do not look in a shared cache (the caller forces a
-	// refresh, or has seen the current credentials rejected).
-	skipCache bool
-	// waited: a caller waits for this fetch.
-	waited bool
-}
-
-// fetched is what a fetch got.
-type fetched struct {
-	creds     aws.Credentials
-	life      time.Duration // how long the credentials live in all, for their schedule
-	fromCache bool
-}
-
-// fetcher fetches new credentials for the engine. Its error is reported
-// as it is.
-type fetcher interface {
-	fetch(ctx context.Context, req fetchRequest) (fetched, error)
-}
-
 // engineConfig is what an engine needs besides its fetcher. The providers
 // of a Pool share one.
 type engineConfig struct {
@@ -211,11 +47,11 @@ type engineConfig struct {
 	// background runs background refreshes: a Pool's bounded workers; nil
 	// runs each in a goroutine of its own.
 	background interface{ run(func()) }
-	// spreadFirst draws the first refresh point of a provider from its
-	// first session, between a tenth of its life and the prefetch point,
-	// so that providers made together (a Pool's cold start) refresh apart
-	// from then on.
-	spreadFirst bool
+	// firstFetched, when not nil, is told of the credentials published
+	// where there were none (s, fetched at fetchedAt and living life in
+	// all), whose refresh it may bring forward with moveRefresh: a Pool
+	// spreads the first refreshes of providers made together.
+	firstFetched func(r *refresher, s *snapshot, fetchedAt time.Time, life time.Duration)
 }
 
 // Bits of refresher.use.
@@ -227,6 +63,9 @@ const (
 	// asked: Retrieve was called since a Pool last looked, to tell idle
 	// providers.
 	asked
+	// unfetched: a Pool counts the provider in its cold start until it
+	// has fetched credentials (see coldStart).
+	unfetched
 )
 
 // refresher is the refresh engine of one provider.
@@ -295,7 +134,7 @@ func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 // markHandedOut records that the current credentials were handed out:
 // one atomic load once the bits are set.
 func (r *refresher) markHandedOut() {
-	if r.use.Load() != handedOut|asked {
+	if r.use.Load()&(handedOut|asked) != handedOut|asked {
 		r.use.Or(handedOut | asked)
 	}
 }
@@ -437,11 +276,6 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 		ev.Outcome = RefreshFromCache
 	}
 	next := r.cfg.windows.schedule(got.creds, got.life, true)
-	if cur == nil && r.cfg.spreadFirst && got.creds.CanExpire {
-		if from := end.Add(got.life / 10); from.Before(next.prefetchAt) {
-			next.prefetchAt = from.Add(randDuration(next.prefetchAt.Sub(from)))
-		}
-	}
 	// Credentials that reach us already due (a clock ahead of STS's) are
 	// used for a moment rather than refreshed on every Retrieve.
 	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
@@ -452,6 +286,9 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 	r.report(ev)
 	if r.publish(epoch, nil, next) {
 		r.skipCache.Store(false)
+		if cur == nil && r.cfg.firstFetched != nil && got.creds.CanExpire {
+			r.cfg.firstFetched(r, next, end, got.life)
+		}
 	}
 	return outcome{creds: got.creds}, nil
 }
@@ -471,6 +308,20 @@ func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
 	}
 	r.armTimer(next)
 	return true
+}
+
+// moveRefresh brings the prefetch point of s forward to at, and the timer
+// with it, unless s is no longer the current state or at is not earlier.
+func (r *refresher) moveRefresh(s *snapshot, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state.Load() != s || !at.Before(s.prefetchAt) {
+		return
+	}
+	next := *s
+	next.prefetchAt = at
+	r.state.Store(&next)
+	r.armTimer(&next)
 }
 
 // armTimer sets the timer to the moment a background refresh of s becomes
@@ -506,7 +357,7 @@ func (r *refresher) report(ev RefreshEvent) {
 	}
 	level, msg := slog.LevelInfo, "stschain: refreshed credentials"
 	if ev.Err != nil {
-		attrs = append(attrs, slog.String("error", ev.Err.Error()))
+		attrs = append(attrs, slog.String("error", messageOf(ev.Err)))
 		level, msg = slog.LevelError, "stschain: refresh failed"
 		if ev.Outcome == RefreshFailedKept {
 			level, msg = slog.LevelWarn, "stschain: refresh failed, keeping current credentials until they expire"
@@ -517,35 +368,3 @@ func (r *refresher) report(ev RefreshEvent) {
 		r.cfg.notify(ev)
 	}
 }
-
-// nextAsk is when a cache in front of the provider should ask it again
-// for the credentials of s: at the prefetch point, then at the expiry
-// window (by when the background refresh has its successor ready), then
-// at the retry time after a failure; zero when there is no such moment
-// ahead.
-func (s *snapshot) nextAsk(now time.Time) time.Time {
-	switch st := s.state(now); {
-	case st == fresh:
-		return s.prefetchAt
-	case st == stale && s.failures == 0:
-		return s.waitAt
-	case st == stale && !s.retryDue(now):
-		return s.retryAt
-	}
-	return time.Time{}
-}
-
-// String describes the event without secrets.
-func (ev RefreshEvent) String() string {
-	s := fmt.Sprintf("stschain.RefreshEvent{%s %s latency=%v background=%t", ev.Link, ev.Outcome, ev.Latency, ev.Background)
-	if !ev.Expires.IsZero() {
-		s += " expires=" + ev.Expires.UTC().Format(time.RFC3339)
-	}
-	if ev.Err != nil {
-		s += " error=" + redact(ev.Err.Error())
-	}
-	return s + "}"
-}
-
-// Format prints String() for every verb.
-func (ev RefreshEvent) Format(f fmt.State, verb rune) { formatString(f, verb, ev.String()) }

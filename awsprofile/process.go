@@ -11,7 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
-	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/stslimits"
 )
 
 // maxProcessOutput bounds what a credential_process may print: its JSON
@@ -20,7 +20,7 @@ const maxProcessOutput = 64 << 10
 
 // maxProcessLifetime is the longest a credential_process's credentials
 // may be cached for: the longest session STS grants.
-const maxProcessLifetime = stschain.MaxGetSessionTokenDuration
+const maxProcessLifetime = stslimits.MaxGetSessionTokenDuration
 
 // processRoot is a credential_process root: the SDK's provider, run as the
 // SDK runs it (through the shell, with this process's environment, stdin

@@ -281,9 +281,6 @@ func (s *Server) Client() *http.Client {
 // DefaultRegion.
 func (s *Server) region() string { return cmp.Or(s.cfg.Region, DefaultRegion) }
 
-// AccountID returns [Config.AccountID].
-func (s *Server) AccountID() string { return s.cfg.AccountID }
-
 // UserARN returns arn:aws:iam::ACCOUNT:user/NAME. It does not check that
 // the user exists.
 func (s *Server) UserARN(name string) string {

@@ -26,9 +26,11 @@ func TestSmoke(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.MemoryN, cfg.MemoryNewN = 2000, 200
 	cfg.ThrottleN, cfg.ThrottleLifetime, cfg.ThrottleRPS, cfg.ThrottleCallers = 100, 3*time.Second, 20, 4
-	// The first refreshes may come from a tenth of a session on: a cold
-	// start shorter than that makes exactly N + 1 calls, even under -race.
-	cfg.SatN, cfg.SatLifetime, cfg.SatCallers = 200, 6*time.Second, 8
+	// The first refreshes wait for the cold start to end: it makes
+	// exactly N + 1 calls however long it takes, as long as it ends before
+	// the first sessions reach their prefetch points, two thirds of 12 s
+	// in. Two seconds of callers after it see refreshes under way.
+	cfg.SatN, cfg.SatLifetime, cfg.SatCallers, cfg.SatCalling = 200, 12*time.Second, 8, 2*time.Second
 	cfg.Variants = []string{variantPool} // the SDK's side has no target
 	progress = &bytes.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

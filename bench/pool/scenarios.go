@@ -71,7 +71,17 @@ func newRun(ctx context.Context, dir, variant string, n int, lifetime time.Durat
 	return r, nil
 }
 
-func (r *run) close() { r.srv.stop() }
+// close stops the providers' refreshes and the server, so that nothing of
+// this run goes on into the next: a process that runs the scenarios again
+// (go test -count) measures memory first.
+func (r *run) close() {
+	for _, p := range r.ps {
+		if inv, ok := p.(interface{ Invalidate() }); ok {
+			inv.Invalidate() // a ChainableProvider's stops its timer
+		}
+	}
+	r.srv.stop()
+}
 
 // coldStart has callers goroutines retrieve every provider once, each
 // its share, and records how long that took and how many STS requests it

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +53,7 @@ func codeSource(name string, f *chainFlags, env func(string) string, stdin io.Re
 	}
 	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
 	if err != nil {
-		return nil, &usageError{err} // stschain's own message
+		return nil, usagef(name, "environment variable %s of --totp-secret-env: %w", f.totpSecretEnv, errors.Unwrap(err))
 	}
 	return fn, nil
 }

@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -24,13 +24,35 @@ const (
 	StaleTempAge = time.Minute
 )
 
-// keyRe is what a key may be, so that it never names a file outside the
-// directory.
-var keyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+// isKey reports whether key is what a key may be, ^[0-9A-Za-z_-]{1,200}$,
+// so that it never names a file outside the directory. (A regular
+// expression would cost every importer 190 KB at init.)
+func isKey(key string) bool {
+	if len(key) == 0 || len(key) > 200 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
-// tempRe matches the temporary files of WriteEntry: os.CreateTemp puts a
-// decimal number where the pattern has "*".
-var tempRe = regexp.MustCompile(`^\.[0-9A-Za-z_-]{1,200}\.json\.[0-9]+\.tmp$`)
+// isTempFile reports whether name is a temporary file of WriteEntry,
+// ^\.KEY\.json\.[0-9]+\.tmp$: os.CreateTemp puts a decimal number where
+// the pattern has "*".
+func isTempFile(name string) bool {
+	rest, ok := strings.CutPrefix(name, ".")
+	if !ok {
+		return false
+	}
+	if rest, ok = strings.CutSuffix(rest, ".tmp"); !ok {
+		return false
+	}
+	key, n, ok := strings.Cut(rest, ".json.") // a key has no '.'
+	return ok && isKey(key) && n != "" && strings.Trim(n, "0123456789") == ""
+}
 
 // Dir is a cache directory that only its owner can write: it holds
 // <key>.json entries and <key>.lock lock files. Create one with [OpenDir].
@@ -88,7 +110,7 @@ func (d *Dir) Path() string { return d.path }
 // file returns the file of key with ext, or an error when key could name a
 // file outside the directory.
 func (d *Dir) file(key, ext string) (string, error) {
-	if !keyRe.MatchString(key) {
+	if !isKey(key) {
 		return "", fmt.Errorf("invalid cache key %q: want 1 to 200 characters of letters, digits, '_' and '-'", truncate(key, 64))
 	}
 	return filepath.Join(d.path, key+ext), nil
@@ -223,7 +245,7 @@ func (d *Dir) sweep() {
 	}
 	now := time.Now()
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !tempRe.MatchString(e.Name()) {
+		if !e.Type().IsRegular() || !isTempFile(e.Name()) {
 			continue
 		}
 		fi, err := e.Info()
