@@ -122,3 +122,31 @@ func LoadChain(ctx context.Context, profile string, optFns ...func(*Options)) (*
 	l := &loader{o: o, profile: profile}
 	return l.load(ctx)
 }
+
+// TopRole returns the options of the top link of the chain LoadChain
+// builds for profile when that link assumes a role_arn of the profiles:
+// RoleARN, RoleSessionName, ExternalID, SerialNumber, Duration, and
+// aws-vault's source identity and session tags, as LoadChain sets them,
+// without a TokenCode, a Cache or master credentials. It reads the files
+// and the environment only (no SDK configuration, no credential, no
+// call), so that a caller can look for the top link's session in its
+// cache before it loads the chain: a short-lived process that finds one
+// fresh there needs nothing else. ok is false when the top link is no
+// such role (a profile without role_arn, a web identity role) or when
+// Options.SessionDuration would move the role's MFA device to a session
+// link under it. Its errors are LoadChain's for the same files and
+// environment.
+func TopRole(profile string, optFns ...func(*Options)) (opts stschain.Options, ok bool, err error) {
+	var o Options
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	l := &loader{o: o, profile: profile}
+	p, err := l.plan()
+	if err != nil || len(p.roles) == 0 || o.SessionDuration > 0 {
+		return stschain.Options{}, false, err
+	}
+	return p.roles[len(p.roles)-1].options(), true, nil
+}

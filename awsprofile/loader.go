@@ -32,16 +32,42 @@ func (l *loader) fileOptions() []func(*config.LoadOptions) error {
 }
 
 func (l *loader) load(ctx context.Context) (*Chain, error) {
+	p, err := l.plan()
+	if err != nil {
+		return nil, err
+	}
+	selected := p.profile
+	prof := l.files.profiles[selected]
+	base, err := l.sdkConfig(ctx, prof)
+	if err != nil {
+		return nil, &ConfigError{Profile: selected, Problem: "the SDK cannot load the profile's settings: " + causeText(err), Err: err}
+	}
+	base.Credentials = nil
+	scrubSources(&base)
+	chain, err := l.build(ctx, base, p)
+	if err != nil {
+		return nil, err
+	}
+	if prof != nil {
+		chain.Profile = selected
+	}
+	return chain, nil
+}
+
+// plan reads the environment and the files, and returns the plan of the
+// selected profile: the one asked for, else the one LoadOptions names,
+// else AWS_PROFILE, else default.
+func (l *loader) plan() (plan, error) {
 	for _, fn := range l.o.LoadOptions {
 		if fn != nil {
 			if err := fn(&l.sdkOpts); err != nil {
-				return nil, fmt.Errorf("awsprofile: LoadOptions: %w", err)
+				return plan{}, fmt.Errorf("awsprofile: LoadOptions: %w", err)
 			}
 		}
 	}
 	env, err := readEnviron()
 	if err != nil {
-		return nil, err
+		return plan{}, err
 	}
 	l.env = env
 	if l.profile == "" {
@@ -58,27 +84,24 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 
 	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, env.EnvConfig))
 	if err != nil {
-		return nil, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
+		return plan{}, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
 	}
-	p, err := resolvePlan(l.files, env.EnvConfig, selected, explicit, fromEnv)
-	if err != nil {
-		return nil, err
+	return resolvePlan(l.files, env.EnvConfig, selected, explicit, fromEnv)
+}
+
+// options are the options of r's link, without the cache, the MFA codes
+// and the master, which the chain gives.
+func (r rolePlan) options() stschain.Options {
+	return stschain.Options{
+		RoleARN:           r.roleARN,
+		RoleSessionName:   r.sessionName,
+		ExternalID:        r.externalID,
+		SerialNumber:      r.serial,
+		Duration:          r.duration,
+		SourceIdentity:    r.vault.sourceIdentity,
+		Tags:              r.vault.tags,
+		TransitiveTagKeys: r.vault.transitiveTags,
 	}
-	prof := l.files.profiles[selected]
-	base, err := l.sdkConfig(ctx, prof)
-	if err != nil {
-		return nil, &ConfigError{Profile: selected, Problem: "the SDK cannot load the profile's settings: " + causeText(err), Err: err}
-	}
-	base.Credentials = nil
-	scrubSources(&base)
-	chain, err := l.build(ctx, base, p)
-	if err != nil {
-		return nil, err
-	}
-	if prof != nil {
-		chain.Profile = selected
-	}
-	return chain, nil
 }
 
 // resolveFiles returns the files the SDK reads: the ones in Options, else
@@ -120,17 +143,8 @@ func (l *loader) build(ctx context.Context, base aws.Config, p plan) (*Chain, er
 
 	var specs []linkSpec
 	for _, r := range p.roles {
-		so := stschain.Options{
-			RoleARN:           r.roleARN,
-			RoleSessionName:   r.sessionName,
-			ExternalID:        r.externalID,
-			SerialNumber:      r.serial,
-			Duration:          r.duration,
-			SourceIdentity:    r.vault.sourceIdentity,
-			Tags:              r.vault.tags,
-			TransitiveTagKeys: r.vault.transitiveTags,
-			Cache:             l.o.Cache,
-		}
+		so := r.options()
+		so.Cache = l.o.Cache
 		if so.SerialNumber != "" {
 			so.TokenCode = l.tokenCode(r.vault)
 		}
