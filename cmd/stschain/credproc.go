@@ -49,11 +49,16 @@ the flags build the chain.
 }
 
 func runCredentialProcess(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
-	ctx, stop := withSignals(ctx)
-	defer stop()
-	creds, _, code := retrieve(ctx, inv, f)
-	if code != exitOK {
-		return code
+	// A fresh session of the top link in the cache needs nothing more: no
+	// chain, and no signal handling (nothing waits on the network).
+	creds, ok := warmCredentials(ctx, inv, f)
+	if !ok {
+		var code int
+		ctx, stop := withSignals(ctx)
+		defer stop()
+		if creds, _, code = retrieve(ctx, inv, f); code != exitOK {
+			return code
+		}
 	}
 	out := processCredentials{
 		Version:         1,
