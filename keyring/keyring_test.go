@@ -9,10 +9,11 @@ import (
 	"sync"
 	"testing"
 
-	kr "github.com/99designs/keyring"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/awsvaulttest"
 )
 
 const testPassphrase = "correct horse battery staple"
@@ -226,32 +227,13 @@ func TestProfileNames(t *testing.T) {
 	assert.Equal(t, []string{"%2F", "../x", "a b", "dév"}, names)
 }
 
-// awsVaultFileKeyring writes items into dir as aws-vault does, with the
-// same library and aws-vault's settings (cli/global.go) and item format
-// (vault/credentialkeyring.go's Set), plus one of its cached sessions
-// (vault/sessionkeyring.go's key) and SSO tokens ("oidc:" keys).
+// awsVaultFileKeyring writes items into dir as aws-vault does, plus one
+// of its cached sessions (vault/sessionkeyring.go's key), an SSO token
+// ("oidc:" keys) and a session in an older form.
 func awsVaultFileKeyring(t *testing.T, dir, passphrase string, profiles map[string]aws.Credentials) {
 	t.Helper()
-	ring, err := kr.Open(kr.Config{
-		AllowedBackends:          []kr.BackendType{kr.FileBackend},
-		ServiceName:              "aws-vault",
-		FileDir:                  dir,
-		FilePasswordFunc:         kr.FixedStringPrompt(passphrase),
-		LibSecretCollectionName:  "awsvault",
-		KWalletAppID:             "aws-vault",
-		KWalletFolder:            "aws-vault",
-		KeychainTrustApplication: true,
-		WinCredPrefix:            "aws-vault",
-	})
-	require.NoError(t, err)
-	for name, creds := range profiles {
-		data, err := json.Marshal(creds)
-		require.NoError(t, err)
-		require.NoError(t, ring.Set(kr.Item{Key: name, Label: "aws-vault (" + name + ")", Data: data, KeychainNotTrustApplication: true}))
-	}
-	for _, other := range []string{"sts.GetSessionToken,YWxpY2U,,1700000000", "oidc:https://example.awsapps.com/start", "alice session (1500000000)"} {
-		require.NoError(t, ring.Set(kr.Item{Key: other, Data: []byte(`{}`)}))
-	}
+	require.NoError(t, awsvaulttest.WriteFileKeyring(dir, passphrase, profiles,
+		"sts.GetSessionToken,YWxpY2U,,1700000000", "oidc:https://example.awsapps.com/start", "alice session (1500000000)"))
 }
 
 func TestAWSVaultFileKeyring(t *testing.T) {

@@ -104,9 +104,9 @@ func isBase64(r rune) bool {
 	return isUpperOrDigit(r) || r >= 'a' && r <= 'z' || r == '+' || r == '/' || r == '='
 }
 
-// maskedID is the access key ID as "aws configure list" shows it: its last
-// four characters, the others as stars.
-func (k Keys) maskedID() string {
+// MaskedAccessKeyID is the access key ID as "aws configure list" shows
+// it: its last four characters, the others as stars.
+func (k Keys) MaskedAccessKeyID() string {
 	id := k.AccessKeyID()
 	if len(id) <= 4 {
 		return strings.Repeat("*", len(id))
@@ -120,7 +120,7 @@ func (k Keys) String() string {
 	if k.SecretAccessKey() != "" {
 		secret = "redacted"
 	}
-	return "keyring.Keys{AccessKeyID: " + k.maskedID() + ", SecretAccessKey: " + secret + "}"
+	return "keyring.Keys{AccessKeyID: " + k.MaskedAccessKeyID() + ", SecretAccessKey: " + secret + "}"
 }
 
 // GoString is String, so that %#v shows no secret either.
@@ -131,7 +131,7 @@ func (k Keys) Format(f fmt.State, verb rune) { formatString(f, verb, k.String())
 
 // LogValue is the masked access key ID.
 func (k Keys) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("access_key_id", k.maskedID()), slog.Bool("secret_access_key", k.SecretAccessKey() != ""))
+	return slog.GroupValue(slog.String("access_key_id", k.MaskedAccessKeyID()), slog.Bool("secret_access_key", k.SecretAccessKey() != ""))
 }
 
 // MarshalJSON encodes the masked access key ID only.
@@ -139,7 +139,7 @@ func (k Keys) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		AccessKeyID     string
 		SecretAccessKey string
-	}{k.maskedID(), "redacted"})
+	}{k.MaskedAccessKeyID(), "redacted"})
 }
 
 // formatString writes s for verb: quoted for %q, as it is for any other.
