@@ -3,16 +3,22 @@ package awsprofile_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/keyring"
 	"github.com/stschain/stschain/ststest"
 )
 
@@ -224,4 +230,58 @@ func TestProfiles(t *testing.T) {
 	names, err = awsprofile.Profiles(func(o *awsprofile.Options) { o.ConfigFiles, o.CredentialsFiles = []string{}, []string{} })
 	require.NoError(t, err)
 	assert.Empty(t, names)
+}
+
+// Long-term keys kept in an OS keyring (here its file backend) for a
+// profile that has none in the files: the source of a role.
+func ExampleOptions_keys() {
+	srv := ststest.NewServer(ststest.Config{
+		AccountID: "123456789012",
+		Users:     []ststest.User{{Name: "alice", AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}},
+		Roles:     []ststest.Role{{ARN: "arn:aws:iam::123456789012:role/dev", Trust: []string{"arn:aws:iam::123456789012:user/alice"}}},
+	})
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "awsprofile-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	config := filepath.Join(dir, "config")
+	err = os.WriteFile(config, []byte("[profile alice]\n\n[profile dev]\nregion = us-east-1\nendpoint_url = "+srv.URL+
+		"\nrole_arn = arn:aws:iam::123456789012:role/dev\nsource_profile = alice\nrole_session_name = alice\n"), 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	ring, err := keyring.Open(keyring.Options{
+		Backend:    keyring.BackendFile,
+		FileDir:    filepath.Join(dir, "keys"),
+		Passphrase: func(context.Context, string, bool) (string, error) { return "correct horse battery staple", nil },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = ring.Set(ctx, "alice", keyring.NewKeys("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	chain, err := awsprofile.LoadChain(ctx, "dev", func(o *awsprofile.Options) {
+		o.ConfigFiles, o.CredentialsFiles = []string{config}, []string{}
+		o.Keys = func(ctx context.Context, profile string) (aws.CredentialsProvider, error) {
+			return keyring.Lookup(ctx, profile, ring)
+		}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(chain)
+	id, err := sts.NewFromConfig(chain.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(aws.ToString(id.Arn))
+	// Output:
+	// keyring (profile alice) -> AssumeRole arn:aws:iam::123456789012:role/dev (profile dev)
+	// arn:aws:sts::123456789012:assumed-role/dev/alice
 }
