@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stschain/stschain/internal/awsvaulttest"
+	"github.com/stschain/stschain/keyring"
 	"github.com/stschain/stschain/ststest"
 )
 
@@ -342,4 +344,36 @@ func TestKeyringListOddProfiles(t *testing.T) {
 	assert.Contains(t, r.stdout, "\nloop     invalid              -                    -          -\n")
 	assert.Contains(t, r.stderr, "stschain list: "+rows["loop"].Error+"\n")
 	assert.Contains(t, r.stderr, `stschain list: awsprofile: profile "kr" (admin -> kr): the source profile has no credentials`)
+}
+
+// TestKeyringUnsafeDirectory: a file keyring another user could write is
+// not used: an error when the file backend was chosen, a warning from
+// list when it was the default.
+func TestKeyringUnsafeDirectory(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t, withKeyringUsers)
+	h := keyringHome(t)
+	r := runDetached(t, h, append([]string{"AWS_ACCESS_KEY_ID=" + krKey, "AWS_SECRET_ACCESS_KEY=" + krSecret}, fileBackendEnv...), "add", "kr")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	dir := filepath.Join(h.dir, ".stschain", "keys")
+	require.NoError(t, os.Chmod(dir, 0o777))
+
+	r = runDetached(t, h, fileBackendEnv, "credential-process", "--profile", "admin", "--endpoint-url", srv.URL, "--no-cache")
+	assert.Equal(t, exitError, r.code)
+	assert.Contains(t, failureLine(t, r), "the keyring directory "+dir+" is writable by group or others (mode 0777), who could plant or replace keys in it: take their write permission away (chmod go-w "+dir+")")
+	assert.Empty(t, srv.Calls())
+
+	r = runDetached(t, h, fileBackendEnv, "list")
+	assert.Equal(t, exitError, r.code)
+	assert.Contains(t, failureLine(t, r), "stschain list: keyring: listing stschain's keyring (file "+dir+"): the keyring directory")
+
+	for _, b := range []keyring.Backend{keyring.BackendSecretService, keyring.BackendKWallet, keyring.BackendKeychain, keyring.BackendWinCred} {
+		if slices.Contains(keyring.Backends(), b) {
+			return // the default is not the file backend here
+		}
+	}
+	r = runDetached(t, h, nil, "list")
+	assert.Equal(t, exitOK, r.code)
+	assert.Contains(t, r.stderr, "stschain list: leaving out stschain's keyring: keyring: listing stschain's keyring (file "+dir+"): the keyring directory")
+	assert.Contains(t, r.stdout, "\nkr       Ec2InstanceMetadata  kr")
 }

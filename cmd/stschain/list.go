@@ -106,12 +106,15 @@ func listRows(ctx context.Context, inv *invocation, f *chainFlags) ([]listRow, e
 		return nil, usagef(name, "%w", err)
 	}
 	own, ownNames, err := keyringProfiles(ctx, rings.own, rings.explicit)
-	if err != nil {
+	switch {
+	case err != nil && rings.explicit:
 		return nil, &cmdError{cmd: name, err: err}
+	case err != nil:
+		fmt.Fprintf(inv.stderr, "stschain list: leaving out stschain's keyring: %s\n", flat(err))
 	}
 	vault, vaultNames, err := keyringProfiles(ctx, rings.awsVault, rings.awsVaultExplicit)
 	if err != nil {
-		fmt.Fprintf(inv.stderr, "stschain list: leaving out aws-vault's keys: %s\n", flat(err))
+		fmt.Fprintf(inv.stderr, "stschain list: leaving out aws-vault's keyring: %s\n", flat(err))
 	}
 	// The keys a chain would take, from the names listed once.
 	keys := func(_ context.Context, p string) (aws.CredentialsProvider, error) {
