@@ -121,7 +121,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 
 // loadProfile loads the chain of the profile f names, with the flags that
 // reach it: the region and endpoint of every STS call, the MFA codes, the
-// cache and the links' options; then more.
+// cache and the links' options; more are applied after these.
 func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain.TokenCodeFunc, cache stschain.Cache,
 	linkOpt func(*stschain.Options), sessionDuration time.Duration, more ...func(*awsprofile.Options)) (*awsprofile.Chain, error) {
 	var load []func(*config.LoadOptions) error
