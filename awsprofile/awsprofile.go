@@ -35,7 +35,7 @@ type Options struct {
 	// instead of one prompt per role session: when the root of the chain
 	// hands out long-term keys (static keys without a session token, keys
 	// of the environment without one, or a credential_process that prints
-	// such keys: see [Link.LongTermKeys]) and a role of the chain has
+	// such keys, or keys from Keys: see [Link.LongTermKeys]) and a role of the chain has
 	// mfa_serial, a GetSessionToken link of this length, sending
 	// the MFA code of the lowest such role, sits on the root, and the roles
 	// above are assumed from it without MFA (the session's MFA context
@@ -60,6 +60,12 @@ type Options struct {
 	// MasterCredentials is always the link below and cannot be changed
 	// here. Optional.
 	LinkOptions []func(*stschain.Options)
+
+	// Keys finds the long-term keys of profiles that hold no credentials
+	// in the files, kept elsewhere: in an OS keyring, say (package
+	// [github.com/stschain/stschain/keyring]). See [KeysFunc] for when it
+	// is asked. Optional: nil means the files' credentials only.
+	Keys KeysFunc
 
 	// LoadOptions are passed to the SDK's config loading: region, HTTP
 	// client, retryer, endpoint, and the options of the SDK's providers of

@@ -31,19 +31,31 @@ func (l *loader) fileOptions() []func(*config.LoadOptions) error {
 	return opts
 }
 
-func (l *loader) load(ctx context.Context) (*Chain, error) {
+// setup applies LoadOptions and reads the environment.
+func (l *loader) setup() error {
 	for _, fn := range l.o.LoadOptions {
 		if fn != nil {
 			if err := fn(&l.sdkOpts); err != nil {
-				return nil, fmt.Errorf("awsprofile: LoadOptions: %w", err)
+				return fmt.Errorf("awsprofile: LoadOptions: %w", err)
 			}
 		}
 	}
 	env, err := readEnviron()
-	if err != nil {
+	l.env = env
+	return err
+}
+
+// readFiles reads the files the options and the environment name.
+func (l *loader) readFiles() (err error) {
+	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, l.env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, l.env.EnvConfig))
+	return err
+}
+
+func (l *loader) load(ctx context.Context) (*Chain, error) {
+	if err := l.setup(); err != nil {
 		return nil, err
 	}
-	l.env = env
+	env := l.env
 	if l.profile == "" {
 		l.profile = l.sdkOpts.SharedConfigProfile
 	}
@@ -56,11 +68,10 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 		selected = "default"
 	}
 
-	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, env.EnvConfig))
-	if err != nil {
+	if err := l.readFiles(); err != nil {
 		return nil, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
 	}
-	p, err := resolvePlan(l.files, env.EnvConfig, selected, explicit, fromEnv)
+	p, err := resolvePlan(ctx, l.files, env.EnvConfig, selected, explicit, fromEnv, l.o.Keys)
 	if err != nil {
 		return nil, err
 	}

@@ -54,9 +54,13 @@ func commands() []*command {
 		credentialProcessCommand(),
 		execCommand(),
 		exportCommand(),
+		addCommand(),
+		removeCommand(),
+		listCommand(),
 		versionCommand(),
 		helpCommand(),
 		chainTopic(),
+		keyringTopic(),
 	}
 }
 

@@ -18,12 +18,15 @@ var (
 	chainFlagNames = []string{
 		"cache-dir", "duration", "endpoint-url", "external-id", "mfa-process", "mfa-serial", "mfa-token",
 		"no-cache", "policy-arn", "policy-file", "profile", "region", "role-arn", "session-duration",
-		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose",
+		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose", "backend",
 	}
 	wantFlags = map[string][]string{
 		"credential-process": chainFlagNames,
 		"exec":               append(slices.Clone(chainFlagNames), "server"),
 		"export":             append(slices.Clone(chainFlagNames), "format"),
+		"add":                {"backend"},
+		"remove":             {"backend", "force", "f"},
+		"list":               {"backend", "cache-dir", "json"},
 		"version":            nil,
 		"help":               nil,
 	}
@@ -51,8 +54,8 @@ func TestCommandTable(t *testing.T) {
 		assert.ElementsMatch(t, flags, got[name], "flags of %s", name)
 	}
 	assert.Len(t, got, len(wantFlags), "subcommands")
-	assert.Equal(t, "credential-process, exec, export, version or help", names(true))
-	assert.Equal(t, "chain", names(false))
+	assert.Equal(t, "credential-process, exec, export, add, remove, list, version or help", names(true))
+	assert.Equal(t, "chain or keyring", names(false))
 }
 
 // TestHelp: "stschain help NAME" prints the help of every command and
@@ -128,7 +131,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, add, remove, list, version or help`,
 		failureLine(t, r))
 }
 

@@ -39,6 +39,10 @@ type chainFlags struct {
 
 	server bool   // exec only
 	format string // export only
+
+	backend backendFlag // every command that reads keys from a keyring
+	force   bool        // remove only
+	json    bool        // list only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -127,6 +131,7 @@ func chainFlagSet(fs *flag.FlagSet, f *chainFlags) {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "session cache `DIR` (default ~/.aws/cli/cache)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on stderr (no secret)")
+	keyringFlag(fs, f)
 }
 
 // validate checks what the flags say together. Values the library checks
