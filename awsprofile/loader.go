@@ -31,8 +31,28 @@ func (l *loader) fileOptions() []func(*config.LoadOptions) error {
 	return opts
 }
 
+// setup applies LoadOptions and reads the environment.
+func (l *loader) setup() error {
+	for _, fn := range l.o.LoadOptions {
+		if fn != nil {
+			if err := fn(&l.sdkOpts); err != nil {
+				return fmt.Errorf("awsprofile: LoadOptions: %w", err)
+			}
+		}
+	}
+	env, err := readEnviron()
+	l.env = env
+	return err
+}
+
+// readFiles reads the files the options and the environment name.
+func (l *loader) readFiles() (err error) {
+	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, l.env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, l.env.EnvConfig))
+	return err
+}
+
 func (l *loader) load(ctx context.Context) (*Chain, error) {
-	p, err := l.plan()
+	p, err := l.plan(ctx, l.o.Keys)
 	if err != nil {
 		return nil, err
 	}
@@ -55,21 +75,14 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 }
 
 // plan reads the environment and the files, and returns the plan of the
-// selected profile: the one asked for, else the one LoadOptions names,
-// else AWS_PROFILE, else default.
-func (l *loader) plan() (plan, error) {
-	for _, fn := range l.o.LoadOptions {
-		if fn != nil {
-			if err := fn(&l.sdkOpts); err != nil {
-				return plan{}, fmt.Errorf("awsprofile: LoadOptions: %w", err)
-			}
-		}
-	}
-	env, err := readEnviron()
-	if err != nil {
+// selected profile (the one asked for, else the one LoadOptions names,
+// else AWS_PROFILE, else default), asking keys for the keys of profiles
+// with none in the files.
+func (l *loader) plan(ctx context.Context, keys KeysFunc) (plan, error) {
+	if err := l.setup(); err != nil {
 		return plan{}, err
 	}
-	l.env = env
+	env := l.env
 	if l.profile == "" {
 		l.profile = l.sdkOpts.SharedConfigProfile
 	}
@@ -82,11 +95,10 @@ func (l *loader) plan() (plan, error) {
 		selected = "default"
 	}
 
-	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, env.EnvConfig))
-	if err != nil {
+	if err := l.readFiles(); err != nil {
 		return plan{}, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
 	}
-	return resolvePlan(l.files, env.EnvConfig, selected, explicit, fromEnv)
+	return resolvePlan(ctx, l.files, env.EnvConfig, selected, explicit, fromEnv, keys)
 }
 
 // options are the options of r's link, without the cache, the MFA codes

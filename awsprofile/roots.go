@@ -33,6 +33,11 @@ func (l *loader) root(base aws.Config, r rootPlan) (Link, error) {
 		// no fmt verb follows.
 		link.Provider = l.cached(credentials.StaticCredentialsProvider{Value: r.keys})
 		return link, nil
+	case KindKeyring:
+		// Cached, so that a keyring is read (and its passphrase asked
+		// for) once per process.
+		link.Provider = l.cached(r.keyring)
+		return link, nil
 	case KindWebIdentity:
 		link.RoleARN = r.roleARN
 		p = l.webIdentity(base, r)

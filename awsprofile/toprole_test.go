@@ -72,7 +72,7 @@ region = eu-west-1
 		role    string
 	}{{"admin", roleARN("admin")}, {"ops", roleARN("ops")}} {
 		t.Run(tc.profile, func(t *testing.T) {
-			opts, ok, err := awsprofile.TopRole(tc.profile, e.opts(config, aliceCredentials))
+			opts, ok, err := awsprofile.TopRole(context.Background(), tc.profile, e.opts(config, aliceCredentials))
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.Equal(t, tc.role, opts.RoleARN)
@@ -99,12 +99,12 @@ region = eu-west-1
 		})
 	}
 
-	_, ok, err := awsprofile.TopRole("plain", e.opts(config, aliceCredentials))
+	_, ok, err := awsprofile.TopRole(context.Background(), "plain", e.opts(config, aliceCredentials))
 	assert.NoError(t, err)
 	assert.False(t, ok, "no role")
-	_, ok, err = awsprofile.TopRole("admin", e.opts(config, aliceCredentials, func(o *awsprofile.Options) { o.SessionDuration = time.Hour }))
+	_, ok, err = awsprofile.TopRole(context.Background(), "admin", e.opts(config, aliceCredentials, func(o *awsprofile.Options) { o.SessionDuration = time.Hour }))
 	assert.NoError(t, err)
 	assert.False(t, ok, "a session link would take the MFA device")
-	_, _, err = awsprofile.TopRole("nosuch", e.opts(config, aliceCredentials))
+	_, _, err = awsprofile.TopRole(context.Background(), "nosuch", e.opts(config, aliceCredentials))
 	assert.ErrorIs(t, err, awsprofile.ErrProfileNotFound)
 }

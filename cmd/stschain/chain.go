@@ -69,7 +69,9 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 	if f.mfaSerial == "" {
 		sessionDuration = time.Duration(f.sessionDuration)
 	}
-	pc, err := loadProfile(ctx, name, f, codes, prompt, cache, linkOpt, sessionDuration)
+	pc, err := loadProfile(ctx, name, f, codes, cache, linkOpt, sessionDuration,
+		keyringOption(inv, f), // keys of profiles with none in the files: keyring.go
+		func(o *awsprofile.Options) { o.Prompt = prompt })
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +123,9 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 
 // loadProfile loads the chain of the profile f names, with the flags that
 // reach it: the region and endpoint of every STS call, the MFA codes, the
-// cache and the links' options.
-func loadProfile(ctx context.Context, name string, f *chainFlags, codes, prompt stschain.TokenCodeFunc, cache stschain.Cache,
-	linkOpt func(*stschain.Options), sessionDuration time.Duration) (*awsprofile.Chain, error) {
+// cache and the links' options; more are applied after these.
+func loadProfile(ctx context.Context, name string, f *chainFlags, codes stschain.TokenCodeFunc, cache stschain.Cache,
+	linkOpt func(*stschain.Options), sessionDuration time.Duration, more ...func(*awsprofile.Options)) (*awsprofile.Chain, error) {
 	var load []func(*config.LoadOptions) error
 	if f.region != "" {
 		load = append(load, config.WithRegion(f.region))
@@ -131,14 +133,13 @@ func loadProfile(ctx context.Context, name string, f *chainFlags, codes, prompt 
 	if f.endpointURL != "" {
 		load = append(load, config.WithBaseEndpoint(f.endpointURL))
 	}
-	pc, err := awsprofile.LoadChain(ctx, f.profile, func(o *awsprofile.Options) {
+	pc, err := awsprofile.LoadChain(ctx, f.profile, append([]func(*awsprofile.Options){func(o *awsprofile.Options) {
 		o.TokenCode = codes // nil: each profile's mfa_process, else the prompt
-		o.Prompt = prompt
 		o.Cache = cache
 		o.SessionDuration = sessionDuration
 		o.LinkOptions = []func(*stschain.Options){linkOpt}
 		o.LoadOptions = load
-	})
+	}}, more...)...)
 	if err != nil {
 		if errors.Is(err, awsprofile.ErrInvalidConfig) || errors.Is(err, stschain.ErrInvalidOptions) {
 			return nil, &usageError{&cmdError{cmd: name, err: err}}

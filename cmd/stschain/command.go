@@ -65,12 +65,16 @@ func commands() []*command {
 		execCommand(),
 		exportCommand(),
 		loginCommand(),
+		addCommand(),
+		removeCommand(),
+		listCommand(),
 		completionCommand(),
 		versionCommand(),
 		helpCommand(),
 		completeCommandEntry(),
 		chainTopic(),
 		flagsTopic(),
+		keyringTopic(),
 	}
 }
 
@@ -266,10 +270,10 @@ func (c *command) printHelp(w io.Writer) {
 	fmt.Fprintf(w, "\n%s", c.long)
 	if c.flags != nil {
 		fs := c.flagSet(new(chainFlags))
-		chain := chainFlagNames()
+		chain, hasChain := chainFlagNames(), fs.Lookup("role-arn") != nil
 		fmt.Fprintf(w, "\nFlags:\n")
-		printFlags(w, fs, func(name string) bool { return !chain[name] }, true)
-		if fs.Lookup("role-arn") != nil {
+		printFlags(w, fs, func(name string) bool { return !hasChain || !chain[name] }, true)
+		if hasChain {
 			fmt.Fprintf(w, "  and the chain's flags (-p PROFILE, --role-arn ARN ...): stschain help flags\n")
 		}
 	}

@@ -18,14 +18,19 @@ var (
 	chainFlagsWanted = []string{
 		"cache-dir", "duration", "endpoint-url", "external-id", "mfa-process", "mfa-serial", "mfa-token",
 		"no-cache", "policy-arn", "policy-file", "profile", "prompt", "region", "role-arn", "session-duration",
-		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose",
+		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose", "backend",
 	}
 	chainShortFlags = []string{"p", "r", "d", "t"}
-	wantFlags       = map[string][]string{
+	// chainCommands build a chain: they have its flags.
+	chainCommands = []string{"credential-process", "exec", "export", "login"}
+	wantFlags     = map[string][]string{
 		"credential-process": nil,
 		"exec":               {"server", "s"},
 		"export":             {"format"},
 		"login":              {"stdout", "s", "federation-url", "console-duration"},
+		"add":                {"backend"},
+		"remove":             {"backend", "force", "f"},
+		"list":               {"backend", "cache-dir", "json"},
 		"completion":         nil,
 		"version":            nil,
 		"help":               nil,
@@ -53,13 +58,14 @@ func TestCommandTable(t *testing.T) {
 	}
 	for name, flags := range wantFlags {
 		want := slices.Clone(flags)
-		if !slices.Contains([]string{"completion", "version", "help", completeCommand}, name) {
+		if slices.Contains(chainCommands, name) {
 			want = append(append(want, chainFlagsWanted...), chainShortFlags...)
 		}
 		assert.ElementsMatch(t, want, got[name], "flags of %s", name)
 	}
-	assert.Equal(t, "credential-process, exec, export, login, completion, version or help", names(true))
-	assert.Equal(t, "chain or flags", names(false))
+	assert.Len(t, got, len(wantFlags), "subcommands")
+	assert.Equal(t, "credential-process, exec, export, login, add, remove, list, completion, version or help", names(true))
+	assert.Equal(t, "chain, flags or keyring", names(false))
 }
 
 // TestHelp: "stschain help NAME" prints the help of every command and
@@ -105,6 +111,8 @@ func TestHelp(t *testing.T) {
 			}
 			if c.flags != nil {
 				assert.Contains(t, r.stdout, "\n  -h, --help ")
+			}
+			if slices.Contains(chainCommands, c.name) {
 				assert.Contains(t, r.stdout, "stschain help flags\n")
 			}
 			for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {c.name, "-help"}} {
@@ -157,7 +165,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, login, completion, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, login, add, remove, list, completion, version or help`,
 		failureLine(t, r))
 }
 

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/stschain/stschain/keyring"
 )
 
 // completeCommand is the name of the hidden command the completion
@@ -193,7 +195,7 @@ func completions(words []string, env func(string) string) []string {
 		return nil // exec's command and its arguments
 	case strings.HasPrefix(cur, "-"):
 		return withPrefix(cur, flagWords(fs))
-	case c.profileArg && positionals == 0:
+	case positionals == 0 && (c.profileArg || strings.HasSuffix(c.args, "PROFILE")):
 		return withPrefix(cur, profileNames(env))
 	}
 	return nil
@@ -242,7 +244,7 @@ func valueFlag(fs *flag.FlagSet, word string) string {
 }
 
 // flagValues lists the values of the flag called name that can be
-// offered: the profiles, the formats, the prompts.
+// offered: the profiles, the formats, the prompts, the keyrings.
 func flagValues(name string, env func(string) string) []string {
 	switch name {
 	case "profile", shortOf("profile"):
@@ -251,6 +253,12 @@ func flagValues(name string, env func(string) string) []string {
 		return formatNames()
 	case "prompt":
 		return promptNames()
+	case "backend":
+		var out []string
+		for _, b := range keyring.Backends() {
+			out = append(out, string(b))
+		}
+		return out
 	}
 	return nil
 }

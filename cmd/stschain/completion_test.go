@@ -28,7 +28,7 @@ func completionEnv(t *testing.T) func(string) string {
 func TestCompletions(t *testing.T) {
 	env := completionEnv(t)
 	for line, want := range map[string][]string{
-		"":                                  {"credential-process", "exec", "export", "login", "completion", "version", "help"},
+		"":                                  {"credential-process", "exec", "export", "login", "add", "remove", "list", "completion", "version", "help"},
 		"ex":                                {"exec", "export"},
 		"--ver":                             {"--version"},
 		"-":                                 {"--version", "--help"},
@@ -50,10 +50,13 @@ func TestCompletions(t *testing.T) {
 		"export --format=e":                 {"--format=env", "--format=env-no-export"},
 		"credential-process --prompt ":      promptNames(),
 		"credential-process admin ":         nil,
-		"help ":                             {"credential-process", "exec", "export", "login", "completion", "version", "help", "chain", "flags"},
+		"help ":                             {"credential-process", "exec", "export", "login", "add", "remove", "list", "completion", "version", "help", "chain", "flags", "keyring"},
 		"help exec ":                        nil,
 		"completion ":                       {"bash", "fish", "zsh"},
 		"version ":                          nil,
+		"add ":                              {"admin", "admin-prod", "source"},
+		"remove -f adm":                     {"admin", "admin-prod"},
+		"list ":                             nil,
 		"version -":                         {"--help"},
 		"nosuch ":                           nil,
 		completeCommand + " ":               nil,

@@ -21,7 +21,7 @@ import (
 func completionHome(t *testing.T) (testHome, []string) {
 	t.Helper()
 	h := newTestHome(t)
-	require.NoError(t, os.WriteFile(h.config, []byte("[profile admin]\n[profile admin-prod]\n[profile $(touch "+hostileMarker+")]\n"), 0o600))
+	require.NoError(t, os.WriteFile(h.config, []byte("[profile admin]\n[profile admin-prod]\n[profile \"$(touch "+hostileMarker+")\"]\n"), 0o600))
 	env := h.environ()
 	for i, kv := range env {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {

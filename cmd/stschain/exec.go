@@ -64,6 +64,9 @@ var removedEnv = []string{
 	depthVar,
 	profileMarker,
 	roleMarker,
+	// The passphrases of the file keyrings, stschain's and aws-vault's.
+	keyringPassphraseEnv,
+	awsVaultPassphraseEnv,
 }
 
 func execCommand() *command {

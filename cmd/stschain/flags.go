@@ -43,6 +43,10 @@ type chainFlags struct {
 	server bool       // exec only
 	format string     // export only
 	login  loginFlags // login only
+
+	backend backendFlag // every command that reads keys from a keyring
+	force   bool        // remove only
+	json    bool        // list only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -132,11 +136,13 @@ func chainFlagSet(fs *flag.FlagSet, f *chainFlags) {
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on stderr (no secret)")
 	fs.StringVar(&f.prompt, "prompt", "", "where MFA codes are asked: `NAME` (default terminal)")
+	keyringFlag(fs, f)
 }
 
 // shortFlags are the one-letter forms of flags that users of aws-vault
 // type: -p as granted's and the AWS CLI's --profile, -r, and aws-vault's
-// -d (duration), -t (MFA token) and -s (exec's server, login's stdout).
+// -d (duration), -t (MFA token), -s (exec's server, login's stdout) and
+// -f (remove's force).
 // flagSet defines each one whose long form the command has, on the same
 // value; no command has two flags of one letter.
 var shortFlags = []struct{ short, long string }{
@@ -146,6 +152,7 @@ var shortFlags = []struct{ short, long string }{
 	{"t", "mfa-token"},
 	{"s", "server"},
 	{"s", "stdout"}, // aws-vault login's
+	{"f", "force"},  // remove's, as aws-vault's
 }
 
 // shortOf returns the one-letter form of the flag long, "" when it has
@@ -173,7 +180,7 @@ func isShort(name string) bool {
 // that has one.
 func addShortFlags(fs *flag.FlagSet) {
 	for _, s := range shortFlags {
-		if fl := fs.Lookup(s.long); fl != nil {
+		if fl := fs.Lookup(s.long); fl != nil && fs.Lookup(s.short) == nil {
 			fs.Var(fl.Value, s.short, fl.Usage)
 		}
 	}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,71 +14,24 @@ import (
 	"github.com/stschain/stschain/awsprofile"
 )
 
-// maxConfigFile bounds what profileNames reads of a config file, as
-// awsprofile bounds it.
-const maxConfigFile = 4 << 20
-
-// profileNames lists the profiles of the AWS config files, sorted, as the
-// AWS CLI names them: [default] and [profile NAME] in the config file
-// (AWS_CONFIG_FILE, else ~/.aws/config), every section of the credentials
-// file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials). A file that
-// cannot be read adds none: the names only help, awsprofile decides.
+// profileNames lists the profiles of the AWS config files, sorted, as
+// awsprofile reads them: the config file is AWS_CONFIG_FILE, else
+// ~/.aws/config, the credentials file AWS_SHARED_CREDENTIALS_FILE, else
+// ~/.aws/credentials, as env (the command's environment) says. Files that
+// cannot be read give none: the names only help, the chain decides.
 func profileNames(env func(string) string) []string {
 	home := env("HOME")
 	if home == "" {
 		home, _ = os.UserHomeDir()
 	}
-	config := cmp.Or(env("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config"))
-	creds := cmp.Or(env("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials"))
-	seen := map[string]bool{}
-	for _, s := range sectionNames(config) {
-		if s == "default" {
-			seen[s] = true
-		} else if name, ok := strings.CutPrefix(s, "profile"); ok && name != strings.TrimLeft(name, " \t") {
-			if name = unquote(strings.TrimSpace(name)); name != "" {
-				seen[name] = true
-			}
-		}
-	}
-	for _, s := range sectionNames(creds) {
-		seen[s] = true
-	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// sectionNames returns the names of the sections of the INI file at
-// path, trimmed.
-func sectionNames(path string) []string {
-	file, err := os.Open(path)
+	names, err := awsprofile.Profiles(func(o *awsprofile.Options) {
+		o.ConfigFiles = []string{cmp.Or(env("AWS_CONFIG_FILE"), filepath.Join(home, ".aws", "config"))}
+		o.CredentialsFiles = []string{cmp.Or(env("AWS_SHARED_CREDENTIALS_FILE"), filepath.Join(home, ".aws", "credentials"))}
+	})
 	if err != nil {
 		return nil
 	}
-	defer file.Close()
-	var out []string
-	sc := bufio.NewScanner(io.LimitReader(file, maxConfigFile))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if name, ok := strings.CutPrefix(line, "["); ok {
-			if name, _, ok = strings.Cut(name, "]"); ok {
-				out = append(out, strings.TrimSpace(name))
-			}
-		}
-	}
-	return out
-}
-
-// unquote takes one pair of quotes off s, as [profile "my profile"] names
-// the profile my profile.
-func unquote(s string) string {
-	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[1 : len(s)-1]
-	}
-	return s
+	return names
 }
 
 // nearestProfiles returns up to three of names that word may be a typo

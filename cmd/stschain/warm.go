@@ -43,7 +43,11 @@ func warmCredentials(ctx context.Context, inv *invocation, f *chainFlags) (aws.C
 		links := linkOptions(f, policy, true, false)
 		opts = links[len(links)-1]
 	} else {
-		o, ok, err := awsprofile.TopRole(f.profile)
+		// The chain asks the keyring for keys the files lack; TopRole
+		// never asks it, and takes such keys to be there.
+		o, ok, err := awsprofile.TopRole(ctx, f.profile, func(o *awsprofile.Options) {
+			o.Keys = func(context.Context, string) (aws.CredentialsProvider, error) { return nil, nil }
+		})
 		if err != nil || !ok {
 			return aws.Credentials{}, false
 		}
