@@ -115,6 +115,33 @@ mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo `+e.codes[4]+`
 	}
 }
 
+// Options.Prompt asks for the codes of the links without mfa_process;
+// mfa_process still gives its own profile's.
+func TestPrompt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("admin"), RequireMFA: true})
+	prompt := e.tokenCodes()
+	prompt.codes = prompt.codes[10:]
+	opts := e.opts(`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+mfa_process = echo `+e.codes[4]+`
+
+[profile plain]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+`, aliceCredentials, func(o *awsprofile.Options) { o.Prompt = prompt.fn })
+	retrieve(t, "admin", opts)
+	retrieve(t, "plain", opts)
+	calls := e.srv.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, []string{e.codes[4], e.codes[10]}, []string{calls[0].TokenCode, calls[1].TokenCode})
+	assert.Equal(t, []string{e.serial}, prompt.asked, "the prompt asked for plain's code only")
+}
+
 // Rule 9: every role link refreshes on its own schedule: refreshing the
 // top link re-assumes no inner role that is not due.
 func TestTopRefreshLeavesInnerLinks(t *testing.T) {

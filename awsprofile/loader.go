@@ -52,29 +52,11 @@ func (l *loader) readFiles() (err error) {
 }
 
 func (l *loader) load(ctx context.Context) (*Chain, error) {
-	if err := l.setup(); err != nil {
-		return nil, err
-	}
-	env := l.env
-	if l.profile == "" {
-		l.profile = l.sdkOpts.SharedConfigProfile
-	}
-	selected, explicit := l.profile, l.profile != ""
-	fromEnv := !explicit && env.SharedConfigProfile != ""
-	switch {
-	case fromEnv:
-		selected = env.SharedConfigProfile
-	case !explicit:
-		selected = "default"
-	}
-
-	if err := l.readFiles(); err != nil {
-		return nil, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
-	}
-	p, err := resolvePlan(ctx, l.files, env.EnvConfig, selected, explicit, fromEnv, l.o.Keys)
+	p, err := l.plan(ctx, l.o.Keys)
 	if err != nil {
 		return nil, err
 	}
+	selected := p.profile
 	prof := l.files.profiles[selected]
 	base, err := l.sdkConfig(ctx, prof)
 	if err != nil {
@@ -90,6 +72,48 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 		chain.Profile = selected
 	}
 	return chain, nil
+}
+
+// plan reads the environment and the files, and returns the plan of the
+// selected profile (the one asked for, else the one LoadOptions names,
+// else AWS_PROFILE, else default), asking keys for the keys of profiles
+// with none in the files.
+func (l *loader) plan(ctx context.Context, keys KeysFunc) (plan, error) {
+	if err := l.setup(); err != nil {
+		return plan{}, err
+	}
+	env := l.env
+	if l.profile == "" {
+		l.profile = l.sdkOpts.SharedConfigProfile
+	}
+	selected, explicit := l.profile, l.profile != ""
+	fromEnv := !explicit && env.SharedConfigProfile != ""
+	switch {
+	case fromEnv:
+		selected = env.SharedConfigProfile
+	case !explicit:
+		selected = "default"
+	}
+
+	if err := l.readFiles(); err != nil {
+		return plan{}, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
+	}
+	return resolvePlan(ctx, l.files, env.EnvConfig, selected, explicit, fromEnv, keys)
+}
+
+// options are the options of r's link, without the cache, the MFA codes
+// and the master, which the chain gives.
+func (r rolePlan) options() stschain.Options {
+	return stschain.Options{
+		RoleARN:           r.roleARN,
+		RoleSessionName:   r.sessionName,
+		ExternalID:        r.externalID,
+		SerialNumber:      r.serial,
+		Duration:          r.duration,
+		SourceIdentity:    r.vault.sourceIdentity,
+		Tags:              r.vault.tags,
+		TransitiveTagKeys: r.vault.transitiveTags,
+	}
 }
 
 // resolveFiles returns the files the SDK reads: the ones in Options, else
@@ -131,17 +155,8 @@ func (l *loader) build(ctx context.Context, base aws.Config, p plan) (*Chain, er
 
 	var specs []linkSpec
 	for _, r := range p.roles {
-		so := stschain.Options{
-			RoleARN:           r.roleARN,
-			RoleSessionName:   r.sessionName,
-			ExternalID:        r.externalID,
-			SerialNumber:      r.serial,
-			Duration:          r.duration,
-			SourceIdentity:    r.vault.sourceIdentity,
-			Tags:              r.vault.tags,
-			TransitiveTagKeys: r.vault.transitiveTags,
-			Cache:             l.o.Cache,
-		}
+		so := r.options()
+		so.Cache = l.o.Cache
 		if so.SerialNumber != "" {
 			so.TokenCode = l.tokenCode(r.vault)
 		}
@@ -214,6 +229,8 @@ func (l *loader) tokenCode(v vaultKeys) stschain.TokenCodeFunc {
 		return l.o.TokenCode
 	case v.mfaProcess != "":
 		return stschain.ProcessTokenCode(v.mfaProcess)
+	case l.o.Prompt != nil:
+		return l.o.Prompt
 	}
 	return stschain.PromptTokenCode
 }

@@ -18,14 +18,19 @@ type session struct {
 	user        *User     // the user behind a GetSessionToken session; nil for roles
 	role        *Role     // the role of an AssumeRole session
 	sessionName string
-	mfa         bool // MFA-authenticated
+	mfa         bool   // MFA-authenticated
+	chained     bool   // a role session assumed with another session
+	federated   string // the federated user of a GetFederationToken session
 }
 
 // arn is the caller ARN of the session: the user's, or the assumed
 // role's.
 func (ns *session) arn(s *Server) string {
-	if ns.role != nil {
+	switch {
+	case ns.role != nil:
 		return s.AssumedRoleARN(ns.role.ARN, ns.sessionName)
+	case ns.federated != "":
+		return s.FederatedUserARN(ns.federated)
 	}
 	return s.UserARN(ns.user.Name)
 }

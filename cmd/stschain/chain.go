@@ -25,9 +25,10 @@ const prefetchWindow = 15 * time.Minute
 // chain is the provider of the last link and what the caller reports.
 type chain struct {
 	provider *stschain.ChainableProvider
-	region   string // the command's region: --region, else the profile's; "" for none
-	profile  string // the profile the chain comes from, resolved; "" when none
-	roleARN  string // the top role of the chain; "" when it has none
+	region   string            // the command's region: --region, else the profile's; "" for none
+	profile  string            // the profile the chain comes from, resolved; "" when none
+	roleARN  string            // the top role of the chain; "" when it has none
+	base     *awsprofile.Chain // the profile's chain, under the flags' links
 }
 
 // buildChain validates f and builds the chain it describes: the chain of
@@ -41,7 +42,7 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 	if err := f.validate(name); err != nil {
 		return nil, err
 	}
-	codes, err := codeSource(name, f, inv.env)
+	codes, prompt, err := mfaSources(inv, f)
 	if err != nil {
 		return nil, err
 	}
@@ -69,11 +70,12 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 		sessionDuration = time.Duration(f.sessionDuration)
 	}
 	pc, err := loadProfile(ctx, name, f, codes, cache, linkOpt, sessionDuration,
-		keyringOption(inv, f)) // keys of profiles with none in the files: keyring.go
+		keyringOption(inv, f), // keys of profiles with none in the files: keyring.go
+		func(o *awsprofile.Options) { o.Prompt = prompt })
 	if err != nil {
 		return nil, err
 	}
-	c := &chain{provider: pc.Top(), region: pc.Config.Region, profile: pc.Profile}
+	c := &chain{provider: pc.Top(), region: pc.Config.Region, profile: pc.Profile, base: pc}
 	profileRole, sessionTaken, profileMFA := "", false, false
 	for _, l := range pc.Links {
 		switch l.Kind {
@@ -94,14 +96,14 @@ func buildChain(ctx context.Context, inv *invocation, f *chainFlags) (*chain, er
 		return nil, usagef(name, "--mfa-serial with --session-duration asks for an MFA GetSessionToken session on the profile's credentials, but profile %s ends in role %s, and GetSessionToken takes an IAM user's keys: leave out --mfa-serial to use the profile's mfa_serial, or give --profile a profile with keys", pc.Profile, profileRole)
 	default:
 		if codes == nil {
-			codes = stschain.PromptTokenCode
+			codes = prompt
 		}
 		links[0].TokenCode = codes
 		for i := range links {
 			links[i].Cache = cache
 			linkOpt(&links[i])
 		}
-		top, err := stschain.NewChain(pc.Config, links...)
+		top, err := newFlagChain(pc.Config, links)
 		if err != nil {
 			return nil, &usageError{err} // stschain's own message
 		}

@@ -71,10 +71,11 @@ var removedEnv = []string{
 
 func execCommand() *command {
 	return &command{
-		name:    "exec",
-		args:    "[flags] [--] [COMMAND [ARG...]]",
-		maxArgs: -1,
-		short:   "run COMMAND (else $SHELL) with the credentials",
+		name:       "exec",
+		args:       "[flags] [PROFILE] [--] [COMMAND [ARG...]]",
+		maxArgs:    -1,
+		profileArg: true,
+		short:      "run COMMAND (else $SHELL) with the credentials",
 		long: `Runs COMMAND (else $SHELL, else /bin/sh) with the credentials of the
 chain's last link in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, not renewed; with
