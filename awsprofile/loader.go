@@ -135,6 +135,12 @@ func (l *loader) build(ctx context.Context, base aws.Config, p plan) (*Chain, er
 			so.TokenCode = l.tokenCode(r.vault)
 		}
 		specs = append(specs, linkSpec{Link{Kind: KindAssumeRole, Profile: r.profile, RoleARN: r.roleARN, SerialNumber: r.serial}, so})
+		if so.SerialNumber != "" && chain.codes[so.SerialNumber] == nil {
+			if chain.codes == nil {
+				chain.codes = map[string]stschain.TokenCodeFunc{}
+			}
+			chain.codes[so.SerialNumber] = so.TokenCode
+		}
 	}
 	if specs, err = l.sessionLink(ctx, root, specs); err != nil {
 		return nil, err
