@@ -61,7 +61,7 @@ func fail(stderr io.Writer, err error) int {
 	return exitError
 }
 
-// flat returns err's message on a single line.
+// flat returns err's message on a single line, printable (see printable).
 func flat(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	return printable(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
 }
