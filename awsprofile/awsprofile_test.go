@@ -115,7 +115,7 @@ mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo `+e.codes[4]+`
 	}
 }
 
-// Chain.TokenCode gives what gives the codes of a device a role of the
+// Chain.TokenCode gives what gives the codes of a device a profile of the
 // chain names, for a link put on top with the same device: the
 // profile's mfa_process here.
 func TestChainTokenCode(t *testing.T) {
@@ -134,7 +134,19 @@ mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo 424242
 	code, err := fn(context.Background(), e.serial)
 	require.NoError(t, err)
 	assert.Equal(t, "424242", code)
-	assert.Nil(t, chain.TokenCode("arn:aws:iam::"+account+":mfa/other"), "a device no role names")
+	assert.Nil(t, chain.TokenCode("arn:aws:iam::"+account+":mfa/other"), "a device no profile names")
+
+	// aws-vault keeps the device beside the keys.
+	chain, err = awsprofile.LoadChain(context.Background(), "keys", e.opts(`
+[profile keys]
+mfa_serial = {{serial}}
+mfa_process = echo 515151
+`, "[keys]\naws_access_key_id = "+aliceKey+"\naws_secret_access_key = "+aliceSec+"\n"))
+	require.NoError(t, err)
+	require.NotNil(t, chain.TokenCode(e.serial))
+	code, err = chain.TokenCode(e.serial)(context.Background(), e.serial)
+	require.NoError(t, err)
+	assert.Equal(t, "515151", code)
 	assert.Empty(t, e.srv.Calls())
 }
 

@@ -170,12 +170,14 @@ type Chain struct {
 	codes map[string]stschain.TokenCodeFunc // by serial: what gives the codes of the profiles' devices
 }
 
-// TokenCode returns what gives the chain the MFA codes of device serial
-// (the mfa_serial of a role of the chain): Options.TokenCode when set,
-// else the mfa_process of the lowest profile with that mfa_serial, else
-// [stschain.PromptTokenCode]. It returns nil for a device no role of the
-// chain names. A link put on top of the chain with the same device uses
-// it so that the codes come from where the profile says.
+// TokenCode returns what gives the MFA codes of device serial, the
+// mfa_serial of a profile of the chain (its roles', or that of the
+// profile holding its root's credentials, as aws-vault keeps it there):
+// Options.TokenCode when set, else the mfa_process of the lowest profile
+// with that mfa_serial, else [stschain.PromptTokenCode]. It returns nil for
+// a device no profile of the chain names. A link put on top of the chain
+// with the same device uses it, so that its codes come from where the
+// profile says.
 func (c *Chain) TokenCode(serial string) stschain.TokenCodeFunc {
 	return c.codes[serial]
 }
