@@ -197,6 +197,11 @@ func TestMain(m *testing.M) {
 		os.Exit(testChild(mode))
 	}
 	flag.Parse()
+	if fl := flag.Lookup("test.fuzz"); fl != nil && fl.Value.String() != "" {
+		// Fuzzing runs a fuzz target in worker processes, which run
+		// TestMain too, and no test that runs the programs.
+		os.Exit(m.Run())
+	}
 	// The parallel tests wait on the processes they start far more than
 	// they compute: let more of them run at once than there are CPUs,
 	// unless -parallel says how many.
