@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,7 @@ type Server struct {
 	addr      netip.Addr              // immutable: the address served on, unmapped
 	token     string                  // immutable; never formatted
 	tokenFile *tokenFile              // immutable; nil without Options.TokenFile
+	ln        net.Listener            // immutable: the listening socket
 	hs        *http.Server            // immutable
 
 	served   chan struct{} // closed once Serve has returned
@@ -139,6 +141,7 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 		url:      "http://" + ap.String() + path,
 		addr:     ap.Addr(),
 		token:    base64.RawURLEncoding.EncodeToString(raw),
+		ln:       ln,
 		served:   make(chan struct{}),
 	}
 	if o.TokenFile != "" {
@@ -261,6 +264,23 @@ func (s *Server) Env() []string {
 // URL returns the server's URL, the value of FullURIEnv: such as
 // http://127.0.0.1:PORT/credentials.
 func (s *Server) URL() string { return s.url }
+
+// File returns a copy of the server's listening socket, which stays bound
+// and listening after Close for as long as the copy is open. A process
+// given it can keep the port from anyone else once the server is gone,
+// answering with [ServeStopped] (on net.FileListener of it) any client
+// that still holds the URI. The caller closes it.
+func (s *Server) File() (*os.File, error) {
+	fl, ok := s.ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return nil, fmt.Errorf("credserver: the listener %T has no file", s.ln)
+	}
+	f, err := fl.File()
+	if err != nil {
+		return nil, fmt.Errorf("credserver: %w", err)
+	}
+	return f, nil
+}
 
 // Close stops the server, waits for requests in flight, and removes the
 // token file of Options.TokenFile.
