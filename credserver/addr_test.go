@@ -22,7 +22,8 @@ func TestAddrRefused(t *testing.T) {
 			s, err := credserver.Start(&countingProvider{creds: fixedCreds()}, func(o *credserver.Options) { o.Addr = addr })
 			assert.Nil(t, s)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "credserver: address "+`"`+addr+`"`)
+			assert.ErrorIs(t, err, credserver.ErrInvalidOptions)
+			assert.Contains(t, err.Error(), "credserver: invalid options: address "+`"`+addr+`"`)
 		})
 	}
 }
@@ -58,6 +59,7 @@ func TestListener(t *testing.T) {
 
 	_, err = credserver.Start(&countingProvider{}, func(o *credserver.Options) { o.Listener, o.Addr = ln, "127.0.0.1" })
 	assert.ErrorContains(t, err, "both set")
+	assert.ErrorIs(t, err, credserver.ErrInvalidOptions)
 }
 
 // TestListenerOnEveryInterface: a listener on the unspecified address is
@@ -67,6 +69,7 @@ func TestListenerOnEveryInterface(t *testing.T) {
 	require.NoError(t, err)
 	_, err = credserver.Start(&countingProvider{}, func(o *credserver.Options) { o.Listener = ln })
 	assert.ErrorContains(t, err, "every interface")
+	assert.ErrorIs(t, err, credserver.ErrInvalidOptions)
 	_, err = ln.Accept()
 	assert.ErrorIs(t, err, net.ErrClosed)
 }

@@ -57,6 +57,11 @@ const (
 	maxHeaderBytes = 8 << 10
 )
 
+// ErrInvalidOptions is wrapped by the error of [Start] for [Options] it
+// refuses: an address that is not an IP address, or would serve every
+// interface; Addr and Listener both set.
+var ErrInvalidOptions = errors.New("credserver: invalid options")
+
 // Options configures [Start]. The zero value serves on 127.0.0.1 with the
 // token in the environment.
 type Options struct {
@@ -164,11 +169,11 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 func listen(o Options) (net.Listener, error) {
 	if o.Listener != nil {
 		if o.Addr != "" {
-			return nil, errors.New("credserver: Options.Addr and Options.Listener are both set: give one")
+			return nil, fmt.Errorf("%w: Addr and Listener are both set: give one", ErrInvalidOptions)
 		}
 		return o.Listener, nil
 	}
-	ap, err := parseAddr(o.Addr)
+	ap, err := ParseAddr(o.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +188,11 @@ func listen(o Options) (net.Listener, error) {
 	return ln, nil
 }
 
-// parseAddr parses Options.Addr.
-func parseAddr(addr string) (netip.AddrPort, error) {
+// ParseAddr parses addr as [Start] parses Options.Addr, so that a caller
+// can check an address before it has a provider to serve: port 0 when
+// addr has none, 127.0.0.1 and port 0 for "". Its errors wrap
+// [ErrInvalidOptions].
+func ParseAddr(addr string) (netip.AddrPort, error) {
 	if addr == "" {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0), nil
 	}
@@ -192,12 +200,12 @@ func parseAddr(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		ip, ipErr := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]"))
 		if ipErr != nil {
-			return netip.AddrPort{}, fmt.Errorf("credserver: address %q is not an IP address with or without a port, such as 127.0.0.1 or 172.17.0.1:9911", addr)
+			return netip.AddrPort{}, fmt.Errorf("%w: address %q is not an IP address with or without a port, such as 127.0.0.1 or 172.17.0.1:9911", ErrInvalidOptions, addr)
 		}
 		ap = netip.AddrPortFrom(ip, 0)
 	}
 	if err := checkAddr(ap.Addr()); err != nil {
-		return netip.AddrPort{}, fmt.Errorf("credserver: address %q %w", addr, err)
+		return netip.AddrPort{}, fmt.Errorf("%w: address %q %v", ErrInvalidOptions, addr, err)
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
@@ -219,11 +227,11 @@ func checkAddr(ip netip.Addr) error {
 func servedAddr(a net.Addr) (netip.AddrPort, error) {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("credserver: the listener's address %v is not a TCP address", a)
+		return netip.AddrPort{}, fmt.Errorf("%w: the listener's address %v is not a TCP address", ErrInvalidOptions, a)
 	}
 	ap := ta.AddrPort()
 	if err := checkAddr(ap.Addr()); err != nil {
-		return netip.AddrPort{}, fmt.Errorf("credserver: the listener's address %v %w", a, err)
+		return netip.AddrPort{}, fmt.Errorf("%w: the listener's address %v %v", ErrInvalidOptions, a, err)
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
