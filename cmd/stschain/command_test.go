@@ -22,7 +22,7 @@ var (
 	}
 	wantFlags = map[string][]string{
 		"credential-process": chainFlagNames,
-		"exec":               append(slices.Clone(chainFlagNames), "server"),
+		"exec":               append(slices.Clone(chainFlagNames), "server", "server-addr", "server-token-file"),
 		"export":             append(slices.Clone(chainFlagNames), "format"),
 		"version":            nil,
 		"help":               nil,

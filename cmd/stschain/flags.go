@@ -39,6 +39,9 @@ type chainFlags struct {
 
 	server bool   // exec only
 	format string // export only
+
+	serverAddr      string // exec only: --server-addr
+	serverTokenFile string // exec only: --server-token-file
 }
 
 // stringList is a flag that may be repeated; each use appends.

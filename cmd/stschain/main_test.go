@@ -193,6 +193,11 @@ func binary(t *testing.T) string {
 const testChildEnv = "STSCHAIN_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == keeperArg {
+		// The in-process tests of exec --server start the test binary as
+		// the keeper of their server's port.
+		os.Exit(runKeeper(os.Args[2:]))
+	}
 	if mode := os.Getenv(testChildEnv); mode != "" {
 		os.Exit(testChild(mode))
 	}
