@@ -151,8 +151,9 @@ func (p *rootProxy) recorded() []rootFetch {
 // a web identity profile), whose sessions live three seconds, until it
 // has used five of them: every call succeeds, and the root is asked once
 // a cycle, each time after the refresh window of the session it replaces
-// opened (a third of its life before its expiry) and, most times, before
-// that session expired, as the proxy in front of it saw.
+// opened (a third of its life before its expiry) and, unlike the root's
+// own cache, before that session expired, as the proxy in front of it
+// saw.
 func TestExecServerRootAcrossLifetimes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the several-session run of exec --server in -short mode")
@@ -204,14 +205,15 @@ func TestExecServerRootAcrossLifetimes(t *testing.T) {
 				}
 			}
 			assert.GreaterOrEqual(t, len(fetches), goSessions, "one fetch per session used")
-			// The root's own cache would renew at expiry only; a busy
-			// machine may make a renewal late, not most of them.
-			assert.Greater(t, 2*early, len(fetches)-1, "renewals before the session they replace expired")
+			// The root's own cache would renew at expiry only, never
+			// before; a busy machine may make any one renewal late (the
+			// windows here are a second long), not all of them.
+			assert.Positive(t, early, "renewals before the session they replace expired")
 			for _, c := range srv.Calls() {
 				assert.Contains(t, []string{tc.action, "GetCallerIdentity"}, c.Action)
 				assert.Equal(t, 200, c.Status, "%+v", c)
 			}
-			t.Logf("%d fetches of the root for %d sessions used", len(fetches), len(keys))
+			t.Logf("%d fetches of the root for %d sessions used, %d renewals before expiry", len(fetches), len(keys), early)
 		})
 	}
 }
