@@ -177,9 +177,9 @@ func sessionOnRoot(ctx context.Context, name string, f *chainFlags, pc *awsprofi
 	if !asked && (len(f.roleARNs) > 0 || profileRole != "") {
 		return false, nil
 	}
-	flag := "--session-duration"
+	flag, fix := "--session-duration", "leave out --session-duration"
 	if !asked {
-		flag = "--mfa-serial"
+		flag, fix = "--mfa-serial without a --role-arn", "give a --role-arn to send the MFA code with, or leave out --mfa-serial"
 	}
 	if len(pc.Links) > 1 { // roles above the root
 		if f.mfaSerial != "" {
@@ -199,7 +199,7 @@ func sessionOnRoot(ctx context.Context, name string, f *chainFlags, pc *awsprofi
 	case long:
 		return true, nil
 	case asked || f.mfaSerial != "":
-		return false, usagef(name, "%s asks for a GetSessionToken session, which takes an IAM user's long-term keys, and the credentials of profile %s are %s, which are temporary already: leave out %s", flag, quote(profileName(pc.Profile)), rootKind(root.Kind), flag)
+		return false, usagef(name, "%s asks for a GetSessionToken session, which takes an IAM user's long-term keys, and the credentials of profile %s are %s, which are temporary already: %s", flag, quote(profileName(pc.Profile)), rootKind(root.Kind), fix)
 	}
 	return false, nil
 }
