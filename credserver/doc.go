@@ -17,9 +17,9 @@
 // provider can renew them. No key is ever put in the child's environment.
 //
 // [Options] serve on another address (Addr: the bridge of local
-// containers, say), on a listener of the caller's (Listener), or with the
-// token in a file (TokenFile) that Env names in
-// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, the form of EKS Pod Identity.
+// containers, say), or with the token in a file (TokenFile) that Env
+// names in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, the form of EKS Pod
+// Identity.
 //
 // # Protocol
 //

@@ -59,7 +59,7 @@ const (
 
 // ErrInvalidOptions is wrapped by the error of [Start] for [Options] it
 // refuses: an address that is not an IP address, or would serve every
-// interface; Addr and Listener both set.
+// interface.
 var ErrInvalidOptions = errors.New("credserver: invalid options")
 
 // Options configures [Start]. The zero value serves on 127.0.0.1 with the
@@ -75,13 +75,6 @@ type Options struct {
 	// or one of the container hosts (169.254.170.2, 169.254.170.23,
 	// fd00:ec2::23) only.
 	Addr string
-
-	// Listener, when set, is the listener to serve on, in place of one on
-	// Addr (which must then be empty): a caller that keeps a copy of its
-	// socket can hold the port after Close (see [ServeStopped]). Its
-	// address must be a TCP address with a specified IP. Close closes it.
-	// Optional.
-	Listener net.Listener
 
 	// TokenFile, when set, is the path of a file that Start creates,
 	// readable and writable by this user only, holding the token without a
@@ -127,13 +120,8 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 			fn(&o)
 		}
 	}
-	ln, err := listen(o)
+	ln, ap, err := listen(o.Addr)
 	if err != nil {
-		return nil, err
-	}
-	ap, err := servedAddr(ln.Addr())
-	if err != nil {
-		_ = ln.Close()
 		return nil, err
 	}
 	raw := make([]byte, tokenBytes)
@@ -165,17 +153,12 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 	return s, nil
 }
 
-// listen returns o.Listener, else a new listener on o.Addr.
-func listen(o Options) (net.Listener, error) {
-	if o.Listener != nil {
-		if o.Addr != "" {
-			return nil, fmt.Errorf("%w: Addr and Listener are both set: give one", ErrInvalidOptions)
-		}
-		return o.Listener, nil
-	}
-	ap, err := ParseAddr(o.Addr)
+// listen returns a new listener on addr, an Options.Addr, and the address
+// and port it listens on.
+func listen(addr string) (net.Listener, netip.AddrPort, error) {
+	ap, err := ParseAddr(addr)
 	if err != nil {
-		return nil, err
+		return nil, netip.AddrPort{}, err
 	}
 	network := "tcp4"
 	if ap.Addr().Is6() {
@@ -183,9 +166,9 @@ func listen(o Options) (net.Listener, error) {
 	}
 	ln, err := net.Listen(network, ap.String())
 	if err != nil {
-		return nil, fmt.Errorf("credserver: %w", err)
+		return nil, netip.AddrPort{}, fmt.Errorf("credserver: %w", err)
 	}
-	return ln, nil
+	return ln, netip.AddrPortFrom(ap.Addr(), ln.Addr().(*net.TCPAddr).AddrPort().Port()), nil
 }
 
 // ParseAddr parses addr as [Start] parses Options.Addr, so that a caller
@@ -221,19 +204,6 @@ func checkAddr(ip netip.Addr) error {
 		return errors.New("has a zone: name an address without one")
 	}
 	return nil
-}
-
-// servedAddr is the address and port of a listener's address.
-func servedAddr(a net.Addr) (netip.AddrPort, error) {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("%w: the listener's address %v is not a TCP address", ErrInvalidOptions, a)
-	}
-	ap := ta.AddrPort()
-	if err := checkAddr(ap.Addr()); err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: the listener's address %v %v", ErrInvalidOptions, a, err)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 // newHTTPServer is the http.Server of a Server, and of ServeStopped.

@@ -12,7 +12,7 @@ import (
 // the error that stopped it earlier.
 //
 // It stands in for a [Server] that has stopped, on a copy of its listening
-// socket (see Options.Listener), so that no other process can take the
+// socket ([Server.File]), so that no other process can take the
 // port while a client may still hold the server's URI: a client that
 // comes back after the server is gone gets an error, not the credentials
 // of whoever bound the port next. Connections are bounded as a Server's
