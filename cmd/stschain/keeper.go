@@ -1,11 +1,5 @@
 package main
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"time"
-)
-
 // The port keeper.
 //
 // A process that exec --server's command leaves behind (a background job,
@@ -28,15 +22,3 @@ import (
 // keeperArg is the argument that runs stschain as a port keeper, the only
 // one: main checks for it before anything else.
 const keeperArg = "__keep-port"
-
-// keeperPoll is how often the keeper looks for processes that may use
-// the URI; it exits after two looks in a row find none.
-const keeperPoll = 500 * time.Millisecond
-
-// tokenDigest is the SHA-256 of the server's token, in hex: what the
-// keeper is told of it, to remove the token file only if it still holds
-// the token, without knowing the token.
-func tokenDigest(token []byte) string {
-	sum := sha256.Sum256(token)
-	return hex.EncodeToString(sum[:])
-}

@@ -5,6 +5,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +18,23 @@ import (
 
 	"github.com/stschain/stschain/credserver"
 )
+
+// The keeper looks for processes that may use the URI keeperPoll after
+// the last look, twice as long after each look that found one, up to
+// maxKeeperPoll (a job left behind may run for days); it exits after two
+// looks in a row find none.
+const (
+	keeperPoll    = 500 * time.Millisecond
+	maxKeeperPoll = 5 * time.Second
+)
+
+// tokenDigest is the SHA-256 of the server's token, in hex: what the
+// keeper is told of it, to remove the token file only if it still holds
+// the token, without knowing the token.
+func tokenDigest(token []byte) string {
+	sum := sha256.Sum256(token)
+	return hex.EncodeToString(sum[:])
+}
 
 // keeper is the handle of a started port keeper.
 type keeper struct {
@@ -168,17 +187,19 @@ func removeTokenFile(path, digest string) {
 	}
 }
 
-// waitForHolders returns once two looks in a row, keeperPoll apart, have
-// found no process that may use the server at url.
+// waitForHolders returns once two looks in a row have found no process
+// that may use the server at url.
 func waitForHolders(url string, pgid int) {
+	pause := keeperPoll
 	for clear := 0; clear < 2; {
 		if holdersLeft(url, pgid) {
 			clear = 0
+			pause = min(2*pause, maxKeeperPoll)
 		} else {
 			clear++
 		}
 		if clear < 2 {
-			time.Sleep(keeperPoll)
+			time.Sleep(pause)
 		}
 	}
 }
