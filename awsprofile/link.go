@@ -173,6 +173,20 @@ type Chain struct {
 	// Links are the links of the chain, bottom first: Links[0] is the
 	// root, the last one makes Config.Credentials.
 	Links []Link
+
+	codes map[string]stschain.TokenCodeFunc // by serial: what gives the codes of the profiles' devices
+}
+
+// TokenCode returns what gives the MFA codes of device serial, the
+// mfa_serial of a profile of the chain (its roles', or that of the
+// profile holding its root's credentials, as aws-vault keeps it there):
+// Options.TokenCode when set, else the mfa_process of the lowest profile
+// with that mfa_serial, else [stschain.PromptTokenCode]. It returns nil for
+// a device no profile of the chain names. A link put on top of the chain
+// with the same device uses it, so that its codes come from where the
+// profile says.
+func (c *Chain) TokenCode(serial string) stschain.TokenCodeFunc {
+	return c.codes[serial]
 }
 
 // Top returns the top link's ChainableProvider, or nil when the top link

@@ -151,7 +151,7 @@ func (l *loader) build(ctx context.Context, base aws.Config, p plan) (*Chain, er
 	if err != nil {
 		return nil, err
 	}
-	chain := &Chain{Links: []Link{root}}
+	chain := &Chain{Links: []Link{root}, codes: l.tokenCodes(p)}
 
 	var specs []linkSpec
 	for _, r := range p.roles {
@@ -220,6 +220,26 @@ func (l *loader) sessionLink(ctx context.Context, root Link, specs []linkSpec) (
 		specs[j].link.SerialNumber = ""
 	}
 	return append([]linkSpec{gst}, specs...), nil
+}
+
+// tokenCodes maps each device that a profile of p names in mfa_serial, the
+// root's profile included, to what gives its codes (tokenCode of the
+// lowest such profile): for Chain.TokenCode.
+func (l *loader) tokenCodes(p plan) map[string]stschain.TokenCodeFunc {
+	codes := map[string]stschain.TokenCodeFunc{}
+	profiles := []string{p.root.profile}
+	for _, r := range p.roles {
+		profiles = append(profiles, r.profile)
+	}
+	for _, name := range profiles {
+		fp := l.files.profiles[name]
+		serial, _ := fp.get("mfa_serial")
+		if serial != "" && codes[serial] == nil {
+			process, _ := fp.get("mfa_process")
+			codes[serial] = l.tokenCode(vaultKeys{mfaProcess: process})
+		}
+	}
+	return codes
 }
 
 // tokenCode is what gives the MFA codes of a link whose profile has v.

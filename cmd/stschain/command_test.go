@@ -25,7 +25,7 @@ var (
 	chainCommands = []string{"credential-process", "exec", "export", "login"}
 	wantFlags     = map[string][]string{
 		"credential-process": nil,
-		"exec":               {"server", "s"},
+		"exec":               {"server", "s", "server-addr", "server-token-file"},
 		"export":             {"format"},
 		"login":              {"stdout", "s", "federation-url", "console-duration"},
 		"add":                {"backend"},

@@ -39,7 +39,7 @@ func TestCompletions(t *testing.T) {
 		"exec -p s":                         {"source"},
 		"exec --profile=ad":                 {"--profile=admin", "--profile=admin-prod"},
 		"exec --profile = ad":               {"admin", "admin-prod"},
-		"exec admin --se":                   {"--server", "--session-duration", "--session-name"},
+		"exec admin --se":                   {"--server", "--server-addr", "--server-token-file", "--session-duration", "--session-name"},
 		"exec admin -- ":                    nil,
 		"exec admin ls ":                    nil,
 		"exec -- ":                          nil,

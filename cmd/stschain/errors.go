@@ -92,7 +92,7 @@ func accessDeniedHint(err error) string {
 		" or a session policy of the link below does not allow sts:AssumeRole on it)"
 }
 
-// flat returns err's message on a single line.
+// flat returns err's message on a single line, printable (see printable).
 func flat(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	return printable(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
 }

@@ -40,9 +40,11 @@ type chainFlags struct {
 
 	prompt string // where MFA codes are asked: a name of promptDrivers
 
-	server bool       // exec only
-	format string     // export only
-	login  loginFlags // login only
+	server          bool       // exec only
+	serverAddr      string     // exec only: --server-addr
+	serverTokenFile string     // exec only: --server-token-file
+	format          string     // export only
+	login           loginFlags // login only
 
 	backend backendFlag // every command that reads keys from a keyring
 	force   bool        // remove only

@@ -95,8 +95,7 @@ func chainTopic() *command {
 		long: `The chain, from the bottom up, each link signed with the credentials of
 the link below it:
   1. the chain of the profile (the first argument or --profile, else
-     AWS_PROFILE, else default),
-     read from the AWS config files as the AWS CLI reads them:
+     AWS_PROFILE, else default), read as the AWS CLI reads it:
      source_profile to any depth, credential_source, web identity,
      credential_process and SSO roots, role_arn with external_id,
      role_session_name, duration_seconds and mfa_serial (and aws-vault's
@@ -121,9 +120,10 @@ tags and the source identity through role chaining. Session policies
 (--policy-arn, --policy-file) and --external-id are sent with the last
 role, whose session they scope.
 
-With neither a role in the profile nor --role-arn the chain is a single
-GetSessionToken link (with --mfa-serial: an MFA session of the user, like
-"aws sts get-session-token"), which needs an IAM user's long-term keys.
+Without any role, long-term keys get one GetSessionToken link (an MFA
+session with --mfa-serial); temporary credentials (SSO, aws login, web
+identity, a credential_process session, a container or instance role) are
+used as they are and renewed from the profile.
 
 Sessions are cached in --cache-dir (default ~/.aws/cli/cache, the AWS
 CLI's), so repeated runs, and many processes at once, call STS and ask for

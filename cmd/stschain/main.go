@@ -53,6 +53,9 @@ const (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == keeperArg {
+		os.Exit(runKeeper(os.Args[2:])) // see keeper.go
+	}
 	depth, _ := strconv.Atoi(os.Getenv(depthVar))
 	// Any credential_process the SDK runs while loading the source
 	// credentials inherits this.

@@ -40,7 +40,7 @@ func warmCredentials(ctx context.Context, inv *invocation, f *chainFlags) (aws.C
 		if err != nil {
 			return aws.Credentials{}, false
 		}
-		links := linkOptions(f, policy, true, false)
+		links := linkOptions(f, policy, false) // no --session-duration here: no GetSessionToken link
 		opts = links[len(links)-1]
 	} else {
 		// The chain asks the keyring for keys the files lack; TopRole
