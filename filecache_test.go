@@ -51,7 +51,7 @@ func writeEntryFile(t *testing.T, c *FileCache, key, content string) {
 func testEntry(expires time.Time) CacheEntry {
 	return CacheEntry{
 		Credentials: aws.Credentials{
-			AccessKeyID:     "ASIAEXAMPLE",
+			AccessKeyID:     "ASIAEXAMPLE00001",
 			SecretAccessKey: testSecret,
 			SessionToken:    "TOKEN",
 			CanExpire:       true,
@@ -101,7 +101,7 @@ func TestFileCacheRoundTrip(t *testing.T) {
 	t.Run("replace", func(t *testing.T) {
 		c := newTestFileCache(t)
 		e1, e2 := testEntry(expires), testEntry(expires.Add(time.Hour))
-		e2.Credentials.AccessKeyID = "ASIASECOND"
+		e2.Credentials.AccessKeyID = "ASIASECOND000001"
 		require.NoError(t, c.Store(ctx, "k", e1))
 		require.NoError(t, c.Store(ctx, "k", e2))
 		got, ok, err := c.Load(ctx, "k")
@@ -138,7 +138,7 @@ func TestFileCacheWrittenFormat(t *testing.T) {
 	// The shape and Expiration format of cliGoldenFile; botocore reads it
 	// with json.load and dateutil's parser.
 	assert.JSONEq(t, `{
-		"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "`+testSecret+`", "SessionToken": "TOKEN",
+		"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "`+testSecret+`", "SessionToken": "TOKEN",
 			"Expiration": "2030-07-15T21:28:33UTC", "AccountId": "123456789012"},
 		"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:sts::123456789012:assumed-role/demo/alice"}
 	}`, string(raw))
@@ -206,7 +206,7 @@ func TestFileCacheExpired(t *testing.T) {
 }
 
 func TestFileCacheUnusableFiles(t *testing.T) {
-	good := `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"}}`
+	good := `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"}}`
 	tests := []struct {
 		name    string
 		content string
@@ -221,15 +221,20 @@ func TestFileCacheUnusableFiles(t *testing.T) {
 		{"null credentials", `{"Credentials": null}`, "no Credentials object"},
 		{"credentials not object", `{"Credentials": "` + testSecret + `"}`, "Credentials is a JSON string"},
 		{"number key", `{"Credentials": {"AccessKeyId": 5}}`, "AccessKeyId is a JSON number"},
-		{"missing keys", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
+		{"missing keys", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
 		{"sso token file", `{"accessToken": "` + testSecret + `", "expiresAt": "2099-01-01T00:00:00Z"}`, "no Credentials object"},
 		{"no zone", strings.Replace(good, "00:00:00Z", "00:00:00", 1), "not a date and time with a zone"},
 		{"not a date", strings.Replace(good, "2099-01-01T00:00:00Z", "tomorrow", 1), "Credentials.Expiration is not a date and time"},
-		{"accounts differ", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z", "AccountId": "999999999999"},
+		{"accounts differ", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z", "AccountId": "999999999999"},
 			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:sts::123456789012:assumed-role/demo/alice"}}`, "name different accounts"},
-		{"AssumedRoleUser not a session", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"},
+		{"AssumedRoleUser not a session", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"},
 			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:iam::123456789012:user/alice"}}`, "AssumedRoleUser.Arn is not the ARN of an assumed-role session"},
 		{"too large", `{"Credentials": {"AccessKeyId": "` + strings.Repeat("A", clicache.MaxFileSize) + `"}}`, "larger than"},
+		// Values that a shell or an HTTP header would interpret.
+		{"command in key ID", strings.Replace(good, "ASIAEXAMPLE00001", "ASIA$(id)EXAMPLE1", 1), "Credentials.AccessKeyId is not an AWS access key ID"},
+		{"short key ID", strings.Replace(good, "ASIAEXAMPLE00001", "ASIAEXAMPLE", 1), "Credentials.AccessKeyId is not an AWS access key ID"},
+		{"semicolon in secret", strings.Replace(good, testSecret, testSecret+";id", 1), "Credentials.SecretAccessKey is not made of the base64 alphabet"},
+		{"newline in token", strings.Replace(good, `"T"`, `"T\nexport X=1"`, 1), "Credentials.SessionToken is not made of the base64 alphabet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,9 +247,11 @@ func TestFileCacheUnusableFiles(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 			assert.NotContains(t, err.Error(), testSecret)
 			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
+			if tt.name != "too large" { // which is not read
+				assert.ErrorIs(t, err, ErrMalformedResponse, "the file's content is at fault")
+			}
 		})
 	}
-
 }
 
 func TestFileCacheStoreRejectsIncompleteEntries(t *testing.T) {
@@ -271,7 +278,7 @@ func TestFileCacheDefaultCLICacheDir(t *testing.T) {
 // cliFile is a cache file as the AWS CLI writes it, expiring at expires,
 // with an AssumedRoleUser of account when account is not empty.
 func cliFile(expires time.Time, account string) string {
-	s := `{"Credentials": {"AccessKeyId": "ASIAPLANTED", "SecretAccessKey": "` + testSecret + `", "SessionToken": "TOKEN", "Expiration": "` +
+	s := `{"Credentials": {"AccessKeyId": "ASIAPLANTED00000", "SecretAccessKey": "` + testSecret + `", "SessionToken": "TOKEN", "Expiration": "` +
 		expires.UTC().Format("2006-01-02T15:04:05UTC") + `"}`
 	if account != "" {
 		s += `, "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:s", "Arn": "arn:aws:sts::` + account + `:assumed-role/demo/s"}`
@@ -305,7 +312,7 @@ func TestFileCacheLifetimeBound(t *testing.T) {
 			if tt.wantErr == "" {
 				assert.NoError(t, err, tt.name)
 				assert.True(t, ok, tt.name)
-				assert.Equal(t, "ASIAPLANTED", got.Credentials.AccessKeyID, tt.name)
+				assert.Equal(t, "ASIAPLANTED00000", got.Credentials.AccessKeyID, tt.name)
 				continue
 			}
 			assert.False(t, ok, tt.name)
@@ -313,6 +320,7 @@ func TestFileCacheLifetimeBound(t *testing.T) {
 			if assert.Error(t, err, tt.name) {
 				assert.Contains(t, err.Error(), tt.wantErr, tt.name)
 				assert.NotContains(t, err.Error(), testSecret)
+				assert.ErrorIs(t, err, ErrMalformedResponse, tt.name)
 			}
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -28,10 +29,6 @@ const ProviderName = "stschain.ChainableProvider"
 // tokenCodeAttemptsRefused bounds the codes sent for one STS call that
 // refuses them as invalid (a mistyped code, a device clock that drifted).
 const tokenCodeAttemptsRefused = 3
-
-// cacheSkew is how far a cached entry's expiry may lie beyond the longest
-// session STS could have granted, for clocks that disagree.
-const cacheSkew = 5 * time.Minute
 
 // linkConfig is what a link needs besides its parameters and master. The
 // providers of a Pool share one.
@@ -268,8 +265,11 @@ func (l *stsLink) refuseEntry(e CacheEntry) string {
 	if !e.Credentials.CanExpire {
 		return "it never expires, but STS sessions do"
 	}
+	if err := credcheck.Check(e.Credentials.AccessKeyID, e.Credentials.SecretAccessKey, e.Credentials.SessionToken); err != nil {
+		return "its " + err.Error()
+	}
 	longest := l.params.maxLifetime()
-	if limit := time.Now().Add(longest + cacheSkew); e.Credentials.Expires.After(limit) {
+	if limit := time.Now().Add(longest + clockSkew); e.Credentials.Expires.After(limit) {
 		return fmt.Sprintf("it expires at %s, later than STS could have granted (%v from now)",
 			e.Credentials.Expires.UTC().Format(time.RFC3339), longest)
 	}

@@ -84,7 +84,7 @@ func TestCacheFailuresAreLoggedAndTheRefreshGoesOn(t *testing.T) {
 	})
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", c.AccessKeyID)
+	assert.Equal(t, issuedKey("A", 1), c.AccessKeyID)
 	assert.Len(t, cache.locks, 1)
 	assert.Len(t, cache.stores, 1, "the store is still tried")
 	assert.Contains(t, logs.String(), "cache lock failed; refreshing without it")
@@ -111,8 +111,8 @@ func TestInvalidateSkipsTheCacheUntilARefreshSucceeds(t *testing.T) {
 }
 
 // Entries that no STS could have granted this link are refused: another
-// account's session planted under the link's key, or one that expires
-// later than the longest session.
+// account's session planted under the link's key, one that expires later
+// than the longest session, or credentials of a shape STS does not issue.
 func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -121,25 +121,38 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 	}{
 		{"another account", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::999999999999:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "a session of account 999999999999, not of the role's account 123456789012"},
 		{"another role", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/Other/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "a session of another role than A"},
 		{"no identity", func(now time.Time) CacheEntry {
-			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
+			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
 		}, "has no AssumedRoleUser"},
 		{"expires in 2099", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "later than STS could have granted"},
+		// Any Cache, not only a FileCache, is held to the shapes STS issues.
+		{"a command as the token", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "$(id)", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "its SessionToken is not made of the base64 alphabet"},
+		{"a short access key", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "its AccessKeyId is not an AWS access key ID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := newMemCache()
@@ -151,10 +164,11 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 			cache.entries[p.impl.Load().link.cacheKey] = tc.entry(time.Now())
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			assert.NotEqual(t, "ASIAPLANTED", c.AccessKeyID)
+			assert.NotContains(t, c.AccessKeyID, "ASIAPLANTED")
 			assert.Equal(t, 1, f.count())
 			assert.Contains(t, logs.String(), tc.why)
-			assert.NotContains(t, logs.String(), "secret-", "no secret in the log")
+			assert.NotContains(t, logs.String(), "$(id)")
+			assert.NotContains(t, logs.String(), fakeSecretPrefix, "no secret in the log")
 		})
 	}
 }
@@ -199,10 +213,10 @@ func TestCacheEntryWithoutExpiryIsRefused(t *testing.T) {
 	cache := newMemCache()
 	f := newFakeSTS("A", time.Hour)
 	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
-	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
+	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER00000", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.NotEqual(t, "ASIAFOREVER", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
+	assert.NotEqual(t, "ASIAFOREVER00000", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
 	assert.Equal(t, 1, f.count())
 }
 
@@ -308,10 +322,10 @@ func TestThreeLinkChainSignsEachLinkWithTheOneBelow(t *testing.T) {
 
 	creds, err := a.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", creds.AccessKeyID)
+	assert.Equal(t, issuedKey("A", 1), creds.AccessKeyID)
 	assert.Equal(t, "AKIAalice", fc.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAC1", fb.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAB1", fa.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("C", 1), fb.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("B", 1), fa.Calls()[0].signedBy)
 	assert.Equal(t, "GetSessionToken", fc.Calls()[0].action)
 }
 
@@ -327,7 +341,7 @@ func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
 			p := newFake(t, f, master, withRole(roleA))
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			assert.Equal(t, "ASIAA2", c.AccessKeyID)
+			assert.Equal(t, issuedKey("A", 2), c.AccessKeyID)
 			calls := f.Calls()
 			require.Len(t, calls, 2)
 			assert.Equal(t, "ASIAold", calls[0].signedBy)
@@ -412,8 +426,8 @@ func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
 		fa.failNext(apiError("InvalidClientTokenId", "revoked"))
 		c, err := a.Refresh(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "ASIAA3", c.AccessKeyID)
-		assert.Equal(t, "ASIAB2", fa.Calls()[2].signedBy, "B fetched a new session for the retry")
+		assert.Equal(t, issuedKey("A", 3), c.AccessKeyID)
+		assert.Equal(t, issuedKey("B", 2), fa.Calls()[2].signedBy, "B fetched a new session for the retry")
 	})
 }
 

