@@ -163,7 +163,10 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 		}
 		// One retryer for the whole pool: the client keeps the one it
 		// makes from cfg.Retryer.
-		client = newSTSClient(cfg, master, base.STSOptions)
+		var err error
+		if client, err = newSTSClient(cfg, master, base.STSOptions); err != nil {
+			return nil, invalidOptions(err)
+		}
 	}
 	p := &pool{
 		template:  slices.Clone(po.Options),

@@ -60,20 +60,24 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 		if master == nil {
 			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
 		}
-		client = newSTSClient(cfg, master, o.STSOptions)
+		var err error
+		if client, err = newSTSClient(cfg, master, o.STSOptions); err != nil {
+			return nil, invalidOptions(err)
+		}
 	}
 	lc, ec := configsOf(&o, client)
 	return newProvider(&o, master, lc, ec)
 }
 
-// newSTSClient builds the client of a provider, or of a Pool, from cfg.
-func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) *sts.Client {
+// newSTSClient builds the client of a provider, or of a Pool, from cfg
+// (see guardedSTSClient).
+func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) (*sts.Client, error) {
 	cfg = cfg.Copy()
 	cfg.Credentials = master
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	return sts.NewFromConfig(cfg, optFns...)
+	return guardedSTSClient(cfg, optFns)
 }
 
 // configsOf returns the link and engine configurations o describes.

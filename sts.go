@@ -20,6 +20,7 @@ import (
 
 	"github.com/stschain/stschain/internal/clicache"
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/httpguard"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -32,6 +33,29 @@ import (
 type STSClient interface {
 	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
 	GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
+}
+
+// guardedSTSClient builds an STS client from cfg and optFns with the guard
+// of internal/httpguard: no request goes over plain http to a host that is
+// not loopback, and no answer is read past httpguard.MaxBody. It refuses at
+// once an endpoint, of cfg or of optFns (or of the shared config's
+// settings for STS), that would send requests in clear.
+func guardedSTSClient(cfg aws.Config, optFns []func(*sts.Options)) (*sts.Client, error) {
+	if ep := cfg.BaseEndpoint; ep != nil {
+		if err := httpguard.CheckEndpoint("cfg.BaseEndpoint", *ep); err != nil {
+			return nil, err
+		}
+	}
+	client := sts.NewFromConfig(cfg, append(slices.Clip(optFns), func(o *sts.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), httpguard.AddMiddleware)
+	})...)
+	if ep := client.Options().BaseEndpoint; ep != nil {
+		const setting = "the STS client's BaseEndpoint (from STSOptions, AWS_ENDPOINT_URL_STS or the shared config's services section)"
+		if err := httpguard.CheckEndpoint(setting, *ep); err != nil {
+			return nil, err
+		}
+	}
+	return client, nil
 }
 
 // GetSessionTokenLink names a link with no RoleARN in errors, logs and
@@ -91,7 +115,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	if p.assumeRole() {
 		out, err := client.AssumeRole(ctx, p.assumeRoleInput(code, sessionName(p.RoleSessionName), p.durationSeconds(capped)), optFns...)
 		if err != nil {
-			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err, secrets...)
+			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, callError(err), secrets...)
 		}
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
@@ -107,7 +131,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	}
 	out, err := client.GetSessionToken(ctx, p.sessionTokenInput(code), optFns...)
 	if err != nil {
-		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err, secrets...)
+		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, callError(err), secrets...)
 	}
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
@@ -117,6 +141,15 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err)
 	}
 	return creds, nil, nil
+}
+
+// callError is the error of a failed STS call, wrapping
+// ErrMalformedResponse too when the answer was longer than STS's are.
+func callError(err error) error {
+	if errors.Is(err, httpguard.ErrBodyTooLarge) {
+		return fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+	}
+	return err
 }
 
 // clockSkew is how far the clocks of this host and of STS may disagree

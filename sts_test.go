@@ -1,12 +1,17 @@
 package stschain
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,8 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/httpguard"
 )
 
 func TestFailedCallNamesLinkAndIsNotCached(t *testing.T) {
@@ -300,4 +308,134 @@ func TestAnswerExpirationCountsFromTheAnswersDate(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An endpoint over plain http to a host that is not loopback would send
+// MFA codes, external IDs and the new keys in clear: New and NewPool
+// refuse it, naming the setting, and allow loopback ones.
+func TestNewRefusesPlainHTTPEndpoints(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     func(*aws.Config)
+		sts     func(*sts.Options)
+		refusal string // "" when allowed
+	}{
+		{"cfg.BaseEndpoint", func(c *aws.Config) { c.BaseEndpoint = aws.String("http://sts.amazonaws.com") }, nil,
+			"cfg.BaseEndpoint http://sts.amazonaws.com uses plain http to a host that is not this one"},
+		{"STSOptions", nil, func(o *sts.Options) { o.BaseEndpoint = aws.String("http://sts.example.com:8080/") },
+			"the STS client's BaseEndpoint (from STSOptions, AWS_ENDPOINT_URL_STS or the shared config's services section) http://sts.example.com:8080 uses plain http"},
+		{"loopback", func(c *aws.Config) { c.BaseEndpoint = aws.String("http://127.0.0.1:4566") }, nil, ""},
+		{"localhost", nil, func(o *sts.Options) { o.BaseEndpoint = aws.String("http://localhost:4566") }, ""},
+		{"https", func(c *aws.Config) { c.BaseEndpoint = aws.String("https://sts.example.com") }, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := aws.Config{Credentials: staticMaster("alice")}
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			opts := func(o *Options) {
+				if tc.sts != nil {
+					o.STSOptions = append(o.STSOptions, tc.sts)
+				}
+			}
+			_, errNew := New(cfg, withRole(roleA), opts)
+			_, errPool := NewPool(cfg, func(po *PoolOptions) { po.Options = append(po.Options, opts) })
+			for _, err := range []error{errNew, errPool} {
+				if tc.refusal == "" {
+					assert.NoError(t, err)
+					continue
+				}
+				assert.ErrorIs(t, err, ErrInvalidOptions)
+				assert.ErrorContains(t, err, "stschain: invalid options: "+tc.refusal)
+			}
+		})
+	}
+}
+
+// An endpoint that only a resolver produces, or that the SDK's
+// DisableHTTPS rewrites, is refused at the request, before anything is
+// sent.
+func TestResolvedPlainHTTPEndpointsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sts  func(*sts.Options)
+		host string
+	}{
+		{"EndpointResolverV2", func(o *sts.Options) { o.EndpointResolverV2 = plainResolver{} }, "http://sts.evil.example"},
+		{"DisableHTTPS", func(o *sts.Options) { o.EndpointOptions.DisableHTTPS = true }, "http://sts.us-east-1.amazonaws.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent atomic.Int32
+			cfg := aws.Config{Credentials: staticMaster("alice"), RetryMaxAttempts: 1,
+				HTTPClient: &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+					sent.Add(1)
+					return nil, errors.New("sent")
+				})}}
+			p, err := New(cfg, withRole(roleA), func(o *Options) { o.STSOptions = append(o.STSOptions, tc.sts) })
+			require.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
+			require.Error(t, err)
+			assert.ErrorContains(t, err, "the resolved STS endpoint "+tc.host+" uses plain http to a host that is not this one")
+			var ce *httpguard.CleartextError
+			assert.ErrorAs(t, err, &ce)
+			assert.Zero(t, sent.Load(), "nothing was sent")
+		})
+	}
+}
+
+type plainResolver struct{}
+
+func (plainResolver) ResolveEndpoint(context.Context, sts.EndpointParameters) (smithyendpoints.Endpoint, error) {
+	u, _ := url.Parse("http://sts.evil.example/")
+	return smithyendpoints.Endpoint{URI: *u}, nil
+}
+
+// A hostile STS streaming a gigabyte gets no more than httpguard.MaxBody
+// of it read, whatever its status, and the refusal wraps
+// ErrMalformedResponse. What is measured is the bytes the client read.
+func TestHugeAnswersAreNotRead(t *testing.T) {
+	for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/xml")
+				w.WriteHeader(status)
+				_, _ = io.WriteString(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>`)
+				chunk := bytes.Repeat([]byte("A"), 64<<10)
+				for range (1 << 30) / len(chunk) { // a gigabyte, or until the client hangs up
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}))
+			defer srv.Close()
+			var read atomic.Int64
+			transport := srv.Client().Transport
+			cfg := aws.Config{Credentials: staticMaster("alice"), BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+				HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					resp, err := transport.RoundTrip(r)
+					if err == nil {
+						resp.Body = &countingBody{ReadCloser: resp.Body, n: &read}
+					}
+					return resp, err
+				})}}
+			p, err := New(cfg, withRole(roleA))
+			require.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
+			require.Error(t, err)
+			assert.ErrorIs(t, err, httpguard.ErrBodyTooLarge)
+			assert.ErrorIs(t, err, ErrMalformedResponse)
+			assert.LessOrEqual(t, read.Load(), int64(httpguard.MaxBody+64<<10), "the client read %d bytes", read.Load())
+		})
+	}
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
