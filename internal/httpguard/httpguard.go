@@ -117,20 +117,23 @@ func (guard) HandleDeserialize(ctx context.Context, in middleware.DeserializeInp
 }
 
 // limitedBody reads rc until left bytes are read, then fails with
-// ErrBodyTooLarge if there is more.
+// ErrBodyTooLarge if there is more, and from then on reads nothing.
 type limitedBody struct {
 	rc   io.ReadCloser
 	left int64
+	over bool // rc had more than left: every Read fails
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.over {
+		return 0, ErrBodyTooLarge
+	}
 	if int64(len(p)) > b.left+1 {
 		p = p[:b.left+1] // one more than allowed tells whether there is more
 	}
 	n, err := b.rc.Read(p)
 	if int64(n) > b.left {
-		n = int(b.left)
-		b.left = 0
+		n, b.left, b.over = int(b.left), 0, true
 		return n, ErrBodyTooLarge
 	}
 	b.left -= int64(n)
