@@ -564,3 +564,118 @@ func TestRefusedTokenCodeIsAskedForAgain(t *testing.T) {
 		})
 	}
 }
+
+// roleAEntry is a well-formed cache entry of a session of role A.
+func roleAEntry(keyID string, expires time.Time) CacheEntry {
+	return CacheEntry{
+		Credentials:     aws.Credentials{AccessKeyID: keyID, SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: expires},
+		AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+	}
+}
+
+// A peer sharing the cache can store an older session under the link's
+// key (one that was revoked, say): an entry expiring before the
+// credentials the link has had is not taken, whether they are still
+// current or were dropped, and a newer one is.
+func TestCacheEntryOlderThanTheLinksIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		cache := newMemCache()
+		var logs strings.Builder
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		current, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		link := &p.impl.Load().link
+
+		// Twenty minutes on, a Pool's spread first refresh, say: the
+		// planted session is fresh, but older than the current one.
+		time.Sleep(20 * time.Minute)
+		cache.entries[link.cacheKey] = roleAEntry("ASIAOLDER0000001", current.Expires.Add(-10*time.Minute))
+		for _, req := range []fetchRequest{{current: current}, {}} {
+			got, err := link.fetch(ctx, req)
+			require.NoError(t, err)
+			assert.NotEqual(t, "ASIAOLDER0000001", got.creds.AccessKeyID)
+			assert.False(t, got.fromCache)
+			cache.entries[link.cacheKey] = roleAEntry("ASIAOLDER0000001", current.Expires.Add(-10*time.Minute))
+		}
+		assert.Equal(t, 3, f.count(), "each refusal cost an STS call")
+		assert.Contains(t, logs.String(), "before the credentials the link already had")
+		assert.Contains(t, logs.String(), "it is an older session")
+
+		newer := roleAEntry("ASIANEWER0000001", time.Now().Add(2*time.Hour))
+		cache.entries[link.cacheKey] = newer
+		got, err := link.fetch(ctx, fetchRequest{current: current})
+		require.NoError(t, err)
+		assert.Equal(t, "ASIANEWER0000001", got.creds.AccessKeyID, "a newer session is taken")
+		assert.Equal(t, 3, f.count())
+	})
+}
+
+// A link waits for another holder's cache lock no longer than one STS call
+// takes (an MFA prompt and a call with a device), and never past the
+// moment its own credentials reach the expiry window, or expire when they
+// already have.
+func TestLockDeadline(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	creds := func(expiresIn time.Duration) aws.Credentials {
+		return aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s", CanExpire: true, Expires: now.Add(expiresIn)}
+	}
+	for _, tc := range []struct {
+		name    string
+		mfa     bool
+		current aws.Credentials
+		want    time.Duration // from now
+		why     string
+	}{
+		{"no credentials", false, aws.Credentials{}, lockWait, "longer than an STS call takes"},
+		{"credentials far from expiry", false, creds(time.Hour), lockWait, "longer than an STS call takes"},
+		{"expiry window sooner", false, creds(DefaultExpiryWindow + 3*time.Second), 3 * time.Second, "until the current credentials reached their expiry window"},
+		{"inside the expiry window", false, creds(4 * time.Second), 4 * time.Second, "until the current credentials expired"},
+		{"inside the window, expiring later than an STS call", false, creds(50 * time.Second), lockWait, "longer than an STS call takes"},
+		{"expired", false, creds(-time.Second), lockWait, "longer than an STS call takes"},
+		{"never expire", false, aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s"}, lockWait, "longer than an STS call takes"},
+		{"MFA", true, creds(time.Hour), lockWaitMFA, "longer than an MFA prompt and an STS call take"},
+		{"MFA, expiry window sooner", true, creds(DefaultExpiryWindow + time.Minute), time.Minute, "until the current credentials reached their expiry window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &stsLink{cfg: &linkConfig{windows: windows{expiry: DefaultExpiryWindow}}}
+			if tc.mfa {
+				l.params.SerialNumber = mfaARN
+			}
+			at, why := l.lockDeadline(now, tc.current)
+			assert.Equal(t, tc.want, at.Sub(now))
+			assert.Equal(t, tc.why, why)
+		})
+	}
+}
+
+// blockingLocker is a Cache whose locks are held by someone else for
+// ever, as a Redis lock planted without an expiry is.
+type blockingLocker struct{ *memCache }
+
+func (blockingLocker) Lock(ctx context.Context, _ string) (func(), error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A lock held for ever costs a refresh lockWait, then one STS call
+// without the lock; the log says why, without blaming the store.
+func TestLockHeldForEverIsWaitedForBriefly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(blockingLocker{newMemCache()}), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		start := time.Now()
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, lockWait, time.Since(start), "the bubble's clock: no real time passes")
+		assert.Equal(t, 1, f.count())
+		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept longer than an STS call takes; refreshing without it")
+		assert.NotContains(t, logs.String(), "TTL")
+	})
+}
