@@ -34,9 +34,10 @@ var (
 	// answer lacks a credential part, holds one of a shape STS does not
 	// issue (an access key ID that is not 16 to 128 upper-case letters and
 	// digits, a secret key or session token outside the base64 alphabet),
-	// expires at once or later than STS grants, or is longer than STS's
-	// answers are. [FileCache.Load] wraps it in its error for a file that
-	// holds no usable STS session.
+	// expires at once or later than STS grants, is longer than STS's
+	// answers are, or is a success that cannot be read as one.
+	// [FileCache.Load] wraps it in its error for a file that holds no
+	// usable STS session.
 	ErrMalformedResponse = errors.New("malformed STS response")
 )
 

@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // cliGoldenFile is a cache entry exactly as botocore 1.43.11 (AWS CLI
@@ -29,21 +31,21 @@ const testSecret = "SECRETsecretSECRETsecret"
 // privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
 // umask of 002 makes it writable by the group, which NewFileCache refuses
 // in the cache directory and above it.
-func privateDir(t *testing.T) string {
+func privateDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o700))
 	return dir
 }
 
-func newTestFileCache(t *testing.T) *FileCache {
+func newTestFileCache(t testing.TB) *FileCache {
 	t.Helper()
 	c, err := NewFileCache(privateDir(t))
 	require.NoError(t, err)
 	return c
 }
 
-func writeEntryFile(t *testing.T, c *FileCache, key, content string) {
+func writeEntryFile(t testing.TB, c *FileCache, key, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(c.dir.Path(), key+".json"), []byte(content), 0o600))
 }
@@ -369,4 +371,43 @@ func TestFileCacheLock(t *testing.T) {
 	unlock, err = c.Lock(ctx, "k")
 	require.NoError(t, err, "and free once released")
 	unlock()
+}
+
+// FuzzFileCacheLoad feeds Load arbitrary files. Nothing may panic; what it
+// takes has the shapes STS issues and an expiry STS could grant; and a
+// file it refuses for its content is an error wrapping
+// ErrMalformedResponse that holds no part of the seeds' secret. The seeds
+// are those added here and the corpus in testdata/fuzz/FuzzFileCacheLoad.
+func FuzzFileCacheLoad(f *testing.F) {
+	in := time.Now().Add(time.Hour)
+	f.Add([]byte(cliGoldenFile))
+	f.Add([]byte(cliFile(in, "123456789012")))
+	f.Add([]byte(cliFile(in, "")))
+	f.Add([]byte(strings.Replace(cliFile(in, ""), "ASIAPLANTED00000", "ASIA$(id)PLANTED", 1)))
+	f.Add([]byte(strings.Replace(cliFile(in, ""), testSecret, testSecret+"`id`", 1)))
+	f.Add([]byte(cliFile(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "")))
+	c := newTestFileCache(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		writeEntryFile(t, c, "k", string(data))
+		e, ok, err := c.Load(context.Background(), "k")
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrMalformedResponse) {
+				t.Fatalf("a refusal without ErrMalformedResponse: %v", err)
+			}
+			for i := 0; i+12 <= len(testSecret); i++ {
+				if strings.Contains(err.Error(), testSecret[i:i+12]) {
+					t.Fatalf("the error holds part of a secret: %v", err)
+				}
+			}
+		case ok:
+			cr := e.Credentials
+			if err := credcheck.Check(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken); err != nil {
+				t.Fatalf("took credentials of another shape: %v", err)
+			}
+			if cr.Expires.After(time.Now().Add(36*time.Hour + fileCacheClockSkew)) {
+				t.Fatalf("took an expiry STS cannot grant: %v", cr.Expires)
+			}
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
@@ -144,9 +146,13 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 }
 
 // callError is the error of a failed STS call, wrapping
-// ErrMalformedResponse too when the answer was longer than STS's are.
+// ErrMalformedResponse too when the answer was longer than STS's are, or
+// was a success that could not be read for another cause than the network.
 func callError(err error) error {
-	if errors.Is(err, httpguard.ErrBodyTooLarge) {
+	var resp *awshttp.ResponseError
+	var netErr net.Error
+	unreadable := errors.As(err, &resp) && resp.HTTPStatusCode() >= 200 && resp.HTTPStatusCode() < 300 && !errors.As(err, &netErr)
+	if unreadable || errors.Is(err, httpguard.ErrBodyTooLarge) {
 		return fmt.Errorf("%w: %w", ErrMalformedResponse, err)
 	}
 	return err

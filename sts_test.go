@@ -1,6 +1,7 @@
 package stschain
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,12 +11,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
@@ -23,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stschain/stschain/internal/credcheck"
 	"github.com/stschain/stschain/internal/httpguard"
 )
 
@@ -463,4 +467,65 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
 	return n, err
+}
+
+// FuzzSTSAnswer feeds the STS client New builds arbitrary answers, with a
+// success or an error status, through the SDK's own deserializer and the
+// link's checks. Nothing may panic; what is accepted has the shapes STS
+// issues and an expiry STS could grant; a refusal is the link's *Error,
+// wrapping ErrMalformedResponse for a success, and an API error or the
+// SDK's error naming the status for an error. The seeds are those added
+// here and the corpus in testdata/fuzz/FuzzSTSAnswer.
+func FuzzSTSAnswer(f *testing.F) {
+	in := time.Now().Add(time.Hour)
+	f.Add([]byte(assumeRoleXML("ASIASERVER000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "IQoJb3JpZ2luX2Vj+/=", in)), false)
+	f.Add([]byte(assumeRoleXML("ASIA$(id)SERVER1", "secret", "token", in)), false)
+	f.Add([]byte(assumeRoleXML("ASIASERVER000001", "secret&#10;export X=1", "token", in)), false)
+	f.Add([]byte(assumeRoleXML("ASIASERVER000001", "secret", "token", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC))), false)
+	f.Add([]byte(`<AssumeRoleResponse><AssumeRoleResult><Credentials></Credentials></AssumeRoleResult></AssumeRoleResponse>`), false)
+	f.Add([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>expired</Message></Error><RequestId>r</RequestId></ErrorResponse>`), true)
+	f.Add([]byte(`<<<`), true)
+	var (
+		mu         sync.Mutex
+		nextBody   []byte
+		nextStatus int
+	)
+	client, err := guardedSTSClient(answering(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return xmlAnswer(r, nextStatus, time.Time{}, bytes.NewReader(nextBody)), nil
+	}), nil)
+	require.NoError(f, err)
+	params := linkParams{RoleARN: roleA, RoleSessionName: "fuzz"}
+	f.Fuzz(func(t *testing.T, body []byte, failed bool) {
+		mu.Lock()
+		nextBody, nextStatus = body, http.StatusOK
+		if failed {
+			nextStatus = http.StatusBadRequest
+		}
+		mu.Unlock()
+		creds, _, err := params.call(context.Background(), client, nil, nil, false)
+		if err == nil {
+			if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken); err != nil {
+				t.Fatalf("accepted credentials of another shape: %v", err)
+			}
+			if limit := time.Now().Add(12*time.Hour + clockSkew); !creds.Expires.After(time.Now().Add(-time.Minute)) || creds.Expires.After(limit) {
+				t.Fatalf("accepted an expiry STS cannot grant: %v", creds.Expires)
+			}
+			return
+		}
+		var le *Error
+		var api smithy.APIError
+		var resp *awshttp.ResponseError
+		switch {
+		case !errors.As(err, &le) || le.Link != roleA || le.Op != OpAssumeRole:
+			t.Fatalf("not the link's error: %v", err)
+		case errors.Is(err, ErrMalformedResponse):
+		case !failed:
+			t.Fatalf("a success that is refused without ErrMalformedResponse: %v", err)
+		case errors.As(err, &api), errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusBadRequest:
+		default:
+			t.Fatalf("an error of another kind: %v", err)
+		}
+	})
 }

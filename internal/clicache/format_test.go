@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // cliGoldenFile is a cache entry exactly as botocore 1.43.11 (AWS CLI
@@ -255,7 +257,8 @@ func TestEncode(t *testing.T) {
 var fuzzSecrets = []string{testSecret, testToken}
 
 // FuzzDecode feeds Decode arbitrary files. It must never panic; its errors
-// must hold no part of a secret; and what it accepts, Encode writes back and
+// must hold no part of a secret; what it accepts has the shapes of
+// credcheck.Check; and what it accepts, Encode writes back and
 // Decode reads again the same, Expires in whole seconds. The seeds are those
 // added here and the corpus in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
@@ -263,6 +266,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(entryJSON(nil))
 	f.Add(entryJSON(func(cr, top map[string]any) { delete(cr, "AccountId"); delete(top, "AssumedRoleUser") }))
 	f.Add(entryJSON(func(cr, _ map[string]any) { cr["Expiration"] = "2030-07-15T23:28:33.359+02:00" }))
+	f.Add(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIA$(id)XAMPLE1" }))
+	f.Add(entryJSON(func(cr, _ map[string]any) { cr["SessionToken"] = testToken + "\nexport X=1" }))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		creds, user, err := Decode(data)
 		if err != nil {
@@ -278,6 +283,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("an error, and credentials too")
 			}
 			return
+		}
+		if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken); err != nil {
+			t.Fatalf("Decode accepted credentials of another shape: %v", err)
 		}
 		out, err := Encode(creds, user)
 		if err != nil {
