@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go/tracing"
 
 	"github.com/stschain/stschain/internal/clicache"
 	"github.com/stschain/stschain/internal/credcheck"
@@ -47,11 +48,12 @@ const (
 // providers of a Pool share one.
 type linkConfig struct {
 	client  STSClient
-	guard   *CodeGuard   // never nil
-	logger  *slog.Logger // never nil
-	cache   Cache        // nil: no cache
-	windows windows      // to judge cache entries
-	budget  *budget      // a Pool's bounds on STS calls; nil: none
+	guard   *CodeGuard     // never nil
+	logger  *slog.Logger   // never nil
+	cache   Cache          // nil: no cache
+	windows windows        // to judge cache entries
+	budget  *budget        // a Pool's bounds on STS calls; nil: none
+	tracer  tracing.Tracer // of Options.TracerProvider; nil: no spans
 }
 
 // stsLink is one link of a chain.
@@ -80,8 +82,34 @@ func (l *stsLink) name() string { return l.params.name() }
 // assumeRole reports whether the link calls AssumeRole.
 func (l *stsLink) assumeRole() bool { return l.params.assumeRole() }
 
-// fetch returns new credentials from the cache or STS.
+// fetch returns new credentials from the cache or STS, in a span of
+// Options.TracerProvider when there is one.
 func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
+	if l.cfg.tracer == nil {
+		return l.fetchUntraced(ctx, req)
+	}
+	ctx, span := l.cfg.tracer.StartSpan(ctx, "stschain.refresh", func(o *tracing.SpanOptions) {
+		o.Properties.Set("stschain.link", l.name())
+	})
+	defer span.End()
+	got, err := l.fetchUntraced(ctx, req)
+	switch {
+	case err != nil:
+		span.SetProperty("stschain.outcome", "error")
+		span.SetProperty("error.message", err.Error())
+		span.SetStatus(tracing.SpanStatusError)
+	case got.fromCache:
+		span.SetProperty("stschain.outcome", string(RefreshFromCache))
+		span.SetStatus(tracing.SpanStatusOK)
+	default:
+		span.SetProperty("stschain.outcome", string(RefreshOK))
+		span.SetStatus(tracing.SpanStatusOK)
+	}
+	return got, err
+}
+
+// fetchUntraced is fetch without its span.
+func (l *stsLink) fetchUntraced(ctx context.Context, req fetchRequest) (fetched, error) {
 	useCache := l.cfg.cache != nil
 	lookup := useCache && !req.skipCache
 

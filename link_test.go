@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/tracing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -678,4 +681,83 @@ func TestLockHeldForEverIsWaitedForBriefly(t *testing.T) {
 		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept longer than an STS call takes; refreshing without it")
 		assert.NotContains(t, logs.String(), "TTL")
 	})
+}
+
+// testTracerProvider records the spans its tracers start.
+type testTracerProvider struct {
+	mu     sync.Mutex
+	scopes []string
+	spans  []*testSpan
+}
+
+func (p *testTracerProvider) Tracer(scope string, _ ...tracing.TracerOption) tracing.Tracer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.scopes = append(p.scopes, scope)
+	return testTracer{p}
+}
+
+func (p *testTracerProvider) recorded() []testSpan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []testSpan
+	for _, s := range p.spans {
+		out = append(out, *s)
+	}
+	return out
+}
+
+type testTracer struct{ p *testTracerProvider }
+
+func (t testTracer) StartSpan(ctx context.Context, name string, opts ...tracing.SpanOption) (context.Context, tracing.Span) {
+	var o tracing.SpanOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	s := &testSpan{name: name, props: maps.Clone(o.Properties.Values())}
+	if s.props == nil {
+		s.props = map[any]any{}
+	}
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	t.p.spans = append(t.p.spans, s)
+	return tracing.WithSpan(ctx, s), s
+}
+
+type testSpan struct {
+	name   string
+	props  map[any]any
+	status tracing.SpanStatus
+	ended  bool
+}
+
+func (s *testSpan) Name() string                            { return s.name }
+func (s *testSpan) Context() tracing.SpanContext            { return tracing.SpanContext{} }
+func (s *testSpan) AddEvent(string, ...tracing.EventOption) {}
+func (s *testSpan) SetStatus(st tracing.SpanStatus)         { s.status = st }
+func (s *testSpan) SetProperty(k, v any)                    { s.props[k] = v }
+func (s *testSpan) End()                                    { s.ended = true }
+
+// Each fetch of new credentials is a span of Options.TracerProvider,
+// saying which link and how it ended.
+func TestRefreshSpans(t *testing.T) {
+	tp := &testTracerProvider{}
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.TracerProvider = tp })
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	f.failNext(apiError("AccessDenied", "not allowed"))
+	p.Invalidate()
+	_, err = p.Retrieve(context.Background())
+	require.Error(t, err)
+
+	assert.Equal(t, []string{"github.com/stschain/stschain"}, tp.scopes)
+	spans := tp.recorded()
+	require.Len(t, spans, 2)
+	assert.Equal(t, testSpan{name: "stschain.refresh", props: map[any]any{"stschain.link": roleA, "stschain.outcome": "ok"},
+		status: tracing.SpanStatusOK, ended: true}, spans[0])
+	assert.Equal(t, "error", spans[1].props["stschain.outcome"])
+	assert.Contains(t, spans[1].props["error.message"], "AccessDenied: not allowed")
+	assert.Equal(t, tracing.SpanStatusError, spans[1].status)
+	assert.True(t, spans[1].ended)
 }
