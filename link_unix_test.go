@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -77,7 +76,7 @@ func TestFileCacheLockHeldByAnotherProcess(t *testing.T) {
 		ctx := context.Background()
 		cache, err := NewFileCache(dir)
 		require.NoError(t, err)
-		var logs strings.Builder
+		var logs syncBuffer // the background refresh writes while the test reads
 		f := newFakeSTS("A", time.Hour)
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
 			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
