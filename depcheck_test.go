@@ -97,6 +97,7 @@ var fileLayers = []string{
 	"provider.go",  // ChainableProvider and New: a link and its engine
 	"options.go",   // Options and their validation
 	"refresh.go",   // the refresh engine: when to fetch, one fetch for all
+	"metrics.go",   // what refreshes report to a MeterProvider
 	"link.go",      // a link: cache, master, STS call and recovery
 	"budget.go",    // a Pool's bounds on STS calls
 	"sts.go",       // one STS call and its answer

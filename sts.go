@@ -5,18 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/httpguard"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -29,6 +35,29 @@ import (
 type STSClient interface {
 	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
 	GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
+}
+
+// guardedSTSClient builds an STS client from cfg and optFns with the guard
+// of internal/httpguard: no request goes over plain http to a host that is
+// not loopback, and no answer is read past httpguard.MaxBody. It refuses at
+// once an endpoint, of cfg or of optFns (or of the shared config's
+// settings for STS), that would send requests in clear.
+func guardedSTSClient(cfg aws.Config, optFns []func(*sts.Options)) (*sts.Client, error) {
+	if ep := cfg.BaseEndpoint; ep != nil {
+		if err := httpguard.CheckEndpoint("cfg.BaseEndpoint", *ep); err != nil {
+			return nil, err
+		}
+	}
+	client := sts.NewFromConfig(cfg, append(slices.Clip(optFns), func(o *sts.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), httpguard.AddMiddleware)
+	})...)
+	if ep := client.Options().BaseEndpoint; ep != nil {
+		const setting = "the STS client's BaseEndpoint (from STSOptions, AWS_ENDPOINT_URL_STS or the shared config's services section)"
+		if err := httpguard.CheckEndpoint(setting, *ep); err != nil {
+			return nil, err
+		}
+	}
+	return client, nil
 }
 
 // GetSessionTokenLink names a link with no RoleARN in errors, logs and
@@ -88,12 +117,12 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	if p.assumeRole() {
 		out, err := client.AssumeRole(ctx, p.assumeRoleInput(code, sessionName(p.RoleSessionName), p.durationSeconds(capped)), optFns...)
 		if err != nil {
-			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err, secrets...)
+			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, callError(err), secrets...)
 		}
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
 		}
-		creds, err := checkAnswer(out.Credentials)
+		creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
 		if err != nil {
 			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err)
 		}
@@ -104,21 +133,46 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	}
 	out, err := client.GetSessionToken(ctx, p.sessionTokenInput(code), optFns...)
 	if err != nil {
-		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err, secrets...)
+		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, callError(err), secrets...)
 	}
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
 	}
-	creds, err := checkAnswer(out.Credentials)
+	creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
 	if err != nil {
 		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err)
 	}
 	return creds, nil, nil
 }
 
+// callError is the error of a failed STS call, wrapping
+// ErrMalformedResponse too when the answer was longer than STS's are, or
+// was a success that could not be read for another cause than the network.
+func callError(err error) error {
+	var resp *awshttp.ResponseError
+	var netErr net.Error
+	unreadable := errors.As(err, &resp) && resp.HTTPStatusCode() >= 200 && resp.HTTPStatusCode() < 300 && !errors.As(err, &netErr)
+	if unreadable || errors.Is(err, httpguard.ErrBodyTooLarge) {
+		return fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+	}
+	return err
+}
+
+// clockSkew is how far the clocks of this host and of STS may disagree
+// when an expiry is judged against the longest session STS grants.
+const clockSkew = 5 * time.Minute
+
 // checkAnswer returns the credentials of an STS answer, or an error
-// wrapping ErrMalformedResponse that says what is missing.
-func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
+// wrapping ErrMalformedResponse that says what is missing or wrong: a
+// credential of a shape STS does not issue (see [credcheck.Check]), or an
+// Expiration that has passed or lies further ahead than longest, the
+// longest session STS grants the call, plus clockSkew. That bound counts
+// from this host's clock or, when it is ahead, from the answer's Date
+// header (the SDK records it in the answer's metadata), which may lead by
+// one session at most, so that neither a host clock behind STS's nor an
+// answer dated far ahead makes a session last longer than STS grants.
+// The errors name fields, never a value.
+func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Metadata) (aws.Credentials, error) {
 	if c == nil {
 		return aws.Credentials{}, fmt.Errorf("%w: no Credentials", ErrMalformedResponse)
 	}
@@ -137,9 +191,24 @@ func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
 	if len(missing) > 0 {
 		return aws.Credentials{}, fmt.Errorf("%w: Credentials has no %s", ErrMalformedResponse, strings.Join(missing, ", "))
 	}
-	if now := time.Now(); !c.Expiration.After(now) {
+	if err := credcheck.Check(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken); err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w: Credentials.%w", ErrMalformedResponse, err)
+	}
+	now := time.Now()
+	if !c.Expiration.After(now) {
 		return aws.Credentials{}, fmt.Errorf("%w: the credentials expired at %s, before they arrived (now %s)",
 			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	from := now
+	if served, ok := awsmiddleware.GetServerTime(meta); ok && served.After(now) {
+		from = served
+		if lead := now.Add(longest); from.After(lead) {
+			from = lead
+		}
+	}
+	if limit := from.Add(longest + clockSkew); c.Expiration.After(limit) {
+		return aws.Credentials{}, fmt.Errorf("%w: the credentials expire at %s, more than %v from now, but STS grants sessions of %v at most",
+			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), longest+clockSkew, longest)
 	}
 	return aws.Credentials{
 		AccessKeyID:     *c.AccessKeyId,
