@@ -93,7 +93,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("%v\n", cache)
+	fmt.Println(regexp.MustCompile(`key ID [0-9a-f]{8}`).ReplaceAllString(cache.String(), "key ID <id>"))
 	// Output:
-	// rediscache.Cache{prefix "billing:stschain:", timeout 1s, lock TTL 5m0s}
+	// rediscache.Cache{prefix "billing:stschain:", key ID <id>, timeout 1s, lock TTL 10s}
 }
