@@ -224,11 +224,12 @@ func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
 		if len(cmds) > 0 && cmds[0].Name() == "eval" {
 			h.pipelines.Add(1)
 			h.commands.Add(int64(len(cmds)))
 		}
-		return next(ctx, cmds)
+		return err
 	}
 }
 

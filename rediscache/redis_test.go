@@ -8,10 +8,13 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -528,4 +531,53 @@ func TestProviderGoesOnWithoutRedis(t *testing.T) {
 	assert.Contains(t, logs.String(), "rediscache: reading")
 	assert.NotContains(t, logs.String(), creds.SecretAccessKey)
 	assert.NotContains(t, logs.String(), creds.SessionToken)
+}
+
+// countingConn counts the bytes a client reads.
+type countingConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// A 32 MiB value planted under a session name costs a read of 64 KiB, not
+// 32 MiB on every Load: it is a miss with an error.
+func TestOversizedValueIsReadBounded(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	var read atomic.Int64
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{c, &read}, nil
+	}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	cache, err := rediscache.New(rdb, newKey(t))
+	require.NoError(t, err)
+	ctx := t.Context()
+	const ck = "0123456789abcdef0123456789abcdef01234567"
+	const size = 32 << 20
+	_, err = rs.CLI(ctx, nil, "SETRANGE", "stschain:session:"+ck, strconv.Itoa(size-1), "x")
+	require.NoError(t, err)
+
+	for _, underLock := range []bool{false, true} {
+		if underLock { // Load reads the primary with a script
+			unlock, err := cache.Lock(ctx, ck)
+			require.NoError(t, err)
+			defer unlock()
+		}
+		before := read.Load()
+		_, ok, err := cache.Load(ctx, ck)
+		assert.False(t, ok)
+		assert.ErrorContains(t, err, "is unusable: the value is over 65536 bytes, more than an entry can be")
+		n := read.Load() - before
+		t.Logf("under lock %v: Load read %d bytes of a %d-byte value", underLock, n, size)
+		assert.Less(t, n, int64(65<<10))
+	}
 }
