@@ -125,8 +125,9 @@ func (s *Server) Alive() bool {
 }
 
 // WaitHealthy waits until every live node says the cluster is whole (all
-// slots served: after a master was killed, once its replica took over) and
-// every live replica is in sync with its master.
+// slots served: after a master was killed, once its replica took over),
+// sees every live node as a master with slots or as a replica, and every
+// live replica is in sync with its master.
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	if err := waitFor(ctx, func() error { return c.healthy(ctx) }); err != nil {
 		return fmt.Errorf("redistest: the cluster is not healthy: %w", err)
@@ -145,6 +146,16 @@ func (c *Cluster) healthy(ctx context.Context) error {
 		}
 		if !strings.Contains(string(info), "cluster_state:ok") || !strings.Contains(string(info), "cluster_slots_ok:16384") {
 			return fmt.Errorf("%s: %s", s.Addr, strings.Join(strings.Fields(string(info))[:3], " "))
+		}
+		nodes, err := s.CLI(ctx, nil, "CLUSTER", "NODES")
+		if err != nil {
+			return err
+		}
+		for line := range strings.Lines(string(nodes)) {
+			// id addr flags master ping pong epoch link slots...
+			if f := strings.Fields(line); len(f) == 8 && strings.Contains(f[2], "master") && !strings.Contains(f[2], "fail") {
+				return fmt.Errorf("%s sees %s as a master without slots: not joined yet", s.Addr, f[1])
+			}
 		}
 		repl, err := s.CLI(ctx, nil, "INFO", "replication")
 		if err != nil {
