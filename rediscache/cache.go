@@ -173,12 +173,13 @@ func New(rdb redis.UniversalClient, key []byte, optFns ...func(*Options)) (*Cach
 		c.timeout = DefaultTimeout
 	}
 	c.locker, err = sharedcache.NewLocker(lockStore{c}, sharedcache.LockOptions{
-		TTL:     o.LockTTL,
-		Timeout: c.timeout,
-		Retry:   o.LockRetry,
-		Name:    "rediscache",
-		Logger:  o.Logger,
-		Metrics: m,
+		TTL:       o.LockTTL,
+		Timeout:   c.timeout,
+		Retry:     o.LockRetry,
+		Name:      "rediscache",
+		Logger:    o.Logger,
+		Metrics:   m,
+		Permanent: deniedByACL,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rediscache: New: %w", err)
@@ -278,6 +279,7 @@ func (c *Cache) load(ctx context.Context, key string) (stschain.CacheEntry, bool
 	if err != nil {
 		return stschain.CacheEntry{}, false, fmt.Errorf("rediscache: reading %s: %w", name, err)
 	}
+	c.locker.Saw(key, sharedcache.Stamp(val))
 	if len(val) == 0 { // GETRANGE of a missing key
 		return stschain.CacheEntry{}, false, nil
 	}
@@ -346,3 +348,10 @@ func (c *Cache) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, c.Stri
 
 // LogValue is String, so that log/slog shows no key either.
 func (c *Cache) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// deniedByACL reports whether err is Redis refusing a command to the user
+// (NOPERM; in a script, Redis 7.0 says "ERR The user executing the script
+// can't run this command"): it refuses it again.
+func deniedByACL(err error) bool {
+	return redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), "can't run this command")
+}

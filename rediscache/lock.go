@@ -15,10 +15,16 @@ import (
 // key, whatever the client's read routing.
 var (
 	// acquireScript takes the lock KEYS[1] for token ARGV[1], to expire
-	// after ARGV[2] ms, if it is free, and returns 1; otherwise it gives a
-	// lock without a TTL, or with a longer one, that TTL, and returns 0.
+	// after ARGV[2] ms, if it is free or the token holds it already (a
+	// retried attempt), and returns 1; otherwise it gives a lock without
+	// a TTL, or with a longer one, that TTL, and returns 0.
 	acquireScript = redis.NewScript(`
-if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+local holder = redis.call("GET", KEYS[1])
+if holder == ARGV[1] then
+	return 1
+end
+if not holder then
+	redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
 	return 1
 end
 local ttl = tonumber(ARGV[2])
@@ -52,8 +58,9 @@ return 0
 // and returns the function to call once the refresh is over. The protocol
 // is [sharedcache.Locker]'s:
 //
-//   - One attempt takes the lock if it is free (SET NX PX in a Lua script,
-//     which also gives a lock planted without a TTL one of LockTTL).
+//   - One attempt takes the lock if it is free (GET and SET PX in a Lua
+//     script, which also gives a lock planted without a TTL, or with a
+//     longer one, a TTL of LockTTL; a retried attempt finds its own token).
 //   - While another holds it, Lock polls with a pause that doubles from
 //     LockRetry to a second: each poll is one pipeline of two Lua scripts,
 //     the same attempt and a read of the first 17 bytes of the session
@@ -68,9 +75,9 @@ return 0
 //     it, for at most [sharedcache.MaxHold] (an MFA prompt); a crashed
 //     holder's lock expires after LockTTL.
 //   - The release deletes the lock only if it still holds the holder's
-//     token (a Lua script), and is retried for up to Options.Timeout; a
-//     release that still fails is logged, and the lock expires after
-//     LockTTL.
+//     token (a Lua script), and is retried for up to Options.Timeout unless
+//     Redis refuses it (NOPERM: an ACL without DEL); a release that still
+//     fails is logged, and the lock expires after LockTTL.
 //
 // Until the returned function runs, Load reads key from the primary,
 // whatever the client's read routing: a replica may not have the result

@@ -250,6 +250,26 @@ func TestLockPlantedWithoutTTLIsNotTrusted(t *testing.T) {
 	unlock()
 }
 
+// A client that retries an attempt whose answer it lost (go-redis does on
+// a broken connection) finds the lock its own, not another's.
+func TestLockAttemptRetried(t *testing.T) {
+	m, rdb := newMiniredis(t)
+	c := newTestCache(t, rdb)
+	store := lockStore{c}
+	for i := range 2 {
+		acquired, stamp, err := store.Poll(t.Context(), cacheKey, "token-1", time.Second)
+		require.NoError(t, err)
+		assert.True(t, acquired, "attempt %d", i)
+		assert.Empty(t, stamp, "no session")
+	}
+	acquired, _, err := store.Poll(t.Context(), cacheKey, "token-2", time.Second)
+	require.NoError(t, err)
+	assert.False(t, acquired, "another token")
+	got, err := m.Get(lockName)
+	require.NoError(t, err)
+	assert.Equal(t, "token-1", got)
+}
+
 func TestLockIsRenewed(t *testing.T) {
 	m, rdb := newMiniredis(t)
 	c := newTestCache(t, rdb, func(o *Options) { o.LockTTL = 150 * time.Millisecond })

@@ -16,7 +16,11 @@ import (
 func TestMetrics(t *testing.T) {
 	m, rdb := newMiniredis(t)
 	var mp metricstest.Provider
-	opts := func(o *Options) { o.MeterProvider = &mp; o.LockRetry = time.Millisecond; o.Timeout = 100 * time.Millisecond }
+	opts := func(o *Options) {
+		o.MeterProvider = &mp
+		o.LockRetry = time.Millisecond
+		o.Timeout = 100 * time.Millisecond
+	}
 	c := newTestCache(t, rdb, opts)
 	peerRDB := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { _ = peerRDB.Close() })

@@ -347,6 +347,7 @@ func TestUnusableEntriesAreMissesForTheProvider(t *testing.T) {
 }
 
 func TestLockAgainstRedis(t *testing.T) {
+	t.Parallel()
 	rs := redistest.New(t, redistest.Options{})
 	key := newKey(t)
 	const ttl = time.Second

@@ -47,7 +47,9 @@ const (
 // the Locker's timeout. A lock holds a token; only the holder knows it.
 type LockStore interface {
 	// Poll makes one attempt to take the lock of key: if no lock is held,
-	// it takes it for token, to expire after ttl, and reports acquired.
+	// it takes it for token, to expire after ttl, and reports acquired; if
+	// token holds it already (a client retried the attempt), it reports
+	// acquired too.
 	// If a lock is held with no expiry, or with one further than ttl from
 	// now, Poll makes it expire after ttl, so that a lock planted without
 	// a time to live, or by a process with a longer one, is trusted for
@@ -87,6 +89,10 @@ type LockOptions struct {
 	// Metrics records each Lock's wait and each stranded lock. Optional:
 	// nil means none.
 	Metrics *Metrics
+	// Permanent reports whether a store error would come again if the
+	// call were retried (a permission denied, say), so that a release is
+	// not retried in vain. Optional: nil means every error may pass.
+	Permanent func(error) bool
 }
 
 // Locker runs a lock protocol over a [LockStore] that cannot strand a
@@ -95,10 +101,10 @@ type LockOptions struct {
 // result without ever waiting longer than the lock is trusted.
 //
 //   - Taking: one Poll; a lock planted without a time to live gets one.
-//   - Waiting is on the value, not on the lock: each further Poll reads
-//     the stamp of the value stored under the key, and Lock returns
-//     without the lock once it changes, since the holder's result is
-//     there to read. Polls back off from LockOptions.Retry to a second,
+//   - Waiting is on the value, not on the lock: each Poll reads the stamp
+//     of the value stored under the key, and Lock returns without the lock
+//     once it differs from the one the caller last read, since the
+//     holder's result is there to read. Polls back off from LockOptions.Retry to a second,
 //     and each waits for the previous one's answer, so a waiter has one
 //     store call in flight at most. A Poll that finds the lock free takes
 //     it.
@@ -112,21 +118,32 @@ type LockOptions struct {
 //     prompt keeps its lock while a crashed holder's lock expires.
 //   - Releasing is token-checked (a holder whose lock expired and was taken
 //     by another releases nothing), and retried for up to
-//     LockOptions.Timeout; a release that still fails is logged and
-//     counted as stranded, and the lock then expires after its TTL.
+//     LockOptions.Timeout unless the error is permanent; a release that
+//     still fails is logged and counted as stranded, and the lock then
+//     expires after its TTL.
 //
 // A Locker is safe for concurrent use. Create one with [NewLocker].
 type Locker struct {
 	// All fields are set by NewLocker and read-only afterwards.
-	store    LockStore
-	ttl      time.Duration
-	timeout  time.Duration
-	retry    time.Duration
-	maxPause time.Duration
-	name     string
-	logger   *slog.Logger // never nil
-	metrics  *Metrics
+	store     LockStore
+	ttl       time.Duration
+	timeout   time.Duration
+	retry     time.Duration
+	maxPause  time.Duration
+	name      string
+	logger    *slog.Logger // never nil
+	metrics   *Metrics
+	permanent func(error) bool // never nil
+
+	mu sync.Mutex
+	// seen holds, per key, the stamp of the value the last read of the
+	// key returned ("" for none), until a Lock of the key takes it.
+	// Guarded by mu.
+	seen map[string]string
 }
+
+// maxSeen bounds Locker.seen; beyond it, the stamps are forgotten.
+const maxSeen = 4096
 
 // NewLocker returns a Locker over store.
 func NewLocker(store LockStore, o LockOptions) (*Locker, error) {
@@ -146,7 +163,11 @@ func NewLocker(store LockStore, o LockOptions) (*Locker, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	l := &Locker{store: store, ttl: o.TTL, timeout: o.Timeout, retry: o.Retry, name: o.Name, logger: o.Logger, metrics: o.Metrics}
+	l := &Locker{store: store, ttl: o.TTL, timeout: o.Timeout, retry: o.Retry, name: o.Name, logger: o.Logger, metrics: o.Metrics, permanent: o.Permanent,
+		seen: make(map[string]string)}
+	if l.permanent == nil {
+		l.permanent = func(error) bool { return false }
+	}
 	if l.ttl == 0 {
 		l.ttl = DefaultLockTTL
 	}
@@ -169,10 +190,35 @@ func NewLocker(store LockStore, o LockOptions) (*Locker, error) {
 // TTL returns the lock's time to live.
 func (l *Locker) TTL() time.Duration { return l.ttl }
 
+// Saw records the stamp of the value a read of key returned ("" when it
+// found none; see [Stamp]): the next Lock of key waits for another. A
+// store's Load calls it, so that a Lock right after a Load that found
+// nothing, or an old session, returns at once when another process
+// stored a new one in between.
+func (l *Locker) Saw(key, stamp string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.seen) >= maxSeen {
+		clear(l.seen)
+	}
+	l.seen[key] = stamp
+}
+
+// lastSeen returns and forgets the stamp Saw recorded for key.
+func (l *Locker) lastSeen(key string) (stamp string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	stamp, ok = l.seen[key]
+	delete(l.seen, key)
+	return stamp, ok
+}
+
 // Lock takes the lock of key, or waits until the holder stored its result
 // under key (see [Locker]), and returns the function that releases the
 // lock: after the wait, a function that does nothing. Call it once the
 // result is stored (or the refresh failed); calling it again does nothing.
+// "Stored" means a stamp other than the one of the caller's last read of
+// key (see [Locker.Saw]), or, without one, other than the first poll's.
 //
 // Lock returns an error at once when the store fails on the first poll,
 // or when ctx has ended; while waiting, when ctx ends or two polls in a
@@ -185,7 +231,7 @@ func (l *Locker) Lock(ctx context.Context, key string) (unlock func(), err error
 	}
 	start := time.Now()
 	token := rand.Text()
-	var baseline string
+	baseline, known := l.lastSeen(key)
 	failures := 0
 	pause := l.retry
 	for polls := 0; ; polls++ {
@@ -201,7 +247,7 @@ func (l *Locker) Lock(ctx context.Context, key string) (unlock func(), err error
 		case acquired:
 			l.metrics.LockWait(ctx, time.Since(start), LockAcquired)
 			return l.hold(ctx, key, token), nil
-		case polls == 0:
+		case polls == 0 && !known:
 			baseline = stamp
 		case stamp != "" && stamp != baseline:
 			l.metrics.LockWait(ctx, time.Since(start), LockStored)
@@ -306,7 +352,7 @@ func (l *Locker) keepAlive(ctx context.Context, key, token string, done chan<- s
 }
 
 // release deletes the lock if token still holds it, trying again for up to
-// the timeout.
+// the timeout unless the error is permanent.
 func (l *Locker) release(ctx context.Context, key, token string) {
 	deadline := time.Now().Add(l.timeout)
 	pause := firstReleasePause
@@ -320,7 +366,7 @@ func (l *Locker) release(ctx context.Context, key, token string) {
 			return
 		case err == nil:
 			return
-		case time.Until(deadline) <= pause:
+		case l.permanent(err), time.Until(deadline) <= pause:
 			l.logger.Warn(l.name+": releasing a lock failed; it expires by itself", slog.String("key", key),
 				slog.Duration("ttl", l.ttl), slog.Any("error", err))
 			l.metrics.Stranded(ctx, StrandedRelease)

@@ -165,6 +165,36 @@ func TestLockWaiterSeesTheResult(t *testing.T) {
 	})
 }
 
+// A Lock right after a read that found nothing returns at once, without
+// the lock, when the holder stored its result in between; after a read of
+// the holder's result itself, it waits for the next.
+func TestLockAfterARead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore()
+		a, b := newFixture(t, store), newFixture(t, store)
+		unlockA, err := a.locker.Lock(t.Context(), key)
+		require.NoError(t, err)
+		defer unlockA()
+
+		b.locker.Saw(key, "") // b's Load: a miss
+		store.Set(sessionName(key), []byte("the holder's result"))
+		polls := store.Calls("poll")
+		start := time.Now()
+		unlock, err := b.locker.Lock(t.Context(), key)
+		require.NoError(t, err)
+		unlock()
+		assert.Zero(t, time.Since(start), "at once")
+		assert.Equal(t, polls+1, store.Calls("poll"), "one poll")
+		assert.Equal(t, 1, b.metrics.Count("testcache.lock.wait", "result=stored"))
+
+		b.locker.Saw(key, sharedcache.Stamp(store.Get(sessionName(key))))
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err = b.locker.Lock(ctx, key)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "it has read that one: it waits for another")
+	})
+}
+
 // Waiting is not a storm of attempts: each poll waits for the previous
 // one's answer, and the pauses double up to a second.
 func TestLockWaitBacksOff(t *testing.T) {
@@ -314,6 +344,31 @@ func TestLockReleaseThatFailsIsBounded(t *testing.T) {
 		time.Sleep(sharedcache.DefaultLockTTL)
 		_, held := store.Locked(key)
 		assert.False(t, held, "no longer kept alive: expired after its TTL")
+	})
+}
+
+// A release that fails with an error the store will give again is not
+// retried.
+func TestLockReleaseDeniedIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := newMemStore()
+		errDenied := errors.New("NOPERM no DEL for you")
+		f := newFixture(t, store, func(o *sharedcache.LockOptions) {
+			o.Permanent = func(err error) bool { return errors.Is(err, errDenied) }
+		})
+		unlock, err := f.locker.Lock(t.Context(), key)
+		require.NoError(t, err)
+		store.Fail(func(op string, applied bool) error {
+			if op == "release" {
+				return errDenied
+			}
+			return nil
+		})
+		start := time.Now()
+		unlock()
+		assert.Zero(t, time.Since(start), "at once")
+		assert.Equal(t, 1, store.Calls("release"))
+		assert.Equal(t, 1, f.metrics.Count("testcache.lock.stranded", "reason=release"))
 	})
 }
 

@@ -87,6 +87,8 @@ func (s *memStore) Poll(_ context.Context, key, token string, ttl time.Duration)
 	now := time.Now()
 	l, held := s.live(key)
 	switch {
+	case held && l.token == token:
+		return true, stamp, s.after("poll")
 	case !held:
 		s.locks[lockName(key)] = memLock{token: token, expires: now.Add(ttl)}
 		return true, stamp, s.after("poll")
