@@ -582,3 +582,39 @@ func TestOversizedValueIsReadBounded(t *testing.T) {
 		assert.Less(t, n, int64(65<<10))
 	}
 }
+
+// documentedACL is the ACL the package documentation gives a deployment.
+var documentedACL = []string{"~stschain:*", "+get", "+set", "+getrange", "+pttl", "+pexpire", "+del", "+eval", "+evalsha"}
+
+// The ACL the package documentation gives is all the cache needs: a cold
+// start, a shared session, a lock a waiter waits on, and no warning.
+func TestDocumentedACL(t *testing.T) {
+	rs := redistest.New(t, redistest.Options{})
+	_, err := rs.CLI(t.Context(), nil, append([]string{"ACL", "SETUSER", "stschain", "on", ">acl-password"}, documentedACL...)...)
+	require.NoError(t, err)
+	srv := stsServer(t)
+	srv.SetLatency(50 * time.Millisecond) // so that the processes overlap
+	key := newKey(t)
+	logger, logs := logged()
+	var ps []*stschain.ChainableProvider
+	for range 4 {
+		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, Username: "stschain", Password: "acl-password"})
+		t.Cleanup(func() { _ = rdb.Close() })
+		cache, err := rediscache.New(rdb, key, func(o *rediscache.Options) { o.Logger = logger })
+		require.NoError(t, err)
+		ps = append(ps, provider(t, srv, cache, func(o *stschain.Options) { o.Logger = logger }))
+	}
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() {
+			_, err := p.Retrieve(t.Context())
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})), "one process called STS, the others took its session")
+	assert.NotContains(t, logs.String(), "level=WARN", "no command was refused")
+	out, err := rs.CLI(t.Context(), nil, "ACL", "LOG")
+	require.NoError(t, err)
+	assert.Empty(t, strings.TrimSpace(string(out)), "the ACL log is empty")
+}
