@@ -192,6 +192,7 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 		wc := workerConfig{
 			Index: i, STSURL: srv.URL, Store: storeName, RedisAddrs: st.addrs, Key: key, Roles: cfg.Roles,
 			Prefetch: cfg.Prefetch, Expiry: cfg.Expiry, Callers: cfg.Callers, Pause: cfg.Pause, WarmupBudget: warmupBudget,
+			RedisTimeout: cfg.RedisTimeout, PoolSize: cfg.PoolSize,
 		}
 		line, err := json.Marshal(wc)
 		if err != nil {

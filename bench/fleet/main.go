@@ -62,6 +62,8 @@ type config struct {
 	Callers      int           // goroutines per worker calling Retrieve
 	Pause        time.Duration // each caller's pause between two sweeps over all providers
 	Stores       []string      // the stores to run against, in turn
+	RedisTimeout time.Duration // rediscache's Options.Timeout; 0 for its default
+	PoolSize     int           // go-redis's PoolSize; 0 for its default
 }
 
 func defaultConfig() config {
@@ -93,8 +95,8 @@ func (c config) validate() error {
 		// shrink: the next refresh must come after the jittered ones of
 		// this round.
 		return fmt.Errorf("-lifetime must be whole seconds and at least 3 × -prefetch")
-	case c.Pause < 0:
-		return fmt.Errorf("-pause must not be negative")
+	case c.Pause < 0 || c.RedisTimeout < 0 || c.PoolSize < 0:
+		return fmt.Errorf("-pause, -redis-timeout and -pool-size must not be negative")
 	case len(c.Stores) == 0:
 		return fmt.Errorf("-redis names no store")
 	}
@@ -124,6 +126,8 @@ func main() {
 	flag.IntVar(&cfg.OutageRounds, "outage-rounds", cfg.OutageRounds, "refresh `rounds` after a server is killed (0: no outage)")
 	flag.IntVar(&cfg.Callers, "callers", cfg.Callers, "`goroutines` per worker calling Retrieve on every provider")
 	flag.DurationVar(&cfg.Pause, "pause", cfg.Pause, "each caller's pause between sweeps over the providers")
+	flag.DurationVar(&cfg.RedisTimeout, "redis-timeout", 0, "rediscache's Options.Timeout (0: its default, 1s)")
+	flag.IntVar(&cfg.PoolSize, "pool-size", 0, "each worker's go-redis PoolSize (0: go-redis's default, 10 per CPU)")
 	stores := flag.String("redis", strings.Join(cfg.Stores, ","), "the `stores` to run against, in turn: none, single, cluster")
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
 	timeout := flag.Duration("timeout", time.Hour, "hard deadline for the whole run")

@@ -159,7 +159,14 @@ func (r *result) write(w io.Writer) {
 	fmt.Fprintln(w, "Notes:")
 	fmt.Fprintln(w, "- A round: every provider refreshes once, in its prefetch window, either calling STS or taking the session another worker stored; rounds = provider refreshes / (workers × roles), from the providers' `OnRefresh` events. AssumeRole calls are counted by ststest; the STS call rate from the times of the refreshes that called STS.")
 	if r.shared() {
-		fmt.Fprintln(w, "- The Redis client is go-redis (a `redis.Client`, or a `redis.ClusterClient` for a Cluster) with `DialerRetries: 1, MaxRetries: 1, ClusterStateReloadInterval: 2s`, as the rediscache documentation advises; rediscache bounds each call by its Timeout (1 s).")
+		timeout, pool := "1 s", "go-redis's default"
+		if cfg.RedisTimeout > 0 {
+			timeout = fmtDur(cfg.RedisTimeout)
+		}
+		if cfg.PoolSize > 0 {
+			pool = fmt.Sprint(cfg.PoolSize)
+		}
+		fmt.Fprintf(w, "- The Redis client is go-redis (a `redis.Client`, or a `redis.ClusterClient` for a Cluster) with `DialerRetries: 1, MaxRetries: 1, ClusterStateReloadInterval: 2s`, as the rediscache documentation advises, and a PoolSize of %s; rediscache bounds each call by its Timeout (%s).\n", pool, timeout)
 	}
 	if r.outage != "" {
 		fmt.Fprintf(w, "- %s is killed (SIGKILL) midway between two rounds, and the run goes on until every session fetched before has expired.\n", r.outage)

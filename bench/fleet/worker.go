@@ -38,6 +38,8 @@ type workerConfig struct {
 	Callers      int
 	Pause        time.Duration
 	WarmupBudget time.Duration
+	RedisTimeout time.Duration
+	PoolSize     int
 }
 
 // workerReport is the last line a worker writes on its standard output.
@@ -52,16 +54,17 @@ type workerReport struct {
 // documentation advises: a dead server is reported at once, a dropped
 // connection is tried again once, and a failover is seen within seconds,
 // not go-redis's minute.
-func newClient(store string, addrs []string) redis.UniversalClient {
+func newClient(store string, addrs []string, poolSize int) redis.UniversalClient {
 	if store == storeCluster {
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:                      addrs,
 			DialerRetries:              1,
 			MaxRetries:                 1,
 			ClusterStateReloadInterval: 2 * time.Second,
+			PoolSize:                   poolSize,
 		})
 	}
-	return redis.NewClient(&redis.Options{Addr: addrs[0], DialerRetries: 1, MaxRetries: 1})
+	return redis.NewClient(&redis.Options{Addr: addrs[0], DialerRetries: 1, MaxRetries: 1, PoolSize: poolSize})
 }
 
 // workerMain runs a worker: it reads its workerConfig, builds the
@@ -83,9 +86,9 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	var cache stschain.Cache
 	if cfg.Store != storeNone {
-		rdb := newClient(cfg.Store, cfg.RedisAddrs)
+		rdb := newClient(cfg.Store, cfg.RedisAddrs, cfg.PoolSize)
 		defer rdb.Close()
-		c, err := rediscache.New(rdb, cfg.Key)
+		c, err := rediscache.New(rdb, cfg.Key, func(o *rediscache.Options) { o.Timeout = cfg.RedisTimeout })
 		if err != nil {
 			fmt.Fprintf(stderr, "fleet worker %d: %v\n", cfg.Index, err)
 			return 2
