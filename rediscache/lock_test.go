@@ -153,8 +153,10 @@ func TestLockMutualExclusion(t *testing.T) {
 	assert.Equal(t, int32(holders*rounds), taken.Load())
 }
 
-// A waiter returns without the lock once the holder stored its result, and
-// reads it from the primary.
+// A waiter returns without the lock once the holder stored its result
+// (a value other than the one its Load saw, whether the holder stored it
+// before or after the waiter's first poll), and reads it from the
+// primary.
 func TestLockWaiterReturnsWhenTheResultIsStored(t *testing.T) {
 	m, rdb := newMiniredis(t)
 	a := newTestCache(t, rdb)
@@ -165,6 +167,10 @@ func TestLockWaiterReturnsWhenTheResultIsStored(t *testing.T) {
 	defer unlockA()
 	assert.True(t, a.readsPrimary(sessionName), "the holder's Load reads the primary")
 
+	// B looks first, as a provider does, and finds nothing.
+	_, ok, err := b.Load(ctx, cacheKey)
+	require.NoError(t, err)
+	require.False(t, ok)
 	got := make(chan func(), 1)
 	go func() {
 		unlock, err := b.Lock(ctx, cacheKey)
@@ -175,7 +181,7 @@ func TestLockWaiterReturnsWhenTheResultIsStored(t *testing.T) {
 	unlockB := <-got
 	assert.True(t, m.Exists(lockName), "A still holds the lock")
 	assert.True(t, b.readsPrimary(sessionName), "B's Load reads the primary, where the result is")
-	_, ok, err := b.Load(ctx, cacheKey)
+	_, ok, err = b.Load(ctx, cacheKey)
 	require.NoError(t, err)
 	assert.True(t, ok)
 	unlockB()
