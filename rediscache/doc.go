@@ -64,9 +64,9 @@
 // every new value changes), and a waiter returns as soon as the stamp is
 // not the one its last Load read: the new session is there to read. Polls
 // back off from Options.LockRetry to a second, one in flight per waiter.
-// A waiter stops waiting when its context ends (the provider's is bounded
-// by the caller's own expiry window) or when two polls in a row fail, and
-// the provider then calls STS itself. The holder renews its lock every
+// A waiter stops waiting when its context ends (a provider bounds it by its
+// own credentials' expiry window) or when two polls in a row fail, and the
+// provider then calls STS itself. The holder renews its lock every
 // third of LockTTL for as long as its refresh runs (an MFA prompt
 // included), up to [sharedcache.MaxHold]; a crashed holder's lock expires
 // after LockTTL, and a lock planted without a TTL, or with a longer one,

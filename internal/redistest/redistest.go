@@ -1,7 +1,9 @@
 // Package redistest runs a real redis-server for the tests and benchmarks
 // that need one: on 127.0.0.1 and a free port, in a directory of its own,
 // without persistence unless asked, stopped by Close (or, for a test, by
-// t.Cleanup).
+// t.Cleanup). It also runs a Redis Cluster ([NewCluster]), a master with
+// replicas watched by Sentinels ([NewSentinel]), and a loopback proxy that
+// adds latency, stalls and drops connections ([NewProxy]).
 package redistest
 
 import (
