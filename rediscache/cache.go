@@ -2,19 +2,19 @@ package rediscache
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	"github.com/aws/smithy-go/metrics"
 	"github.com/redis/go-redis/v9"
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/sharedcache"
 )
 
 // Defaults used when the corresponding [Options] field is zero.
@@ -23,26 +23,26 @@ const (
 	DefaultPrefix = "stschain:"
 	// DefaultTimeout bounds each Redis call: it is what an unreachable or
 	// stalled Redis costs a caller.
-	DefaultTimeout = time.Second
-	// DefaultLockTTL is how long a lock outlives a holder that never
-	// releases it: as long as the longest refresh of a
-	// [stschain.ChainableProvider] (an MFA prompt and an STS call).
-	DefaultLockTTL = 5 * time.Minute
-	// DefaultLockRetry is how often Lock tries again for a lock another
-	// holder has.
-	DefaultLockRetry = 50 * time.Millisecond
+	DefaultTimeout = sharedcache.DefaultTimeout
+	// DefaultLockTTL is how long a lock outlives a holder that stopped
+	// renewing it (it crashed, or lost Redis): about one refresh, an STS
+	// call with its retries. A live holder renews its lock for as long as
+	// its refresh takes, an MFA prompt included, up to
+	// [sharedcache.MaxHold].
+	DefaultLockTTL = sharedcache.DefaultLockTTL
+	// DefaultLockRetry is the first pause of a process waiting for
+	// another's lock; each pause doubles, up to a second.
+	DefaultLockRetry = sharedcache.DefaultLockRetry
 )
 
 // KeySize is the length of the key [New] takes, in bytes: an AES-256 key.
-const KeySize = 32
+const KeySize = sharedcache.KeySize
 
-// Limits.
-const (
-	// maxPrefixLen bounds Options.Prefix.
-	maxPrefixLen = 128
-	// maxEntrySize bounds what Load accepts: an entry is a few KiB.
-	maxEntrySize = 64 << 10
-)
+// maxPrefixLen bounds Options.Prefix.
+const maxPrefixLen = 128
+
+// meterScope names the Meter of the package's instruments.
+const meterScope = "github.com/stschain/stschain/rediscache"
 
 // Options configures a [Cache]. The zero value of every field is valid and
 // means the default its comment gives.
@@ -51,34 +51,52 @@ type Options struct {
 	// is kept under Prefix + "session:" + its stschain cache key, the lock
 	// of that key under Prefix + "lock:" + the cache key. Optional: empty
 	// means DefaultPrefix. At most 128 printable ASCII characters, no
-	// spaces. Caches that share a prefix must share the key too: each
+	// spaces. Caches that share a prefix must share the keys too: each
 	// reads the other's entries as unusable otherwise.
 	Prefix string
 
-	// Timeout bounds each Redis call (one GET, SET or lock attempt), on top
-	// of the caller's context: a Redis that is down or does not answer
-	// costs a caller at most this much per call. Optional: zero means
-	// DefaultTimeout. Must not be negative.
+	// PreviousKeys are keys that values in Redis may be sealed with besides
+	// the key given to New: Load opens values sealed with any of them, and
+	// Store always seals with the key given to New, so each value read
+	// under a previous key is sealed under the current one at the next
+	// refresh. They let a key change across a fleet without a miss: first
+	// give every process the new key here, then make it the key of New
+	// with the old one here, until the old one's values have expired (the
+	// longest session lifetime). Optional: nil means none. Each must be
+	// KeySize random bytes, other than the key.
+	PreviousKeys [][]byte
+
+	// Timeout bounds each Redis call (one read, write or lock operation),
+	// on top of the caller's context: a Redis that is down or does not
+	// answer costs a caller at most this much per call. Optional: zero
+	// means DefaultTimeout. Must not be negative.
 	Timeout time.Duration
 
-	// LockTTL is how long a lock lives when its holder neither releases it
-	// nor dies cleanly, so that a crashed holder blocks the others for at
-	// most this long. Optional: zero means DefaultLockTTL. Must be at
-	// least a millisecond otherwise, and longer than a refresh takes: a
-	// lock that expires while its holder still refreshes lets another
-	// process call STS too.
+	// LockTTL is how long a lock lives when its holder stops renewing it,
+	// so that a crashed holder blocks the others for at most this long. A
+	// live holder renews its lock every third of LockTTL. Optional: zero
+	// means DefaultLockTTL. Must be at least a millisecond otherwise.
 	LockTTL time.Duration
 
-	// LockRetry is how often Lock tries again for a lock another holder
-	// has; each wait is drawn at random between half and one and a half
-	// times it. Optional: zero means DefaultLockRetry. Must not be
-	// negative.
+	// LockRetry is the first pause of a process waiting for another's
+	// lock; each pause doubles, up to a second, and is drawn at random
+	// between half and one and a half times that. Optional: zero means
+	// DefaultLockRetry. Must not be negative.
 	LockRetry time.Duration
 
 	// Logger receives a warning when a lock cannot be released (it then
-	// expires after LockTTL) or had expired before its holder released it.
+	// expires after LockTTL) or was gone before its holder released it.
 	// It never sees a secret. Optional: nil means silent.
 	Logger *slog.Logger
+
+	// MeterProvider receives the Cache's metrics: rediscache.lookups (a
+	// counter of loads, attribute "result": "hit", "miss" or "error"),
+	// rediscache.lock.wait (a histogram of the seconds Lock took,
+	// attribute "result": "acquired", "stored", "abandoned" or "failed")
+	// and rediscache.lock.stranded (a counter of locks whose release
+	// failed or whose wait was given up, attribute "reason": "release" or
+	// "wait"). See [sharedcache.Metrics]. Optional: nil means none.
+	MeterProvider metrics.MeterProvider
 }
 
 // Cache is a [stschain.Cache] and [stschain.CacheLocker] that keeps
@@ -88,14 +106,20 @@ type Options struct {
 //
 // A Cache is safe for concurrent use. Create one with [New].
 type Cache struct {
-	// All fields are set by New and read-only afterwards.
-	rdb       redis.UniversalClient
-	aead      cipher.AEAD // AES-256-GCM with random nonces
-	prefix    string
-	timeout   time.Duration
-	lockTTL   time.Duration
-	lockRetry time.Duration
-	logger    *slog.Logger // never nil
+	// All fields but mu and primary are set by New and read-only
+	// afterwards.
+	rdb     redis.UniversalClient
+	sealer  *sharedcache.Sealer
+	locker  *sharedcache.Locker
+	metrics *sharedcache.Metrics // nil: none
+	prefix  string
+	timeout time.Duration
+
+	mu sync.Mutex
+	// primary counts, per session name, the Lock calls that returned and
+	// whose unlock has not run: Load reads those names from the primary.
+	// Guarded by mu.
+	primary map[string]int
 }
 
 var (
@@ -106,8 +130,9 @@ var (
 // New returns a Cache keeping sessions in Redis through rdb, sealed and
 // authenticated with key, which must be [KeySize] (32) random bytes, the
 // same in every process that shares the cache. New keeps no copy of key
-// (only the AES key schedule derived from it), so the caller may clear it
-// afterwards. rdb is used as it is; New makes no Redis call.
+// or Options.PreviousKeys (only the AES key schedules derived from them),
+// so the caller may clear them afterwards. rdb is used as it is; New makes
+// no Redis call.
 func New(rdb redis.UniversalClient, key []byte, optFns ...func(*Options)) (*Cache, error) {
 	var o Options
 	for _, fn := range optFns {
@@ -119,11 +144,9 @@ func New(rdb redis.UniversalClient, key []byte, optFns ...func(*Options)) (*Cach
 	if rdb == nil {
 		errs = append(errs, errors.New("the Redis client is nil"))
 	}
-	switch {
-	case len(key) != KeySize:
-		errs = append(errs, fmt.Errorf("the key is %d bytes; AES-256-GCM needs exactly %d (random bytes, such as from crypto/rand, kept in a secret store)", len(key), KeySize))
-	case allZero(key):
-		errs = append(errs, errors.New("the key is all zero bytes; fill it with random bytes, such as from crypto/rand"))
+	sealer, err := sharedcache.NewSealer(key, o.PreviousKeys...)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := o.validate(); err != nil {
 		errs = append(errs, err)
@@ -131,23 +154,17 @@ func New(rdb redis.UniversalClient, key []byte, optFns ...func(*Options)) (*Cach
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("rediscache: New: %w", errors.Join(errs...))
 	}
-
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("rediscache: New: %w", err)
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
+	m, err := sharedcache.NewMetrics(o.MeterProvider, meterScope, "rediscache")
 	if err != nil {
 		return nil, fmt.Errorf("rediscache: New: %w", err)
 	}
 	c := &Cache{
-		rdb:       rdb,
-		aead:      aead,
-		prefix:    o.Prefix,
-		timeout:   o.Timeout,
-		lockTTL:   o.LockTTL,
-		lockRetry: o.LockRetry,
-		logger:    o.Logger,
+		rdb:     rdb,
+		sealer:  sealer,
+		metrics: m,
+		prefix:  o.Prefix,
+		timeout: o.Timeout,
+		primary: make(map[string]int),
 	}
 	if c.prefix == "" {
 		c.prefix = DefaultPrefix
@@ -155,25 +172,19 @@ func New(rdb redis.UniversalClient, key []byte, optFns ...func(*Options)) (*Cach
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
-	if c.lockTTL == 0 {
-		c.lockTTL = DefaultLockTTL
-	}
-	if c.lockRetry == 0 {
-		c.lockRetry = DefaultLockRetry
-	}
-	if c.logger == nil {
-		c.logger = slog.New(slog.DiscardHandler)
+	c.locker, err = sharedcache.NewLocker(lockStore{c}, sharedcache.LockOptions{
+		TTL:       o.LockTTL,
+		Timeout:   c.timeout,
+		Retry:     o.LockRetry,
+		Name:      "rediscache",
+		Logger:    o.Logger,
+		Metrics:   m,
+		Permanent: deniedByACL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rediscache: New: %w", err)
 	}
 	return c, nil
-}
-
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // validate says what is wrong with o, and what is valid.
@@ -202,7 +213,7 @@ func (o *Options) validate() error {
 
 // cacheKeyRe is what a stschain cache key may be (as FileCache accepts it),
 // so that no key name can run into another's.
-var cacheKeyRe = regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`)
+var cacheKeyRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z_-]{1,200}$`) })
 
 // Kinds of Redis key names. A cache key has no ':', so a session name
 // never equals a lock name.
@@ -213,39 +224,68 @@ const (
 
 // name returns the Redis key name of a cache key.
 func (c *Cache) name(kind, key string) (string, error) {
-	if !cacheKeyRe.MatchString(key) {
+	if !cacheKeyRe().MatchString(key) {
 		return "", fmt.Errorf("rediscache: invalid cache key %q: want 1 to 200 characters of letters, digits, '_' and '-'", key)
 	}
 	return c.prefix + kind + key, nil
 }
 
+// readScript reads at most ARGV[1] + 1 bytes of a value. Run as a script,
+// it goes to the primary whatever the client's read routing.
+var readScript = redis.NewScript(`return redis.call("GETRANGE", KEYS[1], 0, ARGV[1])`)
+
 // Load returns the entry stored under key. A missing key is a miss with a
-// nil error. A value that does not open (sealed with another key, changed,
-// truncated, or copied from another key name), is not in this package's
-// format, or holds credentials that have expired is a miss with an error
-// that says which; so is a Redis call that fails or does not answer within
-// Options.Timeout. No error holds a secret.
+// nil error. A value that does not open (sealed with a key this Cache does
+// not have, changed, truncated, or copied from another key name), is not
+// in this package's format, is larger than an entry can be, holds
+// credentials that have expired, or holds a session older than one this
+// Cache has seen under key (a rollback), is a miss with an error that says
+// which; so is a Redis call that fails, does not answer within
+// Options.Timeout, or answers with a reply the client cannot take. No
+// error holds a secret.
+//
+// Load reads at most [sharedcache.MaxValueSize] + 1 bytes (GETRANGE), so a
+// larger value planted in Redis costs a bounded read. It reads from
+// wherever the client routes reads (a replica, with ReadOnly or
+// RouteRandomly), except between a Lock of key and its unlock: then from
+// the primary, so that a process that waited for another's result reads
+// that result and not a replica's older copy.
 func (c *Cache) Load(ctx context.Context, key string) (stschain.CacheEntry, bool, error) {
+	entry, ok, err := c.load(ctx, key)
+	switch {
+	case err != nil:
+		c.metrics.Lookup(ctx, sharedcache.LookupError)
+	case ok:
+		c.metrics.Lookup(ctx, sharedcache.LookupHit)
+	default:
+		c.metrics.Lookup(ctx, sharedcache.LookupMiss)
+	}
+	return entry, ok, err
+}
+
+func (c *Cache) load(ctx context.Context, key string) (stschain.CacheEntry, bool, error) {
 	name, err := c.name(kindSession, key)
 	if err != nil {
 		return stschain.CacheEntry{}, false, err
 	}
-	val, err := call(ctx, c.timeout, func(ctx context.Context) ([]byte, error) {
-		return c.rdb.Get(ctx, name).Bytes()
+	primary := c.readsPrimary(name)
+	val, err := sharedcache.Call(ctx, c.timeout, func(ctx context.Context) ([]byte, error) {
+		if primary {
+			s, err := readScript.Run(ctx, c.rdb, []string{name}, sharedcache.MaxValueSize).Text()
+			return []byte(s), err
+		}
+		return c.rdb.GetRange(ctx, name, 0, sharedcache.MaxValueSize).Bytes()
 	}, nil)
-	if errors.Is(err, redis.Nil) {
-		return stschain.CacheEntry{}, false, nil
-	}
 	if err != nil {
 		return stschain.CacheEntry{}, false, fmt.Errorf("rediscache: reading %s: %w", name, err)
 	}
-	entry, err := c.open(name, val)
+	c.locker.Saw(key, sharedcache.Stamp(val))
+	if len(val) == 0 { // GETRANGE of a missing key
+		return stschain.CacheEntry{}, false, nil
+	}
+	entry, err := c.sealer.Open(name, val)
 	if err != nil {
 		return stschain.CacheEntry{}, false, fmt.Errorf("rediscache: entry %s is unusable: %w", name, err)
-	}
-	if now := time.Now(); !entry.Credentials.Expires.After(now) {
-		return stschain.CacheEntry{}, false, fmt.Errorf("rediscache: entry %s is unusable: its credentials expired at %s, %v ago, yet Redis still has it",
-			name, entry.Credentials.Expires.UTC().Format(time.RFC3339), now.Sub(entry.Credentials.Expires).Round(time.Millisecond))
 	}
 	return entry, true, nil
 }
@@ -254,7 +294,8 @@ func (c *Cache) Load(ctx context.Context, key string) (stschain.CacheEntry, bool
 // TTL of the credentials' remaining lifetime (in whole milliseconds, so
 // that Redis drops the entry at most a millisecond before they expire, never
 // after). The entry needs an access key, secret key, session token and an
-// Expires in the future.
+// Expires in the future. The value records the session it replaces (see
+// [sharedcache.Sealer]).
 func (c *Cache) Store(ctx context.Context, key string, entry stschain.CacheEntry) error {
 	name, err := c.name(kindSession, key)
 	if err != nil {
@@ -283,11 +324,11 @@ func (c *Cache) Store(ctx context.Context, key string, entry stschain.CacheEntry
 		return fmt.Errorf("rediscache: not caching credentials %s that expire at %s, less than a millisecond from now",
 			cr.AccessKeyID, cr.Expires.UTC().Format(time.RFC3339Nano))
 	}
-	val, err := c.seal(name, entry)
+	val, err := c.sealer.Seal(name, entry)
 	if err != nil {
-		return err
+		return fmt.Errorf("rediscache: sealing %s: %w", name, err)
 	}
-	_, err = call(ctx, c.timeout, func(ctx context.Context) (struct{}, error) {
+	_, err = sharedcache.Call(ctx, c.timeout, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, c.rdb.Set(ctx, name, val, ttl).Err()
 	}, nil)
 	if err != nil {
@@ -296,71 +337,21 @@ func (c *Cache) Store(ctx context.Context, key string, entry stschain.CacheEntry
 	return nil
 }
 
-// String describes the cache without its key.
+// String describes the cache without its keys.
 func (c *Cache) String() string {
-	return fmt.Sprintf("rediscache.Cache{prefix %q, timeout %v, lock TTL %v}", c.prefix, c.timeout, c.lockTTL)
+	return fmt.Sprintf("rediscache.Cache{prefix %q, key ID %s, timeout %v, lock TTL %v}", c.prefix, c.sealer.KeyID(), c.timeout, c.locker.TTL())
 }
 
 // Format writes String for every verb, so that no verb (%v, %+v, %#v, %x,
-// %d ...) prints the fields, the cipher among them.
+// %d ...) prints the fields, the ciphers among them.
 func (c *Cache) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, c.String()) }
 
 // LogValue is String, so that log/slog shows no key either.
 func (c *Cache) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// errTimeout is the cause of a call's context when Options.Timeout ran out.
-var errTimeout = errors.New("rediscache: Redis call timed out")
-
-// States of a call.
-const (
-	callWaiting   int32 = iota // the caller waits for fn
-	callDelivered              // fn returned to a waiting caller
-	callAbandoned              // the caller stopped waiting first
-)
-
-// call runs fn with a context that ends after timeout or with ctx, and
-// returns fn's result, or an error once that context ends, whichever comes
-// first: a client that does not honour contexts (go-redis does not unless
-// its ContextTimeoutEnabled is set) cannot hold the caller longer. When the
-// caller stops waiting first, fn goes on in the background until the
-// client gives up, and abandoned (when not nil) then gets its result.
-func call[T any](ctx context.Context, timeout time.Duration, fn func(context.Context) (T, error), abandoned func(T, error)) (T, error) {
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
-	type result struct {
-		v   T
-		err error
-	}
-	var state atomic.Int32
-	done := make(chan result, 1)
-	go func() {
-		v, err := fn(ctx)
-		done <- result{v, err}
-		if !state.CompareAndSwap(callWaiting, callDelivered) && abandoned != nil {
-			abandoned(v, err)
-		}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		if state.CompareAndSwap(callWaiting, callAbandoned) {
-			var zero T
-			return zero, ctxError(ctx, timeout)
-		}
-		r = <-done
-	}
-	if r.err != nil && !errors.Is(r.err, redis.Nil) && ctx.Err() != nil {
-		// The client stopped because the context ended: say why it did.
-		return r.v, ctxError(ctx, timeout)
-	}
-	return r.v, r.err
-}
-
-// ctxError says why a call's context ended.
-func ctxError(ctx context.Context, timeout time.Duration) error {
-	if context.Cause(ctx) == errTimeout {
-		return fmt.Errorf("no answer from Redis within %v: %w", timeout, ctx.Err())
-	}
-	return ctx.Err()
+// deniedByACL reports whether err is Redis refusing a command to the user
+// (NOPERM; in a script, Redis 7.0 says "ERR The user executing the script
+// can't run this command"): it refuses it again.
+func deniedByACL(err error) bool {
+	return redis.HasErrorPrefix(err, "NOPERM") || strings.Contains(err.Error(), "can't run this command")
 }

@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -92,14 +89,16 @@ func TestNewValidates(t *testing.T) {
 		{"short key", rdb, testKey[:16], nil, []string{"the key is 16 bytes; AES-256-GCM needs exactly 32"}},
 		{"long key", rdb, append(testKey, 1), nil, []string{"the key is 33 bytes"}},
 		{"nil key", rdb, nil, nil, []string{"the key is 0 bytes"}},
-		{"zero key", rdb, make([]byte, KeySize), nil, []string{"all zero bytes"}},
+		{"zero key", rdb, make([]byte, KeySize), nil, []string{"the key is all zero bytes"}},
 		{"space in prefix", rdb, testKey, func(o *Options) { o.Prefix = "my app:" }, []string{`Prefix "my app:" has a space`}},
 		{"control in prefix", rdb, testKey, func(o *Options) { o.Prefix = "a\nb" }, []string{"control or non-ASCII"}},
 		{"non-ASCII prefix", rdb, testKey, func(o *Options) { o.Prefix = "café:" }, []string{"control or non-ASCII"}},
 		{"long prefix", rdb, testKey, func(o *Options) { o.Prefix = strings.Repeat("p", 129) }, []string{"Prefix has 129 characters; want at most 128"}},
 		{"negative timeout", rdb, testKey, func(o *Options) { o.Timeout = -time.Second }, []string{"Timeout -1s is negative"}},
 		{"negative lock TTL", rdb, testKey, func(o *Options) { o.LockTTL = -1 }, []string{"LockTTL -1ns is out of range"}},
-		{"sub-millisecond lock TTL", rdb, testKey, func(o *Options) { o.LockTTL = time.Microsecond }, []string{"LockTTL 1µs is out of range; want 0 (default 5m0s) or at least 1ms"}},
+		{"sub-millisecond lock TTL", rdb, testKey, func(o *Options) { o.LockTTL = time.Microsecond }, []string{"LockTTL 1µs is out of range; want 0 (default 10s) or at least 1ms"}},
+		{"short previous key", rdb, testKey, func(o *Options) { o.PreviousKeys = [][]byte{otherKey, otherKey[:8]} }, []string{"previous key 1 is 8 bytes"}},
+		{"previous key is the key", rdb, testKey, func(o *Options) { o.PreviousKeys = [][]byte{testKey} }, []string{"previous key 0 is the key itself"}},
 		{"negative lock retry", rdb, testKey, func(o *Options) { o.LockRetry = -time.Millisecond }, []string{"LockRetry -1ms is negative"}},
 		{"several at once", nil, nil, func(o *Options) { o.Timeout = -1 }, []string{"client is nil", "key is 0 bytes", "Timeout -1ns"}},
 	} {
@@ -120,16 +119,15 @@ func TestNewDefaults(t *testing.T) {
 	c := newTestCache(t, rdb, nil) // a nil option function is skipped
 	assert.Equal(t, DefaultPrefix, c.prefix)
 	assert.Equal(t, DefaultTimeout, c.timeout)
-	assert.Equal(t, DefaultLockTTL, c.lockTTL)
-	assert.Equal(t, DefaultLockRetry, c.lockRetry)
-	assert.NotNil(t, c.logger)
+	assert.Equal(t, DefaultLockTTL, c.locker.TTL())
+	assert.Equal(t, 10*time.Second, DefaultLockTTL, "one refresh, not minutes")
+	assert.Nil(t, c.metrics, "no MeterProvider, no metrics")
 
 	o := Options{Prefix: "app-1:", Timeout: 2 * time.Second, LockTTL: time.Minute, LockRetry: time.Millisecond}
 	c = newTestCache(t, rdb, func(opts *Options) { *opts = o })
 	assert.Equal(t, "app-1:", c.prefix)
 	assert.Equal(t, 2*time.Second, c.timeout)
-	assert.Equal(t, time.Minute, c.lockTTL)
-	assert.Equal(t, time.Millisecond, c.lockRetry)
+	assert.Equal(t, time.Minute, c.locker.TTL())
 }
 
 func TestNewKeepsNoCopyOfTheKey(t *testing.T) {
@@ -245,79 +243,50 @@ func TestPrefix(t *testing.T) {
 	unlock()
 }
 
-// sealRaw seals plain as a value of name, the way seal does, so that tests
-// can build values whose plaintext seal would never write.
-func sealRaw(c *Cache, name string, plain []byte) []byte {
-	return c.aead.Seal([]byte{formatV1}, nil, plain, additionalData(formatV1, name))
-}
-
+// TestUnusableValuesAreMisses: what Redis holds under a session name is a
+// miss with an error unless it opens (sharedcache's tests cover each way a
+// value can fail to); these are the ways Redis adds.
 func TestUnusableValuesAreMisses(t *testing.T) {
 	m, rdb := newMiniredis(t)
 	c := newTestCache(t, rdb)
 	ctx := t.Context()
 	name := "stschain:session:" + cacheKey
-	otherName := "stschain:session:" + otherCK
-
-	good := func() []byte {
-		v, err := c.seal(name, testEntry(time.Now().Add(time.Hour)))
+	good := func(t *testing.T) string {
+		require.NoError(t, c.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour))))
+		v, err := m.Get(name)
 		require.NoError(t, err)
 		return v
 	}
-	flip := func(i int) func() []byte {
-		return func() []byte {
-			v := good()
-			if i < 0 {
-				i += len(v)
-			}
-			v[i] ^= 0x01
-			return v
-		}
-	}
-	wrongKey, err := New(rdb, otherKey)
-	require.NoError(t, err)
-	plainJSON, err := json.Marshal(map[string]any{"Credentials": map[string]string{
-		"AccessKeyId": "ASIAEXAMPLE000000001", "SecretAccessKey": secret, "SessionToken": token,
-		"Expiration": "2099-01-01T00:00:00Z",
-	}})
-	require.NoError(t, err)
-
-	const doesNotOpen = "the value does not open: it was sealed with another key, changed, truncated, or copied from another key name"
+	other := newTestCache(t, rdb, func(o *Options) { o.Prefix = "other:" })
 	for _, tt := range []struct {
-		name  string
-		value func() []byte
-		want  string
+		name string
+		set  func(t *testing.T)
+		want string
 	}{
-		{"flipped ciphertext byte", flip(20), doesNotOpen},
-		{"flipped nonce byte", flip(1), doesNotOpen},
-		{"flipped tag byte", flip(-1), doesNotOpen},
-		{"version byte changed", func() []byte { v := good(); v[0] = 2; return v }, "does not start with format version 1 (its first byte is 0x02)"},
-		{"truncated", func() []byte { v := good(); return v[:len(v)-1] }, doesNotOpen},
-		{"truncated to the header", func() []byte { return good()[:20] }, "the value is 20 bytes, shorter than any sealed entry (29): truncated"},
-		{"empty", func() []byte { return nil }, "the value is empty"},
-		{"too large", func() []byte { return append([]byte{formatV1}, make([]byte, maxEntrySize)...) }, "more than an entry can be"},
-		{"copied from another key", func() []byte {
-			v, err := c.seal(otherName, testEntry(time.Now().Add(time.Hour)))
+		{"changed", func(t *testing.T) {
+			v := []byte(good(t))
+			v[40] ^= 1
+			require.NoError(t, m.Set(name, string(v)))
+		}, "the value does not open"},
+		{"sealed with another key", func(t *testing.T) {
+			c2, err := New(rdb, otherKey)
 			require.NoError(t, err)
-			return v
-		}, doesNotOpen},
-		{"sealed with another key", func() []byte {
-			v, err := wrongKey.seal(name, testEntry(time.Now().Add(time.Hour)))
+			require.NoError(t, c2.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour))))
+		}, "the value was sealed with a key this process does not have"},
+		{"copied from another prefix", func(t *testing.T) {
+			require.NoError(t, other.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour))))
+			v, err := m.Get("other:session:" + cacheKey)
 			require.NoError(t, err)
-			return v
-		}, doesNotOpen},
-		{"plaintext AWS CLI JSON", func() []byte { return plainJSON }, "does not start with format version 1 (its first byte is 0x7b)"},
-		{"sealed non-JSON", func() []byte { return sealRaw(c, name, []byte(`{"SecretAccessKey":"`+secret+`"`)) }, "the sealed entry is not valid JSON (error at byte"},
-		{"sealed JSON of the wrong type", func() []byte { return sealRaw(c, name, []byte(`{"SecretAccessKey":7}`)) }, "the sealed entry is malformed: SecretAccessKey is a JSON number"},
-		{"sealed JSON with missing fields", func() []byte { return sealRaw(c, name, []byte(`{"SecretAccessKey":"`+secret+`"}`)) }, "the sealed entry has no AccessKeyId, SessionToken, Expiration"},
-		{"sealed bad time", func() []byte { return sealRaw(c, name, []byte(`{"Expiration":"tomorrow"}`)) }, "the sealed entry is malformed"},
-		{"expired", func() []byte {
-			v, err := c.seal(name, testEntry(time.Now().Add(-time.Minute)))
-			require.NoError(t, err)
-			return v
-		}, "its credentials expired at"},
+			require.NoError(t, m.Set(name, v))
+		}, "the value does not open"},
+		{"plaintext", func(t *testing.T) { require.NoError(t, m.Set(name, `{"AccessKeyId":"x"}`)) }, "does not start with format version"},
+		{"larger than an entry can be", func(t *testing.T) {
+			require.NoError(t, m.Set(name, good(t)+strings.Repeat("x", 100<<10)))
+		}, "the value is over 65536 bytes, more than an entry can be"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			require.NoError(t, m.Set(name, string(tt.value())))
+			m.FlushAll()
+			tt.set(t)
 			e, ok, err := c.Load(ctx, cacheKey)
 			assert.False(t, ok)
 			assert.Zero(t, e)
@@ -327,27 +296,65 @@ func TestUnusableValuesAreMisses(t *testing.T) {
 			assertNoSecret(t, err)
 		})
 	}
-
-	// Control: an untouched value opens.
-	require.NoError(t, m.Set(name, string(good())))
+	t.Run("not a string", func(t *testing.T) {
+		m.FlushAll()
+		m.HSet(name, "f", "v")
+		_, ok, err := c.Load(ctx, cacheKey)
+		assert.False(t, ok)
+		assert.ErrorContains(t, err, "rediscache: reading "+name+": WRONGTYPE")
+	})
+	m.FlushAll()
+	good(t)
 	_, ok, err := c.Load(ctx, cacheKey)
 	require.NoError(t, err)
-	assert.True(t, ok)
+	assert.True(t, ok, "control: an untouched value opens")
 }
 
-func TestSealedValuesDiffer(t *testing.T) {
-	_, rdb := newMiniredis(t)
+// A value sealed with a previous key is read, and the next Store seals
+// under the current key.
+func TestPreviousKeys(t *testing.T) {
+	m, rdb := newMiniredis(t)
+	ctx := t.Context()
+	name := "stschain:session:" + cacheKey
+	before := newTestCache(t, rdb)
+	require.NoError(t, before.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour))))
+	oldValue, err := m.Get(name)
+	require.NoError(t, err)
+
+	after, err := New(rdb, otherKey, func(o *Options) { o.PreviousKeys = [][]byte{testKey} })
+	require.NoError(t, err)
+	_, ok, err := after.Load(ctx, cacheKey)
+	require.NoError(t, err)
+	assert.True(t, ok, "read under the previous key")
+	require.NoError(t, after.Store(ctx, cacheKey, testEntry(time.Now().Add(2*time.Hour))))
+	newValue, err := m.Get(name)
+	require.NoError(t, err)
+	assert.Equal(t, before.sealer.KeyID(), fmt.Sprintf("%x", oldValue[1:5]))
+	assert.NotEqual(t, oldValue[1:5], newValue[1:5], "re-sealed under the current key")
+	assert.Equal(t, after.sealer.KeyID(), fmt.Sprintf("%x", newValue[1:5]))
+	_, _, err = before.Load(ctx, cacheKey)
+	assert.ErrorContains(t, err, "a key this process does not have", "a process without the new key cannot read it")
+}
+
+// A peer that can write to Redis but has no key puts an older value back
+// (a revoked session, say): a process that has seen the newer one refuses
+// it.
+func TestRollbackIsAMiss(t *testing.T) {
+	m, rdb := newMiniredis(t)
 	c := newTestCache(t, rdb)
-	e := testEntry(time.Now().Add(time.Hour))
-	v1, err := c.seal("n", e)
+	ctx := t.Context()
+	name := "stschain:session:" + cacheKey
+	require.NoError(t, c.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour))))
+	old, err := m.Get(name)
 	require.NoError(t, err)
-	v2, err := c.seal("n", e)
-	require.NoError(t, err)
-	assert.NotEqual(t, v1, v2, "a random nonce per value")
-	assert.Equal(t, formatV1, v1[0])
-	for _, s := range []string{secret, token, e.Credentials.AccessKeyID, "assumed-role", "123456789012"} {
-		assert.False(t, bytes.Contains(v1, []byte(s)), "the value shows %q", s)
-	}
+	newer := testEntry(time.Now().Add(2 * time.Hour))
+	newer.Credentials.AccessKeyID = "ASIAEXAMPLE000000002"
+	require.NoError(t, c.Store(ctx, cacheKey, newer))
+
+	require.NoError(t, m.Set(name, old))
+	_, ok, err := c.Load(ctx, cacheKey)
+	assert.False(t, ok)
+	assert.ErrorContains(t, err, "rediscache: entry "+name+" is unusable: it holds a session that another has replaced since, as this process has seen: a rollback, refused")
 }
 
 func TestFormatShowsNoKey(t *testing.T) {
@@ -355,15 +362,13 @@ func TestFormatShowsNoKey(t *testing.T) {
 	var logs bytes.Buffer
 	o := Options{Prefix: "app:", Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	c := newTestCache(t, rdb, func(opts *Options) { *opts = o })
-	const want = `rediscache.Cache{prefix "app:", timeout 1s, lock TTL 5m0s}`
+	want := `rediscache.Cache{prefix "app:", key ID ` + c.sealer.KeyID() + `, timeout 1s, lock TTL 10s}`
 	forms := map[string]string{}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
 		forms["*Cache "+verb] = fmt.Sprintf(verb, c)
 		assert.Equal(t, want, forms["*Cache "+verb], verb)
-		// A Cache copied by value has none of *Cache's methods: its
-		// fields show, but the cipher only as a pointer.
-		forms["Cache "+verb] = fmt.Sprintf(verb, *c)
 		forms["Options "+verb] = fmt.Sprintf(verb, o)
+		forms["Sealer "+verb] = fmt.Sprintf(verb, c.sealer)
 	}
 	forms["slog"] = func() string {
 		slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "cache", c)
@@ -415,21 +420,34 @@ func (stallHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h stallHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.honourContext {
-			select {
-			case <-h.release:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		} else {
-			<-h.release
+		if err := h.wait(ctx); err != nil {
+			return err
 		}
 		return next(ctx, cmd)
 	}
 }
 
-func (stallHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+func (h stallHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if err := h.wait(ctx); err != nil {
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// wait waits for release, or for ctx too when the client honours it.
+func (h stallHook) wait(ctx context.Context) error {
+	if h.honourContext {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		<-h.release
+	}
+	return nil
 }
 
 func TestStalledRedisCostsAtMostTheTimeout(t *testing.T) {
@@ -453,7 +471,7 @@ func TestStalledRedisCostsAtMostTheTimeout(t *testing.T) {
 				elapsed := time.Since(start)
 				require.Error(t, err, name)
 				assert.ErrorIs(t, err, context.DeadlineExceeded, name)
-				assert.Contains(t, err.Error(), "no answer from Redis within 50ms", name)
+				assert.Contains(t, err.Error(), "no answer within 50ms", name)
 				assert.GreaterOrEqual(t, elapsed, timeout, name)
 				assert.Less(t, elapsed, 20*timeout, name)
 			}
@@ -473,57 +491,4 @@ func TestCallerContextEndsACall(t *testing.T) {
 	assert.NotContains(t, err.Error(), "no answer from Redis", "the caller's context ended, not the timeout")
 	err = c.Store(ctx, cacheKey, testEntry(time.Now().Add(time.Hour)))
 	assert.ErrorIs(t, err, context.Canceled)
-}
-
-func TestCall(t *testing.T) {
-	errBoom := errors.New("boom")
-	t.Run("result", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			v, err := call(t.Context(), time.Second, func(context.Context) (int, error) { return 7, nil }, nil)
-			assert.NoError(t, err)
-			assert.Equal(t, 7, v)
-			_, err = call(t.Context(), time.Second, func(context.Context) (int, error) { return 0, errBoom }, nil)
-			assert.ErrorIs(t, err, errBoom)
-			_, err = call(t.Context(), time.Second, func(context.Context) (int, error) { return 0, redis.Nil }, nil)
-			assert.ErrorIs(t, err, redis.Nil)
-		})
-	})
-	t.Run("timeout, abandoned result handed on", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			release := make(chan struct{})
-			abandoned := make(chan int, 1)
-			start := time.Now()
-			_, err := call(t.Context(), time.Second, func(context.Context) (int, error) {
-				<-release // a client that ignores the context
-				return 7, nil
-			}, func(v int, err error) { abandoned <- v })
-			assert.Equal(t, time.Second, time.Since(start))
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.EqualError(t, err, "no answer from Redis within 1s: context deadline exceeded")
-			close(release)
-			assert.Equal(t, 7, <-abandoned)
-		})
-	})
-	t.Run("client that honours the context", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			start := time.Now()
-			_, err := call(t.Context(), time.Second, func(ctx context.Context) (int, error) {
-				<-ctx.Done()
-				return 0, fmt.Errorf("i/o: %w", ctx.Err())
-			}, nil)
-			assert.Equal(t, time.Second, time.Since(start))
-			assert.EqualError(t, err, "no answer from Redis within 1s: context deadline exceeded",
-				"whether the client's answer or the deadline came first")
-		})
-	})
-	t.Run("caller's context", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-			defer cancel()
-			release := make(chan struct{})
-			defer close(release)
-			_, err := call(ctx, time.Second, func(context.Context) (int, error) { <-release; return 0, nil }, nil)
-			assert.Equal(t, context.DeadlineExceeded, err, "the caller's deadline, not Options.Timeout")
-		})
-	})
 }

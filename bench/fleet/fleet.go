@@ -9,100 +9,119 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stschain/stschain/internal/fleet"
 	"github.com/stschain/stschain/internal/redistest"
 	"github.com/stschain/stschain/rediscache"
 	"github.com/stschain/stschain/ststest"
 )
 
-// The fake accounts: the SaaS's user and hub role, and one role per
-// customer, each in its own account, trusting the hub with an external ID.
-const (
-	saasAccount = "111111111111"
-	userName    = "saas-app"
-	userKeyID   = "AKIASAASAPP000000000"
-	userSecret  = "saas-app-long-term-secret"
-	hubRole     = "arn:aws:iam::" + saasAccount + ":role/saas-hub"
-	userARN     = "arn:aws:iam::" + saasAccount + ":user/" + userName
-)
-
 // Tuning of the run.
 const (
 	// warmupBudget bounds the workers' first Retrieve of every provider.
-	warmupBudget = 2 * time.Minute
+	warmupBudget = 5 * time.Minute
 	// controlKey holds the plaintext control value of the plaintext check.
 	controlKey = "fleet:plaintext-control"
+	// maxCalls is how many calls ststest remembers: every call of a run.
+	maxCalls = 1 << 22
+	// rateWindow is the window of the peak STS call rate.
+	rateWindow = time.Second
 )
-
-func customerAt(i int) customer {
-	return customer{
-		RoleARN:    fmt.Sprintf("arn:aws:iam::%012d:role/saas-access", 200000000000+i),
-		ExternalID: fmt.Sprintf("saas-external-id-%04d", i),
-	}
-}
-
-func stsConfig(cfg config) ststest.Config {
-	c := ststest.Config{
-		AccountID: saasAccount,
-		Users:     []ststest.User{{Name: userName, AccessKeyID: userKeyID, SecretAccessKey: userSecret}},
-		Roles:     []ststest.Role{{ARN: hubRole, Trust: []string{userARN}}},
-	}
-	for i := range cfg.Roles {
-		cu := customerAt(i)
-		c.Roles = append(c.Roles, ststest.Role{ARN: cu.RoleARN, Trust: []string{hubRole}, ExternalID: cu.ExternalID, Lifetime: cfg.Lifetime})
-	}
-	return c
-}
 
 // result is what a run measured.
 type result struct {
 	cfg       config
+	store     string
 	workers   []workerReport
 	calls     [numPhases]int // successful customer AssumeRole calls, from ststest
 	refused   [numPhases]int // refused customer AssumeRole calls
 	hubCalls  [numPhases]int // successful hub AssumeRole calls
 	durations [numPhases]time.Duration
-	plain     plainCheck
-	outage    bool // redis-server was killed
+	rate      fleet.Rate // of the customer STS calls with the store
+	plain     *plainCheck
+	outage    string // what was killed; "" when nothing was
 	total     time.Duration
 }
 
 // sum adds up the workers' stats of phase ph.
-func (r *result) sum(ph int) phaseStats {
-	var s phaseStats
+func (r *result) sum(ph int) fleet.Stats {
+	var s fleet.Stats
 	for _, w := range r.workers {
-		p := w.Phases[ph]
-		s.Retrieves += p.Retrieves
-		s.Errors += p.Errors
-		if s.FirstError == "" {
-			s.FirstError = p.FirstError
-		}
-		s.MaxRetrieve = max(s.MaxRetrieve, p.MaxRetrieve)
-		s.RefreshSTS += p.RefreshSTS
-		s.RefreshCache += p.RefreshCache
-		s.RefreshFailed += p.RefreshFailed
-		s.MaxRefresh = max(s.MaxRefresh, p.MaxRefresh)
-		s.HubSTS += p.HubSTS
-		s.HubCache += p.HubCache
-		s.CacheWarnings += p.CacheWarnings
-		if s.FirstCacheWarning == "" {
-			s.FirstCacheWarning = p.FirstCacheWarning
-		}
+		s.Add(w.Phases[ph])
 	}
 	return s
 }
 
+// shared reports whether the run had a shared store.
+func (r *result) shared() bool { return r.store != storeNone }
+
+// perRoundTarget is how many customer STS calls a round should make: one
+// per role with a shared store, one per role and worker without.
+func (r *result) perRoundTarget() int {
+	if r.shared() {
+		return r.cfg.Roles
+	}
+	return r.cfg.Workers * r.cfg.Roles
+}
+
 // rounds is how many refresh rounds phase ph had: every provider refreshes
-// once a round, from STS or from Redis.
+// once a round, from STS or from the store.
 func (r *result) rounds(ph int) float64 {
 	s := r.sum(ph)
 	return float64(s.RefreshSTS+s.RefreshCache) / float64(r.cfg.Workers*r.cfg.Roles)
+}
+
+// store is the shared store of a run.
+type store struct {
+	addrs []string
+	// kill kills a server (the server, or a master of the cluster) and
+	// says which; nil when there is none.
+	kill func(ctx context.Context) (string, error)
+	// plaintext checks what Redis shows; nil when the run does not.
+	plaintext func(ctx context.Context, key []byte) *plainCheck
+	close     func()
+}
+
+func startStore(ctx context.Context, name string) (*store, error) {
+	switch name {
+	case storeSingle:
+		rs, err := redistest.Start(redistest.Options{Persistence: true})
+		if err != nil {
+			return nil, err
+		}
+		return &store{
+			addrs:     []string{rs.Addr},
+			kill:      func(context.Context) (string, error) { rs.Kill(); return "redis-server " + rs.Addr, nil },
+			plaintext: func(ctx context.Context, key []byte) *plainCheck { return checkPlaintext(ctx, rs, key) },
+			close:     rs.Close,
+		}, nil
+	case storeCluster:
+		c, err := redistest.StartCluster(redistest.ClusterOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return &store{
+			addrs: c.Addrs(),
+			kill: func(ctx context.Context) (string, error) {
+				masters, err := c.Masters(ctx)
+				if err != nil {
+					return "", err
+				}
+				masters[0].Kill()
+				return "the cluster's master " + masters[0].Addr, nil
+			},
+			close: c.Close,
+		}, nil
+	}
+	return &store{close: func() {}}, nil
 }
 
 // workerProc is a running worker process.
@@ -112,23 +131,40 @@ type workerProc struct {
 	lines chan string // its standard output, line by line; closed at EOF
 }
 
-// run starts redis-server, the fake STS and the workers, and drives the
+// countingHandler counts the requests the fake STS serves.
+type countingHandler struct {
+	next http.Handler
+	n    atomic.Int64
+}
+
+func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.n.Add(1)
+	h.next.ServeHTTP(w, r)
+}
+
+// run starts the store, the fake STS and the workers, and drives the
 // phases.
-func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
+func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*result, error) {
 	begin := time.Now()
-	if err := redistest.Available(); err != nil {
-		return nil, err
+	if storeName != storeNone {
+		if err := redistest.Available(); err != nil {
+			return nil, err
+		}
 	}
-	rs, err := redistest.Start(redistest.Options{Persistence: true})
+	st, err := startStore(ctx, storeName)
 	if err != nil {
 		return nil, err
 	}
-	defer rs.Close()
-	scfg := stsConfig(cfg)
+	defer st.close()
+	scfg := fleet.STSConfig(cfg.Roles, cfg.Lifetime)
+	scfg.MaxCalls = maxCalls
 	if err := scfg.Validate(); err != nil {
 		return nil, err
 	}
-	srv := ststest.NewServer(scfg)
+	srv := ststest.NewUnstartedServer(scfg)
+	requests := &countingHandler{next: srv}
+	srv.HTTPServer.Handler = requests
+	srv.Start()
 	defer srv.Close()
 	key := make([]byte, rediscache.KeySize)
 	_, _ = rand.Read(key)
@@ -146,11 +182,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 			_ = p.cmd.Wait()
 		}
 	}()
-	customers := make([]customer, cfg.Roles)
-	for i := range customers {
-		customers[i] = customerAt(i)
-	}
-	logf(logw, "%d workers × %d customer roles; redis-server on %s, ststest on %s", cfg.Workers, cfg.Roles, rs.Addr, srv.URL)
+	logf(logw, "%s: %d workers × %d customer roles; store %v, ststest on %s", storeName, cfg.Workers, cfg.Roles, st.addrs, srv.URL)
 	for i := range cfg.Workers {
 		p, err := startWorker(wctx, exe, i, logw)
 		if err != nil {
@@ -158,10 +190,9 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		}
 		procs = append(procs, p)
 		wc := workerConfig{
-			Index: i, STSURL: srv.URL, RedisAddr: rs.Addr, Key: key,
-			AccessKeyID: userKeyID, SecretKey: userSecret, HubRole: hubRole, Customers: customers,
-			Prefetch: cfg.Prefetch, Expiry: cfg.Expiry, Callers: cfg.Callers, Pause: cfg.Pause,
-			WarmupBudget: warmupBudget,
+			Index: i, STSURL: srv.URL, Store: storeName, RedisAddrs: st.addrs, Key: key, Roles: cfg.Roles,
+			Prefetch: cfg.Prefetch, Expiry: cfg.Expiry, Callers: cfg.Callers, Pause: cfg.Pause, WarmupBudget: warmupBudget,
+			RedisTimeout: cfg.RedisTimeout, PoolSize: cfg.PoolSize,
 		}
 		line, err := json.Marshal(wc)
 		if err != nil {
@@ -172,7 +203,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		}
 	}
 
-	res := &result{cfg: cfg}
+	res := &result{cfg: cfg, store: storeName}
 	for i, p := range procs {
 		if err := expectLine(ctx, p, "ready"); err != nil {
 			return nil, fmt.Errorf("worker %d: %w", i, err)
@@ -180,48 +211,53 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 	}
 	res.durations[phaseWarmup] = time.Since(begin)
 	mark := [numPhases + 1]int{0, len(srv.Calls())}
-	logf(logw, "warm-up done in %.1f s; %d refresh rounds with Redis (about %v each)", res.durations[phaseWarmup].Seconds(), cfg.Rounds, cfg.cycle())
+	logf(logw, "%s: warm-up done in %.1f s; %d refresh rounds (about %v each)", storeName, res.durations[phaseWarmup].Seconds(), cfg.Rounds, cfg.cycle())
 	if err := broadcast(procs, fmt.Sprintf("phase %d", phaseRedis)); err != nil {
 		return nil, err
 	}
 
 	// A phase ends at a quiet point: the last round's STS calls are made,
 	// and the other workers, whose refresh comes later within the jitter,
-	// have had time to take its sessions from Redis. The next round is
-	// most of a cycle away then.
+	// have had time to take its sessions from the store. The next round
+	// is most of a cycle away then.
 	phaseStart := time.Now()
-	act := watchActivity(srv)
+	act := watchActivity(requests)
 	defer act.stop()
 	base := act.calls()
-	settle := (cfg.Prefetch-cfg.Expiry)/2 + time.Second
+	settle := (cfg.Prefetch-cfg.Expiry)/2 + 200*time.Millisecond
 	deadline := phaseStart.Add(2*time.Duration(cfg.Rounds+1)*cfg.cycle() + 30*time.Second)
-	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
+	want := cfg.Rounds * res.perRoundTarget()
+	if err := act.waitQuiet(ctx, base, want, phaseStart, settle, deadline); err != nil {
 		return nil, err
 	}
-	logf(logw, "plaintext check of Redis with redis-cli ...")
-	res.plain = checkPlaintext(ctx, rs, key)
-	// Quiet still, or quiet again should a round have begun meanwhile.
-	if err := act.waitQuiet(ctx, base, cfg.Rounds*cfg.Roles, phaseStart, settle, deadline); err != nil {
-		return nil, err
+	if st.plaintext != nil {
+		logf(logw, "%s: plaintext check of Redis with redis-cli ...", storeName)
+		res.plain = st.plaintext(ctx, key)
+		// Quiet still, or quiet again should a round have begun meanwhile.
+		if err := act.waitQuiet(ctx, base, want, phaseStart, settle, deadline); err != nil {
+			return nil, err
+		}
 	}
-	res.durations[phaseRedis] = time.Since(phaseStart)
+	phaseEnd := time.Now()
+	res.durations[phaseRedis] = phaseEnd.Sub(phaseStart)
 	mark[2] = len(srv.Calls())
 
-	if cfg.OutageRounds > 0 {
+	if cfg.OutageRounds > 0 && st.kill != nil {
 		if err := broadcast(procs, fmt.Sprintf("phase %d", phaseOutage)); err != nil {
 			return nil, err
 		}
-		rs.Kill()
-		res.outage = true
-		phaseStart = time.Now()
+		if res.outage, err = st.kill(ctx); err != nil {
+			return nil, err
+		}
+		outageStart := time.Now()
 		// Long enough for every session fetched before the kill to expire.
 		d := max(time.Duration(cfg.OutageRounds)*cfg.cycle(), cfg.Lifetime+time.Second)
-		logf(logw, "redis-server killed; watching the fleet without it for %v or a little more", d)
-		notBefore := phaseStart.Add(d)
+		logf(logw, "%s: killed %s; watching the fleet for %v or a little more", storeName, res.outage, d)
+		notBefore := outageStart.Add(d)
 		if err := act.waitQuiet(ctx, 0, 0, notBefore, settle, notBefore.Add(cfg.cycle())); err != nil {
 			return nil, err
 		}
-		res.durations[phaseOutage] = time.Since(phaseStart)
+		res.durations[phaseOutage] = time.Since(outageStart)
 	}
 	mark[3] = len(srv.Calls())
 
@@ -235,7 +271,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		}
 		var rep workerReport
 		if err := json.Unmarshal([]byte(line), &rep); err != nil {
-			return nil, fmt.Errorf("worker %d: report %q: %w", i, line, err)
+			return nil, fmt.Errorf("worker %d: report: %w", i, err)
 		}
 		res.workers = append(res.workers, rep)
 	}
@@ -252,7 +288,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		for _, c := range calls[mark[ph]:mark[ph+1]] {
 			switch {
 			case c.Action != "AssumeRole":
-			case c.RoleARN == hubRole && c.Status == 200:
+			case c.RoleARN == fleet.HubRole && c.Status == 200:
 				res.hubCalls[ph]++
 			case c.Status == 200:
 				res.calls[ph]++
@@ -261,6 +297,7 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 			}
 		}
 	}
+	res.rate = fleet.Rates(res.sum(phaseRedis).STSTimes, phaseStart, phaseEnd, rateWindow)
 	res.total = time.Since(begin)
 	return res, nil
 }
@@ -287,7 +324,7 @@ func startWorker(ctx context.Context, exe string, i int, logw io.Writer) (*worke
 	go func() {
 		defer close(p.lines)
 		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 0, 1<<16), 1<<24)
+		sc.Buffer(make([]byte, 0, 1<<16), 1<<28)
 		for sc.Scan() {
 			p.lines <- sc.Text()
 		}
@@ -333,19 +370,19 @@ func broadcast(procs []*workerProc, line string) error {
 	return nil
 }
 
-// activity follows the fake STS's AssumeRole calls, to find the quiet
-// points between refresh rounds.
+// activity follows the fake STS's requests, to find the quiet points
+// between refresh rounds.
 type activity struct {
-	srv     *ststest.Server
-	done    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	n       int       // guarded by mu: AssumeRole calls so far
-	changed time.Time // guarded by mu: when n last grew
+	requests *countingHandler
+	done     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	n        int64     // guarded by mu: requests so far
+	changed  time.Time // guarded by mu: when n last grew
 }
 
-func watchActivity(srv *ststest.Server) *activity {
-	a := &activity{srv: srv, done: make(chan struct{}), n: len(srv.Calls(ststest.Call{Action: "AssumeRole"})), changed: time.Now()}
+func watchActivity(h *countingHandler) *activity {
+	a := &activity{requests: h, done: make(chan struct{}), n: h.n.Load(), changed: time.Now()}
 	a.wg.Go(func() {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -355,7 +392,7 @@ func watchActivity(srv *ststest.Server) *activity {
 			case <-a.done:
 				return
 			}
-			n := len(srv.Calls(ststest.Call{Action: "AssumeRole"}))
+			n := h.n.Load()
 			a.mu.Lock()
 			if n != a.n {
 				a.n, a.changed = n, time.Now()
@@ -367,20 +404,24 @@ func watchActivity(srv *ststest.Server) *activity {
 }
 
 func (a *activity) stop() {
-	close(a.done)
+	select {
+	case <-a.done:
+	default:
+		close(a.done)
+	}
 	a.wg.Wait()
 }
 
-func (a *activity) calls() int {
+func (a *activity) calls() int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.n
 }
 
-// waitQuiet waits until there have been at least want AssumeRole calls
-// since there were base, it is notBefore, and no call has come for settle;
-// or until deadline.
-func (a *activity) waitQuiet(ctx context.Context, base, want int, notBefore time.Time, settle time.Duration, deadline time.Time) error {
+// waitQuiet waits until there have been at least want requests since
+// there were base, it is notBefore, and no request has come for settle; or
+// until deadline.
+func (a *activity) waitQuiet(ctx context.Context, base int64, want int, notBefore time.Time, settle time.Duration, deadline time.Time) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -388,7 +429,7 @@ func (a *activity) waitQuiet(ctx context.Context, base, want int, notBefore time
 		n, changed := a.n, a.changed
 		a.mu.Unlock()
 		now := time.Now()
-		if (n-base >= want && !now.Before(notBefore) && now.Sub(changed) >= settle) || now.After(deadline) {
+		if (n-base >= int64(want) && !now.Before(notBefore) && now.Sub(changed) >= settle) || now.After(deadline) {
 			return nil
 		}
 		select {
@@ -418,8 +459,8 @@ type plainCheck struct {
 // session, which it learns by opening the sessions with the key. A
 // plaintext control value stored beside them shows that the searches find
 // what is there.
-func checkPlaintext(ctx context.Context, rs *redistest.Server, key []byte) plainCheck {
-	var pc plainCheck
+func checkPlaintext(ctx context.Context, rs *redistest.Server, key []byte) *plainCheck {
+	pc := &plainCheck{}
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	defer rdb.Close()
 	cache, err := rediscache.New(rdb, key)

@@ -3,19 +3,31 @@
 // processes, each with N ChainableProviders, one per customer role
 // (assumed with an external ID from one hub role, itself assumed from a
 // user), calling Retrieve on all of them continuously over several
-// refresh rounds. One real redis-server and one fake STS (ststest) serve
-// them on loopback. Midway the program kills redis-server and watches the
-// fleet go on without it.
+// refresh rounds, against a fake STS (ststest) on loopback. It runs the
+// fleet against each store of -redis in turn:
 //
-//	go run ./bench/fleet [-check] [-workers 8] [-roles 200] [-lifetime 24s] ...
+//   - none: no shared cache; every worker calls STS for every role (the
+//     figures to compare with);
 //
-// It prints a Markdown table with a PASS/FAIL per target to stdout,
-// progress to stderr; with -check it exits 1 when a target is missed.
-// redis-server and redis-cli must be on PATH.
+//   - single: one redis-server, killed midway (the fleet goes on without
+//     it);
+//
+//   - cluster: a Redis Cluster of 3 masters and 3 replicas
+//     (redis-cli --cluster create), a master of which is killed midway
+//     (a replica takes over).
+//
+//     go run ./bench/fleet [-check] [-redis none,single,cluster] [-workers 32] [-roles 1000] ...
+//
+// It prints a Markdown table per store with a PASS/FAIL per target, then
+// one table comparing them, to stdout; progress to stderr. With -check it
+// exits 1 when a target is missed. redis-server and redis-cli must be on
+// PATH.
 //
 // The program re-executes itself as the workers (STSCHAIN_FLEET_WORKER set
 // in their environment); each reads its configuration, and the sealing
-// key, from its standard input.
+// key, from its standard input. Each worker's Redis client is a
+// redis.UniversalClient built from the store's addresses: a Client for one
+// server, a ClusterClient for a Cluster.
 package main
 
 import (
@@ -24,11 +36,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
 // workerEnv marks a worker process.
 const workerEnv = "STSCHAIN_FLEET_WORKER"
+
+// Stores a run can use.
+const (
+	storeNone    = "none"
+	storeSingle  = "single"
+	storeCluster = "cluster"
+)
 
 // config is what one run does; the flags set it.
 type config struct {
@@ -37,23 +57,27 @@ type config struct {
 	Lifetime     time.Duration // customer sessions' lifetime (ststest Role.Lifetime)
 	Prefetch     time.Duration // the providers' PrefetchWindow
 	Expiry       time.Duration // the providers' ExpiryWindow
-	Rounds       int           // refresh rounds with Redis
-	OutageRounds int           // refresh rounds after redis-server is killed; 0 skips the outage
+	Rounds       int           // refresh rounds with the store
+	OutageRounds int           // refresh rounds after a server is killed; 0 skips the outage
 	Callers      int           // goroutines per worker calling Retrieve
 	Pause        time.Duration // each caller's pause between two sweeps over all providers
+	Stores       []string      // the stores to run against, in turn
+	RedisTimeout time.Duration // rediscache's Options.Timeout; 0 for its default
+	PoolSize     int           // go-redis's PoolSize; 0 for its default
 }
 
 func defaultConfig() config {
 	return config{
-		Workers:      8,
-		Roles:        200,
-		Lifetime:     24 * time.Second,
-		Prefetch:     8 * time.Second,
-		Expiry:       2 * time.Second,
-		Rounds:       4,
-		OutageRounds: 2,
-		Callers:      4,
-		Pause:        2 * time.Millisecond,
+		Workers:      32,
+		Roles:        1000,
+		Lifetime:     90 * time.Second,
+		Prefetch:     30 * time.Second,
+		Expiry:       5 * time.Second,
+		Rounds:       3,
+		OutageRounds: 1,
+		Callers:      1,
+		Pause:        20 * time.Millisecond,
+		Stores:       []string{storeNone, storeSingle, storeCluster},
 	}
 }
 
@@ -71,8 +95,15 @@ func (c config) validate() error {
 		// shrink: the next refresh must come after the jittered ones of
 		// this round.
 		return fmt.Errorf("-lifetime must be whole seconds and at least 3 × -prefetch")
-	case c.Pause < 0:
-		return fmt.Errorf("-pause must not be negative")
+	case c.Pause < 0 || c.RedisTimeout < 0 || c.PoolSize < 0:
+		return fmt.Errorf("-pause, -redis-timeout and -pool-size must not be negative")
+	case len(c.Stores) == 0:
+		return fmt.Errorf("-redis names no store")
+	}
+	for _, s := range c.Stores {
+		if s != storeNone && s != storeSingle && s != storeCluster {
+			return fmt.Errorf("-redis: unknown store %q; want none, single or cluster", s)
+		}
 	}
 	return nil
 }
@@ -91,13 +122,17 @@ func main() {
 	flag.DurationVar(&cfg.Lifetime, "lifetime", cfg.Lifetime, "lifetime of the customer roles' sessions")
 	flag.DurationVar(&cfg.Prefetch, "prefetch", cfg.Prefetch, "the providers' PrefetchWindow")
 	flag.DurationVar(&cfg.Expiry, "expiry", cfg.Expiry, "the providers' ExpiryWindow")
-	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "refresh `rounds` with Redis")
-	flag.IntVar(&cfg.OutageRounds, "outage-rounds", cfg.OutageRounds, "refresh `rounds` after redis-server is killed (0: no outage)")
+	flag.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "refresh `rounds` with the store")
+	flag.IntVar(&cfg.OutageRounds, "outage-rounds", cfg.OutageRounds, "refresh `rounds` after a server is killed (0: no outage)")
 	flag.IntVar(&cfg.Callers, "callers", cfg.Callers, "`goroutines` per worker calling Retrieve on every provider")
 	flag.DurationVar(&cfg.Pause, "pause", cfg.Pause, "each caller's pause between sweeps over the providers")
+	flag.DurationVar(&cfg.RedisTimeout, "redis-timeout", 0, "rediscache's Options.Timeout (0: its default, 1s)")
+	flag.IntVar(&cfg.PoolSize, "pool-size", 0, "each worker's go-redis PoolSize (0: go-redis's default, 10 per CPU)")
+	stores := flag.String("redis", strings.Join(cfg.Stores, ","), "the `stores` to run against, in turn: none, single, cluster")
 	check := flag.Bool("check", false, "exit 1 when a target is missed")
-	timeout := flag.Duration("timeout", 6*time.Minute, "hard deadline for the whole run")
+	timeout := flag.Duration("timeout", time.Hour, "hard deadline for the whole run")
 	flag.Parse()
+	cfg.Stores = strings.Split(*stores, ",")
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(2)
@@ -111,13 +146,23 @@ func main() {
 	})
 	defer hard.Stop()
 
-	rep, err := run(ctx, cfg, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fleet:", err)
-		os.Exit(2)
+	var results []*result
+	pass := true
+	for _, store := range cfg.Stores {
+		rep, err := run(ctx, cfg, store, os.Stderr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fleet: %s: %v\n", store, err)
+			os.Exit(2)
+		}
+		rep.write(os.Stdout)
+		fmt.Fprintln(os.Stdout)
+		results = append(results, rep)
+		pass = pass && rep.pass()
 	}
-	rep.write(os.Stdout)
-	if *check && !rep.pass() {
+	if len(results) > 1 {
+		writeComparison(os.Stdout, results)
+	}
+	if *check && !pass {
 		fmt.Fprintln(os.Stderr, "fleet: a target was missed")
 		os.Exit(1)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -18,6 +19,17 @@ const (
 	// LockRetry is how often Lock tries again a lock another process or
 	// goroutine holds.
 	LockRetry = 20 * time.Millisecond
+	// LockStale bounds how long Lock waits for a lock whose holder shows
+	// no sign of life. A holder touches its lock file every quarter of
+	// LockStale for as long as it holds the lock (an MFA prompt may take
+	// minutes), up to LockMaxHold; a lock file untouched for LockStale
+	// belongs to a holder that hangs, or to a program that does not
+	// touch it. Lock then returns an error wrapping [ErrLockStale], and
+	// the caller goes on without the lock.
+	LockStale = 10 * time.Second
+	// LockMaxHold is how long a holder touches its lock file at most: as
+	// long as the longest refresh (an MFA prompt and an STS call).
+	LockMaxHold = 5 * time.Minute
 	// StaleTempAge is the age from which a temporary file that WriteEntry
 	// left behind (its process was killed between writing and renaming it)
 	// is removed. Writing an entry takes milliseconds.
@@ -69,6 +81,8 @@ func isTempFile(name string) bool {
 // A Dir is safe for concurrent use by goroutines and processes.
 type Dir struct {
 	path string // absolute, without symbolic links; immutable after OpenDir
+	// lockStale, when not zero, replaces LockStale. Set only by tests.
+	lockStale time.Duration
 	// beforeRename, when not nil, runs in WriteEntry after the temporary
 	// file is written and before it is renamed. Set only by tests.
 	beforeRename func()
@@ -321,4 +335,80 @@ func (d *Dir) lockPath(ctx context.Context, key string) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// ErrLockStale is wrapped by the error of a Lock that stopped waiting for
+// a holder that showed no sign of life for [LockStale].
+var ErrLockStale = errors.New("the holder of the lock shows no sign of life")
+
+// staleAfter is LockStale, or what a test set.
+func (d *Dir) staleAfter() time.Duration {
+	if d.lockStale != 0 {
+		return d.lockStale
+	}
+	return LockStale
+}
+
+// waitLock calls try every LockRetry until it takes the lock, ctx ends, or
+// the lock file at path has not been touched for LockStale while this call
+// has waited as long.
+func (d *Dir) waitLock(ctx context.Context, path string, try func() (bool, error)) error {
+	start := time.Now()
+	stale := d.staleAfter()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	for {
+		ok, err := try()
+		if err != nil || ok {
+			return err
+		}
+		if waited := time.Since(start); waited >= stale {
+			if fi, err := os.Lstat(path); err == nil && time.Since(fi.ModTime()) >= stale {
+				return fmt.Errorf("locking %s: waited %v for another process, and the lock file was last touched %v ago: %w",
+					path, waited.Round(time.Millisecond), time.Since(fi.ModTime()).Round(time.Millisecond), ErrLockStale)
+			}
+		}
+		retry.Reset(LockRetry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-retry.C:
+		}
+	}
+}
+
+// holdLock touches the lock file now and every quarter of LockStale, for at
+// most LockMaxHold, until the returned function runs; that function stops
+// the touching, then runs release. touch may fail: a waiter then gives up
+// sooner.
+func (d *Dir) holdLock(touch func() error, release func()) (unlock func()) {
+	_ = touch()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = recover() }() // a failed touch costs a waiter's patience, nothing more
+		tick := time.NewTicker(d.staleAfter() / 4)
+		defer tick.Stop()
+		limit := time.NewTimer(LockMaxHold)
+		defer limit.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-limit.C:
+				return
+			case <-tick.C:
+				_ = touch()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			release()
+		})
+	}
 }

@@ -1,7 +1,9 @@
 // Package redistest runs a real redis-server for the tests and benchmarks
 // that need one: on 127.0.0.1 and a free port, in a directory of its own,
 // without persistence unless asked, stopped by Close (or, for a test, by
-// t.Cleanup).
+// t.Cleanup). It also runs a Redis Cluster ([NewCluster]), a master with
+// replicas watched by Sentinels ([NewSentinel]), and a loopback proxy that
+// adds latency, stalls and drops connections ([NewProxy]).
 package redistest
 
 import (
@@ -61,12 +63,18 @@ type Options struct {
 	// Args are more configuration directives, as redis-server takes them
 	// on its command line ("--maxmemory", "10mb"). Optional.
 	Args []string
+
+	// sentinel, when not empty, makes the server a Sentinel with this
+	// configuration (the port and directory come from Start).
+	sentinel string
 }
 
 // Server is a running redis-server.
 type Server struct {
 	// Addr is the address it listens on, 127.0.0.1:PORT.
 	Addr string
+	// Port is its port.
+	Port int
 	// Dir is its working directory.
 	Dir string
 
@@ -171,12 +179,21 @@ func start(dir string, port int, opts Options) (*Server, error) {
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", dir,
-		"--dbfilename", "dump.rdb",
-		"--save", "",
-		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", "",
 		"--loglevel", "warning",
+	}
+	if opts.sentinel != "" {
+		// A Sentinel rewrites its configuration file: give it its own.
+		conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d.conf", port))
+		if err := os.WriteFile(conf, []byte(opts.sentinel), 0o600); err != nil {
+			return nil, fmt.Errorf("redistest: %w", err)
+		}
+		args = append([]string{conf, "--sentinel"}, args...)
+	} else {
+		args = append(args, "--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no",
+			// A replica syncs at once, not after 5 s of waiting for others.
+			"--repl-diskless-sync-delay", "0")
 	}
 	if opts.Persistence {
 		args = append(args, "--rdbcompression", "no")
@@ -184,6 +201,7 @@ func start(dir string, port int, opts Options) (*Server, error) {
 	args = append(args, opts.Args...)
 	s := &Server{
 		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Port:   port,
 		Dir:    dir,
 		log:    &syncBuffer{},
 		exited: make(chan struct{}),
