@@ -33,7 +33,9 @@ func TestPoolBoundsConcurrentCalls(t *testing.T) {
 		assert.Equal(t, 3, f.maxInFlight(), "cold start: three calls at a time")
 		assert.Equal(t, 30, f.count())
 
-		time.Sleep(time.Hour) // every prefetch point passes; the workers refresh
+		// Every first prefetch point passes (the spread ends at 45 min, the
+		// one-hour sessions' advisory window), and no second one (51 min on).
+		time.Sleep(50 * time.Minute)
 		for _, c := range providers {
 			_, err := c.Retrieve(context.Background())
 			require.NoError(t, err)

@@ -33,9 +33,10 @@ func TestPoolSpreadsTheFirstRefreshes(t *testing.T) {
 				last = at
 			}
 		}
-		assert.Less(t, first.Sub(start), 25*time.Minute)
-		assert.Greater(t, last.Sub(start), 50*time.Minute)
-		assert.LessOrEqual(t, last.Sub(start), time.Hour-DefaultPrefetchWindow)
+		// Between a tenth of the hour and its advisory window.
+		assert.Less(t, first.Sub(start), 20*time.Minute)
+		assert.Greater(t, last.Sub(start), 35*time.Minute)
+		assert.LessOrEqual(t, last.Sub(start), time.Hour-advisoryWindow(time.Hour))
 	})
 }
 
@@ -147,7 +148,7 @@ func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 		_, err := asked.Retrieve(context.Background())
 		require.NoError(t, err)
 		own := asked.impl.Load().refresh.state.Load().prefetchAt
-		assert.Equal(t, time.Now().Add(time.Hour-DefaultPrefetchWindow), own, "no jitter: its own prefetch point")
+		assert.Equal(t, time.Now().Add(time.Hour-advisoryWindow(time.Hour)), own, "no jitter: its own prefetch point")
 
 		var dropped time.Time
 		for time.Now().Before(own) {

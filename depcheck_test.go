@@ -98,6 +98,7 @@ var fileLayers = []string{
 	"options.go",   // Options and their validation
 	"refresh.go",   // the refresh engine: when to fetch, one fetch for all
 	"link.go",      // a link: cache, master, STS call and recovery
+	"clock.go",     // STS's answers on the host's clock
 	"budget.go",    // a Pool's bounds on STS calls
 	"sts.go",       // one STS call and its answer
 	"fetch.go",     // what the engine asks of a link

@@ -227,11 +227,15 @@ func TestBackgroundRefreshDoesNotReloadItsOwnEntry(t *testing.T) {
 			o.PrefetchWindow = 0
 			o.DisableJitter = false
 		})
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
 		for range 20 { // many draws of the jittered refresh point
-			_, err := p.Retrieve(context.Background())
+			_, err := p.Refresh(context.Background()) // a session from now
+			require.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
 			require.NoError(t, err)
 			before := f.count()
-			time.Sleep(time.Hour - 2*time.Minute)     // past every jittered refresh point
+			time.Sleep(53 * time.Minute)              // past every jittered refresh point (45 to 52 min)
 			_, err = p.Retrieve(context.Background()) // inside the prefetch window
 			require.NoError(t, err)
 			synctest.Wait()
@@ -249,13 +253,13 @@ func TestCacheLoadedEntryKeepsFullWindows(t *testing.T) {
 		first := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
 		_, err := first.Retrieve(context.Background())
 		require.NoError(t, err)
-		time.Sleep(50 * time.Minute) // 10 minutes left: still outside the 5 min window
+		time.Sleep(40 * time.Minute) // 20 minutes left: still outside the 15 min window
 		second := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
 		c, err := second.Retrieve(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, f.count())
 		s := second.impl.Load().refresh.state.Load()
-		assert.Equal(t, c.Expires.Add(-DefaultPrefetchWindow), s.prefetchAt)
+		assert.Equal(t, c.Expires.Add(-advisoryWindow(time.Hour)), s.prefetchAt, "the window of the session the link asks for, an hour")
 		assert.Equal(t, c.Expires.Add(-DefaultExpiryWindow), s.waitAt)
 	})
 }

@@ -143,10 +143,21 @@ func (p *ChainableProvider) Refresh(ctx context.Context) (aws.Credentials, error
 }
 
 // Invalidate drops the cached credentials: the next Retrieve refreshes, and
-// refreshes skip Options.Cache until one succeeds. A refresh already
-// running when Invalidate is called finishes for the callers waiting for
-// it, but its result is not kept.
-func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate() }
+// refreshes skip Options.Cache until one succeeds. Invalidations coalesce,
+// as with an [aws.CredentialsCache]: while a refresh is due (the
+// credentials were dropped, or a failure left none) or under way,
+// Invalidate drops nothing, and its callers share that refresh; its new
+// credentials are kept. So a hundred callers that see the credentials
+// refused and invalidate them cost one STS call.
+func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate("") }
+
+// invalidateIf is Invalidate for the caller that saw the credentials with
+// access key ID accessKeyID refused: newer ones are kept. Links whose
+// master this provider is recover with it, so that many links finding one
+// master session refused cost one refresh of the master.
+func (p *ChainableProvider) invalidateIf(accessKeyID string) {
+	p.impl.Load().refresh.invalidate(accessKeyID)
+}
 
 // AdjustExpiresBy implements [aws.AdjustExpiresByCredentialsCacheStrategy]:
 // an aws.CredentialsCache with an ExpiryWindow around the provider (as
@@ -160,7 +171,7 @@ func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Dura
 		return creds, nil
 	}
 	if s := p.impl.Load().refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
-		if at := s.nextAsk(time.Now()); !at.IsZero() {
+		if at := s.nextAsk(wallNow()); !at.IsZero() {
 			creds.Expires = at
 			return creds, nil
 		}

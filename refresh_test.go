@@ -223,7 +223,7 @@ func TestPrefetchRefreshesInBackground(t *testing.T) {
 		var events []RefreshEvent
 		var mu sync.Mutex
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) {
-			o.PrefetchWindow = 0 // default, 5 min
+			o.PrefetchWindow = 0 // default: 15 min for a one-hour session
 			o.OnRefresh = func(ev RefreshEvent) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -237,7 +237,7 @@ func TestPrefetchRefreshesInBackground(t *testing.T) {
 		// STS hangs from here: the refresh at the prefetch point, started
 		// by the provider's timer, waits.
 		release := f.hang()
-		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
+		time.Sleep(time.Hour - advisoryMedium + time.Second)
 		for range 100 {
 			c, err := p.Retrieve(ctx) // returns at once though STS is blocked
 			require.NoError(t, err)
@@ -292,12 +292,22 @@ func TestFailedRefreshKeepsValidCredentialsAndBacksOff(t *testing.T) {
 		var ae smithy.APIError
 		assert.ErrorAs(t, err, &ae)
 
+		// STS is back: the attempts after expiry back off, but the next
+		// comes within maxBackoff.
 		f.mu.Lock()
 		f.failures = nil
 		f.mu.Unlock()
-		c, err := p.Retrieve(ctx)
-		require.NoError(t, err)
-		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID)
+		back := time.Now()
+		for {
+			c, err := p.Retrieve(ctx)
+			if err == nil {
+				assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID)
+				break
+			}
+			assert.ErrorAs(t, err, &ae, "a caller in the pause gets the last failure")
+			require.Less(t, time.Since(back), maxBackoff, "the next attempt comes within maxBackoff")
+			time.Sleep(time.Second)
+		}
 	})
 }
 
@@ -346,7 +356,7 @@ func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
 		_, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
 		release := f.hang()
-		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second) // the background refresh starts
+		time.Sleep(time.Hour - advisoryMedium + time.Second) // the background refresh starts
 		_, err = p.Retrieve(context.Background())
 		require.NoError(t, err)
 		synctest.Wait()
@@ -366,38 +376,59 @@ func TestRefreshJoinsARunningBackgroundRefresh(t *testing.T) {
 	})
 }
 
+// Invalidate while a refresh is under way drops the current credentials
+// and joins that refresh: its new credentials serve the caller, and its
+// failure is the caller's, never the invalidated credentials.
 func TestInvalidateDuringARefresh(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeSTS("A", time.Hour)
-		p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
-		old, err := p.Retrieve(context.Background())
-		require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		fails bool
+		calls int
+	}{{"succeeds", false, 2}, {"fails", true, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeSTS("A", time.Hour)
+				p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.PrefetchWindow = 0 })
+				old, err := p.Retrieve(context.Background())
+				require.NoError(t, err)
 
-		// A background refresh is under way, and will fail.
-		release := f.hang()
-		f.failNext(apiError("ServiceUnavailable", "down"))
-		time.Sleep(time.Hour - DefaultPrefetchWindow + time.Second)
-		_, err = p.Retrieve(context.Background())
-		require.NoError(t, err)
-		synctest.Wait()
+				// A background refresh is under way.
+				release := f.hang()
+				if tc.fails {
+					f.failNext(apiError("ServiceUnavailable", "down"))
+				}
+				time.Sleep(time.Hour - advisoryMedium + time.Second)
+				_, err = p.Retrieve(context.Background())
+				require.NoError(t, err)
+				synctest.Wait()
 
-		p.Invalidate() // say the old credentials were rejected
-		fresh := make(chan aws.Credentials)
-		go func() {
-			c, err := p.Retrieve(context.Background())
-			assert.NoError(t, err)
-			fresh <- c
-		}()
-		synctest.Wait() // a new flight, not the old one
-		release()
-		c := <-fresh
-		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the invalidated credentials do not come back")
-		synctest.Wait()
-		c, err = p.Retrieve(context.Background())
-		require.NoError(t, err)
-		assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the old flight's failure did not restore them")
-		assert.Equal(t, 3, f.count())
-	})
+				p.Invalidate() // say the old credentials were rejected
+				type result struct {
+					creds aws.Credentials
+					err   error
+				}
+				joined := make(chan result)
+				go func() {
+					c, err := p.Retrieve(context.Background())
+					joined <- result{c, err}
+				}()
+				synctest.Wait() // waiting for the refresh under way
+				release()
+				got := <-joined
+				if tc.fails {
+					var ae smithy.APIError
+					assert.ErrorAs(t, got.err, &ae, "the refresh's failure, not the invalidated credentials")
+				} else {
+					require.NoError(t, got.err)
+					assert.NotEqual(t, old.AccessKeyID, got.creds.AccessKeyID)
+				}
+				c, err := p.Retrieve(context.Background())
+				require.NoError(t, err)
+				assert.NotEqual(t, old.AccessKeyID, c.AccessKeyID, "the invalidated credentials do not come back")
+				assert.Equal(t, tc.calls, f.count(), "the Invalidate cost no call of its own")
+			})
+		})
+	}
 }
 
 func TestCredentialsArrivingDueAreNotRefreshedOnEveryRetrieve(t *testing.T) {

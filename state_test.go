@@ -18,7 +18,8 @@ func TestJitterSpreadsRefreshOverHalfThePrefetchWindow(t *testing.T) {
 		earliest, latest   time.Duration // before Expires
 		waitAtBeforeExpiry time.Duration
 	}{
-		{"prefetch", 0, DefaultPrefetchWindow, DefaultPrefetchWindow - (DefaultPrefetchWindow-DefaultExpiryWindow)/2, DefaultExpiryWindow},
+		{"lifetime-based prefetch", 0, advisoryMedium, advisoryMedium - (advisoryMedium-DefaultExpiryWindow)/2, DefaultExpiryWindow},
+		{"explicit prefetch", 5 * time.Minute, 5 * time.Minute, 5*time.Minute - (5*time.Minute-DefaultExpiryWindow)/2, DefaultExpiryWindow},
 		{"no prefetch", -1, DefaultExpiryWindow * 3 / 2, DefaultExpiryWindow, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
