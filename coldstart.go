@@ -1,7 +1,6 @@
 package stschain
 
 import (
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -87,17 +86,8 @@ func (c *coldStart) done(r *refresher) {
 			from = now
 		}
 		if from.Before(f.s.prefetchAt) {
-			f.r.moveRefresh(f.s, spreadPoint(from, f.s.prefetchAt, phaseOf(f.r)))
+			f.r.moveRefresh(f.s, spreadPoint(from, f.s.prefetchAt, f.r.phase()))
 		}
 	}
 	c.pending = nil
-}
-
-// phaseOf places r's first refresh in the span it is spread over: where
-// every process sharing its sessions places it, or at random.
-func phaseOf(r *refresher) float64 {
-	if f, shared := r.fetcher.phase(); shared {
-		return f
-	}
-	return rand.Float64()
 }

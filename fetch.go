@@ -42,8 +42,6 @@ type fetcher interface {
 	// fetcher's credentials (through a cache) computes alike, so that they
 	// refresh a shared session at one moment, once, and different
 	// sessions apart. shared false: the fetcher shares its credentials
-	// with no one; a provider of its own then keeps its first refresh
-	// point, and a Pool, which spreads its providers' first refreshes,
-	// places it at random.
+	// with no one, and the engine places its first refresh at random.
 	phase() (fraction float64, shared bool)
 }

@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,14 +299,13 @@ func (r *refresher) refresh(ctx context.Context, force bool) (outcome, error) {
 		next.prefetchAt, next.waitAt = soon, soon
 	}
 	first := got.creds.CanExpire && !r.fetchedOnce.Load()
-	if phase, shared := r.fetcher.phase(); first && shared && r.cfg.firstFetched == nil && r.cfg.windows.jitter && !r.fetcher.interactive() {
-		// Processes that share sessions through a cache, started
-		// together, would refresh every role together for ever after:
-		// spread the first refresh over the first session, where every
-		// process sharing this one places it. (Not for a link that
-		// prompts: a person would be asked early.)
+	if first && r.cfg.firstFetched == nil && r.cfg.windows.jitter && !r.fetcher.interactive() {
+		// Providers started together, in one process or across a fleet,
+		// would refresh together for ever after: spread the first
+		// refresh over the first session. (Not for a link that prompts:
+		// a person would be asked early.)
 		if from := end.Add(firstShare(got.life)); from.Before(next.prefetchAt) {
-			next.prefetchAt = spreadPoint(from, next.prefetchAt, phase)
+			next.prefetchAt = spreadPoint(from, next.prefetchAt, r.phase())
 		}
 	}
 	// Report before publishing, so that whoever sees the new credentials
@@ -318,6 +318,15 @@ func (r *refresher) refresh(ctx context.Context, force bool) (outcome, error) {
 		r.cfg.firstFetched(r, next, end, got.life)
 	}
 	return outcome{creds: got.creds}, nil
+}
+
+// phase places the provider's first refresh in the span it is spread
+// over: where every process sharing its sessions places it, or at random.
+func (r *refresher) phase() float64 {
+	if f, shared := r.fetcher.phase(); shared {
+		return f
+	}
+	return rand.Float64()
 }
 
 // failed publishes the state after an attempt failed with err at now,

@@ -119,9 +119,8 @@ wait $child`, strings.Join(child, " "), done, cliSessions, awsPath, done)}
 	// after the refresh window of the session it replaces opened, a third
 	// of that session's life before its Expiration (the windows of
 	// sessions this short), as the proxy in front of STS saw them; a busy
-	// machine can only make it later. The first renewal, of sessions
-	// shared through the cache, is spread from a tenth of the first
-	// session on.
+	// machine can only make it later. The first renewal is spread from a
+	// tenth of the first session on.
 	last := map[string]proxiedAssumeRole{}
 	renewals := map[string]int{}
 	for _, call := range proxy.assumeRoles() {
