@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/ststest"
 )
 
 func TestCacheIsSharedBetweenProviders(t *testing.T) {
@@ -553,4 +556,45 @@ func TestRefusedTokenCodeIsAskedForAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A hub shared by many links, whose session STS refuses (revoked), is
+// re-assumed once, not once per link that finds it refused: each link
+// drops only the hub session it saw refused.
+func TestSharedMasterRecoversOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const hubRole = "arn:aws:iam::123456789012:role/hub"
+		roles := []ststest.Role{{ARN: hubRole}}
+		for i := range 50 {
+			roles = append(roles, ststest.Role{ARN: customerRole(i), Trust: []string{hubRole}})
+		}
+		srv := memSTS(t, roles...)
+		hub, err := New(srv.AWSConfig("alice"), withRole(hubRole))
+		require.NoError(t, err)
+		links := make([]*ChainableProvider, 50)
+		for i := range links {
+			links[i], err = New(srv.AWSConfig("alice"), withRole(customerRole(i)), func(o *Options) { o.MasterCredentials = hub })
+			require.NoError(t, err)
+			_, err = links[i].Retrieve(context.Background())
+			require.NoError(t, err)
+		}
+		hubSession, err := hub.Retrieve(context.Background())
+		require.NoError(t, err)
+		srv.Revoke(hubSession.AccessKeyID)
+		// Every link signs with the revoked session before the first
+		// refusal comes back.
+		srv.SetLatency(100 * time.Millisecond)
+
+		var wg sync.WaitGroup
+		for _, l := range links {
+			wg.Go(func() {
+				_, err := l.Refresh(context.Background())
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 2, len(srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: hubRole})), "the hub's first session and one more")
+		refused := srv.Calls(ststest.Call{ErrorCode: "InvalidClientTokenId"})
+		assert.LessOrEqual(t, len(refused), 50, "each link found the revoked session refused at most once")
+	})
 }
