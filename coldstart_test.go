@@ -166,3 +166,27 @@ func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 		assert.False(t, at.Before(dropped.Add(-time.Minute)), "but not before the cold start was over, at %v", dropped)
 	})
 }
+
+// After a suspend, the first refreshes a Pool spread must come at their
+// wall-clock moments: the monotonic clock stops while the machine sleeps,
+// so a prefetch point kept with a monotonic reading would come late, and
+// credentials would be handed out to their expiry with no refresh ahead.
+// Outside a bubble, time.Now has a monotonic reading: every moment the
+// providers keep must have none.
+func TestPoolKeepsWallClockMoments(t *testing.T) {
+	f := newFakeSTS("C", time.Hour) // whose Expiration has a monotonic reading, too
+	p := newTestPool(t, f)
+	providers := make([]*ChainableProvider, 20)
+	for i := range providers {
+		providers[i] = get(t, p, withRole(customerRole(i)))
+		_, err := providers[i].Retrieve(context.Background())
+		require.NoError(t, err)
+	}
+	for i, c := range providers {
+		s := c.impl.Load().refresh.state.Load()
+		require.Less(t, s.prefetchAt, s.creds.Expires.Add(-advisoryMedium), "provider %d: its first refresh was spread", i)
+		for name, at := range map[string]time.Time{"expires": s.creds.Expires, "prefetch": s.prefetchAt, "wait": s.waitAt} {
+			assert.Equal(t, at.Round(0), at, "provider %d: %s has a monotonic reading", i, name)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package stschain
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -88,4 +89,98 @@ func TestSnapshotState(t *testing.T) {
 	assert.Equal(t, s.waitAt, s.nextAsk(at(6*time.Minute)))
 	assert.Equal(t, failed.retryAt, failed.nextAsk(at(9*time.Minute)))
 	assert.True(t, s.nextAsk(at(9*time.Minute)).IsZero())
+}
+
+// The 2026 refresh rules: a zero PrefetchWindow takes the advisory window
+// from the lifetime of each set (5 minutes up to 20 minutes of life, 15
+// below 90 minutes, 60 from 90 minutes), beside a 1-minute mandatory
+// window; an explicit window wins; sessions shorter than three times the
+// windows (seconds, in tests) shrink them in proportion.
+func TestAdvisoryWindowFromLifetime(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lifetimeBased := windows{expiry: DefaultExpiryWindow}
+	for _, tc := range []struct {
+		w                windows
+		life             time.Duration
+		advisory, expiry time.Duration
+	}{
+		{lifetimeBased, 15 * time.Minute, 5 * time.Minute, time.Minute},
+		{lifetimeBased, 20 * time.Minute, 5 * time.Minute, time.Minute},
+		{lifetimeBased, 20*time.Minute + time.Second, 15 * time.Minute, time.Minute},
+		{lifetimeBased, time.Hour, 15 * time.Minute, time.Minute},
+		{lifetimeBased, 90*time.Minute - time.Second, 15 * time.Minute, time.Minute},
+		{lifetimeBased, 90 * time.Minute, 60 * time.Minute, time.Minute},
+		{lifetimeBased, 12 * time.Hour, 60 * time.Minute, time.Minute},
+		{lifetimeBased, 36 * time.Hour, 60 * time.Minute, time.Minute},
+		{lifetimeBased, 9 * time.Second, 3 * time.Second, 600 * time.Millisecond}, // scaled by 9 s / 15 min
+		{windows{expiry: time.Minute, prefetch: 10 * time.Minute}, 12 * time.Hour, 10 * time.Minute, time.Minute},
+		{windows{expiry: time.Minute, prefetch: 10 * time.Minute}, time.Hour, 10 * time.Minute, time.Minute},
+		{windows{expiry: time.Minute, prefetch: -1}, time.Hour, time.Minute, time.Minute}, // prefetch off: no advisory window
+	} {
+		creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(tc.life)}
+		s := tc.w.schedule(creds, tc.life, false)
+		assert.Equal(t, tc.advisory, creds.Expires.Sub(s.prefetchAt), "life %v, %+v: advisory window", tc.life, tc.w)
+		assert.Equal(t, tc.expiry, creds.Expires.Sub(s.waitAt), "life %v, %+v: mandatory window", tc.life, tc.w)
+	}
+	assert.Equal(t, advisoryShort, DefaultPrefetchWindow, "DefaultPrefetchWindow is the shortest advisory window")
+}
+
+// After a failed refresh the credentials are kept; the next attempt waits
+// 5 to 10 minutes, but never past the mandatory window; inside it, the
+// attempts back off within the time left, at least a second apart; with
+// no valid credentials the second comes at once and later ones back off
+// up to maxBackoff.
+func TestRetryAfterAFailure(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(time.Hour)}
+	s := windows{expiry: DefaultExpiryWindow}.schedule(creds, time.Hour, false)
+	failure := errors.New("down")
+	for range 200 {
+		early := s.failedAt(s.prefetchAt, failure) // at T-15 min
+		assert.Equal(t, 1, early.failures)
+		assert.Equal(t, s.creds, early.creds, "kept")
+		assert.Equal(t, s.prefetchAt, early.prefetchAt, "the windows of the set stay")
+		assert.Equal(t, s.waitAt, early.waitAt)
+		wait := early.retryAt.Sub(s.prefetchAt)
+		assert.True(t, wait >= failedRetryMin && wait < failedRetryMax, "waits %v", wait)
+
+		late := early.failedAt(s.waitAt.Add(-2*time.Minute), failure) // at T-3 min
+		assert.Equal(t, s.waitAt, late.retryAt, "never past the mandatory window")
+
+		inside := late.failedAt(s.waitAt, failure) // at T-1 min
+		wait = inside.retryAt.Sub(s.waitAt)
+		assert.True(t, wait >= time.Second && wait <= 30*time.Second, "inside the mandatory window: %v", wait)
+		assert.Equal(t, stale, inside.state(s.waitAt), "callers keep the credentials during the pause")
+		assert.Nil(t, inside.paused(s.waitAt))
+
+		expired := inside.failedAt(creds.Expires, failure)
+		assert.Equal(t, invalid, expired.state(creds.Expires))
+		assert.Equal(t, 4, expired.failures)
+		second := (*snapshot)(nil).failedAt(now, failure)
+		assert.Equal(t, now, second.retryAt, "after a first failure with none, the next caller tries at once")
+		third := second.failedAt(now, failure)
+		wait = third.retryAt.Sub(now)
+		assert.True(t, wait >= minBackoff && wait <= maxBackoff, "%v", wait)
+		err := third.paused(now)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, failure)
+		assert.Nil(t, third.paused(third.retryAt))
+	}
+}
+
+// Every moment a schedule keeps is on the wall clock, whatever the clock
+// readings it was made from: the monotonic clock stops while the machine
+// sleeps, and a moment kept with a monotonic reading is compared on it.
+func TestScheduleKeepsWallClockMoments(t *testing.T) {
+	now := time.Now() // with a monotonic reading
+	require.NotEqual(t, now, now.Round(0))
+	creds := aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(time.Hour)}
+	s := windows{expiry: DefaultExpiryWindow, jitter: true}.schedule(creds, time.Hour, true)
+	failed := s.failedAt(s.prefetchAt, errors.New("down"))
+	for name, at := range map[string]time.Time{
+		"expires": s.creds.Expires, "prefetch": s.prefetchAt, "wait": s.waitAt, "retry": failed.retryAt,
+		"spread": spreadPoint(wallNow(), s.prefetchAt, 0.5),
+	} {
+		assert.Equal(t, at.Round(0), at, "%s has a monotonic reading", name)
+	}
 }
