@@ -317,7 +317,7 @@ func (r *refresher) refresh(ctx context.Context, force bool) (outcome, error) {
 	if first && r.cfg.firstFetched != nil {
 		r.cfg.firstFetched(r, next, end, got.life)
 	}
-	return outcome{creds: got.creds}, nil
+	return outcome{creds: next.creds}, nil
 }
 
 // phase places the provider's first refresh in the span it is spread

@@ -210,17 +210,23 @@ func (s *snapshot) failedAt(now time.Time, err error) *snapshot {
 }
 
 // backoff is the pause after the nth consecutive failure, jittered over
-// its upper half; remaining, when positive, is how long the current
-// credentials stay valid, a quarter of which it does not exceed.
+// its upper half. remaining, when positive, is how long the current
+// credentials stay valid: the pause is at most half of it, so that an
+// attempt comes before they expire, and at least a second, so that the
+// attempts do not crowd in as expiry nears.
 func backoff(n int, remaining time.Duration) time.Duration {
 	d := maxBackoff
 	if n < 20 {
 		d = min(minBackoff<<n, maxBackoff)
 	}
 	if remaining > 0 {
-		d = min(d, remaining/4)
+		d = min(d, remaining/2)
 	}
-	return max(d/2+randDuration(d/2), time.Millisecond)
+	d = d/2 + randDuration(d/2)
+	if remaining > 0 {
+		return max(d, time.Second)
+	}
+	return max(d, time.Millisecond)
 }
 
 // windows are a provider's refresh windows, resolved from its Options.
@@ -258,11 +264,11 @@ func (w windows) schedule(creds aws.Credentials, life time.Duration, random bool
 		expiry = time.Duration(float64(expiry) * scale)
 		prefetch = time.Duration(float64(prefetch) * scale)
 	}
-	expires := creds.Expires.Round(0)
-	s := &snapshot{creds: creds, waitAt: expires.Add(-expiry)}
+	creds.Expires = creds.Expires.Round(0)
+	s := &snapshot{creds: creds, waitAt: creds.Expires.Add(-expiry)}
 	random = random && w.jitter
 	if prefetch > expiry {
-		s.prefetchAt = expires.Add(-prefetch)
+		s.prefetchAt = creds.Expires.Add(-prefetch)
 		if random {
 			s.prefetchAt = s.prefetchAt.Add(randDuration((prefetch - expiry) / 2))
 		}
