@@ -106,7 +106,10 @@ type outcome struct {
 // credentials are left and the next attempt is not due.
 func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 	s := r.state.Load()
-	now := wallNow()
+	// The moments of s have no monotonic reading, so that comparing now
+	// with them uses the wall clock; now keeps its own, which costs
+	// nothing to compare and is never kept.
+	now := time.Now()
 	switch s.state(now) {
 	case fresh:
 		r.markHandedOut()
