@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // CacheEntry is one STS response as a [Cache] keeps it.
@@ -19,9 +21,15 @@ type CacheEntry struct {
 	AssumedRoleUser *types.AssumedRoleUser
 }
 
-// String describes the entry without its secret key or session token.
+// String describes the entry without its secret key or session token, and
+// without an access key ID of a shape AWS does not issue, which could be
+// built to mislead whoever reads it.
 func (e CacheEntry) String() string {
-	s := "stschain.CacheEntry{" + e.Credentials.AccessKeyID
+	id := e.Credentials.AccessKeyID
+	if !credcheck.AccessKeyID(id) {
+		id = "(malformed access key ID)"
+	}
+	s := "stschain.CacheEntry{" + id
 	if e.Credentials.CanExpire {
 		s += " expires " + e.Credentials.Expires.UTC().Format(time.RFC3339)
 	}

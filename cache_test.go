@@ -62,13 +62,16 @@ func (m *memCache) Lock(_ context.Context, key string) (func(), error) {
 func withCache(c Cache) func(*Options) { return func(o *Options) { o.Cache = c } }
 
 func TestCacheEntryShowsNoSecret(t *testing.T) {
-	e := CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAKEY", SecretAccessKey: "SECRETKEY", SessionToken: "SESSIONTOKEN",
+	e := CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAKEY000000001", SecretAccessKey: "SECRETKEY", SessionToken: "SESSIONTOKEN",
 		CanExpire: true, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	var logs strings.Builder
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "entry", e)
 	for _, s := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%#v", e), fmt.Sprintf("%v", &e), logs.String()} {
 		assert.NotContains(t, s, "SECRETKEY")
 		assert.NotContains(t, s, "SESSIONTOKEN")
-		assert.Contains(t, s, "ASIAKEY")
+		assert.Contains(t, s, "ASIAKEY000000001")
 	}
+	e.Credentials.AccessKeyID = "ASIA\x1b[2J$(id)"
+	assert.Equal(t, "stschain.CacheEntry{(malformed access key ID) expires 2030-01-02T03:04:05Z}", e.String(),
+		"an access key ID of another shape is not printed")
 }

@@ -21,10 +21,10 @@ func TestNewChainSignsEachLinkWithTheOneBelow(t *testing.T) {
 	require.NoError(t, err)
 	creds, err := top.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", creds.AccessKeyID)
+	assert.Equal(t, issuedKey("A", 1), creds.AccessKeyID)
 	assert.Equal(t, "AKIAalice", fc.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAC1", fb.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAB1", fa.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("C", 1), fb.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("B", 1), fa.Calls()[0].signedBy)
 }
 
 func TestNewChainFirstLinkKeepsItsMaster(t *testing.T) {

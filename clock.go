@@ -1,12 +1,9 @@
 package stschain
 
 import (
-	"context"
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -15,61 +12,30 @@ import (
 // already expired, and one ahead by more than a session would find every
 // answer expired on arrival. Each answer's Date header says what time STS
 // had, as the SDK's retryer reads it to correct a skewed signing time
-// (aws/middleware.RecordResponseTiming): the link moves the Expiration
-// onto the host's clock, so that everything after it (the schedule, the
-// checks, the credentials handed out, the cache) runs on the host's
-// clock.
+// (aws/middleware.RecordResponseTiming), so that the answer's checks,
+// and everything after them (the schedule, the credentials handed out,
+// the cache), run on the host's clock.
 
-// skewCorrected is an STSClient whose answers' Expiration is on the
-// host's clock.
-type skewCorrected struct{ STSClient }
-
-func (c skewCorrected) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	sent := time.Now()
-	out, err := c.STSClient.AssumeRole(ctx, in, optFns...)
-	if err == nil && out != nil {
-		toHostClock(out.Credentials, out.ResultMetadata, sent)
-	}
-	return out, err
-}
-
-func (c skewCorrected) GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error) {
-	sent := time.Now()
-	out, err := c.STSClient.GetSessionToken(ctx, in, optFns...)
-	if err == nil && out != nil {
-		toHostClock(out.Credentials, out.ResultMetadata, sent)
-	}
-	return out, err
-}
-
-// toHostClock moves c's Expiration onto the host's clock when the answer
-// (its metadata md, for a request sent at sent) shows that STS's clock
-// differs from it.
-//
-// The Date header has whole seconds, and STS wrote it some time between
-// sent and the answer's arrival (responseAt): the skew (STS's clock minus
-// the host's) lies between Date - responseAt and Date + 1s - sent. When
-// that span holds zero the clocks agree as far as the answer can tell,
-// and nothing moves (the expiry window absorbs the rest); otherwise the
-// Expiration moves by the span's upper end, the skew that expires the
-// credentials earliest, so that no correction ever has them used past
-// their real expiry.
-func toHostClock(c *types.Credentials, md middleware.Metadata, sent time.Time) {
-	if c == nil || c.Expiration == nil {
-		return
-	}
+// answerSkew returns how far STS's clock was ahead of the host's when it
+// answered a request sent at sent, from the answer's metadata md: the
+// span [least, most] that the Date header, in whole seconds and written
+// some time between sent and the answer's arrival (responseAt), allows:
+// Date - responseAt to Date + 1s - sent. ok is false when the answer has
+// no Date, when the span holds zero (the clocks agree as far as the
+// answer can tell), and when the skew would be more than bound either
+// way: a Date that far off is not STS's clock.
+func answerSkew(md middleware.Metadata, sent time.Time, bound time.Duration) (least, most time.Duration, ok bool) {
 	date, ok := awsmiddleware.GetServerTime(md)
 	if !ok {
-		return
+		return 0, 0, false
 	}
 	responseAt, ok := awsmiddleware.GetResponseAt(md)
 	if !ok {
-		return
+		return 0, 0, false
 	}
-	least, most := date.Sub(responseAt), date.Add(time.Second).Sub(sent)
-	if least <= 0 && most >= 0 {
-		return
+	least, most = date.Sub(responseAt), date.Add(time.Second).Sub(sent)
+	if least <= 0 && most >= 0 || least > bound || most < -bound {
+		return 0, 0, false
 	}
-	corrected := c.Expiration.Add(-most)
-	c.Expiration = &corrected
+	return least, most, true
 }

@@ -97,10 +97,11 @@ var fileLayers = []string{
 	"provider.go",  // ChainableProvider and New: a link and its engine
 	"options.go",   // Options and their validation
 	"refresh.go",   // the refresh engine: when to fetch, one fetch for all
+	"metrics.go",   // what refreshes report to a MeterProvider
 	"link.go",      // a link: cache, master, STS call and recovery
-	"clock.go",     // STS's answers on the host's clock
 	"budget.go",    // a Pool's bounds on STS calls
 	"sts.go",       // one STS call and its answer
+	"clock.go",     // STS's clock against the host's
 	"fetch.go",     // what the engine asks of a link
 	"state.go",     // the state of cached credentials and their schedule
 	"event.go",     // RefreshEvent

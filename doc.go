@@ -53,8 +53,11 @@
 // fetches anew), the master is invalidated and the call retried once, if the
 // master then hands out different credentials. When STS refuses a Duration
 // over one hour for role chaining, the provider asks for one hour instead.
-// An STS answer without keys, token or a future expiry is an error
-// wrapping [ErrMalformedResponse].
+// An STS answer without keys, token or a future expiry, with credentials
+// of another shape than STS's, expiring later than STS grants or longer
+// than STS's answers is an error wrapping [ErrMalformedResponse]. The STS
+// client New builds sends nothing over plain http to a host that is not
+// loopback.
 //
 // # MFA
 //
@@ -91,6 +94,17 @@
 // a pause of every refresh when STS throttles, first refreshes spread over
 // the first session once the cold start is over, and providers dropped
 // when nobody asks for them.
+//
+// # Metrics
+//
+// [Options.MeterProvider] and [PoolOptions.MeterProvider] take a
+// [github.com/aws/smithy-go/metrics.MeterProvider], the interface the
+// SDK's clients report through (OpenTelemetry plugs in with
+// smithyotelmetrics.Adapt). Refreshes are counted in [MetricRefreshes] and
+// timed in [MetricRefreshDuration], by link and [RefreshOutcome];
+// [MetricCredentialsRemaining] is a gauge of the seconds left to each
+// link's credentials. A cached Retrieve records nothing.
+// [Options.TracerProvider] gets a span for each refresh.
 //
 // # Errors
 //

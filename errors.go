@@ -31,7 +31,13 @@ var (
 	ErrLongTermCredentialsRequired = errors.New("long-term IAM user credentials required: the master returned session credentials")
 
 	// ErrMalformedResponse is wrapped by the Error of a link whose STS
-	// answer lacks a credential part, or expires at once.
+	// answer lacks a credential part, holds one of a shape STS does not
+	// issue (an access key ID that is not 16 to 128 upper-case letters and
+	// digits, a secret key or session token outside the base64 alphabet),
+	// expires at once or later than STS grants, is longer than STS's
+	// answers are, or is a success that cannot be read as one.
+	// [FileCache.Load] wraps it in its error for a file that holds no
+	// usable STS session.
 	ErrMalformedResponse = errors.New("malformed STS response")
 )
 
@@ -120,6 +126,14 @@ func newError(link, op string, err error, secrets ...string) *Error {
 	e.redacted = redact(messageOf(err), secrets...)
 	return e
 }
+
+// malformedError is err, which also matches ErrMalformedResponse without
+// saying so in its message: a cache entry's problem is told in the cache's
+// words.
+type malformedError struct{ err error }
+
+func (e malformedError) Error() string   { return messageOf(e.err) }
+func (e malformedError) Unwrap() []error { return []error{e.err, ErrMalformedResponse} }
 
 // pkgError is an error of this package other than an [Error]: "stschain: ",
 // what failed and the cause, as [os.PathError] puts its operation and path

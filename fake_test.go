@@ -143,12 +143,12 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	if lifetime == 0 {
 		lifetime = time.Hour
 	}
-	call.issued = fmt.Sprintf("ASIA%s%d", f.name, len(f.calls)+1)
+	call.issued = issuedKey(f.name, len(f.calls)+1)
 	f.calls = append(f.calls, call)
 	c := &types.Credentials{
 		AccessKeyId:     aws.String(call.issued),
-		SecretAccessKey: aws.String("secret-" + call.issued),
-		SessionToken:    aws.String("token-" + call.issued),
+		SecretAccessKey: aws.String(fakeSecretPrefix + call.issued),
+		SessionToken:    aws.String(fakeTokenPrefix + call.issued),
 		Expiration:      aws.Time(time.Now().Add(lifetime)),
 	}
 	if f.mangle != nil {
@@ -156,6 +156,18 @@ func (f *fakeSTS) do(ctx context.Context, action string, in any, optFns []func(*
 	}
 	return c, nil
 }
+
+// issuedKey is the access key ID a fakeSTS named name issues on its nth
+// call, of the shape STS's have: ASIA, the name and the number, 16
+// characters in all.
+func issuedKey(name string, n int) string { return fmt.Sprintf("ASIA%s%0*d", name, 12-len(name), n) }
+
+// A fakeSTS's secret keys and session tokens are these and the access key
+// ID, in the base64 alphabet as STS's are.
+const (
+	fakeSecretPrefix = "secret/"
+	fakeTokenPrefix  = "token/"
+)
 
 func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
 	c, err := f.do(ctx, "AssumeRole", in, optFns)

@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,8 +32,11 @@ import (
 // Expiration lies further ahead than the longest session STS grants (12
 // hours, AssumeRole's longest, for an entry with an AssumedRoleUser; 36
 // hours, GetSessionToken's longest, for one without; plus five minutes for
-// clocks that disagree), and one whose account ID and AssumedRoleUser name
-// different accounts. Load cannot tell which role a key was computed from:
+// clocks that disagree), one whose access key ID is not 16 to 128
+// upper-case letters and digits or whose secret key or session token
+// holds a character outside the base64 alphabet (which a shell or an HTTP
+// header could interpret), and one whose account ID and AssumedRoleUser
+// name different accounts. Load cannot tell which role a key was computed from:
 // whoever uses an AssumeRole entry checks that its AssumedRoleUser is a
 // session of that role. On other systems FileCache refuses what is not a
 // regular file and leaves owners and permissions to the system's access
@@ -97,8 +101,10 @@ func DefaultCLICacheDir() (string, error) {
 // nil error, and so is an entry whose Expiration has passed. A file that
 // FileCache does not trust, cannot read, or that is not a cache entry
 // (corrupt, truncated, another shape, missing keys), or an entry STS could
-// not have issued, is a miss with an error saying what is wrong; the error
-// never holds a credential. The entry's Credentials have CanExpire set and
+// not have issued (credentials of a shape STS does not issue, an
+// expiration later than it grants), is a miss with an error saying what
+// is wrong, which wraps [ErrMalformedResponse] when the file's content is
+// at fault; the error never holds a credential. The entry's Credentials have CanExpire set and
 // AccountID taken from the AssumedRoleUser ARN (or the CLI's AccountId);
 // Source is left empty. Load returns ctx's error if ctx has ended.
 func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, error) {
@@ -112,7 +118,7 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 	path := filepath.Join(c.dir.Path(), key+".json")
 	creds, user, err := clicache.Decode(data)
 	if err != nil {
-		return CacheEntry{}, false, wrapError(err, "cache entry %s is unusable", path)
+		return CacheEntry{}, false, wrapError(malformedError{err}, "cache entry %s is unusable", path)
 	}
 	now := time.Now()
 	if !creds.Expires.After(now) {
@@ -123,8 +129,8 @@ func (c *FileCache) Load(ctx context.Context, key string) (CacheEntry, bool, err
 		longest, op = stslimits.MaxAssumeRoleDuration, "AssumeRole"
 	}
 	if creds.Expires.After(now.Add(longest + fileCacheClockSkew)) {
-		return CacheEntry{}, false, errorf("cache entry %s is unusable: it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
-			path, creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)
+		return CacheEntry{}, false, wrapError(malformedError{fmt.Errorf("it expires at %s, more than %v from now, but STS grants %s sessions of %v at most",
+			creds.Expires.UTC().Format(time.RFC3339), longest, op, longest)}, "cache entry %s is unusable", path)
 	}
 	return CacheEntry{Credentials: creds, AssumedRoleUser: user}, true, nil
 }

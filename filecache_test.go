@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // cliGoldenFile is a cache entry exactly as botocore 1.43.11 (AWS CLI
@@ -29,21 +31,21 @@ const testSecret = "SECRETsecretSECRETsecret"
 // privateDir is t.TempDir made 0700: t.TempDir follows the umask, and a
 // umask of 002 makes it writable by the group, which NewFileCache refuses
 // in the cache directory and above it.
-func privateDir(t *testing.T) string {
+func privateDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o700))
 	return dir
 }
 
-func newTestFileCache(t *testing.T) *FileCache {
+func newTestFileCache(t testing.TB) *FileCache {
 	t.Helper()
 	c, err := NewFileCache(privateDir(t))
 	require.NoError(t, err)
 	return c
 }
 
-func writeEntryFile(t *testing.T, c *FileCache, key, content string) {
+func writeEntryFile(t testing.TB, c *FileCache, key, content string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(c.dir.Path(), key+".json"), []byte(content), 0o600))
 }
@@ -51,7 +53,7 @@ func writeEntryFile(t *testing.T, c *FileCache, key, content string) {
 func testEntry(expires time.Time) CacheEntry {
 	return CacheEntry{
 		Credentials: aws.Credentials{
-			AccessKeyID:     "ASIAEXAMPLE",
+			AccessKeyID:     "ASIAEXAMPLE00001",
 			SecretAccessKey: testSecret,
 			SessionToken:    "TOKEN",
 			CanExpire:       true,
@@ -101,7 +103,7 @@ func TestFileCacheRoundTrip(t *testing.T) {
 	t.Run("replace", func(t *testing.T) {
 		c := newTestFileCache(t)
 		e1, e2 := testEntry(expires), testEntry(expires.Add(time.Hour))
-		e2.Credentials.AccessKeyID = "ASIASECOND"
+		e2.Credentials.AccessKeyID = "ASIASECOND000001"
 		require.NoError(t, c.Store(ctx, "k", e1))
 		require.NoError(t, c.Store(ctx, "k", e2))
 		got, ok, err := c.Load(ctx, "k")
@@ -138,7 +140,7 @@ func TestFileCacheWrittenFormat(t *testing.T) {
 	// The shape and Expiration format of cliGoldenFile; botocore reads it
 	// with json.load and dateutil's parser.
 	assert.JSONEq(t, `{
-		"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "`+testSecret+`", "SessionToken": "TOKEN",
+		"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "`+testSecret+`", "SessionToken": "TOKEN",
 			"Expiration": "2030-07-15T21:28:33UTC", "AccountId": "123456789012"},
 		"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:sts::123456789012:assumed-role/demo/alice"}
 	}`, string(raw))
@@ -206,7 +208,7 @@ func TestFileCacheExpired(t *testing.T) {
 }
 
 func TestFileCacheUnusableFiles(t *testing.T) {
-	good := `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"}}`
+	good := `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"}}`
 	tests := []struct {
 		name    string
 		content string
@@ -221,15 +223,20 @@ func TestFileCacheUnusableFiles(t *testing.T) {
 		{"null credentials", `{"Credentials": null}`, "no Credentials object"},
 		{"credentials not object", `{"Credentials": "` + testSecret + `"}`, "Credentials is a JSON string"},
 		{"number key", `{"Credentials": {"AccessKeyId": 5}}`, "AccessKeyId is a JSON number"},
-		{"missing keys", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
+		{"missing keys", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
 		{"sso token file", `{"accessToken": "` + testSecret + `", "expiresAt": "2099-01-01T00:00:00Z"}`, "no Credentials object"},
 		{"no zone", strings.Replace(good, "00:00:00Z", "00:00:00", 1), "not a date and time with a zone"},
 		{"not a date", strings.Replace(good, "2099-01-01T00:00:00Z", "tomorrow", 1), "Credentials.Expiration is not a date and time"},
-		{"accounts differ", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z", "AccountId": "999999999999"},
+		{"accounts differ", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z", "AccountId": "999999999999"},
 			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:sts::123456789012:assumed-role/demo/alice"}}`, "name different accounts"},
-		{"AssumedRoleUser not a session", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"},
+		{"AssumedRoleUser not a session", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `", "SessionToken": "T", "Expiration": "2099-01-01T00:00:00Z"},
 			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "arn:aws:iam::123456789012:user/alice"}}`, "AssumedRoleUser.Arn is not the ARN of an assumed-role session"},
 		{"too large", `{"Credentials": {"AccessKeyId": "` + strings.Repeat("A", clicache.MaxFileSize) + `"}}`, "larger than"},
+		// Values that a shell or an HTTP header would interpret.
+		{"command in key ID", strings.Replace(good, "ASIAEXAMPLE00001", "ASIA$(id)EXAMPLE1", 1), "Credentials.AccessKeyId is not an AWS access key ID"},
+		{"short key ID", strings.Replace(good, "ASIAEXAMPLE00001", "ASIAEXAMPLE", 1), "Credentials.AccessKeyId is not an AWS access key ID"},
+		{"semicolon in secret", strings.Replace(good, testSecret, testSecret+";id", 1), "Credentials.SecretAccessKey is not made of the base64 alphabet"},
+		{"newline in token", strings.Replace(good, `"T"`, `"T\nexport X=1"`, 1), "Credentials.SessionToken is not made of the base64 alphabet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,9 +249,11 @@ func TestFileCacheUnusableFiles(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 			assert.NotContains(t, err.Error(), testSecret)
 			assert.True(t, strings.HasPrefix(err.Error(), "stschain: "), err.Error())
+			if tt.name != "too large" { // which is not read
+				assert.ErrorIs(t, err, ErrMalformedResponse, "the file's content is at fault")
+			}
 		})
 	}
-
 }
 
 func TestFileCacheStoreRejectsIncompleteEntries(t *testing.T) {
@@ -271,7 +280,7 @@ func TestFileCacheDefaultCLICacheDir(t *testing.T) {
 // cliFile is a cache file as the AWS CLI writes it, expiring at expires,
 // with an AssumedRoleUser of account when account is not empty.
 func cliFile(expires time.Time, account string) string {
-	s := `{"Credentials": {"AccessKeyId": "ASIAPLANTED", "SecretAccessKey": "` + testSecret + `", "SessionToken": "TOKEN", "Expiration": "` +
+	s := `{"Credentials": {"AccessKeyId": "ASIAPLANTED00000", "SecretAccessKey": "` + testSecret + `", "SessionToken": "TOKEN", "Expiration": "` +
 		expires.UTC().Format("2006-01-02T15:04:05UTC") + `"}`
 	if account != "" {
 		s += `, "AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:s", "Arn": "arn:aws:sts::` + account + `:assumed-role/demo/s"}`
@@ -305,7 +314,7 @@ func TestFileCacheLifetimeBound(t *testing.T) {
 			if tt.wantErr == "" {
 				assert.NoError(t, err, tt.name)
 				assert.True(t, ok, tt.name)
-				assert.Equal(t, "ASIAPLANTED", got.Credentials.AccessKeyID, tt.name)
+				assert.Equal(t, "ASIAPLANTED00000", got.Credentials.AccessKeyID, tt.name)
 				continue
 			}
 			assert.False(t, ok, tt.name)
@@ -313,6 +322,7 @@ func TestFileCacheLifetimeBound(t *testing.T) {
 			if assert.Error(t, err, tt.name) {
 				assert.Contains(t, err.Error(), tt.wantErr, tt.name)
 				assert.NotContains(t, err.Error(), testSecret)
+				assert.ErrorIs(t, err, ErrMalformedResponse, tt.name)
 			}
 		}
 	})
@@ -361,4 +371,43 @@ func TestFileCacheLock(t *testing.T) {
 	unlock, err = c.Lock(ctx, "k")
 	require.NoError(t, err, "and free once released")
 	unlock()
+}
+
+// FuzzFileCacheLoad feeds Load arbitrary files. Nothing may panic; what it
+// takes has the shapes STS issues and an expiry STS could grant; and a
+// file it refuses for its content is an error wrapping
+// ErrMalformedResponse that holds no part of the seeds' secret. The seeds
+// are those added here and the corpus in testdata/fuzz/FuzzFileCacheLoad.
+func FuzzFileCacheLoad(f *testing.F) {
+	in := time.Now().Add(time.Hour)
+	f.Add([]byte(cliGoldenFile))
+	f.Add([]byte(cliFile(in, "123456789012")))
+	f.Add([]byte(cliFile(in, "")))
+	f.Add([]byte(strings.Replace(cliFile(in, ""), "ASIAPLANTED00000", "ASIA$(id)PLANTED", 1)))
+	f.Add([]byte(strings.Replace(cliFile(in, ""), testSecret, testSecret+"`id`", 1)))
+	f.Add([]byte(cliFile(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), "")))
+	c := newTestFileCache(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		writeEntryFile(t, c, "k", string(data))
+		e, ok, err := c.Load(context.Background(), "k")
+		switch {
+		case err != nil:
+			if !errors.Is(err, ErrMalformedResponse) {
+				t.Fatalf("a refusal without ErrMalformedResponse: %v", err)
+			}
+			for i := 0; i+12 <= len(testSecret); i++ {
+				if strings.Contains(err.Error(), testSecret[i:i+12]) {
+					t.Fatalf("the error holds part of a secret: %v", err)
+				}
+			}
+		case ok:
+			cr := e.Credentials
+			if err := credcheck.Check(cr.AccessKeyID, cr.SecretAccessKey, cr.SessionToken); err != nil {
+				t.Fatalf("took credentials of another shape: %v", err)
+			}
+			if cr.Expires.After(time.Now().Add(36*time.Hour + fileCacheClockSkew)) {
+				t.Fatalf("took an expiry STS cannot grant: %v", cr.Expires)
+			}
+		}
+	})
 }

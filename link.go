@@ -10,8 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go/tracing"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -30,19 +32,29 @@ const ProviderName = "stschain.ChainableProvider"
 // refuses them as invalid (a mistyped code, a device clock that drifted).
 const tokenCodeAttemptsRefused = 3
 
-// cacheSkew is how far a cached entry's expiry may lie beyond the longest
-// session STS could have granted, for clocks that disagree.
-const cacheSkew = 5 * time.Minute
+// Bounds of the wait for a cache lock that another process holds (see
+// lockDeadline).
+const (
+	// lockWait is longer than one STS call takes, the SDK's retries
+	// included, so that a holder at work is waited for; and short enough
+	// that a holder that hung, or a lock left behind without an expiry,
+	// costs a refresh seconds, not minutes.
+	lockWait = 10 * time.Second
+	// lockWaitMFA is the bound of a link with an MFA device, whose holder
+	// may be waiting for someone to read a code off a device and type it.
+	lockWaitMFA = 2 * time.Minute
+)
 
 // linkConfig is what a link needs besides its parameters and master. The
 // providers of a Pool share one.
 type linkConfig struct {
 	client  STSClient
-	guard   *CodeGuard   // never nil
-	logger  *slog.Logger // never nil
-	cache   Cache        // nil: no cache
-	windows windows      // to judge cache entries
-	budget  *budget      // a Pool's bounds on STS calls; nil: none
+	guard   *CodeGuard     // never nil
+	logger  *slog.Logger   // never nil
+	cache   Cache          // nil: no cache
+	windows windows        // to judge cache entries
+	budget  *budget        // a Pool's bounds on STS calls; nil: none
+	tracer  tracing.Tracer // of Options.TracerProvider; nil: no spans
 }
 
 // stsLink is one link of a chain.
@@ -58,6 +70,11 @@ type stsLink struct {
 	// chainingCapped is set once STS refused Options.Duration for role
 	// chaining; later calls ask for one hour straight away.
 	chainingCapped atomic.Bool
+	// newest is the latest expiry (Unix nanoseconds) of the credentials the
+	// link has fetched, from STS or the cache: a cache entry expiring
+	// earlier is an older session (which a peer sharing the cache could
+	// store to roll the key back to one that was revoked), never taken.
+	newest atomic.Int64
 }
 
 // name is how errors, logs and events name the link.
@@ -86,8 +103,34 @@ func (l *stsLink) phase() (float64, bool) {
 	return float64(h.Sum64()>>11) / (1 << 53), true
 }
 
-// fetch returns new credentials from the cache or STS.
+// fetch returns new credentials from the cache or STS, in a span of
+// Options.TracerProvider when there is one.
 func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) {
+	if l.cfg.tracer == nil {
+		return l.fetchUntraced(ctx, req)
+	}
+	ctx, span := l.cfg.tracer.StartSpan(ctx, "stschain.refresh", func(o *tracing.SpanOptions) {
+		o.Properties.Set("stschain.link", l.name())
+	})
+	defer span.End()
+	got, err := l.fetchUntraced(ctx, req)
+	switch {
+	case err != nil:
+		span.SetProperty("stschain.outcome", "error")
+		span.SetProperty("error.message", err.Error())
+		span.SetStatus(tracing.SpanStatusError)
+	case got.fromCache:
+		span.SetProperty("stschain.outcome", string(RefreshFromCache))
+		span.SetStatus(tracing.SpanStatusOK)
+	default:
+		span.SetProperty("stschain.outcome", string(RefreshOK))
+		span.SetStatus(tracing.SpanStatusOK)
+	}
+	return got, err
+}
+
+// fetchUntraced is fetch without its span.
+func (l *stsLink) fetchUntraced(ctx context.Context, req fetchRequest) (fetched, error) {
 	useCache := l.cfg.cache != nil
 	lookup := useCache && !req.skipCache
 
@@ -112,7 +155,7 @@ func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) 
 		}
 	}
 	if useCache {
-		if unlock, locked := l.lockCache(ctx, key); locked {
+		if unlock, locked := l.lockCache(ctx, key, req.current); locked {
 			defer unlock()
 			// Another process may have refreshed while this one waited.
 			if lookup {
@@ -127,6 +170,7 @@ func (l *stsLink) fetch(ctx context.Context, req fetchRequest) (fetched, error) 
 	if err != nil {
 		return fetched{}, err
 	}
+	l.noteNewest(creds.Expires)
 	if useCache {
 		l.storeCache(ctx, key, CacheEntry{Credentials: creds, AssumedRoleUser: user})
 	}
@@ -225,18 +269,16 @@ func (l *stsLink) recoverMaster(ctx context.Context, rejected aws.Credentials) (
 }
 
 // callOnce makes one STS call, within the Pool's budget if there is one,
-// signed with *masterCreds. STS's answer is read on the host's clock
-// (skewCorrected).
+// signed with *masterCreds.
 func (l *stsLink) callOnce(ctx context.Context, masterCreds *aws.Credentials, code *string, req fetchRequest) (aws.Credentials, *types.AssumedRoleUser, error) {
 	var signer *aws.Credentials
 	if l.master != nil {
 		signer = masterCreds
 	}
-	client := skewCorrected{l.cfg.client}
 	capped := l.chainingCapped.Load()
 	b := l.cfg.budget
 	if b == nil {
-		return l.params.call(ctx, client, signer, code, capped)
+		return l.params.call(ctx, l.cfg.client, signer, code, capped)
 	}
 	// A caller that waits with valid credentials keeps them rather than
 	// wait out a throttling pause.
@@ -264,7 +306,7 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds *aws.Credentials, co
 			return aws.Credentials{}, nil, err
 		}
 	}
-	creds, user, err := l.params.call(ctx, client, signer, code, capped)
+	creds, user, err := l.params.call(ctx, l.cfg.client, signer, code, capped)
 	b.observe(err)
 	if err == nil {
 		b.noteLifetime(time.Until(creds.Expires))
@@ -277,7 +319,8 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds *aws.Credentials, co
 
 // loadCache returns the entry cached under key when it can replace
 // current: it is not current itself, it is of the link's account, it
-// could have been granted to the link, and it is fresh.
+// could have been granted to the link, it is no older than the
+// credentials the link has had, and it is fresh.
 func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
 	e, ok, err := l.cfg.cache.Load(ctx, key)
 	if err != nil {
@@ -287,7 +330,7 @@ func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credent
 	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {
 		return fetched{}, false
 	}
-	if why := l.refuseEntry(e); why != "" {
+	if why := l.refuseEntry(e, current); why != "" {
 		l.cfg.logger.Warn("stschain: ignoring cache entry: "+why, slog.String("link", l.name()), slog.Any("entry", e))
 		return fetched{}, false
 	}
@@ -304,18 +347,42 @@ func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credent
 	if l.cfg.windows.schedule(creds, life, false).state(now) != fresh {
 		return fetched{}, false
 	}
+	l.noteNewest(creds.Expires)
 	return fetched{creds: creds, life: life, fromCache: true}, true
 }
 
-// refuseEntry says why the link must not use e, or "".
-func (l *stsLink) refuseEntry(e CacheEntry) string {
-	if !e.Credentials.CanExpire {
+// noteNewest records that the link has had credentials expiring at t.
+func (l *stsLink) noteNewest(t time.Time) {
+	n := t.UnixNano()
+	for {
+		old := l.newest.Load()
+		if n <= old || l.newest.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// refuseEntry says why the link must not use e in place of current, or "".
+func (l *stsLink) refuseEntry(e CacheEntry, current aws.Credentials) string {
+	c := e.Credentials
+	if !c.CanExpire {
 		return "it never expires, but STS sessions do"
 	}
+	if err := credcheck.Check(c.AccessKeyID, c.SecretAccessKey, c.SessionToken); err != nil {
+		return "its " + err.Error()
+	}
 	longest := l.params.maxLifetime()
-	if limit := time.Now().Add(longest + cacheSkew); e.Credentials.Expires.After(limit) {
+	if limit := time.Now().Add(longest + clockSkew); c.Expires.After(limit) {
 		return fmt.Sprintf("it expires at %s, later than STS could have granted (%v from now)",
-			e.Credentials.Expires.UTC().Format(time.RFC3339), longest)
+			c.Expires.UTC().Format(time.RFC3339), longest)
+	}
+	newest := time.Unix(0, l.newest.Load())
+	if current.CanExpire && current.Expires.After(newest) {
+		newest = current.Expires
+	}
+	if c.Expires.Before(newest) {
+		return fmt.Sprintf("it expires at %s, before the credentials the link already had (%s): it is an older session",
+			c.Expires.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339))
 	}
 	if !l.assumeRole() {
 		if e.AssumedRoleUser != nil {
@@ -329,20 +396,54 @@ func (l *stsLink) refuseEntry(e CacheEntry) string {
 	return ""
 }
 
-// lockCache takes the lock of key when the cache has locks. A lock that
-// cannot be had is logged, and the link goes on without it: locked is
-// false.
-func (l *stsLink) lockCache(ctx context.Context, key string) (unlock func(), locked bool) {
+// lockCache takes the lock of key when the cache has locks, waiting no
+// later than lockDeadline says. A lock that cannot be had in time is
+// logged, and the link goes on without it: locked is false.
+func (l *stsLink) lockCache(ctx context.Context, key string, current aws.Credentials) (unlock func(), locked bool) {
 	cl, ok := l.cfg.cache.(CacheLocker)
 	if !ok {
 		return nil, false
 	}
-	unlock, err := cl.Lock(ctx, key)
-	if err != nil {
+	start := time.Now()
+	deadline, why := l.lockDeadline(start, current)
+	lctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	unlock, err := cl.Lock(lctx, key)
+	switch {
+	case err == nil:
+		return unlock, true
+	case ctx.Err() == nil && lctx.Err() != nil:
+		l.cfg.logger.Warn("stschain: stopped waiting for the cache lock, which another holder kept "+why+"; refreshing without it",
+			slog.String("link", l.name()), slog.Duration("waited", time.Since(start)))
+	default:
 		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
-		return nil, false
 	}
-	return unlock, true
+	return nil, false
+}
+
+// lockDeadline is when a link that starts waiting for a cache lock at now
+// stops waiting and calls STS itself, and why: when the lock has been held
+// longer than one STS call takes (lockWait; lockWaitMFA for a link with an
+// MFA device), or earlier, when current, the credentials the link has,
+// reach the expiry window, so that its callers never wait on another
+// process's lock; already inside it, no later than they expire.
+func (l *stsLink) lockDeadline(now time.Time, current aws.Credentials) (time.Time, string) {
+	bound, why := lockWait, "longer than an STS call takes"
+	if l.params.SerialNumber != "" {
+		bound, why = lockWaitMFA, "longer than an MFA prompt and an STS call take"
+	}
+	deadline := now.Add(bound)
+	if !current.HasKeys() || !current.CanExpire || !current.Expires.After(now) {
+		return deadline, why
+	}
+	at, atWhy := current.Expires.Add(-l.cfg.windows.expiry), "until the current credentials reached their expiry window"
+	if !at.After(now) {
+		at, atWhy = current.Expires, "until the current credentials expired"
+	}
+	if at.Before(deadline) {
+		return at, atWhy
+	}
+	return deadline, why
 }
 
 // storeCache saves e under key; a failure is logged.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/tracing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -87,7 +89,7 @@ func TestCacheFailuresAreLoggedAndTheRefreshGoesOn(t *testing.T) {
 	})
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", c.AccessKeyID)
+	assert.Equal(t, issuedKey("A", 1), c.AccessKeyID)
 	assert.Len(t, cache.locks, 1)
 	assert.Len(t, cache.stores, 1, "the store is still tried")
 	assert.Contains(t, logs.String(), "cache lock failed; refreshing without it")
@@ -114,8 +116,8 @@ func TestInvalidateSkipsTheCacheUntilARefreshSucceeds(t *testing.T) {
 }
 
 // Entries that no STS could have granted this link are refused: another
-// account's session planted under the link's key, or one that expires
-// later than the longest session.
+// account's session planted under the link's key, one that expires later
+// than the longest session, or credentials of a shape STS does not issue.
 func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -124,25 +126,38 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 	}{
 		{"another account", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::999999999999:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "a session of account 999999999999, not of the role's account 123456789012"},
 		{"another role", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/Other/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "a session of another role than A"},
 		{"no identity", func(now time.Time) CacheEntry {
-			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
+			return CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)}}
 		}, "has no AssumedRoleUser"},
 		{"expires in 2099", func(now time.Time) CacheEntry {
 			return CacheEntry{
-				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)},
 				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
 			}
 		}, "later than STS could have granted"},
+		// Any Cache, not only a FileCache, is held to the shapes STS issues.
+		{"a command as the token", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED00000", SecretAccessKey: "s", SessionToken: "$(id)", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "its SessionToken is not made of the base64 alphabet"},
+		{"a short access key", func(now time.Time) CacheEntry {
+			return CacheEntry{
+				Credentials:     aws.Credentials{AccessKeyID: "ASIAPLANTED", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: now.Add(time.Hour)},
+				AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+			}
+		}, "its AccessKeyId is not an AWS access key ID"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := newMemCache()
@@ -154,10 +169,11 @@ func TestCacheRefusesEntriesTheLinkCouldNotHaveGot(t *testing.T) {
 			cache.entries[p.impl.Load().link.cacheKey] = tc.entry(time.Now())
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			assert.NotEqual(t, "ASIAPLANTED", c.AccessKeyID)
+			assert.NotContains(t, c.AccessKeyID, "ASIAPLANTED")
 			assert.Equal(t, 1, f.count())
 			assert.Contains(t, logs.String(), tc.why)
-			assert.NotContains(t, logs.String(), "secret-", "no secret in the log")
+			assert.NotContains(t, logs.String(), "$(id)")
+			assert.NotContains(t, logs.String(), fakeSecretPrefix, "no secret in the log")
 		})
 	}
 }
@@ -202,10 +218,10 @@ func TestCacheEntryWithoutExpiryIsRefused(t *testing.T) {
 	cache := newMemCache()
 	f := newFakeSTS("A", time.Hour)
 	p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache))
-	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER", SecretAccessKey: "s", SessionToken: "t"}}
+	cache.entries[p.impl.Load().link.cacheKey] = CacheEntry{Credentials: aws.Credentials{AccessKeyID: "ASIAFOREVER00000", SecretAccessKey: "s", SessionToken: "t"}}
 	c, err := p.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.NotEqual(t, "ASIAFOREVER", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
+	assert.NotEqual(t, "ASIAFOREVER00000", c.AccessKeyID, "STS sessions expire: one that does not is no STS session")
 	assert.Equal(t, 1, f.count())
 }
 
@@ -315,10 +331,10 @@ func TestThreeLinkChainSignsEachLinkWithTheOneBelow(t *testing.T) {
 
 	creds, err := a.Retrieve(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ASIAA1", creds.AccessKeyID)
+	assert.Equal(t, issuedKey("A", 1), creds.AccessKeyID)
 	assert.Equal(t, "AKIAalice", fc.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAC1", fb.Calls()[0].signedBy)
-	assert.Equal(t, "ASIAB1", fa.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("C", 1), fb.Calls()[0].signedBy)
+	assert.Equal(t, issuedKey("B", 1), fa.Calls()[0].signedBy)
 	assert.Equal(t, "GetSessionToken", fc.Calls()[0].action)
 }
 
@@ -334,7 +350,7 @@ func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
 			p := newFake(t, f, master, withRole(roleA))
 			c, err := p.Retrieve(context.Background())
 			require.NoError(t, err)
-			assert.Equal(t, "ASIAA2", c.AccessKeyID)
+			assert.Equal(t, issuedKey("A", 2), c.AccessKeyID)
 			calls := f.Calls()
 			require.Len(t, calls, 2)
 			assert.Equal(t, "ASIAold", calls[0].signedBy)
@@ -419,8 +435,8 @@ func TestMasterRecoveryAfterRejectedCredentials(t *testing.T) {
 		fa.failNext(apiError("InvalidClientTokenId", "revoked"))
 		c, err := a.Refresh(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "ASIAA3", c.AccessKeyID)
-		assert.Equal(t, "ASIAB2", fa.Calls()[2].signedBy, "B fetched a new session for the retry")
+		assert.Equal(t, issuedKey("A", 3), c.AccessKeyID)
+		assert.Equal(t, issuedKey("B", 2), fa.Calls()[2].signedBy, "B fetched a new session for the retry")
 	})
 }
 
@@ -597,4 +613,198 @@ func TestSharedMasterRecoversOnce(t *testing.T) {
 		refused := srv.Calls(ststest.Call{ErrorCode: "InvalidClientTokenId"})
 		assert.LessOrEqual(t, len(refused), 50, "each link found the revoked session refused at most once")
 	})
+}
+
+// roleAEntry is a well-formed cache entry of a session of role A.
+func roleAEntry(keyID string, expires time.Time) CacheEntry {
+	return CacheEntry{
+		Credentials:     aws.Credentials{AccessKeyID: keyID, SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: expires},
+		AssumedRoleUser: &types.AssumedRoleUser{Arn: aws.String("arn:aws:sts::123456789012:assumed-role/A/x"), AssumedRoleId: aws.String("AROA:x")},
+	}
+}
+
+// A peer sharing the cache can store an older session under the link's
+// key (one that was revoked, say): an entry expiring before the
+// credentials the link has had is not taken, whether they are still
+// current or were dropped, and a newer one is.
+func TestCacheEntryOlderThanTheLinksIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		cache := newMemCache()
+		var logs strings.Builder
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		current, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		link := &p.impl.Load().link
+
+		// Twenty minutes on, a Pool's spread first refresh, say: the
+		// planted session is fresh, but older than the current one.
+		time.Sleep(20 * time.Minute)
+		cache.entries[link.cacheKey] = roleAEntry("ASIAOLDER0000001", current.Expires.Add(-10*time.Minute))
+		for _, req := range []fetchRequest{{current: current}, {}} {
+			got, err := link.fetch(ctx, req)
+			require.NoError(t, err)
+			assert.NotEqual(t, "ASIAOLDER0000001", got.creds.AccessKeyID)
+			assert.False(t, got.fromCache)
+			cache.entries[link.cacheKey] = roleAEntry("ASIAOLDER0000001", current.Expires.Add(-10*time.Minute))
+		}
+		assert.Equal(t, 3, f.count(), "each refusal cost an STS call")
+		assert.Contains(t, logs.String(), "before the credentials the link already had")
+		assert.Contains(t, logs.String(), "it is an older session")
+
+		newer := roleAEntry("ASIANEWER0000001", time.Now().Add(2*time.Hour))
+		cache.entries[link.cacheKey] = newer
+		got, err := link.fetch(ctx, fetchRequest{current: current})
+		require.NoError(t, err)
+		assert.Equal(t, "ASIANEWER0000001", got.creds.AccessKeyID, "a newer session is taken")
+		assert.Equal(t, 3, f.count())
+	})
+}
+
+// A link waits for another holder's cache lock no longer than one STS call
+// takes (an MFA prompt and a call with a device), and never past the
+// moment its own credentials reach the expiry window, or expire when they
+// already have.
+func TestLockDeadline(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	creds := func(expiresIn time.Duration) aws.Credentials {
+		return aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s", CanExpire: true, Expires: now.Add(expiresIn)}
+	}
+	for _, tc := range []struct {
+		name    string
+		mfa     bool
+		current aws.Credentials
+		want    time.Duration // from now
+		why     string
+	}{
+		{"no credentials", false, aws.Credentials{}, lockWait, "longer than an STS call takes"},
+		{"credentials far from expiry", false, creds(time.Hour), lockWait, "longer than an STS call takes"},
+		{"expiry window sooner", false, creds(DefaultExpiryWindow + 3*time.Second), 3 * time.Second, "until the current credentials reached their expiry window"},
+		{"inside the expiry window", false, creds(4 * time.Second), 4 * time.Second, "until the current credentials expired"},
+		{"inside the window, expiring later than an STS call", false, creds(50 * time.Second), lockWait, "longer than an STS call takes"},
+		{"expired", false, creds(-time.Second), lockWait, "longer than an STS call takes"},
+		{"never expire", false, aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s"}, lockWait, "longer than an STS call takes"},
+		{"MFA", true, creds(time.Hour), lockWaitMFA, "longer than an MFA prompt and an STS call take"},
+		{"MFA, expiry window sooner", true, creds(DefaultExpiryWindow + time.Minute), time.Minute, "until the current credentials reached their expiry window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &stsLink{cfg: &linkConfig{windows: windows{expiry: DefaultExpiryWindow}}}
+			if tc.mfa {
+				l.params.SerialNumber = mfaARN
+			}
+			at, why := l.lockDeadline(now, tc.current)
+			assert.Equal(t, tc.want, at.Sub(now))
+			assert.Equal(t, tc.why, why)
+		})
+	}
+}
+
+// blockingLocker is a Cache whose locks are held by someone else for
+// ever, as a Redis lock planted without an expiry is.
+type blockingLocker struct{ *memCache }
+
+func (blockingLocker) Lock(ctx context.Context, _ string) (func(), error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A lock held for ever costs a refresh lockWait, then one STS call
+// without the lock; the log says why, without blaming the store.
+func TestLockHeldForEverIsWaitedForBriefly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs strings.Builder
+		f := newFakeSTS("A", time.Hour)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(blockingLocker{newMemCache()}), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		start := time.Now()
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, lockWait, time.Since(start), "the bubble's clock: no real time passes")
+		assert.Equal(t, 1, f.count())
+		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept longer than an STS call takes; refreshing without it")
+		assert.NotContains(t, logs.String(), "TTL")
+	})
+}
+
+// testTracerProvider records the spans its tracers start.
+type testTracerProvider struct {
+	mu     sync.Mutex
+	scopes []string
+	spans  []*testSpan
+}
+
+func (p *testTracerProvider) Tracer(scope string, _ ...tracing.TracerOption) tracing.Tracer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.scopes = append(p.scopes, scope)
+	return testTracer{p}
+}
+
+func (p *testTracerProvider) recorded() []testSpan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []testSpan
+	for _, s := range p.spans {
+		out = append(out, *s)
+	}
+	return out
+}
+
+type testTracer struct{ p *testTracerProvider }
+
+func (t testTracer) StartSpan(ctx context.Context, name string, opts ...tracing.SpanOption) (context.Context, tracing.Span) {
+	var o tracing.SpanOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	s := &testSpan{name: name, props: maps.Clone(o.Properties.Values())}
+	if s.props == nil {
+		s.props = map[any]any{}
+	}
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	t.p.spans = append(t.p.spans, s)
+	return tracing.WithSpan(ctx, s), s
+}
+
+type testSpan struct {
+	name   string
+	props  map[any]any
+	status tracing.SpanStatus
+	ended  bool
+}
+
+func (s *testSpan) Name() string                            { return s.name }
+func (s *testSpan) Context() tracing.SpanContext            { return tracing.SpanContext{} }
+func (s *testSpan) AddEvent(string, ...tracing.EventOption) {}
+func (s *testSpan) SetStatus(st tracing.SpanStatus)         { s.status = st }
+func (s *testSpan) SetProperty(k, v any)                    { s.props[k] = v }
+func (s *testSpan) End()                                    { s.ended = true }
+
+// Each fetch of new credentials is a span of Options.TracerProvider,
+// saying which link and how it ended.
+func TestRefreshSpans(t *testing.T) {
+	tp := &testTracerProvider{}
+	f := newFakeSTS("A", time.Hour)
+	p := newFake(t, f, staticMaster("alice"), withRole(roleA), func(o *Options) { o.TracerProvider = tp })
+	_, err := p.Retrieve(context.Background())
+	require.NoError(t, err)
+	f.failNext(apiError("AccessDenied", "not allowed"))
+	p.Invalidate()
+	_, err = p.Retrieve(context.Background())
+	require.Error(t, err)
+
+	assert.Equal(t, []string{"github.com/stschain/stschain"}, tp.scopes)
+	spans := tp.recorded()
+	require.Len(t, spans, 2)
+	assert.Equal(t, testSpan{name: "stschain.refresh", props: map[any]any{"stschain.link": roleA, "stschain.outcome": "ok"},
+		status: tracing.SpanStatusOK, ended: true}, spans[0])
+	assert.Equal(t, "error", spans[1].props["stschain.outcome"])
+	assert.Contains(t, spans[1].props["error.message"], "AccessDenied: not allowed")
+	assert.Equal(t, tracing.SpanStatusError, spans[1].status)
+	assert.True(t, spans[1].ended)
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/metrics"
+	"github.com/aws/smithy-go/tracing"
 
 	"github.com/stschain/stschain/internal/stslimits"
 )
@@ -144,6 +146,20 @@ type Options struct {
 	// this provider's Retrieve, which would wait for the refresh that is
 	// calling it. Optional.
 	OnRefresh func(RefreshEvent)
+
+	// MeterProvider records the provider's metrics through the interface
+	// the SDK's clients use (OpenTelemetry plugs in through
+	// smithy-go/metrics/smithyotelmetrics): MetricRefreshes,
+	// MetricRefreshDuration and MetricCredentialsRemaining. A cached
+	// Retrieve records nothing. Optional: nil records none. A Pool's
+	// providers record to PoolOptions.MeterProvider instead.
+	MeterProvider metrics.MeterProvider
+
+	// TracerProvider receives a span, "stschain.refresh", for each fetch of
+	// new credentials (from the cache or STS), with the link and the
+	// outcome as properties; the STS client's own spans, when cfg has a
+	// TracerProvider, nest under it. Optional: nil makes none.
+	TracerProvider tracing.TracerProvider
 }
 
 // String describes the options without any secret: neither the external
@@ -426,6 +442,8 @@ func nilProblem(o *Options) error {
 		{"MasterCredentials", o.MasterCredentials},
 		{"Client", o.Client},
 		{"Cache", o.Cache},
+		{"MeterProvider", o.MeterProvider},
+		{"TracerProvider", o.TracerProvider},
 	} {
 		if holdsNil(f.value) {
 			errs = append(errs, fmt.Errorf("%s is a nil %T: set it to a usable value or leave it nil", f.name, f.value))

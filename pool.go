@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go/metrics"
 )
 
 // Defaults of [PoolOptions].
@@ -55,6 +56,12 @@ type PoolOptions struct {
 	// Optional: zero means DefaultIdleTimeout; negative keeps providers for
 	// ever.
 	IdleTimeout time.Duration
+
+	// MeterProvider records the metrics of every provider of the pool on
+	// one set of instruments (see Options.MeterProvider), each provider a
+	// link. Optional: nil records none. Options.MeterProvider is refused
+	// in a pool's options.
+	MeterProvider metrics.MeterProvider
 }
 
 // Pool is a set of providers that share one STS client (one retryer, one
@@ -95,6 +102,7 @@ type pool struct {
 	cold     coldStart
 	idle     time.Duration // <= 0: never drop
 	seed     maphash.Seed
+	meters   *meters // of PoolOptions.MeterProvider; nil: none
 
 	mu        sync.Mutex
 	providers map[uint64][]*ChainableProvider // by poolKey; guarded by mu
@@ -132,8 +140,18 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 			errs = append(errs, e)
 		}
 	}
+	if base.MeterProvider != nil {
+		errs = append(errs, errors.New("Options.MeterProvider belongs to the pool: set PoolOptions.MeterProvider"))
+	}
+	if holdsNil(po.MeterProvider) {
+		errs = append(errs, fmt.Errorf("PoolOptions.MeterProvider is a nil %T: set it to a usable value or leave it nil", po.MeterProvider))
+	}
 	if len(errs) > 0 {
 		return nil, invalidOptions(errs...)
+	}
+	ms, err := newMeters(po.MeterProvider)
+	if err != nil {
+		return nil, invalidOptions(err)
 	}
 
 	master := base.MasterCredentials
@@ -163,7 +181,10 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 		}
 		// One retryer for the whole pool: the client keeps the one it
 		// makes from cfg.Retryer.
-		client = newSTSClient(cfg, master, base.STSOptions)
+		var err error
+		if client, err = newSTSClient(cfg, master, base.STSOptions); err != nil {
+			return nil, invalidOptions(err)
+		}
 	}
 	p := &pool{
 		template:  slices.Clone(po.Options),
@@ -173,6 +194,7 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 		idle:      po.IdleTimeout,
 		seed:      maphash.MakeSeed(),
 		providers: map[uint64][]*ChainableProvider{},
+		meters:    ms,
 	}
 	if p.idle == 0 {
 		p.idle = DefaultIdleTimeout
@@ -182,7 +204,22 @@ func NewPool(cfg aws.Config, optFns ...func(*PoolOptions)) (*Pool, error) {
 	p.share(p.lc, p.ec)
 	out := new(Pool)
 	out.impl.Store(p)
+	if err := watch(ms, out, p.each); err != nil {
+		return nil, invalidOptions(err)
+	}
 	return out, nil
+}
+
+// each hands observe the link and the current state of every provider.
+func (p *pool) each(observe func(link string, s *snapshot)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, list := range p.providers {
+		for _, c := range list {
+			r := &c.impl.Load().refresh
+			observe(r.name, r.state.Load())
+		}
+	}
 }
 
 // Get returns the pool's provider for these options, creating it on first use:
@@ -222,6 +259,9 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	if own.Client != nil || len(own.STSOptions) > 0 {
 		return nil, invalidOptions(errors.New("Client and STSOptions belong to the pool: set them in PoolOptions.Options"))
 	}
+	if own.MeterProvider != nil {
+		return nil, invalidOptions(errors.New("MeterProvider belongs to the pool: set PoolOptions.MeterProvider"))
+	}
 	o := resolveOptions(append(slices.Clip(p.template), optFns...))
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -247,7 +287,7 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	p.mu.Unlock()
 
 	lc, ec := p.lc, p.ec
-	if own.Logger != nil || own.OnRefresh != nil || own.Cache != nil || own.CodeGuard != nil ||
+	if own.Logger != nil || own.OnRefresh != nil || own.Cache != nil || own.CodeGuard != nil || own.TracerProvider != nil ||
 		own.ExpiryWindow != 0 || own.PrefetchWindow != 0 || own.DisableJitter {
 		lc, ec = configsOf(&o, p.client)
 		p.share(lc, ec)
@@ -280,6 +320,7 @@ func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 // start.
 func (p *pool) share(lc *linkConfig, ec *engineConfig) {
 	lc.budget, ec.background, ec.firstFetched = p.budget, p.workers, p.cold.fetched
+	ec.meters = p.meters
 }
 
 // dropIdle drops the providers nobody asked for since the last sweep, and

@@ -22,7 +22,7 @@ type cannedSTS struct{}
 func (cannedSTS) Do(r *http.Request) (*http.Response, error) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	body := fmt.Sprintf(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
-<Credentials><AccessKeyId>ASIACANNED</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration></Credentials>
+<Credentials><AccessKeyId>ASIACANNED000001</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration></Credentials>
 <AssumedRoleUser><Arn>arn:aws:sts::210987654321:assumed-role/customer/saas</Arn><AssumedRoleId>AROA:saas</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
 	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/xml"}, "Content-Length": {strconv.Itoa(len(body))}},

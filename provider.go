@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/tracing"
 )
 
 // ChainableProvider is an [aws.CredentialsProvider] that fetches temporary
@@ -60,20 +61,37 @@ func New(cfg aws.Config, optFns ...func(*Options)) (*ChainableProvider, error) {
 		if master == nil {
 			return nil, invalidOptions(fmt.Errorf("%w (link %s)", ErrNoMasterCredentials, linkName(o.RoleARN)))
 		}
-		client = newSTSClient(cfg, master, o.STSOptions)
+		var err error
+		if client, err = newSTSClient(cfg, master, o.STSOptions); err != nil {
+			return nil, invalidOptions(err)
+		}
 	}
 	lc, ec := configsOf(&o, client)
-	return newProvider(&o, master, lc, ec)
+	ms, err := newMeters(o.MeterProvider)
+	if err != nil {
+		return nil, invalidOptions(err)
+	}
+	ec.meters = ms
+	p, err := newProvider(&o, master, lc, ec)
+	if err != nil {
+		return nil, err
+	}
+	r := &p.impl.Load().refresh
+	if err := watch(ms, p, func(observe func(string, *snapshot)) { observe(r.name, r.state.Load()) }); err != nil {
+		return nil, invalidOptions(err)
+	}
+	return p, nil
 }
 
-// newSTSClient builds the client of a provider, or of a Pool, from cfg.
-func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) *sts.Client {
+// newSTSClient builds the client of a provider, or of a Pool, from cfg
+// (see guardedSTSClient).
+func newSTSClient(cfg aws.Config, master aws.CredentialsProvider, optFns []func(*sts.Options)) (*sts.Client, error) {
 	cfg = cfg.Copy()
 	cfg.Credentials = master
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	return sts.NewFromConfig(cfg, optFns...)
+	return guardedSTSClient(cfg, optFns)
 }
 
 // configsOf returns the link and engine configurations o describes.
@@ -87,7 +105,11 @@ func configsOf(o *Options, client STSClient) (*linkConfig, *engineConfig) {
 		guard = &processCodeGuard
 	}
 	w := o.windows()
-	return &linkConfig{client: client, guard: guard, logger: logger, cache: o.Cache, windows: w},
+	var tracer tracing.Tracer
+	if o.TracerProvider != nil {
+		tracer = o.TracerProvider.Tracer("github.com/stschain/stschain")
+	}
+	return &linkConfig{client: client, guard: guard, logger: logger, cache: o.Cache, windows: w, tracer: tracer},
 		&engineConfig{windows: w, logger: logger, notify: o.OnRefresh}
 }
 

@@ -11,12 +11,22 @@ import (
 
 // BenchmarkCachedRetrieve compares the cached Retrieve of a ChainableProvider
 // with the SDK's aws.CredentialsCache around stscreds.AssumeRoleProvider, on
-// the same fake STS client.
+// the same fake STS client, and with a MeterProvider, which a cached
+// Retrieve never reaches.
 func BenchmarkCachedRetrieve(b *testing.B) {
 	ours, err := New(aws.Config{}, func(o *Options) {
 		o.RoleARN = roleA
 		o.Client = newFakeSTS("A", time.Hour)
 		o.MasterCredentials = staticMaster("alice")
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	metered, err := New(aws.Config{}, func(o *Options) {
+		o.RoleARN = roleA
+		o.Client = newFakeSTS("A", time.Hour)
+		o.MasterCredentials = staticMaster("alice")
+		o.MeterProvider = newTestMeterProvider()
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -27,7 +37,7 @@ func BenchmarkCachedRetrieve(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		p    aws.CredentialsProvider
-	}{{"provider=stschain", ours}, {"provider=sdk", sdk}} {
+	}{{"provider=stschain", ours}, {"provider=stschain-metered", metered}, {"provider=sdk", sdk}} {
 		ctx := context.Background()
 		if _, err := bc.p.Retrieve(ctx); err != nil {
 			b.Fatal(err)

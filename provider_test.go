@@ -52,7 +52,7 @@ func stsServer(t *testing.T) (*httptest.Server, func() []string) {
 		}
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
-<Credentials><AccessKeyId>ASIASERVER</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration></Credentials>
+<Credentials><AccessKeyId>ASIASERVER000001</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>%s</Expiration></Credentials>
 <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/A/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>
 </AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>`,
 			time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
@@ -77,7 +77,7 @@ func TestNewBuildsTheClientOnce(t *testing.T) {
 
 		c, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "ASIASERVER", c.AccessKeyID)
+		assert.Equal(t, "ASIASERVER000001", c.AccessKeyID)
 		require.Len(t, auths(), 1)
 		assert.Contains(t, auths()[0], "Credential=AKIAalice/")
 		assert.Contains(t, auths()[0], "/"+DefaultRegion+"/sts/")
@@ -113,7 +113,7 @@ func TestPlugsInWhereUsersPutProviders(t *testing.T) {
 	t.Run("aws.Config.Credentials", func(t *testing.T) {
 		c, err := aws.Config{Credentials: p}.Credentials.Retrieve(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "ASIASERVER", c.AccessKeyID)
+		assert.Equal(t, "ASIASERVER000001", c.AccessKeyID)
 	})
 	t.Run("config.WithCredentialsProvider", func(t *testing.T) {
 		dir := t.TempDir()
@@ -123,7 +123,7 @@ func TestPlugsInWhereUsersPutProviders(t *testing.T) {
 		require.NoError(t, err)
 		c, err := cfg.Credentials.Retrieve(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, "ASIASERVER", c.AccessKeyID)
+		assert.Equal(t, "ASIASERVER000001", c.AccessKeyID)
 		assert.True(t, aws.IsCredentialsProvider(cfg.Credentials, (*ChainableProvider)(nil)))
 	})
 	assert.Len(t, auths(), 1, "both share the provider's one STS call")

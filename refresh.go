@@ -21,6 +21,7 @@ type engineConfig struct {
 	windows windows
 	logger  *slog.Logger       // never nil
 	notify  func(RefreshEvent) // Options.OnRefresh; may be nil
+	meters  *meters            // of Options.MeterProvider or PoolOptions.MeterProvider; nil: none
 	// background runs background refreshes: a Pool's bounded workers; nil
 	// runs each in a goroutine of its own.
 	background interface{ run(func()) }
@@ -414,6 +415,7 @@ func (r *refresher) report(ev RefreshEvent) {
 		}
 	}
 	r.cfg.logger.Log(context.Background(), level, msg, attrs...)
+	r.cfg.meters.record(ev)
 	if r.cfg.notify != nil {
 		r.cfg.notify(ev)
 	}

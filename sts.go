@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stschain/stschain/internal/clicache"
+	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/httpguard"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -29,6 +34,29 @@ import (
 type STSClient interface {
 	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
 	GetSessionToken(ctx context.Context, in *sts.GetSessionTokenInput, optFns ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error)
+}
+
+// guardedSTSClient builds an STS client from cfg and optFns with the guard
+// of internal/httpguard: no request goes over plain http to a host that is
+// not loopback, and no answer is read past httpguard.MaxBody. It refuses at
+// once an endpoint, of cfg or of optFns (or of the shared config's
+// settings for STS), that would send requests in clear.
+func guardedSTSClient(cfg aws.Config, optFns []func(*sts.Options)) (*sts.Client, error) {
+	if ep := cfg.BaseEndpoint; ep != nil {
+		if err := httpguard.CheckEndpoint("cfg.BaseEndpoint", *ep); err != nil {
+			return nil, err
+		}
+	}
+	client := sts.NewFromConfig(cfg, append(slices.Clip(optFns), func(o *sts.Options) {
+		o.APIOptions = append(slices.Clip(o.APIOptions), httpguard.AddMiddleware)
+	})...)
+	if ep := client.Options().BaseEndpoint; ep != nil {
+		const setting = "the STS client's BaseEndpoint (from STSOptions, AWS_ENDPOINT_URL_STS or the shared config's services section)"
+		if err := httpguard.CheckEndpoint(setting, *ep); err != nil {
+			return nil, err
+		}
+	}
+	return client, nil
 }
 
 // GetSessionTokenLink names a link with no RoleARN in errors, logs and
@@ -85,15 +113,16 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 		optFns = append(optFns, func(o *sts.Options) { o.Credentials = static })
 		secrets = []string{signer.SecretAccessKey, signer.SessionToken}
 	}
+	sent := time.Now()
 	if p.assumeRole() {
 		out, err := client.AssumeRole(ctx, p.assumeRoleInput(code, sessionName(p.RoleSessionName), p.durationSeconds(capped)), optFns...)
 		if err != nil {
-			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err, secrets...)
+			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, callError(err), secrets...)
 		}
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
 		}
-		creds, err := checkAnswer(out.Credentials)
+		creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata, sent)
 		if err != nil {
 			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err)
 		}
@@ -104,21 +133,49 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	}
 	out, err := client.GetSessionToken(ctx, p.sessionTokenInput(code), optFns...)
 	if err != nil {
-		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err, secrets...)
+		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, callError(err), secrets...)
 	}
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
 	}
-	creds, err := checkAnswer(out.Credentials)
+	creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata, sent)
 	if err != nil {
 		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err)
 	}
 	return creds, nil, nil
 }
 
-// checkAnswer returns the credentials of an STS answer, or an error
-// wrapping ErrMalformedResponse that says what is missing.
-func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
+// callError is the error of a failed STS call, wrapping
+// ErrMalformedResponse too when the answer was longer than STS's are, or
+// was a success that could not be read for another cause than the network.
+func callError(err error) error {
+	var resp *awshttp.ResponseError
+	var netErr net.Error
+	unreadable := errors.As(err, &resp) && resp.HTTPStatusCode() >= 200 && resp.HTTPStatusCode() < 300 && !errors.As(err, &netErr)
+	if unreadable || errors.Is(err, httpguard.ErrBodyTooLarge) {
+		return fmt.Errorf("%w: %w", ErrMalformedResponse, err)
+	}
+	return err
+}
+
+// clockSkew is how far the clocks of this host and of STS may disagree
+// when an expiry is judged against the longest session STS grants.
+const clockSkew = 5 * time.Minute
+
+// checkAnswer returns the credentials of an STS answer to a request sent
+// at sent, or an error wrapping ErrMalformedResponse that says what is
+// missing or wrong: a credential of a shape STS does not issue (see
+// [credcheck.Check]), or an Expiration that has passed or lies further
+// ahead than longest, the longest session STS grants the call, plus
+// clockSkew. Both are judged on this host's clock: when the answer's Date
+// header (the SDK records it in the answer's metadata) shows STS's clock
+// ahead or behind, by a session at most (see answerSkew), the Expiration
+// moves by the skew, and the credentials expire at the earliest moment
+// the header allows, so that neither a host clock behind STS's hands out
+// credentials STS has expired nor one ahead refuses fresh ones, and no
+// Date makes a session last longer than STS grants. The errors name
+// fields, never a value.
+func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Metadata, sent time.Time) (aws.Credentials, error) {
 	if c == nil {
 		return aws.Credentials{}, fmt.Errorf("%w: no Credentials", ErrMalformedResponse)
 	}
@@ -137,16 +194,30 @@ func checkAnswer(c *types.Credentials) (aws.Credentials, error) {
 	if len(missing) > 0 {
 		return aws.Credentials{}, fmt.Errorf("%w: Credentials has no %s", ErrMalformedResponse, strings.Join(missing, ", "))
 	}
-	if now := time.Now(); !c.Expiration.After(now) {
+	if err := credcheck.Check(*c.AccessKeyId, *c.SecretAccessKey, *c.SessionToken); err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w: Credentials.%w", ErrMalformedResponse, err)
+	}
+	now := time.Now()
+	// On this host's clock: the earliest the credentials may expire and
+	// the latest.
+	earliest, latest := *c.Expiration, *c.Expiration
+	if least, most, ok := answerSkew(meta, sent, longest); ok {
+		earliest, latest = earliest.Add(-most), latest.Add(-least)
+	}
+	if !earliest.After(now) {
 		return aws.Credentials{}, fmt.Errorf("%w: the credentials expired at %s, before they arrived (now %s)",
-			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			ErrMalformedResponse, earliest.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if limit := now.Add(longest + clockSkew); latest.After(limit) {
+		return aws.Credentials{}, fmt.Errorf("%w: the credentials expire at %s, more than %v from now, but STS grants sessions of %v at most",
+			ErrMalformedResponse, latest.UTC().Format(time.RFC3339), longest+clockSkew, longest)
 	}
 	return aws.Credentials{
 		AccessKeyID:     *c.AccessKeyId,
 		SecretAccessKey: *c.SecretAccessKey,
 		SessionToken:    *c.SessionToken,
 		CanExpire:       true,
-		Expires:         *c.Expiration,
+		Expires:         earliest,
 	}, nil
 }
 

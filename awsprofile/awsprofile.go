@@ -2,6 +2,7 @@ package awsprofile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,15 +28,20 @@ type Options struct {
 	// TokenCode returns the MFA codes of the links with mfa_serial.
 	// Optional: nil means, for each such link, the mfa_process of its
 	// profile (aws-vault's key, run with [stschain.ProcessTokenCode]) when
-	// it has one, else [stschain.PromptTokenCode]. When set it serves every
+	// it has one, else Prompt. When set it serves every
 	// link, mfa_process or not.
 	TokenCode stschain.TokenCodeFunc
+
+	// Prompt asks for the MFA codes of the links with mfa_serial whose
+	// profile has no mfa_process, when TokenCode is nil. Optional: nil
+	// means [stschain.PromptTokenCode].
+	Prompt stschain.TokenCodeFunc
 
 	// SessionDuration, when positive, asks for one MFA session a day
 	// instead of one prompt per role session: when the root of the chain
 	// hands out long-term keys (static keys without a session token, keys
 	// of the environment without one, or a credential_process that prints
-	// such keys: see [Link.LongTermKeys]) and a role of the chain has
+	// such keys, or keys from Keys: see [Link.LongTermKeys]) and a role of the chain has
 	// mfa_serial, a GetSessionToken link of this length, sending
 	// the MFA code of the lowest such role, sits on the root, and the roles
 	// above are assumed from it without MFA (the session's MFA context
@@ -60,6 +66,12 @@ type Options struct {
 	// MasterCredentials is always the link below and cannot be changed
 	// here. Optional.
 	LinkOptions []func(*stschain.Options)
+
+	// Keys finds the long-term keys of profiles that hold no credentials
+	// in the files, kept elsewhere: in an OS keyring, say (package
+	// [github.com/stschain/stschain/keyring]). See [KeysFunc] for when it
+	// is asked. Optional: nil means the files' credentials only.
+	Keys KeysFunc
 
 	// LoadOptions are passed to the SDK's config loading: region, HTTP
 	// client, retryer, endpoint, and the options of the SDK's providers of
@@ -116,4 +128,45 @@ func LoadChain(ctx context.Context, profile string, optFns ...func(*Options)) (*
 	}
 	l := &loader{o: o, profile: profile}
 	return l.load(ctx)
+}
+
+// TopRole returns the options of the top link of the chain LoadChain
+// builds for profile when that link assumes a role_arn of the profiles:
+// RoleARN, RoleSessionName, ExternalID, SerialNumber, Duration, and
+// aws-vault's source identity and session tags, as LoadChain sets them,
+// without a TokenCode, a Cache or master credentials. It reads the files
+// and the environment only (no SDK configuration, no credential, no
+// call), so that a caller can look for the top link's session in its
+// cache before it loads the chain: a short-lived process that finds one
+// fresh there needs nothing else. It never asks Options.Keys: when Keys is
+// set, a profile whose keys only Keys could have counts as having them.
+// ok is false when the top link is no such role (a profile without
+// role_arn, a web identity role) or when Options.SessionDuration would
+// move the role's MFA device to a session link under it. Its errors are
+// LoadChain's for the same files and environment.
+func TopRole(ctx context.Context, profile string, optFns ...func(*Options)) (opts stschain.Options, ok bool, err error) {
+	var o Options
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	var keys KeysFunc
+	if o.Keys != nil {
+		keys = func(context.Context, string) (aws.CredentialsProvider, error) { return unasked{}, nil }
+	}
+	l := &loader{o: o, profile: profile}
+	p, err := l.plan(ctx, keys)
+	if err != nil || len(p.roles) == 0 || o.SessionDuration > 0 {
+		return stschain.Options{}, false, err
+	}
+	return p.roles[len(p.roles)-1].options(), true, nil
+}
+
+// unasked stands for the keys Options.Keys may have, in TopRole's plan,
+// which builds no provider.
+type unasked struct{}
+
+func (unasked) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, errors.New("awsprofile: TopRole's stand-in for keys was asked for them")
 }

@@ -115,6 +115,68 @@ mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo `+e.codes[4]+`
 	}
 }
 
+// Options.Prompt asks for the codes of the links without mfa_process;
+// mfa_process still gives its own profile's.
+func TestPrompt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("admin"), RequireMFA: true})
+	prompt := e.tokenCodes()
+	prompt.codes = prompt.codes[10:]
+	opts := e.opts(`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+mfa_process = echo `+e.codes[4]+`
+
+[profile plain]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+`, aliceCredentials, func(o *awsprofile.Options) { o.Prompt = prompt.fn })
+	retrieve(t, "admin", opts)
+	retrieve(t, "plain", opts)
+	calls := e.srv.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, []string{e.codes[4], e.codes[10]}, []string{calls[0].TokenCode, calls[1].TokenCode})
+	assert.Equal(t, []string{e.serial}, prompt.asked, "the prompt asked for plain's code only")
+}
+
+// Chain.TokenCode gives what gives the codes of a device a profile of the
+// chain names, for a link put on top with the same device: the
+// profile's mfa_process here.
+func TestChainTokenCode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, ststest.Role{ARN: roleARN("admin"), RequireMFA: true})
+	chain, err := awsprofile.LoadChain(context.Background(), "admin", e.opts(`
+[profile admin]
+role_arn = `+roleARN("admin")+`
+source_profile = alice
+mfa_serial = {{serial}}
+mfa_process = test "$STSCHAIN_MFA_SERIAL" = {{serial}} && echo 424242
+`, aliceCredentials))
+	require.NoError(t, err)
+	fn := chain.TokenCode(e.serial)
+	require.NotNil(t, fn)
+	code, err := fn(context.Background(), e.serial)
+	require.NoError(t, err)
+	assert.Equal(t, "424242", code)
+	assert.Nil(t, chain.TokenCode("arn:aws:iam::"+account+":mfa/other"), "a device no profile names")
+
+	// aws-vault keeps the device beside the keys.
+	chain, err = awsprofile.LoadChain(context.Background(), "keys", e.opts(`
+[profile keys]
+mfa_serial = {{serial}}
+mfa_process = echo 515151
+`, "[keys]\naws_access_key_id = "+aliceKey+"\naws_secret_access_key = "+aliceSec+"\n"))
+	require.NoError(t, err)
+	require.NotNil(t, chain.TokenCode(e.serial))
+	code, err = chain.TokenCode(e.serial)(context.Background(), e.serial)
+	require.NoError(t, err)
+	assert.Equal(t, "515151", code)
+	assert.Empty(t, e.srv.Calls())
+}
+
 // Rule 9: every role link refreshes on its own schedule: refreshing the
 // top link re-assumes no inner role that is not due.
 func TestTopRefreshLeavesInnerLinks(t *testing.T) {

@@ -30,7 +30,7 @@ func envOf(kv ...string) map[string]string {
 }
 
 var (
-	envBob       = envOf("AWS_ACCESS_KEY_ID", "AKIABOBEXAMPLE000001", "AWS_SECRET_ACCESS_KEY", "bob-secret-key")
+	envBob       = envOf("AWS_ACCESS_KEY_ID", "AKIABOBEXAMPLE000001", "AWS_SECRET_ACCESS_KEY", "bobSecretKey00")
 	envECS       = envOf("AWS_CONTAINER_CREDENTIALS_FULL_URI", "{{ecs}}", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "ecs-token")
 	envIMDS      = envOf("AWS_EC2_METADATA_DISABLED", "", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "{{imds}}")
 	envWebToken  = envOf("AWS_WEB_IDENTITY_TOKEN_FILE", "{{token}}", "AWS_ROLE_ARN", "{{role:RoleWeb}}")
@@ -127,7 +127,7 @@ func baseCases() []diffCase {
 		{from: botoUnit + "TestEnvVar.test_envvars_found_with_account_id", env: merge(envBob, envOf("AWS_ACCOUNT_ID", "{{account}}"))},
 		{from: botoUnit + "TestEnvVar.test_envvars_not_found"},
 		{from: botoUnit + "TestEnvVar.test_partial_creds_is_an_error", env: envOf("AWS_ACCESS_KEY_ID", "AKIABOBEXAMPLE000001")},
-		{from: botoUnit + "TestEnvVar.test_missing_access_key_id_raises_error", env: envOf("AWS_SECRET_ACCESS_KEY", "bob-secret-key")},
+		{from: botoUnit + "TestEnvVar.test_missing_access_key_id_raises_error", env: envOf("AWS_SECRET_ACCESS_KEY", "bobSecretKey00")},
 
 		// botocore's unit tests of the shared credentials and config file providers.
 		{from: botoUnit + "TestSharedCredentialsProvider.test_credential_file_exists_default_profile",
@@ -374,7 +374,7 @@ func baseCases() []diffCase {
 		{from: sdkShared + "TestNewSharedConfig/assume_role_wo_creds", profile: "assume_role_wo_creds",
 			config: "[profile assume_role_wo_creds]\nrole_arn = {{role:assume_role_wo_creds_role_arn}}\nsource_profile = assume_role_wo_creds\n"},
 		{from: sdkShared + "TestNewSharedConfig/with_mixed_case_keys", profile: "with_mixed_case_keys",
-			config: "[profile with_mixed_case_keys]\naWs_AcCeSs_kEy_ID = AKIABOBEXAMPLE000001\naWs_SecrEt_AccEsS_kEY = bob-secret-key\n"},
+			config: "[profile with_mixed_case_keys]\naWs_AcCeSs_kEy_ID = AKIABOBEXAMPLE000001\naWs_SecrEt_AccEsS_kEY = bobSecretKey00\n"},
 		{from: sdkShared + "TestNewSharedConfig/assume_role_with_credential_source", profile: "assume_role_with_credential_source", env: envIMDS,
 			config: "[profile assume_role_with_credential_source]\nrole_arn = {{role:assume_role_with_credential_source_role_arn}}\ncredential_source = Ec2InstanceMetadata\n"},
 		{from: sdkShared + "TestNewSharedConfig/multiple_assume_role", profile: "multiple_assume_role",
@@ -403,7 +403,7 @@ func baseCases() []diffCase {
 		{from: sdkShared + "TestLoadSharedConfig/complete", profile: "complete",
 			config: "[profile complete]\naws_access_key_id = configAccessKey\naws_secret_access_key = configSecretKey\nregion = us-east-1\n", credentials: "[complete]\n{{bob}}\n"},
 		{from: sdkShared + "TestLoadSharedConfig/partial-creds-1", profile: "partial-creds-1",
-			config: "[profile partial-creds-1]\naws_access_key_id = AKIABOBEXAMPLE000001\n", credentials: "[partial-creds-1]\naws_secret_access_key = bob-secret-key\n"},
+			config: "[profile partial-creds-1]\naws_access_key_id = AKIABOBEXAMPLE000001\n", credentials: "[partial-creds-1]\naws_secret_access_key = bobSecretKey00\n"},
 		{from: sdkShared + "TestLoadSharedConfig/replaced-profile", profile: "replaced-profile",
 			config: "[replaced-profile]\n{{alice}}\n[profile replaced-profile]\nrole_arn = {{role:RoleA}}\nsource_profile = src\n[profile src]\n{{bob}}\n"},
 		{from: sdkShared + "TestLoadSharedConfig/profile-bar", profile: "profile-bar",

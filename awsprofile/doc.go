@@ -44,6 +44,12 @@
 //     config file. Keys come with the session token of their own file
 //     (aws_session_token, or the legacy aws_security_token), never with
 //     another file's.
+//   - With [Options.Keys] (package [github.com/stschain/stschain/keyring]
+//     makes one), a profile with none of these in the files takes the
+//     long-term keys Keys has for it, from an OS keyring say, and so does
+//     a profile whose role_arn has no source in the files (neither
+//     source_profile nor credential_source, or itself as source_profile
+//     without static keys), as aws-vault uses its keys: see [KeysFunc].
 //   - No profile credentials: keys in the environment (unless a profile was
 //     named), a web identity in the environment, else the container's
 //     credentials when the environment names them, else the instance's.

@@ -1,6 +1,7 @@
 package awsprofile
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -77,7 +78,7 @@ func FuzzResolvePlan(f *testing.F) {
 		files := &sharedFiles{profiles: map[string]*fileProfile{}, ssoSessions: map[string]map[string]string{}}
 		files.addConfig(parseINI([]byte(text)))
 		for _, explicit := range []bool{false, true} {
-			p, err := resolvePlan(files, config.EnvConfig{}, profile, explicit, false)
+			p, err := resolvePlan(context.Background(), files, config.EnvConfig{}, profile, explicit, false, nil)
 			if err != nil {
 				var ce *ConfigError
 				require.ErrorAs(t, err, &ce)

@@ -57,9 +57,9 @@ func TestMain(m *testing.M) {
 const (
 	account  = "123456789012"
 	aliceKey = "AKIAALICEEXAMPLE0001"
-	aliceSec = "alice-secret-key"
+	aliceSec = "aliceSecretKey00"
 	bobKey   = "AKIABOBEXAMPLE000001"
-	bobSec   = "bob-secret-key"
+	bobSec   = "bobSecretKey00"
 	aliceARN = "arn:aws:iam::" + account + ":user/alice"
 	bobARN   = "arn:aws:iam::" + account + ":user/bob"
 )

@@ -46,6 +46,9 @@ const (
 	KindLogin LinkKind = "login_session"
 	// KindProcess is credential_process.
 	KindProcess LinkKind = "credential_process"
+	// KindKeyring is a profile's long-term keys from [Options.Keys], kept
+	// outside the files (in an OS keyring, say).
+	KindKeyring LinkKind = "keyring"
 	// KindSDK is not made by LoadChain any more, which names the root of
 	// the SDK's default chain by what it is (KindEnvironment,
 	// KindWebIdentity, KindEcsContainer, KindEc2InstanceMetadata). It is
@@ -74,7 +77,8 @@ type Link struct {
 	// SerialNumber is the MFA device whose codes the link sends.
 	SerialNumber string
 	// Provider makes the link's credentials: a *stschain.ChainableProvider
-	// for KindAssumeRole and KindSessionToken, the SDK's provider (in an
+	// for KindAssumeRole and KindSessionToken, Options.Keys's provider in
+	// an aws.CredentialsCache for KindKeyring, the SDK's provider (in an
 	// aws.CredentialsCache where the SDK puts it in one) otherwise.
 	Provider aws.CredentialsProvider
 }
@@ -136,10 +140,13 @@ func (l Link) MarshalJSON() ([]byte, error) {
 // keys (an access key without a session token), the only credentials
 // GetSessionToken accepts. Static keys and keys of the environment are
 // known from the files and the environment; a credential_process root is
-// retrieved to find out, since only its output says. Every other kind
-// hands out sessions.
+// retrieved to find out, since only its output says. Keys from
+// Options.Keys are long-term by its contract, and are not retrieved (a
+// keyring may ask for a passphrase). Every other kind hands out sessions.
 func (l Link) LongTermKeys(ctx context.Context) (bool, error) {
 	switch l.Kind {
+	case KindKeyring:
+		return true, nil
 	case KindStatic, KindEnvironment, KindProcess:
 	default:
 		return false, nil
@@ -166,6 +173,20 @@ type Chain struct {
 	// Links are the links of the chain, bottom first: Links[0] is the
 	// root, the last one makes Config.Credentials.
 	Links []Link
+
+	codes map[string]stschain.TokenCodeFunc // by serial: what gives the codes of the profiles' devices
+}
+
+// TokenCode returns what gives the MFA codes of device serial, the
+// mfa_serial of a profile of the chain (its roles', or that of the
+// profile holding its root's credentials, as aws-vault keeps it there):
+// Options.TokenCode when set, else the mfa_process of the lowest profile
+// with that mfa_serial, else [stschain.PromptTokenCode]. It returns nil for
+// a device no profile of the chain names. A link put on top of the chain
+// with the same device uses it, so that its codes come from where the
+// profile says.
+func (c *Chain) TokenCode(serial string) stschain.TokenCodeFunc {
+	return c.codes[serial]
 }
 
 // Top returns the top link's ChainableProvider, or nil when the top link

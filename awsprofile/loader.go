@@ -31,39 +31,32 @@ func (l *loader) fileOptions() []func(*config.LoadOptions) error {
 	return opts
 }
 
-func (l *loader) load(ctx context.Context) (*Chain, error) {
+// setup applies LoadOptions and reads the environment.
+func (l *loader) setup() error {
 	for _, fn := range l.o.LoadOptions {
 		if fn != nil {
 			if err := fn(&l.sdkOpts); err != nil {
-				return nil, fmt.Errorf("awsprofile: LoadOptions: %w", err)
+				return fmt.Errorf("awsprofile: LoadOptions: %w", err)
 			}
 		}
 	}
 	env, err := readEnviron()
-	if err != nil {
-		return nil, err
-	}
 	l.env = env
-	if l.profile == "" {
-		l.profile = l.sdkOpts.SharedConfigProfile
-	}
-	selected, explicit := l.profile, l.profile != ""
-	fromEnv := !explicit && env.SharedConfigProfile != ""
-	switch {
-	case fromEnv:
-		selected = env.SharedConfigProfile
-	case !explicit:
-		selected = "default"
-	}
+	return err
+}
 
-	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, env.EnvConfig))
-	if err != nil {
-		return nil, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
-	}
-	p, err := resolvePlan(l.files, env.EnvConfig, selected, explicit, fromEnv)
+// readFiles reads the files the options and the environment name.
+func (l *loader) readFiles() (err error) {
+	l.files, err = readSharedFiles(configFiles(&l.o, &l.sdkOpts, l.env.EnvConfig), credentialsFiles(&l.o, &l.sdkOpts, l.env.EnvConfig))
+	return err
+}
+
+func (l *loader) load(ctx context.Context) (*Chain, error) {
+	p, err := l.plan(ctx, l.o.Keys)
 	if err != nil {
 		return nil, err
 	}
+	selected := p.profile
 	prof := l.files.profiles[selected]
 	base, err := l.sdkConfig(ctx, prof)
 	if err != nil {
@@ -79,6 +72,48 @@ func (l *loader) load(ctx context.Context) (*Chain, error) {
 		chain.Profile = selected
 	}
 	return chain, nil
+}
+
+// plan reads the environment and the files, and returns the plan of the
+// selected profile (the one asked for, else the one LoadOptions names,
+// else AWS_PROFILE, else default), asking keys for the keys of profiles
+// with none in the files.
+func (l *loader) plan(ctx context.Context, keys KeysFunc) (plan, error) {
+	if err := l.setup(); err != nil {
+		return plan{}, err
+	}
+	env := l.env
+	if l.profile == "" {
+		l.profile = l.sdkOpts.SharedConfigProfile
+	}
+	selected, explicit := l.profile, l.profile != ""
+	fromEnv := !explicit && env.SharedConfigProfile != ""
+	switch {
+	case fromEnv:
+		selected = env.SharedConfigProfile
+	case !explicit:
+		selected = "default"
+	}
+
+	if err := l.readFiles(); err != nil {
+		return plan{}, &ConfigError{Profile: selected, Problem: causeText(err), Err: err}
+	}
+	return resolvePlan(ctx, l.files, env.EnvConfig, selected, explicit, fromEnv, keys)
+}
+
+// options are the options of r's link, without the cache, the MFA codes
+// and the master, which the chain gives.
+func (r rolePlan) options() stschain.Options {
+	return stschain.Options{
+		RoleARN:           r.roleARN,
+		RoleSessionName:   r.sessionName,
+		ExternalID:        r.externalID,
+		SerialNumber:      r.serial,
+		Duration:          r.duration,
+		SourceIdentity:    r.vault.sourceIdentity,
+		Tags:              r.vault.tags,
+		TransitiveTagKeys: r.vault.transitiveTags,
+	}
 }
 
 // resolveFiles returns the files the SDK reads: the ones in Options, else
@@ -116,21 +151,12 @@ func (l *loader) build(ctx context.Context, base aws.Config, p plan) (*Chain, er
 	if err != nil {
 		return nil, err
 	}
-	chain := &Chain{Links: []Link{root}}
+	chain := &Chain{Links: []Link{root}, codes: l.tokenCodes(p)}
 
 	var specs []linkSpec
 	for _, r := range p.roles {
-		so := stschain.Options{
-			RoleARN:           r.roleARN,
-			RoleSessionName:   r.sessionName,
-			ExternalID:        r.externalID,
-			SerialNumber:      r.serial,
-			Duration:          r.duration,
-			SourceIdentity:    r.vault.sourceIdentity,
-			Tags:              r.vault.tags,
-			TransitiveTagKeys: r.vault.transitiveTags,
-			Cache:             l.o.Cache,
-		}
+		so := r.options()
+		so.Cache = l.o.Cache
 		if so.SerialNumber != "" {
 			so.TokenCode = l.tokenCode(r.vault)
 		}
@@ -196,6 +222,26 @@ func (l *loader) sessionLink(ctx context.Context, root Link, specs []linkSpec) (
 	return append([]linkSpec{gst}, specs...), nil
 }
 
+// tokenCodes maps each device that a profile of p names in mfa_serial, the
+// root's profile included, to what gives its codes (tokenCode of the
+// lowest such profile): for Chain.TokenCode.
+func (l *loader) tokenCodes(p plan) map[string]stschain.TokenCodeFunc {
+	codes := map[string]stschain.TokenCodeFunc{}
+	profiles := []string{p.root.profile}
+	for _, r := range p.roles {
+		profiles = append(profiles, r.profile)
+	}
+	for _, name := range profiles {
+		fp := l.files.profiles[name]
+		serial, _ := fp.get("mfa_serial")
+		if serial != "" && codes[serial] == nil {
+			process, _ := fp.get("mfa_process")
+			codes[serial] = l.tokenCode(vaultKeys{mfaProcess: process})
+		}
+	}
+	return codes
+}
+
 // tokenCode is what gives the MFA codes of a link whose profile has v.
 func (l *loader) tokenCode(v vaultKeys) stschain.TokenCodeFunc {
 	switch {
@@ -203,6 +249,8 @@ func (l *loader) tokenCode(v vaultKeys) stschain.TokenCodeFunc {
 		return l.o.TokenCode
 	case v.mfaProcess != "":
 		return stschain.ProcessTokenCode(v.mfaProcess)
+	case l.o.Prompt != nil:
+		return l.o.Prompt
 	}
 	return stschain.PromptTokenCode
 }

@@ -14,6 +14,8 @@ import (
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/smithy-go"
+
+	"github.com/stschain/stschain/internal/httpguard"
 )
 
 // The roots that need a session the user opens with the AWS CLI (aws sso
@@ -76,6 +78,7 @@ func (l *loader) ssoProvider(base aws.Config, r rootPlan) (*ssoRoot, error) {
 	cfg := base.Copy()
 	cfg.Credentials = nil // the portal's calls carry the SSO token instead
 	cfg.Region = r.sso.region
+	httpguard.Apply(&cfg)
 	var opts []func(*ssocreds.Options)
 	if l.sdkOpts.SSOProviderOptions != nil {
 		opts = append(opts, l.sdkOpts.SSOProviderOptions)
@@ -137,6 +140,7 @@ func (l *loader) loginProvider(base aws.Config, r rootPlan) (aws.CredentialsProv
 	}
 	cfg := base.Copy()
 	cfg.Credentials = nil // CreateOAuth2Token is signed with the session's DPoP key instead
+	httpguard.Apply(&cfg)
 	p := logincreds.New(signinClient{signin.NewFromConfig(cfg)}, path, func(o *logincreds.Options) {
 		o.RestrictPermissions = base.RestrictFilePermissions != aws.RestrictFilePermissionsUnrestricted
 	})

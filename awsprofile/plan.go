@@ -1,6 +1,7 @@
 package awsprofile
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -26,7 +27,8 @@ type rootPlan struct {
 	kind    LinkKind
 	profile string // the profile holding them; "" for the environment's
 
-	keys aws.Credentials // KindStatic, KindEnvironment
+	keys    aws.Credentials         // KindStatic, KindEnvironment
+	keyring aws.CredentialsProvider // KindKeyring: Options.Keys's
 
 	roleARN, tokenFile, sessionName string // KindWebIdentity
 
@@ -55,6 +57,7 @@ type rolePlan struct {
 type resolver struct {
 	files *sharedFiles
 	env   config.EnvConfig
+	keys  KeysFunc // Options.Keys; nil for none
 	path  []string // the profiles followed through source_profile, from the selected one
 }
 
@@ -62,8 +65,8 @@ type resolver struct {
 // was named by the caller, not taken from AWS_PROFILE or "default": as for
 // the AWS CLI's --profile, the keys and web identity of the environment
 // then play no part.
-func resolvePlan(files *sharedFiles, env config.EnvConfig, selected string, explicit, fromEnv bool) (plan, error) {
-	r := &resolver{files: files, env: env, path: []string{selected}}
+func resolvePlan(ctx context.Context, files *sharedFiles, env config.EnvConfig, selected string, explicit, fromEnv bool, keys KeysFunc) (plan, error) {
+	r := &resolver{files: files, env: env, keys: keys, path: []string{selected}}
 	p := plan{profile: selected}
 	prof := files.profiles[selected]
 	if prof == nil && (explicit || fromEnv) {
@@ -93,14 +96,14 @@ func resolvePlan(files *sharedFiles, env config.EnvConfig, selected string, expl
 		return p, nil
 	}
 	if prof.has("role_arn") && !prof.has("web_identity_token_file") {
-		root, roles, err := r.assumeRole(prof)
+		root, roles, err := r.assumeRole(ctx, prof)
 		if err != nil {
 			return plan{}, err
 		}
 		p.root, p.roles = root, roles
 		return p, nil
 	}
-	root, ok, err := r.own(prof)
+	root, ok, err := r.own(ctx, prof)
 	switch {
 	case err != nil:
 		return plan{}, err
@@ -136,7 +139,12 @@ func (r *resolver) fail(profile, format string, args ...any) *ConfigError {
 // assumeRole is botocore's AssumeRoleProvider._load_creds_via_assume_role
 // for profile p, which has role_arn: the root and the roles below p, then
 // p's role.
-func (r *resolver) assumeRole(p *fileProfile) (rootPlan, []rolePlan, error) {
+//
+// With Options.Keys, a profile whose role has no source in the files (no
+// source_profile, no credential_source, or itself as source_profile
+// without static keys) is assumed with the profile's own keys from Keys
+// when Keys has them, as aws-vault does.
+func (r *resolver) assumeRole(ctx context.Context, p *fileProfile) (rootPlan, []rolePlan, error) {
 	role, err := r.rolePlan(p)
 	if err != nil {
 		return rootPlan{}, nil, err
@@ -165,7 +173,13 @@ func (r *resolver) assumeRole(p *fileProfile) (rootPlan, []rolePlan, error) {
 		}
 		return root, []rolePlan{role}, nil
 	case !hasSrc:
-		return rootPlan{}, nil, r.fail(p.name, "role_arn %s has neither source_profile nor credential_source: want exactly one of them", role.roleARN)
+		switch root, ok, err := r.keyring(ctx, p.name); {
+		case err != nil:
+			return rootPlan{}, nil, err
+		case ok:
+			return root, []rolePlan{role}, nil
+		}
+		return rootPlan{}, nil, r.fail(p.name, "role_arn %s has neither source_profile nor credential_source: want exactly one of them%s", role.roleARN, r.keysHint(" (or the profile's keys in the keyring)"))
 	}
 
 	sp := r.files.profiles[src]
@@ -178,7 +192,16 @@ func (r *resolver) assumeRole(p *fileProfile) (rootPlan, []rolePlan, error) {
 	}
 	if slices.Contains(r.path, src) && !(src == p.name && hasStaticKeys(sp)) {
 		// Only a profile that is its own source and holds static keys
-		// may be met again (_validate_source_profile).
+		// may be met again (_validate_source_profile), or keys from
+		// Options.Keys.
+		if src == p.name {
+			switch root, ok, err := r.keyring(ctx, p.name); {
+			case err != nil:
+				return rootPlan{}, nil, err
+			case ok:
+				return root, []rolePlan{role}, nil
+			}
+		}
 		r.path = append(r.path, src)
 		return rootPlan{}, nil, r.fail(p.name, "%s", loopProblem(p.name, src))
 	}
@@ -189,16 +212,16 @@ func (r *resolver) assumeRole(p *fileProfile) (rootPlan, []rolePlan, error) {
 	// keys, or without a role of its own, ends the chain with its own
 	// credentials; otherwise its role is assumed in turn.
 	if hasStaticKeys(sp) || !sp.has("role_arn") || sp.has("web_identity_token_file") {
-		root, ok, err := r.own(sp)
+		root, ok, err := r.own(ctx, sp)
 		switch {
 		case err != nil:
 			return rootPlan{}, nil, err
 		case !ok:
-			return rootPlan{}, nil, r.fail(src, "%s", noCredentials)
+			return rootPlan{}, nil, r.fail(src, "%s%s", noCredentials, r.keysHint(", or keys in the keyring"))
 		}
 		return root, []rolePlan{role}, nil
 	}
-	root, roles, err := r.assumeRole(sp)
+	root, roles, err := r.assumeRole(ctx, sp)
 	if err != nil {
 		return rootPlan{}, nil, err
 	}
@@ -217,9 +240,9 @@ func hasStaticKeys(p *fileProfile) bool {
 // own returns the credentials profile p holds without a role link of its
 // own, in the order of botocore's ProfileProviderBuilder: web identity,
 // SSO, the keys of the credentials file, login_session,
-// credential_process, the keys of the config file. ok is false when it
-// holds none.
-func (r *resolver) own(p *fileProfile) (root rootPlan, ok bool, err error) {
+// credential_process, the keys of the config file; then the keys
+// Options.Keys has for it. ok is false when it holds none.
+func (r *resolver) own(ctx context.Context, p *fileProfile) (root rootPlan, ok bool, err error) {
 	root.profile = p.name
 	if file, ok := p.get("web_identity_token_file"); ok {
 		arn, ok := p.get("role_arn")
@@ -254,7 +277,32 @@ func (r *resolver) own(p *fileProfile) (root rootPlan, ok bool, err error) {
 		root.kind, root.keys = KindStatic, keys
 		return root, ok, err
 	}
-	return rootPlan{}, false, nil
+	return r.keyring(ctx, p.name)
+}
+
+// keyring returns the root of the keys Options.Keys has for profile; ok is
+// false when it has none. Its error is not a ConfigError: the files are
+// right, the keyring failed.
+func (r *resolver) keyring(ctx context.Context, profile string) (root rootPlan, ok bool, err error) {
+	if r.keys == nil {
+		return rootPlan{}, false, nil
+	}
+	p, err := r.keys(ctx, profile)
+	if err != nil {
+		return rootPlan{}, false, fmt.Errorf("awsprofile: profile %s: looking for its keys outside the files: %w", strconv.Quote(profile), err)
+	}
+	if p == nil {
+		return rootPlan{}, false, nil
+	}
+	return rootPlan{kind: KindKeyring, profile: profile, keyring: p}, true, nil
+}
+
+// keysHint is hint when Options.Keys is set, "" otherwise.
+func (r *resolver) keysHint(hint string) string {
+	if r.keys == nil {
+		return ""
+	}
+	return hint
 }
 
 // staticKeys returns the keys one file holds for p, with their session

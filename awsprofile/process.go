@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+	"github.com/stschain/stschain/internal/credcheck"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -76,10 +77,14 @@ func (l *loader) processProvider(r rootPlan) *processRoot {
 func (p *processRoot) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	out := &processOutput{}
 	c, err := p.p.Retrieve(context.WithValue(ctx, processOutputKey{}, out))
+	prefix := fmt.Sprintf("awsprofile: profile %q: credential_process", p.profile)
 	if err == nil {
+		if err := credcheck.Check(c.AccessKeyID, c.SecretAccessKey, c.SessionToken); err != nil {
+			// Keys a shell or an HTTP header would interpret.
+			return aws.Credentials{}, fmt.Errorf("%s printed credentials AWS does not issue: %w", prefix, err)
+		}
 		return c, nil
 	}
-	prefix := fmt.Sprintf("awsprofile: profile %q: credential_process", p.profile)
 	switch {
 	case out.over:
 		return aws.Credentials{}, fmt.Errorf("%s printed more than %d KiB: want one JSON object of a few hundred bytes", prefix, maxProcessOutput>>10)

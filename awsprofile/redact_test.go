@@ -94,6 +94,33 @@ func TestProcessOutputNotEchoed(t *testing.T) {
 	}
 }
 
+// A credential_process printing keys that a shell or an HTTP header would
+// interpret is refused with an error that names the field, not its value.
+func TestProcessKeysOfAnotherShape(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, key, secret, token, want string
+	}{
+		{"command in the key", "AKIA$(id)EXAMPLE01", bobSec, "", "AccessKeyId is not an AWS access key ID (16 to 128 upper-case letters and digits)"},
+		{"short key", "AKIA01", bobSec, "", "AccessKeyId is not an AWS access key ID"},
+		{"semicolon in the secret", bobKey, bobSec + ";id", "", "SecretAccessKey is not made of the base64 alphabet (A-Z, a-z, 0-9, +, / and =)"},
+		{"backtick in the token", bobKey, bobSec, "tok`id`", "SessionToken is not made of the base64 alphabet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := fmt.Sprintf(`{"Version": 1, "AccessKeyId": %q, "SecretAccessKey": %q, "SessionToken": %q}`, tc.key, tc.secret, tc.token)
+			cfg, err := awsprofile.LoadConfig(context.Background(), "proc", e.opts("[profile proc]\ncredential_process = printf '"+out+"'\n", ""))
+			require.NoError(t, err)
+			_, err = cfg.Credentials.Retrieve(context.Background())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `awsprofile: profile "proc": credential_process printed credentials AWS does not issue: `+tc.want)
+			for _, v := range []string{"$(id)", ";id", "`id`", "AKIA01"} {
+				assert.NotContains(t, err.Error(), v)
+			}
+		})
+	}
+}
+
 func unwrapOne(err error) error {
 	u, ok := err.(interface{ Unwrap() error })
 	if !ok {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stschain/stschain/internal/httpguard"
 )
 
 // root builds the root link of r. Every provider that calls a service
@@ -23,7 +25,9 @@ import (
 // config's other calls go: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>,
 // endpoint_url and services sections included. (The SDK's own loader
 // builds these providers before it resolves AWS_ENDPOINT_URL and
-// endpoint_url.)
+// endpoint_url.) The clients of STS, the SSO portal, SSO OIDC and the
+// sign-in service send nothing over plain http to a host that is not
+// loopback, and read no answer past 256 KiB (internal/httpguard).
 func (l *loader) root(base aws.Config, r rootPlan) (Link, error) {
 	link := Link{Kind: r.kind, Profile: r.profile}
 	var p aws.CredentialsProvider
@@ -32,6 +36,11 @@ func (l *loader) root(base aws.Config, r rootPlan) (Link, error) {
 		// In an aws.CredentialsCache, as the SDK puts it: a pointer, which
 		// no fmt verb follows.
 		link.Provider = l.cached(credentials.StaticCredentialsProvider{Value: r.keys})
+		return link, nil
+	case KindKeyring:
+		// Cached, so that a keyring is read (and its passphrase asked
+		// for) once per process.
+		link.Provider = l.cached(r.keyring)
 		return link, nil
 	case KindWebIdentity:
 		link.RoleARN = r.roleARN
@@ -86,6 +95,7 @@ func (l *loader) cached(p aws.CredentialsProvider, optFns ...func(*aws.Credentia
 func (l *loader) webIdentity(base aws.Config, r rootPlan) aws.CredentialsProvider {
 	cfg := base.Copy()
 	cfg.Credentials = nil // AssumeRoleWithWebIdentity is not signed
+	httpguard.Apply(&cfg)
 	return stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(cfg), r.roleARN, tokenFile(r.tokenFile),
 		func(o *stscreds.WebIdentityRoleOptions) {
 			o.RoleSessionName = r.sessionName

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -93,4 +94,26 @@ func TestWebIdentityFromEnvironment(t *testing.T) {
 	_, err = chain.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
 	assertCalls(t, []call{{Action: "AssumeRoleWithWebIdentity", Role: roleARN("web"), Session: "irsa", Status: 200}}, e.srv)
+}
+
+// Plain http to a host that is not loopback would send the web identity
+// token and the keys STS answers in clear: the clients awsprofile builds
+// refuse it before sending anything, and a role link refuses the endpoint
+// when the chain is loaded.
+func TestPlainHTTPEndpointRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, envOptions{web: true}, webRoles()...)
+	opts := e.opts(webConfig, "", func(o *awsprofile.Options) {
+		o.LoadOptions = append(o.LoadOptions, config.WithBaseEndpoint("http://sts.example.com"))
+	})
+	_, err := awsprofile.LoadChain(context.Background(), "app", opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cfg.BaseEndpoint http://sts.example.com uses plain http to a host that is not this one")
+
+	alone, err := awsprofile.LoadChain(context.Background(), "web", opts)
+	require.NoError(t, err)
+	_, err = alone.Config.Credentials.Retrieve(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the resolved STS endpoint http://sts.example.com uses plain http to a host that is not this one")
+	assert.Empty(t, e.srv.Calls(), "nothing was sent")
 }

@@ -1,6 +1,7 @@
 package credserver_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -63,7 +64,7 @@ func (p *countingProvider) Retrieve(context.Context) (aws.Credentials, error) {
 
 func fixedCreds() aws.Credentials {
 	return aws.Credentials{
-		AccessKeyID: "ASIAFIXED", SecretAccessKey: secret, SessionToken: token,
+		AccessKeyID: "ASIAFIXED0000000", SecretAccessKey: secret, SessionToken: token,
 		CanExpire: true, Expires: time.Now().Add(time.Hour), AccountID: acct,
 	}
 }
@@ -135,6 +136,32 @@ func get(t *testing.T, uri, tok string, edit ...func(*http.Request)) (int, http.
 	return resp.StatusCode, resp.Header, string(body)
 }
 
+// closesAfterAnswer sends a GET to uri with the Authorization header tok
+// on a connection of its own, reads the answer, and reports whether the
+// server then closed the connection.
+func closesAfterAnswer(t *testing.T, uri, tok string) bool {
+	t.Helper()
+	u, err := url.Parse(uri)
+	require.NoError(t, err)
+	c, err := net.DialTimeout("tcp", u.Host, time.Minute)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(time.Minute)))
+	req, err := http.NewRequest(http.MethodGet, uri, nil)
+	require.NoError(t, err)
+	if tok != "" {
+		req.Header.Set("Authorization", tok)
+	}
+	require.NoError(t, req.Write(c))
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	_, err = r.ReadByte()
+	return errors.Is(err, io.EOF)
+}
+
 func TestStartListensOnLoopback(t *testing.T) {
 	s := start(t, &countingProvider{creds: fixedCreds()})
 	uri, tok := env(t, s)
@@ -169,14 +196,14 @@ func TestResponse(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, body)
 		assert.Equal(t, "application/json", h.Get("Content-Type"))
 		assert.Equal(t, "no-store", h.Get("Cache-Control"))
-		assert.JSONEq(t, `{"AccessKeyId":"ASIAFIXED","SecretAccessKey":"`+secret+`","Token":"`+token+`",`+
+		assert.JSONEq(t, `{"AccessKeyId":"ASIAFIXED0000000","SecretAccessKey":"`+secret+`","Token":"`+token+`",`+
 			`"Expiration":"2030-01-02T02:04:05Z","AccountId":"123456789012"}`, body)
 		assert.Equal(t, int64(i), p.calls.Load(), "a fresh Retrieve for each request")
 	}
 
 	// Long-term keys: an empty Token, no AccountId, and an Expiration an
 	// hour ahead, which botocore requires.
-	p.creds = aws.Credentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: secret}
+	p.creds = aws.Credentials{AccessKeyID: "AKIASTATIC000000", SecretAccessKey: secret}
 	status, _, body := get(t, uri, tok)
 	require.Equal(t, http.StatusOK, status, body)
 	var got map[string]string
@@ -240,6 +267,9 @@ func TestRefusals(t *testing.T) {
 			assert.NotContains(t, body, secret)
 			assert.NotContains(t, body, tok)
 			assert.Equal(t, before, p.calls.Load(), "the provider was not asked")
+			if tc.code == "AccessDenied" && tc.tok != tok {
+				assert.True(t, closesAfterAnswer(t, uri, tc.tok), "a request without the token has its connection closed")
+			}
 		})
 	}
 }
@@ -385,7 +415,7 @@ func TestCloseWaitsForRequestInFlight(t *testing.T) {
 	a := <-answered
 	require.NoError(t, a.err)
 	assert.Equal(t, http.StatusOK, a.status)
-	assert.Contains(t, a.body, `"AccessKeyId":"ASIAFIXED"`)
+	assert.Contains(t, a.body, `"AccessKeyId":"ASIAFIXED0000000"`)
 	assert.NoError(t, s.Close(), "a second Close")
 }
 

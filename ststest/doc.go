@@ -62,9 +62,13 @@
 // temporary credentials: role chaining), the external ID, and MFA.
 // GetSessionToken is refused to temporary credentials and accepts 900 s to
 // 36 h (default 12 h). GetCallerIdentity answers for users, their
-// GetSessionToken sessions (as the user) and assumed-role sessions.
-// Issued access key IDs start with ASIA; long-term ones must start with
-// AKIA.
+// GetSessionToken sessions (as the user), assumed-role sessions and
+// federated users. GetFederationToken, refused to temporary credentials
+// too, issues a session of the federated user Name (900 s to 36 h,
+// default 12 h); the federation endpoint beside STS
+// ([Server.FederationURL]) turns role and federated sessions into console
+// sign-in tokens, which [Server.ValidateSigninToken] checks. Issued access
+// key IDs start with ASIA; long-term ones must start with AKIA.
 //
 // AssumeRoleWithWebIdentity, as EKS pods (IRSA) and CI jobs call it
 // through the SDK's stscreds.WebIdentityRoleProvider or a profile's

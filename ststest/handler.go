@@ -78,6 +78,10 @@ func (c *caller) principalARN(s *Server) string {
 // ServeHTTP answers one STS request, as described in the package
 // documentation, and records it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == FederationPath {
+		s.serveFederation(w, r)
+		return
+	}
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
 	// The answer's Date is the server clock's, as STS's is STS's: clients
@@ -150,6 +154,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp, aerr = s.assumeRole(c, form, reqID, &call)
 	case "GetSessionToken":
 		resp, aerr = s.getSessionToken(c, form, reqID, &call)
+	case "GetFederationToken":
+		resp, aerr = s.getFederationToken(c, form, reqID, &call)
 	case "AssumeRoleWithWebIdentity":
 		resp, aerr = s.assumeRoleWithWebIdentity(form, reqID, &call)
 	case "":
@@ -296,7 +302,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 			c.userID = principalID("AROA", sess.role.ARN) + ":" + sess.sessionName
 		} else {
 			c.user = sess.user
-			c.arn = s.UserARN(sess.user.Name)
+			c.arn = sess.arn(s)
 			c.userID = principalID("AIDA", c.arn)
 		}
 	default:
@@ -498,6 +504,7 @@ func (s *Server) assumeRole(c *caller, form url.Values, reqID string, call *Call
 		ns.role = role
 		ns.sessionName = name
 		ns.mfa = mfa
+		ns.chained = c.session != nil
 	})
 	call.IssuedAccessKeyID = sess.accessKeyID
 

@@ -43,7 +43,8 @@ type Call struct {
 	// ErrorCode is the STS error code of a failed call; empty on success.
 	ErrorCode string
 	// IssuedAccessKeyID is the access key ID of the credentials issued by a
-	// successful AssumeRole, AssumeRoleWithWebIdentity or GetSessionToken;
+	// successful AssumeRole, AssumeRoleWithWebIdentity, GetSessionToken or
+	// GetFederationToken;
 	// empty otherwise.
 	IssuedAccessKeyID string
 	// WebIdentitySubject is the subject of the web identity token of an
@@ -55,8 +56,10 @@ type Call struct {
 
 // Server is a fake AWS STS endpoint. It answers the awsQuery protocol
 // (POST form bodies, and GET query strings) for AssumeRole,
-// AssumeRoleWithWebIdentity, GetSessionToken and GetCallerIdentity,
-// verifies every signed request's SigV4 signature, and records each call.
+// AssumeRoleWithWebIdentity, GetSessionToken, GetFederationToken and
+// GetCallerIdentity, and the sign-in federation endpoint
+// ([Server.FederationURL]), verifies every signed request's SigV4
+// signature, and records each call.
 //
 // Server is an [http.Handler]. [NewServer] serves it on 127.0.0.1;
 // [NewUnstartedServer] lets a test change Listener or HTTPServer before

@@ -18,14 +18,19 @@ type session struct {
 	user        *User     // the user behind a GetSessionToken session; nil for roles
 	role        *Role     // the role of an AssumeRole session
 	sessionName string
-	mfa         bool // MFA-authenticated
+	mfa         bool   // MFA-authenticated
+	chained     bool   // a role session assumed with another session
+	federated   string // the federated user of a GetFederationToken session
 }
 
 // arn is the caller ARN of the session: the user's, or the assumed
 // role's.
 func (ns *session) arn(s *Server) string {
-	if ns.role != nil {
+	switch {
+	case ns.role != nil:
 		return s.AssumedRoleARN(ns.role.ARN, ns.sessionName)
+	case ns.federated != "":
+		return s.FederatedUserARN(ns.federated)
 	}
 	return s.UserARN(ns.user.Name)
 }
@@ -70,18 +75,19 @@ const tokenPrefix = "IQoJb3JpZ2luX2VjE"
 
 // sealToken returns a session token naming the access key ID and the
 // session's caller ARN, with random padding (issued tokens are several
-// hundred characters long, as STS's are) and an HMAC of it all.
+// hundred characters long, as STS's are) and an HMAC of it all, in the
+// standard base64 alphabet, as STS's tokens are.
 func (st *sessionStore) sealToken(accessKeyID, arn string) string {
 	body := accessKeyID + "\x00" + arn + "\x00" + base64.RawStdEncoding.EncodeToString(randomBytes(200))
 	m := hmac.New(sha512.New512_256, st.key)
 	m.Write([]byte(body))
-	return tokenPrefix + base64.RawURLEncoding.EncodeToString(m.Sum([]byte(body)))
+	return tokenPrefix + base64.StdEncoding.EncodeToString(m.Sum([]byte(body)))
 }
 
 // openToken returns the access key ID and caller ARN a token this server
 // sealed names; ok is false for any other token.
 func (st *sessionStore) openToken(token string) (accessKeyID, arn string, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(token, tokenPrefix))
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(token, tokenPrefix))
 	const macSize = 32
 	if err != nil || !strings.HasPrefix(token, tokenPrefix) || len(raw) <= macSize {
 		return "", "", false

@@ -121,7 +121,7 @@ func TestRawRequests(t *testing.T) {
 		{"malformed authorization", "POST", gci, "", now, aws.Credentials{}, func(r *http.Request) {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
 		}, 400, "IncompleteSignature", "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got 'x'"},
-		{"unknown action", "POST", "Action=GetFederationToken&Version=2011-06-15", "us-east-1", now, alice, nil, 400, "InvalidAction", "Could not find operation GetFederationToken for version 2011-06-15"},
+		{"unknown action", "POST", "Action=GetAccessKeyInfo&Version=2011-06-15", "us-east-1", now, alice, nil, 400, "InvalidAction", "Could not find operation GetAccessKeyInfo for version 2011-06-15"},
 		{"wrong version", "POST", "Action=GetCallerIdentity&Version=2099-01-01", "us-east-1", now, alice, nil, 400, "InvalidAction", ""},
 		{"json body refused", "POST", gci, "us-east-1", now, alice, func(r *http.Request) {
 			r.Header.Set("Content-Type", "application/x-amz-json-1.1")

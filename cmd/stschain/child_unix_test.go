@@ -3,12 +3,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // The test binary is also the command the signal tests give exec (see
@@ -27,6 +32,19 @@ const (
 	// sleeperLife.
 	childSleeper = "sleeper"
 	sleeperLife  = 5 * time.Minute
+	// childIdentity: load the configuration as a Go program does
+	// (config.LoadDefaultConfig), print "key ACCESS_KEY_ID" of the
+	// credentials it finds and "arn ARN" of STS GetCallerIdentity with
+	// them, and exit 0; "error: ..." and exit 1 when either fails.
+	childIdentity = "identity"
+	// childKey: do as childIdentity without the STS call: print
+	// "key ACCESS_KEY_ID", or "error: ..." and exit 1.
+	childKey = "key"
+	// childLater: a job left behind: print "url" and the value of
+	// AWS_CONTAINER_CREDENTIALS_FULL_URI, wait until the file
+	// $STSCHAIN_TEST_GO exists (at most testTime), then do as childKey.
+	childLater = "later"
+	laterGoEnv = "STSCHAIN_TEST_GO"
 )
 
 // childCounted are the signals the child counts, in the order of its
@@ -49,6 +67,12 @@ func testChild(mode string) int {
 		return 0
 	case childSignals:
 		return signalsChild()
+	case childIdentity:
+		return identityChild()
+	case childKey:
+		return keyChild()
+	case childLater:
+		return laterChild()
 	}
 	fmt.Fprintf(os.Stderr, "unknown %s %q\n", testChildEnv, mode)
 	return 2
@@ -99,4 +123,52 @@ func sigName(sig os.Signal) string {
 		return "TERM"
 	}
 	return sig.String()
+}
+
+func identityChild() int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err == nil {
+		var creds aws.Credentials
+		if creds, err = cfg.Credentials.Retrieve(ctx); err == nil {
+			fmt.Println("key", creds.AccessKeyID)
+			var out *sts.GetCallerIdentityOutput
+			if out, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+				fmt.Println("arn", aws.ToString(out.Arn))
+				return 0
+			}
+		}
+	}
+	fmt.Println("error:", err)
+	return 1
+}
+
+func laterChild() int {
+	fmt.Println("url", os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+	for deadline := time.Now().Add(testTime); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(os.Getenv(laterGoEnv)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Println("error: never told to go")
+			return 1
+		}
+	}
+	return keyChild()
+}
+
+func keyChild() int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err == nil {
+		var creds aws.Credentials
+		if creds, err = cfg.Credentials.Retrieve(ctx); err == nil {
+			fmt.Println("key", creds.AccessKeyID)
+			return 0
+		}
+	}
+	fmt.Println("error:", err)
+	return 1
 }

@@ -12,25 +12,34 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The flags of today's command: the chain's, on each subcommand that
-// builds one, and the one each of two subcommands has.
+// The flags of the command: the chain's, on each subcommand that builds
+// one, and the few of one subcommand; and the one-letter forms.
 var (
-	chainFlagNames = []string{
+	chainFlagsWanted = []string{
 		"cache-dir", "duration", "endpoint-url", "external-id", "mfa-process", "mfa-serial", "mfa-token",
-		"no-cache", "policy-arn", "policy-file", "profile", "region", "role-arn", "session-duration",
-		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose",
+		"no-cache", "policy-arn", "policy-file", "profile", "prompt", "region", "role-arn", "session-duration",
+		"session-name", "source-identity", "tag", "totp-secret-env", "transitive-tag-key", "verbose", "backend",
 	}
-	wantFlags = map[string][]string{
-		"credential-process": chainFlagNames,
-		"exec":               append(slices.Clone(chainFlagNames), "server"),
-		"export":             append(slices.Clone(chainFlagNames), "format"),
+	chainShortFlags = []string{"p", "r", "d", "t"}
+	// chainCommands build a chain: they have its flags.
+	chainCommands = []string{"credential-process", "exec", "export", "login"}
+	wantFlags     = map[string][]string{
+		"credential-process": nil,
+		"exec":               {"server", "s", "server-addr", "server-token-file"},
+		"export":             {"format"},
+		"login":              {"stdout", "s", "federation-url", "console-duration"},
+		"add":                {"backend"},
+		"remove":             {"backend", "force", "f"},
+		"list":               {"backend", "cache-dir", "json"},
+		"completion":         nil,
 		"version":            nil,
 		"help":               nil,
+		completeCommand:      nil,
 	}
 )
 
-// TestCommandTable: the table has today's subcommands with today's flags,
-// each name and alias once.
+// TestCommandTable: the table has the subcommands with their flags, each
+// name and alias once.
 func TestCommandTable(t *testing.T) {
 	seen := map[string]bool{}
 	got := map[string][]string{}
@@ -48,19 +57,33 @@ func TestCommandTable(t *testing.T) {
 		got[c.name] = names
 	}
 	for name, flags := range wantFlags {
-		assert.ElementsMatch(t, flags, got[name], "flags of %s", name)
+		want := slices.Clone(flags)
+		if slices.Contains(chainCommands, name) {
+			want = append(append(want, chainFlagsWanted...), chainShortFlags...)
+		}
+		assert.ElementsMatch(t, want, got[name], "flags of %s", name)
 	}
 	assert.Len(t, got, len(wantFlags), "subcommands")
-	assert.Equal(t, "credential-process, exec, export, version or help", names(true))
-	assert.Equal(t, "chain", names(false))
+	assert.Equal(t, "credential-process, exec, export, login, add, remove, list, completion, version or help", names(true))
+	assert.Equal(t, "chain, flags or keyring", names(false))
 }
 
 // TestHelp: "stschain help NAME" prints the help of every command and
 // topic, and "stschain NAME -h" (or --help, -help, after flags too) the
 // same; each fits one screen of 40 lines of 80 columns, and lists every
-// flag.
+// flag of its own with its one-letter form; "stschain help flags" lists
+// the chain's.
 func TestHelp(t *testing.T) {
+	flagLine := func(name string) string {
+		if s := shortOf(name); s != "" {
+			return `(?m)^  -` + s + `, --` + name + `\b`
+		}
+		return `(?m)^  --` + name + `\b`
+	}
 	for _, c := range commands() {
+		if c.hidden {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			r := runInProcess(t, "help", c.name)
 			require.Equal(t, exitOK, r.code, r.stderr)
@@ -72,15 +95,25 @@ func TestHelp(t *testing.T) {
 					assert.LessOrEqual(t, utf8.RuneCountInString(l), 80, "%q is wider than a screen", l)
 				}
 			}
+			if c.name == "flags" {
+				for _, f := range chainFlagsWanted {
+					assert.Regexp(t, flagLine(f), r.stdout)
+				}
+			}
 			if c.run == nil {
 				return
 			}
 			assert.True(t, strings.HasPrefix(r.stdout, "Usage: "+c.usageLine()+"\n"), r.stdout)
 			for _, f := range wantFlags[c.name] {
-				assert.Regexp(t, `(?m)^  --`+f+`\b`, r.stdout)
+				if !isShort(f) {
+					assert.Regexp(t, flagLine(f), r.stdout)
+				}
 			}
 			if c.flags != nil {
 				assert.Contains(t, r.stdout, "\n  -h, --help ")
+			}
+			if slices.Contains(chainCommands, c.name) {
+				assert.Contains(t, r.stdout, "stschain help flags\n")
 			}
 			for _, args := range [][]string{{c.name, "-h"}, {c.name, "--help"}, {c.name, "-help"}} {
 				h := runInProcess(t, args...)
@@ -91,7 +124,7 @@ func TestHelp(t *testing.T) {
 	}
 	r := runInProcess(t, "credential-process", "--role-arn", roleA, "-help")
 	assert.Equal(t, exitOK, r.code, r.stderr)
-	assert.True(t, strings.HasPrefix(r.stdout, "Usage: stschain credential-process [flags]\n"), r.stdout)
+	assert.True(t, strings.HasPrefix(r.stdout, "Usage: stschain credential-process [flags] [PROFILE]\n"), r.stdout)
 }
 
 // TestOverview: "stschain help" (--help, -h) lists every command and
@@ -101,6 +134,10 @@ func TestOverview(t *testing.T) {
 	check := func(t *testing.T, overview string) {
 		t.Helper()
 		for _, c := range commands() {
+			if c.hidden {
+				assert.NotContains(t, overview, c.name)
+				continue
+			}
 			assert.Regexp(t, `(?m)^  `+regexp.QuoteMeta(c.name)+` +`+regexp.QuoteMeta(c.short)+`$`, overview)
 		}
 		assert.Contains(t, overview, "credential_process = stschain credential-process")
@@ -128,7 +165,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, login, add, remove, list, completion, version or help`,
 		failureLine(t, r))
 }
 

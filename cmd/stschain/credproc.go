@@ -28,9 +28,10 @@ type processCredentials struct {
 
 func credentialProcessCommand() *command {
 	return &command{
-		name:  "credential-process",
-		args:  "[flags]",
-		short: "print the credentials for credential_process",
+		name:       "credential-process",
+		args:       "[flags] [PROFILE]",
+		profileArg: true,
+		short:      "print the credentials for credential_process",
 		long: `Prints the credentials of the chain's last link as the JSON that
 credential_process in an AWS config profile expects, and nothing else:
   {"Version":1,"AccessKeyId":"...","SecretAccessKey":"...",
@@ -40,7 +41,7 @@ STS (and ask for MFA) once per session. Run "stschain help chain" for how
 the flags build the chain.
 `,
 		example: `  [profile admin-daily]
-  credential_process = stschain credential-process --profile admin --session-duration 12h
+  credential_process = stschain credential-process admin --session-duration 12h
 `,
 		flags: chainFlagSet,
 		run:   runCredentialProcess,
@@ -48,11 +49,16 @@ the flags build the chain.
 }
 
 func runCredentialProcess(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
-	ctx, stop := withSignals(ctx)
-	defer stop()
-	creds, _, code := retrieve(ctx, inv, f)
-	if code != exitOK {
-		return code
+	// A fresh session of the top link in the cache needs nothing more: no
+	// chain, and no signal handling (nothing waits on the network).
+	creds, ok := warmCredentials(ctx, inv, f)
+	if !ok {
+		var code int
+		ctx, stop := withSignals(ctx)
+		defer stop()
+		if creds, _, code = retrieve(ctx, inv, f); code != exitOK {
+			return code
+		}
 	}
 	out := processCredentials{
 		Version:         1,

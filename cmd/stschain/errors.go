@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/stschain/stschain"
 )
 
 // Exit statuses.
@@ -52,16 +56,43 @@ func usagef(cmd, format string, args ...any) error {
 	return &usageError{&cmdError{cmd: cmd, err: fmt.Errorf(format, args...)}}
 }
 
-// fail reports err as one line on stderr and returns its exit status.
+// fail reports err as one line on stderr, with a hint where the error
+// alone leaves the user guessing, and returns its exit status.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, flat(err))
+	fmt.Fprintln(stderr, flat(err)+profileHint(err)+accessDeniedHint(err))
 	if errors.As(err, new(*usageError)) {
 		return exitUsage
 	}
 	return exitError
 }
 
-// flat returns err's message on a single line.
+// accessDeniedHint is what fail adds to an AccessDenied answer to
+// AssumeRole that is not about the MFA code (STS's own words are clear
+// there): what usually causes it.
+func accessDeniedHint(err error) string {
+	var link *stschain.Error
+	if !errors.As(err, &link) {
+		return ""
+	}
+	for link.Op == stschain.OpMaster {
+		var next *stschain.Error
+		if !errors.As(link.Err, &next) {
+			return ""
+		}
+		link = next
+	}
+	var api smithy.APIError
+	if link.Op != stschain.OpAssumeRole || !errors.As(link.Err, &api) || api.ErrorCode() != "AccessDenied" ||
+		strings.HasPrefix(api.ErrorMessage(), "MultiFactorAuthentication") {
+		return ""
+	}
+	return " (AccessDenied on AssumeRole usually means: the trust policy of " + quoteWord(link.Link) +
+		" does not name the caller; or it requires MFA, and the link sent none (mfa_serial, --mfa-serial);" +
+		" or its external ID is missing or wrong (external_id, --external-id);" +
+		" or a session policy of the link below does not allow sts:AssumeRole on it)"
+}
+
+// flat returns err's message on a single line, printable (see printable).
 func flat(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	return printable(strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
 }

@@ -64,14 +64,18 @@ var removedEnv = []string{
 	depthVar,
 	profileMarker,
 	roleMarker,
+	// The passphrases of the file keyrings, stschain's and aws-vault's.
+	keyringPassphraseEnv,
+	awsVaultPassphraseEnv,
 }
 
 func execCommand() *command {
 	return &command{
-		name:    "exec",
-		args:    "[flags] [--] [COMMAND [ARG...]]",
-		maxArgs: -1,
-		short:   "run COMMAND (else $SHELL) with the credentials",
+		name:       "exec",
+		args:       "[flags] [PROFILE] [--] [COMMAND [ARG...]]",
+		maxArgs:    -1,
+		profileArg: true,
+		short:      "run COMMAND (else $SHELL) with the credentials",
 		long: `Runs COMMAND (else $SHELL, else /bin/sh) with the credentials of the
 chain's last link in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, not renewed; with
@@ -87,6 +91,8 @@ chain" for the chain; the README's "stschain exec" says more.
 		flags: func(fs *flag.FlagSet, f *chainFlags) {
 			chainFlagSet(fs, f)
 			fs.BoolVar(&f.server, "server", false, "serve renewed credentials to COMMAND while it runs")
+			fs.StringVar(&f.serverAddr, "server-addr", "", "serve on `ADDR` (IP[:PORT]), not 127.0.0.1")
+			fs.StringVar(&f.serverTokenFile, "server-token-file", "", "give COMMAND the token in new file `F`, not its value")
 		},
 		run: runExec,
 	}
@@ -97,6 +103,9 @@ func runExec(ctx context.Context, inv *invocation, f *chainFlags, command []stri
 		command = []string{shell(inv.env)}
 	}
 
+	if _, err := credserver.ParseAddr(f.serverAddr); err != nil {
+		return fail(inv.stderr, usagef(inv.cmd.name, "--server-addr: %w", err))
+	}
 	sigCtx, stopSignals := withSignals(ctx)
 	creds, c, code := retrieve(sigCtx, inv, f)
 	if code != exitOK {
@@ -104,15 +113,19 @@ func runExec(ctx context.Context, inv *invocation, f *chainFlags, command []stri
 		return code
 	}
 	var set []string
-	if f.server {
-		srv, err := credserver.Start(c.provider)
+	if f.server || f.serverAddr != "" || f.serverTokenFile != "" {
+		srv, kp, err := startServer(inv, f, c.provider)
 		if err != nil {
 			stopSignals()
-			return fail(inv.stderr, &cmdError{cmd: inv.cmd.name, err: err})
+			return fail(inv.stderr, err)
 		}
 		// Deferred first, so run last: the server outlives the command
-		// and waits for its requests in flight.
-		defer srv.Close()
+		// and waits for its requests in flight; then the keeper holds
+		// its port.
+		defer func() {
+			_ = srv.Close()
+			kp.release()
+		}()
 		set = srv.Env()
 	} else {
 		set = credentialEnv(creds)

@@ -60,19 +60,59 @@ func TestExportFormatsMatchAWSCLI(t *testing.T) {
 		t.Run(tc.format, func(t *testing.T) {
 			f, ok := lookupFormat(tc.format)
 			require.True(t, ok)
-			assert.Equal(t, tc.static, f.render(static, false))
-			assert.Equal(t, tc.temporary, f.render(temporary, false))
+			assert.Equal(t, tc.static, mustRender(t, f, exportValues{creds: static}, false))
+			assert.Equal(t, tc.temporary, mustRender(t, f, exportValues{creds: temporary}, false))
 			// On Windows, Python's standard output writes "\r\n" for each
 			// "\n", except for the formats the AWS CLI forces to "\n".
 			want := tc.temporary
 			if tc.crlfOnWindows {
 				want = strings.ReplaceAll(want, "\n", "\r\n")
 			}
-			assert.Equal(t, want, f.render(temporary, true))
+			assert.Equal(t, want, mustRender(t, f, exportValues{creds: temporary}, true))
 		})
 	}
-	assert.Equal(t, []string{"process", "env", "env-no-export", "powershell", "windows-cmd", "fish"}, formatNames(),
+	assert.Equal(t, []string{"process", "env", "env-no-export", "powershell", "windows-cmd", "fish"}, formatNames()[:6],
 		"the AWS CLI's names, in its order")
+}
+
+func mustRender(t *testing.T, f exportFormat, v exportValues, windows bool) string {
+	t.Helper()
+	out, err := f.render(v, windows)
+	require.NoError(t, err)
+	return out
+}
+
+// TestExportRegionJSONINI: the region after the four credential lines
+// (which stay the AWS CLI's), in json with the account, and in ini; the
+// process format stays the AWS CLI's.
+func TestExportRegionJSONINI(t *testing.T) {
+	v := exportValues{creds: aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "c2VjcmV0/+=", SessionToken: "dG9rZW4=",
+		CanExpire: true, Expires: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), AccountID: acct}, region: "eu-west-1", profile: "admin"}
+	creds := "AWS_ACCESS_KEY_ID=ASIAEXAMPLE\nAWS_SECRET_ACCESS_KEY=c2VjcmV0/+=\nAWS_SESSION_TOKEN=dG9rZW4=\nAWS_CREDENTIAL_EXPIRATION=2030-01-02T03:04:05+00:00\n"
+	for format, want := range map[string]string{
+		"env":           "export " + strings.ReplaceAll(strings.TrimSuffix(creds, "\n"), "\n", "\nexport ") + "\nexport AWS_REGION=eu-west-1\nexport AWS_DEFAULT_REGION=eu-west-1\n",
+		"env-no-export": creds + "AWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1\n",
+		"powershell":    "$Env:AWS_ACCESS_KEY_ID=\"ASIAEXAMPLE\"\n$Env:AWS_SECRET_ACCESS_KEY=\"c2VjcmV0/+=\"\n$Env:AWS_SESSION_TOKEN=\"dG9rZW4=\"\n$Env:AWS_CREDENTIAL_EXPIRATION=\"2030-01-02T03:04:05+00:00\"\n$Env:AWS_REGION=\"eu-west-1\"\n$Env:AWS_DEFAULT_REGION=\"eu-west-1\"\n",
+		"windows-cmd":   "set " + strings.ReplaceAll(strings.TrimSuffix(creds, "\n"), "\n", "\nset ") + "\nset AWS_REGION=eu-west-1\nset AWS_DEFAULT_REGION=eu-west-1\n",
+		"fish":          "set -gx AWS_ACCESS_KEY_ID \"ASIAEXAMPLE\"\nset -gx AWS_SECRET_ACCESS_KEY \"c2VjcmV0/+=\"\nset -gx AWS_SESSION_TOKEN \"dG9rZW4=\"\nset -gx AWS_CREDENTIAL_EXPIRATION \"2030-01-02T03:04:05+00:00\"\nset -gx AWS_REGION \"eu-west-1\"\nset -gx AWS_DEFAULT_REGION \"eu-west-1\"\n",
+		"process":       "{\n  \"Version\": 1,\n  \"AccessKeyId\": \"ASIAEXAMPLE\",\n  \"SecretAccessKey\": \"c2VjcmV0/+=\",\n  \"SessionToken\": \"dG9rZW4=\",\n  \"Expiration\": \"2030-01-02T03:04:05+00:00\"\n}\n",
+		"json":          "{\n  \"Version\": 1,\n  \"AccessKeyId\": \"ASIAEXAMPLE\",\n  \"SecretAccessKey\": \"c2VjcmV0/+=\",\n  \"SessionToken\": \"dG9rZW4=\",\n  \"Expiration\": \"2030-01-02T03:04:05+00:00\",\n  \"AccountId\": \"123456789012\",\n  \"Region\": \"eu-west-1\"\n}\n",
+		"ini":           "[admin]\naws_access_key_id = ASIAEXAMPLE\naws_secret_access_key = c2VjcmV0/+=\naws_session_token = dG9rZW4=\naws_account_id = 123456789012\nregion = eu-west-1\n# expires 2030-01-02T03:04:05Z\n",
+	} {
+		f, ok := lookupFormat(format)
+		require.True(t, ok, format)
+		assert.Equal(t, want, mustRender(t, f, v, false), format)
+	}
+	f, _ := lookupFormat("ini")
+	assert.Equal(t, "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = c2VjcmV0\n",
+		mustRender(t, f, exportValues{creds: aws.Credentials{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "c2VjcmV0"}}, false),
+		"long-term keys, no profile, no region")
+	for _, profile := range []string{"a]\n[b", "x\ncredential_process = evil"} {
+		_, err := f.render(exportValues{creds: v.creds, profile: profile}, false)
+		assert.ErrorContains(t, err, "cannot be an INI section name")
+	}
+	_, err := f.render(exportValues{creds: aws.Credentials{AccessKeyID: "A", SecretAccessKey: "s\ncredential_process = evil"}}, false)
+	assert.EqualError(t, err, "the secret access key holds characters an INI file cannot hold safely")
 }
 
 // TestPyJSONString checks the string encoder against Python's
@@ -127,11 +167,11 @@ func TestExport(t *testing.T) {
 
 	// The cache serves the next runs: the same session in every format.
 	creds := aws.Credentials{AccessKeyID: out.AccessKeyID, SecretAccessKey: out.SecretAccessKey,
-		SessionToken: out.SessionToken, CanExpire: true, Expires: exp}
+		SessionToken: out.SessionToken, CanExpire: true, Expires: exp, AccountID: acct}
 	for _, f := range exportFormats {
 		r := runInProcess(t, append(args, "--format", f.name)...)
 		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-		assert.Equal(t, f.render(creds, false), r.stdout, f.name)
+		assert.Equal(t, mustRender(t, f, exportValues{creds: creds, profile: "source", region: "us-east-1"}, false), r.stdout, f.name)
 	}
 	assert.Equal(t, 1, len(srv.Calls(ststest.Call{Action: "AssumeRole"})))
 
@@ -148,8 +188,8 @@ func TestExportUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export", "--format", "yaml"}, `stschain export: --format "yaml" is not a format: want one of process, env, env-no-export, powershell, windows-cmd, fish`},
-		{[]string{"export", "--format", "env", "extra"}, `stschain export: unexpected argument "extra": it takes flags only`},
+		{[]string{"export", "--format", "yaml"}, `stschain export: --format "yaml" is not a format: want one of process, env, env-no-export, powershell, windows-cmd, fish, json, ini`},
+		{[]string{"export", "--format", "env", "source", "extra"}, `stschain export: unexpected argument "extra": want stschain export [flags] [PROFILE] [--format FORMAT]`},
 		{[]string{"export", "--server"}, "flag provided but not defined: -server"},
 		{[]string{"credential-process", "--format", "env"}, "flag provided but not defined: -format"},
 	} {

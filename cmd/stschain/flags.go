@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,17 @@ type chainFlags struct {
 	noCache         bool
 	verbose         bool
 
-	server bool   // exec only
-	format string // export only
+	prompt string // where MFA codes are asked: a name of promptDrivers
+
+	server          bool       // exec only
+	serverAddr      string     // exec only: --server-addr
+	serverTokenFile string     // exec only: --server-token-file
+	format          string     // export only
+	login           loginFlags // login only
+
+	backend backendFlag // every command that reads keys from a keyring
+	force   bool        // remove only
+	json    bool        // list only
 }
 
 // stringList is a flag that may be repeated; each use appends.
@@ -113,10 +123,10 @@ func chainFlagSet(fs *flag.FlagSet, f *chainFlags) {
 	fs.StringVar(&f.mfaSerial, "mfa-serial", "", "MFA device `ARN` of the first link the flags add")
 	fs.StringVar(&f.totpSecretEnv, "totp-secret-env", "", "MFA codes from the base32 TOTP secret in $`NAME`")
 	fs.StringVar(&f.mfaProcess, "mfa-process", "", "MFA codes from the output of `CMD` (run by sh -c)")
-	fs.StringVar(&f.mfaToken, "mfa-token", "", "the current 6-digit MFA `CODE`, for one request")
+	fs.StringVar(&f.mfaToken, "mfa-token", "", "the MFA `CODE` of one request; - reads stdin (*)")
 	fs.Var(&f.duration, "duration", "session length `DUR` of each --role-arn (15m-12h)")
 	fs.StringVar(&f.sessionName, "session-name", "", "session `NAME` of each --role-arn")
-	fs.StringVar(&f.externalID, "external-id", "", "external `ID` of the last --role-arn")
+	fs.StringVar(&f.externalID, "external-id", "", "external `ID` of the last --role-arn (*)")
 	fs.Var(&f.tags, "tag", "session tag `K=V` of the first --role-arn; repeatable")
 	fs.Var(&f.transitiveTags, "transitive-tag-key", "make --tag `K` transitive; repeatable")
 	fs.StringVar(&f.sourceIdentity, "source-identity", "", "source identity `ID` of the first --role-arn")
@@ -127,7 +137,63 @@ func chainFlagSet(fs *flag.FlagSet, f *chainFlags) {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "session cache `DIR` (default ~/.aws/cli/cache)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the session cache")
 	fs.BoolVar(&f.verbose, "verbose", false, "log each link's refresh on stderr (no secret)")
+	fs.StringVar(&f.prompt, "prompt", "", "where MFA codes are asked: `NAME` (default terminal)")
+	keyringFlag(fs, f)
 }
+
+// shortFlags are the one-letter forms of flags that users of aws-vault
+// type: -p as granted's and the AWS CLI's --profile, -r, and aws-vault's
+// -d (duration), -t (MFA token), -s (exec's server, login's stdout) and
+// -f (remove's force).
+// flagSet defines each one whose long form the command has, on the same
+// value; no command has two flags of one letter.
+var shortFlags = []struct{ short, long string }{
+	{"p", "profile"},
+	{"r", "region"},
+	{"d", "duration"},
+	{"t", "mfa-token"},
+	{"s", "server"},
+	{"s", "stdout"}, // aws-vault login's
+	{"f", "force"},  // remove's, as aws-vault's
+}
+
+// shortOf returns the one-letter form of the flag long, "" when it has
+// none.
+func shortOf(long string) string {
+	for _, s := range shortFlags {
+		if s.long == long {
+			return s.short
+		}
+	}
+	return ""
+}
+
+// isShort reports whether name is the one-letter form of a flag.
+func isShort(name string) bool {
+	for _, s := range shortFlags {
+		if s.short == name {
+			return true
+		}
+	}
+	return false
+}
+
+// addShortFlags defines on fs the one-letter form of each of its flags
+// that has one.
+func addShortFlags(fs *flag.FlagSet) {
+	for _, s := range shortFlags {
+		if fl := fs.Lookup(s.long); fl != nil && fs.Lookup(s.short) == nil {
+			fs.Var(fl.Value, s.short, fl.Usage)
+		}
+	}
+}
+
+// argvSecretNote ends the list of the chain's flags: what (*) means.
+const argvSecretNote = `(*) Every local user can read a command line (ps, /proc/PID/cmdline):
+    give the MFA code as "--mfa-token -" (a line on standard input) or
+    in STSCHAIN_MFA_TOKEN, the external ID in STSCHAIN_EXTERNAL_ID or as
+    external_id in the profile.
+`
 
 // validate checks what the flags say together. Values the library checks
 // (ARN shapes, session name characters ...) are left to stschain.New.
@@ -144,8 +210,8 @@ func (f *chainFlags) validate(name string) error {
 	switch {
 	case len(sources) > 1:
 		return usagef(name, "%s give MFA codes each: give one", strings.Join(sources, " and "))
-	case f.mfaToken != "" && !sixDigits(strings.TrimSpace(f.mfaToken)):
-		return usagef(name, "--mfa-token is not a code: want the 6 digits the device shows")
+	case f.mfaToken != "" && f.mfaToken != mfaTokenStdin && !sixDigits(strings.TrimSpace(f.mfaToken)):
+		return usagef(name, "--mfa-token is not a code: want the 6 digits the device shows, or - to read them from standard input")
 	case !roles && f.externalID != "":
 		return usagef(name, "--external-id needs a --role-arn (it is sent with the last role)")
 	case !roles && f.sessionName != "":
@@ -236,4 +302,19 @@ func checkDuration(name string, d durationFlag, maxDur time.Duration) error {
 		return fmt.Errorf("%s %v is out of range: want whole seconds from %v to %v", name, v, stslimits.MinDuration, maxDur)
 	}
 	return nil
+}
+
+// externalIDEnv gives the external ID of the last --role-arn, as
+// --external-id does, without putting it on the command line.
+const externalIDEnv = "STSCHAIN_EXTERNAL_ID"
+
+// fromEnv fills in what the environment gives in place of a flag: the
+// external ID of STSCHAIN_EXTERNAL_ID, for a chain with --role-arn and no
+// --external-id. The variable leaves this process's environment once
+// read, so that no process stschain starts inherits it.
+func (f *chainFlags) fromEnv(inv *invocation) {
+	if id := inv.env(externalIDEnv); id != "" && len(f.roleARNs) > 0 && f.externalID == "" {
+		f.externalID = id
+		_ = os.Unsetenv(externalIDEnv)
+	}
 }

@@ -52,7 +52,7 @@ func TestUsageErrors(t *testing.T) {
 		{"invalid role ARN", []string{"credential-process", "--role-arn", "arn:aws:iam::1:role/x"}, `RoleARN "arn:aws:iam::1:role/x" is not an IAM role ARN`},
 		{"invalid MFA serial", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "x"}, `SerialNumber "x"`},
 		{"invalid session name", []string{"credential-process", "--role-arn", roleA, "--session-name", "a b"}, `RoleSessionName "a b" is invalid`},
-		{"extra argument", []string{"credential-process", "--role-arn", roleA, "extra"}, `stschain credential-process: unexpected argument "extra": it takes flags only`},
+		{"extra argument", []string{"credential-process", "--role-arn", roleA, "source", "extra"}, `stschain credential-process: unexpected argument "extra": want stschain credential-process [flags] [PROFILE]`},
 		{"version argument", []string{"version", "extra"}, `stschain version: unexpected argument "extra": it takes none`},
 		{"version flag", []string{"version", "--short"}, `stschain version: flag provided but not defined: -short (see stschain help version)`},
 		{"help of unknown subcommand", []string{"help", "assume"}, `stschain help: unknown subcommand or topic "assume"`},
@@ -64,6 +64,7 @@ func TestUsageErrors(t *testing.T) {
 			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, failureLine(t, r), tc.want)
+			assert.NotContains(t, r.stderr, "NewChain", "no Go call the user never made")
 			assertNoSecret(t, r.stderr)
 		})
 	}

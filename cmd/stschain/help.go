@@ -41,10 +41,12 @@ func printOverview(w io.Writer) {
 		"Usage: stschain COMMAND [flags] [ARG...]\n\nCommands:\n")
 	width := 0
 	for _, c := range commands() {
-		width = max(width, len(c.name))
+		if !c.hidden {
+			width = max(width, len(c.name))
+		}
 	}
 	for _, c := range commands() {
-		if c.run != nil {
+		if c.run != nil && !c.hidden {
 			fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.short)
 		}
 	}
@@ -60,7 +62,7 @@ func printOverview(w io.Writer) {
 // overviewText ends the overview.
 const overviewText = `
 The chain, from the bottom up:
-  the chain of --profile (else AWS_PROFILE, else default) in ~/.aws/config
+  the chain of PROFILE (or --profile, else AWS_PROFILE, else default)
   -> GetSessionToken with MFA          (only with --session-duration)
   -> --role-arn ROLE_1 -> ... -> ROLE_N (each assumed with the one before)
 
@@ -73,12 +75,12 @@ Example (~/.aws/config):
 
   [profile admin-daily]
   region = eu-west-1
-  credential_process = stschain credential-process --profile admin --session-duration 12h
+  credential_process = stschain credential-process admin --session-duration 12h
 
 Example (shell):
-  stschain exec --profile admin -- terraform plan
-  stschain exec --server --profile admin --session-duration 12h -- terraform apply
-  eval "$(stschain export --profile admin --format env)"
+  stschain exec admin -- terraform plan
+  stschain exec admin --server --session-duration 12h -- terraform apply
+  eval "$(stschain export admin --format env)"
 
 Run "stschain help COMMAND" for its usage and flags, "stschain help TOPIC"
 for a topic; the README says more.
@@ -92,8 +94,8 @@ func chainTopic() *command {
 		short: "how the profile and the flags build the chain",
 		long: `The chain, from the bottom up, each link signed with the credentials of
 the link below it:
-  1. the chain of the profile (--profile, else AWS_PROFILE, else default),
-     read from the AWS config files as the AWS CLI reads them:
+  1. the chain of the profile (the first argument or --profile, else
+     AWS_PROFILE, else default), read as the AWS CLI reads it:
      source_profile to any depth, credential_source, web identity,
      credential_process and SSO roots, role_arn with external_id,
      role_session_name, duration_seconds and mfa_serial (and aws-vault's
@@ -108,8 +110,9 @@ the link below it:
      first one carries the MFA of --mfa-serial
 
 MFA codes are asked for on the terminal (again after a mistyped code or
-one STS refused, up to three times), or come from --totp-secret-env,
---mfa-process or --mfa-token, for every link with a device.
+one STS refused, up to three times; --prompt asks elsewhere), or come
+from --totp-secret-env, --mfa-process or --mfa-token, for every link
+with a device.
 
 Session tags (--tag, --transitive-tag-key) and --source-identity are sent
 with the first --role-arn and pass up the chain: AWS carries transitive
@@ -117,9 +120,10 @@ tags and the source identity through role chaining. Session policies
 (--policy-arn, --policy-file) and --external-id are sent with the last
 role, whose session they scope.
 
-With neither a role in the profile nor --role-arn the chain is a single
-GetSessionToken link (with --mfa-serial: an MFA session of the user, like
-"aws sts get-session-token"), which needs an IAM user's long-term keys.
+Without any role, long-term keys get one GetSessionToken link (an MFA
+session with --mfa-serial); temporary credentials (SSO, aws login, web
+identity, a credential_process session, a container or instance role) are
+used as they are and renewed from the profile.
 
 Sessions are cached in --cache-dir (default ~/.aws/cli/cache, the AWS
 CLI's), so repeated runs, and many processes at once, call STS and ask for

@@ -1,31 +1,37 @@
-// Command stschain gives programs that are not written in Go the chained,
+// Command stschain gives programs that are not Go programs the chained,
 // MFA-aware, cached STS credentials of package
 // github.com/stschain/stschain.
 //
 // Usage:
 //
-//	stschain credential-process [flags]
-//	stschain exec [flags] [--] [COMMAND [ARG...]]
-//	stschain export [flags] [--format FORMAT]
+//	stschain credential-process [flags] [PROFILE]
+//	stschain exec [flags] [PROFILE] [--] [COMMAND [ARG...]]
+//	stschain export [flags] [PROFILE] [--format FORMAT]
+//	stschain login [flags] [PROFILE]
+//	stschain completion bash|fish|zsh
 //	stschain version
-//	stschain help [COMMAND]
+//	stschain help [COMMAND|TOPIC]
 //
 // credential-process prints the JSON that credential_process in an AWS
 // config profile expects. exec runs COMMAND (else a shell) with the
 // credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 // AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION, or with --server from a
 // local credential server that renews them while COMMAND runs. export
-// prints them as the AWS CLI v2's "aws configure export-credentials" does.
-// All three build the same chain from the same flags: "stschain help
-// COMMAND" lists them, "stschain help chain" tells how they build it.
-// version (or --version) prints the module version and VCS revision
-// stschain was built from. The subcommands are declared in commands().
+// prints them as the AWS CLI v2's "aws configure export-credentials" does,
+// or as JSON or a credentials file section. login opens the AWS console
+// with them. All four build the same chain from the same flags, on the
+// profile named by the first argument or --profile: "stschain help flags"
+// lists them, "stschain help chain" tells how they build it. completion
+// prints a shell's completion script, version (or --version) the module
+// version and VCS revision stschain was built from. The subcommands are
+// declared in commands().
 //
 // Exit status: 0 on success; 2 for a bad flag or usage, with one line on
 // standard error; 1 when the credentials cannot be had (an STS or source
 // credential error), with one line naming the failing link; for exec, the
 // command's own status, 128+N when a signal N killed it, 127 when it
-// cannot be found and 126 when it cannot be started.
+// cannot be found (or its first word is neither a profile nor a command)
+// and 126 when it cannot be started.
 package main
 
 import (
@@ -47,6 +53,9 @@ const (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == keeperArg {
+		os.Exit(runKeeper(os.Args[2:])) // see keeper.go
+	}
 	depth, _ := strconv.Atoi(os.Getenv(depthVar))
 	// Any credential_process the SDK runs while loading the source
 	// credentials inherits this.

@@ -193,10 +193,20 @@ func binary(t *testing.T) string {
 const testChildEnv = "STSCHAIN_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == keeperArg {
+		// The in-process tests of exec --server start the test binary as
+		// the keeper of their server's port.
+		os.Exit(runKeeper(os.Args[2:]))
+	}
 	if mode := os.Getenv(testChildEnv); mode != "" {
 		os.Exit(testChild(mode))
 	}
 	flag.Parse()
+	if fl := flag.Lookup("test.fuzz"); fl != nil && fl.Value.String() != "" {
+		// Fuzzing runs a fuzz target in worker processes, which run
+		// TestMain too, and no test that runs the programs.
+		os.Exit(m.Run())
+	}
 	// The parallel tests wait on the processes they start far more than
 	// they compute: let more of them run at once than there are CPUs,
 	// unless -parallel says how many.

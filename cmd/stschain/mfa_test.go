@@ -110,7 +110,7 @@ func TestMFAProcess(t *testing.T) {
 
 // TestOneTokenCode: the code once, then an error that says why.
 func TestOneTokenCode(t *testing.T) {
-	fn := oneTokenCode(goodCode)
+	fn := oneTokenCode("--mfa-token", func() (string, error) { return goodCode, nil })
 	code, err := fn(context.Background(), "arn:aws:iam::123456789012:mfa/alice")
 	require.NoError(t, err)
 	assert.Equal(t, goodCode, code)

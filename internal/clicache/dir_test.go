@@ -138,7 +138,7 @@ func TestWriteEntryIsAtomic(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			for j := range 20 {
-				id := fmt.Sprintf("ASIA%02d%02d", i, j)
+				id := fmt.Sprintf("ASIAEXAMPLE0%02d%02d", i, j)
 				assert.NoError(t, d.WriteEntry(ctx, "k", entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = id })))
 				data, err := d.ReadEntry(ctx, "k")
 				assert.NoError(t, err)

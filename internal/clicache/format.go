@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // MaxFileSize bounds what [Dir.ReadEntry] reads: a cache entry is a few KiB.
@@ -101,12 +103,14 @@ func dateLike(s string) bool {
 // Decode refuses, with an error saying what is wrong, a file that is not
 // JSON, or not an object, whose Credentials lack AccessKeyId,
 // SecretAccessKey, SessionToken or Expiration, hold anything but strings,
-// or keys with characters no AWS credential has (space, control and
-// non-ASCII characters), whose Expiration has no zone, whose AccountId is
-// not 12 digits, whose AssumedRoleUser.Arn is not the ARN of an assumed-role
-// session, or whose AccountId and AssumedRoleUser name different accounts.
-// Keys match exactly, as Python's do. Its errors name what is wrong, never
-// a value from the file except an Expiration that looks like a date.
+// or credentials of a shape AWS does not issue (see [credcheck.Check]: an
+// access key ID of 16 to 128 upper-case letters and digits, a secret key
+// and session token of the base64 alphabet), whose Expiration has no
+// zone, whose AccountId is not 12 digits, whose AssumedRoleUser.Arn is not
+// the ARN of an assumed-role session, or whose AccountId and
+// AssumedRoleUser name different accounts. Keys match exactly, as
+// Python's do. Its errors name what is wrong, never a value from the file
+// except an Expiration that looks like a date.
 func Decode(data []byte) (creds aws.Credentials, user *types.AssumedRoleUser, err error) {
 	top, err := object(data, "the file")
 	if err != nil {
@@ -126,13 +130,12 @@ func Decode(data []byte) (creds aws.Credentials, user *types.AssumedRoleUser, er
 		name     string
 		dst      *string
 		required bool
-		secret   bool
 	}{
-		{"AccessKeyId", &f.AccessKeyID, true, true},
-		{"SecretAccessKey", &f.SecretAccessKey, true, true},
-		{"SessionToken", &f.SessionToken, true, true},
-		{"Expiration", &f.Expiration, true, false},
-		{"AccountId", &f.AccountID, false, false},
+		{"AccessKeyId", &f.AccessKeyID, true},
+		{"SecretAccessKey", &f.SecretAccessKey, true},
+		{"SessionToken", &f.SessionToken, true},
+		{"Expiration", &f.Expiration, true},
+		{"AccountId", &f.AccountID, false},
 	} {
 		if err := str(cr, "Credentials", field.name, field.dst); err != nil {
 			return aws.Credentials{}, nil, err
@@ -140,12 +143,12 @@ func Decode(data []byte) (creds aws.Credentials, user *types.AssumedRoleUser, er
 		if *field.dst == "" && field.required {
 			missing = append(missing, field.name)
 		}
-		if field.secret && !credentialChars(*field.dst) {
-			return aws.Credentials{}, nil, fmt.Errorf("not an AWS CLI cache entry: Credentials.%s holds a character no AWS credential has (space, control or non-ASCII)", field.name)
-		}
 	}
 	if len(missing) > 0 {
 		return aws.Credentials{}, nil, fmt.Errorf("not an AWS CLI cache entry: Credentials has no %s", strings.Join(missing, ", "))
+	}
+	if err := credcheck.Check(f.AccessKeyID, f.SecretAccessKey, f.SessionToken); err != nil {
+		return aws.Credentials{}, nil, fmt.Errorf("not an AWS CLI cache entry: Credentials.%w", err)
 	}
 	expires, err := parseExpiration(f.Expiration)
 	if err != nil {
@@ -249,18 +252,6 @@ func kind(raw []byte) string {
 		return "null"
 	}
 	return "number"
-}
-
-// credentialChars reports whether s has only the characters of an AWS
-// credential, printable ASCII without space: anything else would end up in
-// an HTTP header.
-func credentialChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
 }
 
 // Encode returns the AWS CLI cache file of creds and user (nil for a

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // cliGoldenFile is a cache entry exactly as botocore 1.43.11 (AWS CLI
@@ -70,7 +72,7 @@ func TestDecodeExpirationForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			creds, user, err := Decode(fmt.Appendf(nil, `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "S", "SessionToken": "T", "Expiration": %q}}`, tt.in))
+			creds, user, err := Decode(fmt.Appendf(nil, `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "S", "SessionToken": "T", "Expiration": %q}}`, tt.in))
 			require.NoError(t, err)
 			assert.True(t, tt.want.Equal(creds.Expires), "got %v, want %v", creds.Expires, tt.want)
 			assert.True(t, creds.CanExpire)
@@ -81,7 +83,7 @@ func TestDecodeExpirationForms(t *testing.T) {
 
 // entryJSON is a cache file with testSecret and testToken, changed by edit.
 func entryJSON(edit func(cr, top map[string]any)) []byte {
-	cr := map[string]any{"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": testSecret, "SessionToken": testToken,
+	cr := map[string]any{"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": testSecret, "SessionToken": testToken,
 		"Expiration": "2030-07-15T23:28:33UTC", "AccountId": "123456789012"}
 	top := map[string]any{"Credentials": cr, "AssumedRoleUser": map[string]any{"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": testARN}}
 	if edit != nil {
@@ -112,7 +114,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"credentials not object", `{"Credentials": "` + testSecret + `"}`, "Credentials is a JSON string"},
 		{"number key", `{"Credentials": {"AccessKeyId": 5}}`, "Credentials.AccessKeyId is a JSON number, want a string"},
 		{"secret not a string", `{"Credentials": {"SecretAccessKey": ["` + testSecret + `"]}}`, "Credentials.SecretAccessKey is a JSON array"},
-		{"missing keys", `{"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
+		{"missing keys", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "` + testSecret + `"}}`, "Credentials has no SessionToken, Expiration"},
 		{"empty keys", string(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = ""; cr["SessionToken"] = nil })), "Credentials has no AccessKeyId, SessionToken"},
 		{"keys match exactly, as in Python", strings.Replace(good, `"SessionToken"`, `"sessiontoken"`, 1), "Credentials has no SessionToken"},
 		{"sso token file", `{"accessToken": "` + testSecret + `", "expiresAt": "2099-01-01T00:00:00Z"}`, "no Credentials object"},
@@ -120,9 +122,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"not a date", strings.Replace(good, "2030-07-15T23:28:33UTC", "tomorrow", 1), "Credentials.Expiration is not a date and time"},
 		{"year 10000 in UTC", strings.Replace(good, "2030-07-15T23:28:33UTC", "9999-12-31T23:00:00-05:00", 1), "Credentials.Expiration is out of range"},
 		{"secret as Expiration", strings.Replace(good, "2030-07-15T23:28:33UTC", testSecret, 1), "Credentials.Expiration is not a date and time"},
-		{"control character in a secret", string(entryJSON(func(cr, _ map[string]any) { cr["SecretAccessKey"] = testSecret + "\n" })), "Credentials.SecretAccessKey holds a character no AWS credential has"},
-		{"space in a token", string(entryJSON(func(cr, _ map[string]any) { cr["SessionToken"] = testToken + " x" })), "Credentials.SessionToken holds a character"},
-		{"non-ASCII key", string(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIAÉ" })), "Credentials.AccessKeyId holds a character"},
+		{"control character in a secret", string(entryJSON(func(cr, _ map[string]any) { cr["SecretAccessKey"] = testSecret + "\n" })), "Credentials.SecretAccessKey is not made of the base64 alphabet"},
+		{"space in a token", string(entryJSON(func(cr, _ map[string]any) { cr["SessionToken"] = testToken + " x" })), "Credentials.SessionToken is not made of the base64 alphabet"},
+		{"non-ASCII key", string(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIAÉXAMPLE00001" })), "Credentials.AccessKeyId is not an AWS access key ID"},
+		// What a shell would run if an export line printed it.
+		{"command in a key", string(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIA$(id)XAMPLE1" })), "Credentials.AccessKeyId is not an AWS access key ID (16 to 128 upper-case letters and digits)"},
+		{"short key", string(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIAEXAMPLE" })), "Credentials.AccessKeyId is not an AWS access key ID"},
+		{"semicolon in a secret", string(entryJSON(func(cr, _ map[string]any) { cr["SecretAccessKey"] = testSecret + ";id" })), "Credentials.SecretAccessKey is not made of the base64 alphabet (A-Z, a-z, 0-9, +, / and =)"},
+		{"backtick in a token", string(entryJSON(func(cr, _ map[string]any) { cr["SessionToken"] = testToken + "`id`" })), "Credentials.SessionToken is not made of the base64 alphabet"},
 		{"short account", string(entryJSON(func(cr, _ map[string]any) { cr["AccountId"] = "1234" })), "AccountId is not a 12-digit account ID"},
 		{"account with a host", string(entryJSON(func(cr, top map[string]any) { cr["AccountId"] = "evil.example/"; delete(top, "AssumedRoleUser") })), "AccountId is not a 12-digit account ID"},
 		{"accounts differ", string(entryJSON(func(cr, _ map[string]any) { cr["AccountId"] = "999999999999" })), "Credentials.AccountId and AssumedRoleUser.Arn name different accounts"},
@@ -181,7 +188,7 @@ func TestDecodeAccepts(t *testing.T) {
 }
 
 func TestEncode(t *testing.T) {
-	creds := aws.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: testSecret, SessionToken: testToken,
+	creds := aws.Credentials{AccessKeyID: "ASIAEXAMPLE00001", SecretAccessKey: testSecret, SessionToken: testToken,
 		CanExpire: true, Expires: time.Date(2030, 7, 15, 23, 28, 33, 359e6, time.FixedZone("CEST", 2*3600))}
 	user := &types.AssumedRoleUser{Arn: aws.String(testARN), AssumedRoleId: aws.String("AROAEXAMPLE:alice")}
 
@@ -191,7 +198,7 @@ func TestEncode(t *testing.T) {
 		// The shape and Expiration format of cliGoldenFile, AccountId taken
 		// from the ARN as botocore does.
 		assert.JSONEq(t, `{
-			"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "`+testSecret+`", "SessionToken": "`+testToken+`",
+			"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "`+testSecret+`", "SessionToken": "`+testToken+`",
 				"Expiration": "2030-07-15T21:28:33UTC", "AccountId": "123456789012"},
 			"AssumedRoleUser": {"AssumedRoleId": "AROAEXAMPLE:alice", "Arn": "`+testARN+`"}
 		}`, string(data))
@@ -221,7 +228,7 @@ func TestEncode(t *testing.T) {
 			{"bad ARN", func(_ *aws.Credentials, u **types.AssumedRoleUser) { *u = &types.AssumedRoleUser{Arn: aws.String("x")} }, "AssumedRoleUser.Arn is not the ARN"},
 			{"no ARN", func(_ *aws.Credentials, u **types.AssumedRoleUser) { *u = &types.AssumedRoleUser{} }, "AssumedRoleUser.Arn is not the ARN"},
 			{"accounts differ", func(c *aws.Credentials, _ **types.AssumedRoleUser) { c.AccountID = "999999999999" }, "name different accounts"},
-			{"newline in secret", func(c *aws.Credentials, _ **types.AssumedRoleUser) { c.SecretAccessKey += "\n" }, "SecretAccessKey holds a character"},
+			{"newline in secret", func(c *aws.Credentials, _ **types.AssumedRoleUser) { c.SecretAccessKey += "\n" }, "SecretAccessKey is not made of the base64 alphabet"},
 			{"year 10000", func(c *aws.Credentials, _ **types.AssumedRoleUser) {
 				c.Expires = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 			}, "not a date and time"},
@@ -250,7 +257,8 @@ func TestEncode(t *testing.T) {
 var fuzzSecrets = []string{testSecret, testToken}
 
 // FuzzDecode feeds Decode arbitrary files. It must never panic; its errors
-// must hold no part of a secret; and what it accepts, Encode writes back and
+// must hold no part of a secret; what it accepts has the shapes of
+// credcheck.Check; and what it accepts, Encode writes back and
 // Decode reads again the same, Expires in whole seconds. The seeds are those
 // added here and the corpus in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
@@ -258,6 +266,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(entryJSON(nil))
 	f.Add(entryJSON(func(cr, top map[string]any) { delete(cr, "AccountId"); delete(top, "AssumedRoleUser") }))
 	f.Add(entryJSON(func(cr, _ map[string]any) { cr["Expiration"] = "2030-07-15T23:28:33.359+02:00" }))
+	f.Add(entryJSON(func(cr, _ map[string]any) { cr["AccessKeyId"] = "ASIA$(id)XAMPLE1" }))
+	f.Add(entryJSON(func(cr, _ map[string]any) { cr["SessionToken"] = testToken + "\nexport X=1" }))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		creds, user, err := Decode(data)
 		if err != nil {
@@ -273,6 +283,9 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("an error, and credentials too")
 			}
 			return
+		}
+		if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken); err != nil {
+			t.Fatalf("Decode accepted credentials of another shape: %v", err)
 		}
 		out, err := Encode(creds, user)
 		if err != nil {

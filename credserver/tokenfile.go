@@ -1,0 +1,65 @@
+package credserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// tokenFile is the file Options.TokenFile names, as Start made it.
+type tokenFile struct {
+	path  string // absolute
+	token string // its content: Close removes a file holding it only
+}
+
+// writeTokenFile creates path, which must not exist, readable and
+// writable by this user only, holding token without a line end (the SDKs
+// send the file's whole content as the header).
+func writeTokenFile(path, token string) (*tokenFile, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("credserver: token file: %w", err)
+	}
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("credserver: token file %s exists: name a file that does not (one left by a run that was killed can be removed)", abs)
+		}
+		return nil, fmt.Errorf("credserver: token file: %w", err)
+	}
+	_, err = f.WriteString(token)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(abs)
+		return nil, fmt.Errorf("credserver: token file: %w", err)
+	}
+	return &tokenFile{path: abs, token: token}, nil
+}
+
+// remove removes the token file, unless another file has taken its name:
+// a file that does not hold the token (no one else can write it) is left
+// alone. A file already gone is no error.
+func (t *tokenFile) remove() error {
+	f, err := os.OpenFile(t.path, os.O_RDONLY|oNoFollow|oNonBlock, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, len(t.token)+1)
+	n, _ := io.ReadFull(f, buf)
+	info, err := f.Stat()
+	f.Close()
+	if err != nil || !info.Mode().IsRegular() || string(buf[:n]) != t.token {
+		return err
+	}
+	if err := os.Remove(t.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
