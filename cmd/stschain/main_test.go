@@ -22,7 +22,7 @@ const (
 	acct       = "123456789012"
 	userName   = "alice"
 	userKey    = "AKIAALICE00000000000"
-	userSecret = "alice-secret-DO-NOT-PRINT"
+	userSecret = "aliceSecretDoNotPrint+/0123456789"
 	totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	userARN    = "arn:aws:iam::123456789012:user/alice"
 	roleA      = "arn:aws:iam::123456789012:role/A"
