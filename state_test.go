@@ -184,3 +184,30 @@ func TestScheduleKeepsWallClockMoments(t *testing.T) {
 		assert.Equal(t, at.Round(0), at, "%s has a monotonic reading", name)
 	}
 }
+
+// An attempt may take a quarter of the time its credentials have left,
+// 10 s to a minute; a minute with none left; an attempt that may prompt
+// for an MFA code, half the time left, a minute to five.
+func TestAttemptTimeout(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	with := func(left time.Duration) *snapshot {
+		return &snapshot{creds: aws.Credentials{AccessKeyID: "k", CanExpire: true, Expires: now.Add(left)}}
+	}
+	for _, tc := range []struct {
+		s           *snapshot
+		interactive bool
+		want        time.Duration
+	}{
+		{with(time.Hour), false, time.Minute},
+		{with(2 * time.Minute), false, 30 * time.Second},
+		{with(20 * time.Second), false, 10 * time.Second},
+		{nil, false, time.Minute},
+		{with(-time.Second), false, time.Minute},
+		{with(time.Hour), true, 5 * time.Minute},
+		{with(4 * time.Minute), true, 2 * time.Minute},
+		{with(30 * time.Second), true, time.Minute},
+		{nil, true, 5 * time.Minute},
+	} {
+		assert.Equal(t, tc.want, tc.s.attemptTimeout(now, tc.interactive), "%+v, interactive %t", tc.s, tc.interactive)
+	}
+}
