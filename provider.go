@@ -145,7 +145,9 @@ func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.cfg.c
 // Inside the expiry window callers wait for one shared refresh; if that
 // fails while the current credentials have not expired, they get the
 // current credentials and later attempts back off. Only when no unexpired
-// credentials are left does a failure reach the caller.
+// credentials are left does a failure reach the caller; callers share one
+// attempt at a time then, and those that come in the pause after a failed
+// one get its failure at once, without a call.
 //
 // Credentials that were handed out are refreshed at the prefetch point even
 // when nobody calls Retrieve then, so that callers behind another cache
