@@ -73,7 +73,7 @@ func (b *budget) acquire(ctx context.Context, keepUntil time.Time) (release func
 		b.mu.Lock()
 		until := b.pauseUntil
 		b.mu.Unlock()
-		now := time.Now()
+		now := wallNow()
 		if !now.Before(until) {
 			return func() { <-b.slots }, nil
 		}
@@ -106,7 +106,7 @@ func (b *budget) observe(err error) {
 	if throttles.IsErrorThrottle(err) != aws.TrueTernary {
 		return
 	}
-	now := time.Now()
+	now := wallNow()
 	if now.Before(b.pauseUntil) {
 		return // calls that started before the pause
 	}
@@ -130,7 +130,7 @@ func (b *budget) noteLifetime(life time.Duration) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if now := time.Now(); now.Sub(b.rateWarned) > 10*time.Minute {
+	if now := wallNow(); now.Sub(b.rateWarned) > 10*time.Minute {
 		b.rateWarned = now
 		b.logger.Warn("stschain: MaxCallsPerSecond is too low to refresh every provider of the pool within its session's life",
 			slog.Float64("max_calls_per_second", perSecond), slog.Float64("needed_per_second", need),

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/ststest"
 )
 
 // MaxConcurrentRefreshes bounds the STS calls of the whole pool, and the
@@ -33,7 +35,9 @@ func TestPoolBoundsConcurrentCalls(t *testing.T) {
 		assert.Equal(t, 3, f.maxInFlight(), "cold start: three calls at a time")
 		assert.Equal(t, 30, f.count())
 
-		time.Sleep(time.Hour) // every prefetch point passes; the workers refresh
+		// Every first prefetch point passes (the spread ends at 45 min, the
+		// one-hour sessions' advisory window), and no second one (51 min on).
+		time.Sleep(50 * time.Minute)
 		for _, c := range providers {
 			_, err := c.Retrieve(context.Background())
 			require.NoError(t, err)
@@ -132,4 +136,48 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// Pooled calls sign with the master's credentials of the moment they leave
+// the pool's queue, not of the moment they joined it: a cold start at the
+// rate budget that outlasts the hub's sessions makes no call with an
+// expired hub session, and re-assumes the hub only on its own schedule.
+func TestPoolSignsWithTheMasterAfterTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			n       = 100
+			rate    = 2 // calls a second: a 50 s cold start
+			hubLife = 30 * time.Second
+		)
+		const hubRole = "arn:aws:iam::123456789012:role/hub"
+		roles := []ststest.Role{{ARN: hubRole, Lifetime: hubLife}}
+		for i := range n {
+			roles = append(roles, ststest.Role{ARN: customerRole(i), Trust: []string{hubRole}})
+		}
+		srv := memSTS(t, roles...)
+		hub, err := New(srv.AWSConfig("alice"), withRole(hubRole), func(o *Options) { o.DisableJitter = true })
+		require.NoError(t, err)
+		p, err := NewPool(srv.AWSConfig("alice"), func(po *PoolOptions) {
+			po.MaxCallsPerSecond = rate
+			po.Options = []func(*Options){func(o *Options) { o.MasterCredentials = hub }}
+		})
+		require.NoError(t, err)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range n {
+			c := get(t, p, withRole(customerRole(i)))
+			wg.Go(func() {
+				_, err := c.Retrieve(context.Background())
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		coldStart := time.Since(start)
+		assert.Zero(t, len(srv.Calls(ststest.Call{ErrorCode: "ExpiredToken"})), "calls signed with an expired hub session")
+		assert.Equal(t, n+len(srv.Calls(ststest.Call{RoleARN: hubRole})), len(srv.Calls(ststest.Call{Action: "AssumeRole", Status: 200})), "no call failed")
+		// The hub's sessions are replaced a third of their life before
+		// they expire: one every 20 s.
+		hubCalls := len(srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: hubRole}))
+		assert.LessOrEqual(t, hubCalls, 2+int(coldStart/(hubLife*2/3)), "hub sessions in a cold start of %v", coldStart)
+	})
 }

@@ -19,11 +19,6 @@ import (
 // holds the spread off until the pool drops it as idle, and delays no
 // refresh.
 
-// firstShare is the least part of a first session of life that a
-// provider uses before its first refresh, counted from its own fetch: a
-// tenth.
-func firstShare(life time.Duration) time.Duration { return life / 10 }
-
 // coldStart spreads the first refreshes of a Pool's providers.
 type coldStart struct {
 	mu sync.Mutex
@@ -73,9 +68,10 @@ func (c *coldStart) dropped(r *refresher) {
 }
 
 // done stops counting r, and spreads the pending first refreshes once no
-// provider is left to fetch: each at random between the later of now and
-// its firstShare after its fetch, and its own prefetch point.
-// Called with mu held.
+// provider is left to fetch: each between the later of now and its
+// firstShare after its fetch, and its own prefetch point, where its phase
+// places it (at random, or where every process sharing its cache places
+// it). Called with mu held.
 func (c *coldStart) done(r *refresher) {
 	if r.use.And(^unfetched)&unfetched != 0 {
 		c.unfetched--
@@ -83,14 +79,14 @@ func (c *coldStart) done(r *refresher) {
 	if c.unfetched > 0 {
 		return
 	}
-	now := time.Now()
+	now := wallNow()
 	for _, f := range c.pending {
 		from := f.fetchedAt.Add(firstShare(f.life))
 		if from.Before(now) {
 			from = now
 		}
 		if from.Before(f.s.prefetchAt) {
-			f.r.moveRefresh(f.s, from.Add(randDuration(f.s.prefetchAt.Sub(from))))
+			f.r.moveRefresh(f.s, spreadPoint(from, f.s.prefetchAt, f.r.phase()))
 		}
 	}
 	c.pending = nil

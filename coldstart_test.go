@@ -33,9 +33,10 @@ func TestPoolSpreadsTheFirstRefreshes(t *testing.T) {
 				last = at
 			}
 		}
-		assert.Less(t, first.Sub(start), 25*time.Minute)
-		assert.Greater(t, last.Sub(start), 50*time.Minute)
-		assert.LessOrEqual(t, last.Sub(start), time.Hour-DefaultPrefetchWindow)
+		// Between a tenth of the hour and its advisory window.
+		assert.Less(t, first.Sub(start), 20*time.Minute)
+		assert.Greater(t, last.Sub(start), 35*time.Minute)
+		assert.LessOrEqual(t, last.Sub(start), time.Hour-advisoryWindow(time.Hour))
 	})
 }
 
@@ -147,7 +148,7 @@ func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 		_, err := asked.Retrieve(context.Background())
 		require.NoError(t, err)
 		own := asked.impl.Load().refresh.state.Load().prefetchAt
-		assert.Equal(t, time.Now().Add(time.Hour-DefaultPrefetchWindow), own, "no jitter: its own prefetch point")
+		assert.Equal(t, time.Now().Add(time.Hour-advisoryWindow(time.Hour)), own, "no jitter: its own prefetch point")
 
 		var dropped time.Time
 		for time.Now().Before(own) {
@@ -164,4 +165,28 @@ func TestPoolColdStartEndsWhenTheUnaskedProviderIsDropped(t *testing.T) {
 		assert.True(t, at.Before(own), "the first refresh was spread: it came before the provider's own prefetch point")
 		assert.False(t, at.Before(dropped.Add(-time.Minute)), "but not before the cold start was over, at %v", dropped)
 	})
+}
+
+// After a suspend, the first refreshes a Pool spread must come at their
+// wall-clock moments: the monotonic clock stops while the machine sleeps,
+// so a prefetch point kept with a monotonic reading would come late, and
+// credentials would be handed out to their expiry with no refresh ahead.
+// Outside a bubble, time.Now has a monotonic reading: every moment the
+// providers keep must have none.
+func TestPoolKeepsWallClockMoments(t *testing.T) {
+	f := newFakeSTS("C", time.Hour) // whose Expiration has a monotonic reading, too
+	p := newTestPool(t, f)
+	providers := make([]*ChainableProvider, 20)
+	for i := range providers {
+		providers[i] = get(t, p, withRole(customerRole(i)))
+		_, err := providers[i].Retrieve(context.Background())
+		require.NoError(t, err)
+	}
+	for i, c := range providers {
+		s := c.impl.Load().refresh.state.Load()
+		require.Less(t, s.prefetchAt, s.creds.Expires.Add(-advisoryMedium), "provider %d: its first refresh was spread", i)
+		for name, at := range map[string]time.Time{"expires": s.creds.Expires, "prefetch": s.prefetchAt, "wait": s.waitAt} {
+			assert.Equal(t, at.Round(0), at, "provider %d: %s has a monotonic reading", i, name)
+		}
+	}
 }

@@ -101,6 +101,7 @@ var fileLayers = []string{
 	"link.go",      // a link: cache, master, STS call and recovery
 	"budget.go",    // a Pool's bounds on STS calls
 	"sts.go",       // one STS call and its answer
+	"clock.go",     // STS's clock against the host's
 	"fetch.go",     // what the engine asks of a link
 	"state.go",     // the state of cached credentials and their schedule
 	"event.go",     // RefreshEvent

@@ -28,17 +28,24 @@
 // # Refresh
 //
 // Retrieve returns cached credentials without locking or allocating. From
-// [Options.PrefetchWindow] (default 5 minutes before expiry) a background
-// refresh replaces them while callers keep getting them at once; it starts
-// at that point even when nobody calls Retrieve then, for credentials that
-// were handed out, so that callers behind another cache never wait either
-// (config.WithCredentialsProvider wraps the provider in an
-// aws.CredentialsCache, which asks again only at expiry). Inside [Options.ExpiryWindow]
-// (default 1 minute) callers wait for one shared STS call. When a refresh
-// fails while the credentials have not yet expired, callers keep them and
-// attempts back off; only expired credentials turn a failure into an
-// error. Refresh points are jittered so that a fleet does not call STS at
-// the same moment, and the windows shrink for sessions too short for them.
+// [Options.PrefetchWindow] before expiry (by default chosen from each
+// session's lifetime, as the AWS SDKs' 2026 refresh rules choose it: 5, 15
+// or 60 minutes) a background refresh replaces them while callers keep
+// getting them at once; it starts at that point even when nobody calls
+// Retrieve then, for credentials that were handed out, so that callers
+// behind another cache never wait either (config.WithCredentialsProvider
+// wraps the provider in an aws.CredentialsCache, which asks again only at
+// expiry). Inside [Options.ExpiryWindow] (default 1 minute) callers wait
+// for one shared STS call. Each attempt has a deadline well inside its
+// window. When a refresh fails while the credentials have not yet
+// expired, callers keep them and the next attempt waits (5 to 10 minutes,
+// never past the expiry window); only expired credentials turn a failure
+// into an error, and then attempts back off while callers in the pause get
+// the failure at once. Expiries are read on the host's clock, corrected by
+// the skew each STS answer's Date header shows. Refresh points are
+// jittered and first refreshes spread over the first session, so that a
+// fleet does not call STS at the same moment, and the windows shrink for
+// sessions too short for them.
 //
 // When STS rejects the master's credentials (ExpiredToken,
 // InvalidClientTokenId) and the master can be invalidated (a

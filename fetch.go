@@ -31,5 +31,17 @@ type fetched struct {
 // fetcher fetches new credentials for the engine. Its error is reported
 // as it is.
 type fetcher interface {
+	// fetch gets new credentials within ctx's deadline, the engine's bound
+	// on one attempt.
 	fetch(ctx context.Context, req fetchRequest) (fetched, error)
+	// interactive reports whether a fetch may wait for a person (an MFA
+	// code typed at a prompt), which the engine gives more time.
+	interactive() bool
+	// phase places a first refresh inside the span where the engine
+	// spreads it: a fraction in [0, 1) that every process sharing the
+	// fetcher's credentials (through a cache) computes alike, so that they
+	// refresh a shared session at one moment, once, and different
+	// sessions apart. shared false: the fetcher shares its credentials
+	// with no one, and the engine places its first refresh at random.
+	phase() (fraction float64, shared bool)
 }

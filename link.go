@@ -3,6 +3,7 @@ package stschain
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,26 @@ func (l *stsLink) name() string { return l.params.name() }
 
 // assumeRole reports whether the link calls AssumeRole.
 func (l *stsLink) assumeRole() bool { return l.params.assumeRole() }
+
+// interactive reports whether a fetch may wait for an MFA code.
+func (l *stsLink) interactive() bool { return l.params.SerialNumber != "" }
+
+// phase is the fraction that places the link's first refresh when it
+// shares its sessions through a cache: a hash of what the link asks STS
+// for (its cache key), the same in every process, so that a fleet
+// refreshes each shared session at one moment, once, and different roles
+// apart. Without a cache each process places it at random.
+func (l *stsLink) phase() (float64, bool) {
+	if l.cfg.cache == nil {
+		return 0, false
+	}
+	h := fnv.New64a()
+	for _, s := range []string{l.cacheKey, l.name(), l.params.SerialNumber} {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return float64(h.Sum64()>>11) / (1 << 53), true
+}
 
 // fetch returns new credentials from the cache or STS, in a span of
 // Options.TracerProvider when there is one.
@@ -193,7 +214,7 @@ func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials, req fet
 			}
 			code = &c
 		}
-		creds, user, err := l.callOnce(ctx, masterCreds, code, req)
+		creds, user, err := l.callOnce(ctx, &masterCreds, code, req)
 		switch {
 		case err == nil:
 			return creds, user, nil
@@ -223,13 +244,18 @@ func (l *stsLink) call(ctx context.Context, masterCreds aws.Credentials, req fet
 }
 
 // recoverMaster invalidates the master, when it can be invalidated, and
-// returns its fresh credentials if they differ from rejected.
+// returns its fresh credentials if they differ from rejected. A
+// ChainableProvider master drops only the rejected credentials, so that
+// the links sharing it, finding them refused at once, cost it one refresh.
 func (l *stsLink) recoverMaster(ctx context.Context, rejected aws.Credentials) (aws.Credentials, bool) {
-	inv, ok := l.master.(interface{ Invalidate() })
-	if !ok {
+	switch m := l.master.(type) {
+	case interface{ invalidateIf(accessKeyID string) }:
+		m.invalidateIf(rejected.AccessKeyID)
+	case interface{ Invalidate() }:
+		m.Invalidate()
+	default:
 		return aws.Credentials{}, false
 	}
-	inv.Invalidate()
 	fresh, err := l.retrieveMaster(ctx)
 	if err != nil {
 		l.cfg.logger.Warn("stschain: fresh master credentials could not be had", slog.String("link", l.name()), slog.String("error", messageOf(err)))
@@ -242,11 +268,12 @@ func (l *stsLink) recoverMaster(ctx context.Context, rejected aws.Credentials) (
 	return fresh, true
 }
 
-// callOnce makes one STS call, within the Pool's budget if there is one.
-func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, code *string, req fetchRequest) (aws.Credentials, *types.AssumedRoleUser, error) {
+// callOnce makes one STS call, within the Pool's budget if there is one,
+// signed with *masterCreds.
+func (l *stsLink) callOnce(ctx context.Context, masterCreds *aws.Credentials, code *string, req fetchRequest) (aws.Credentials, *types.AssumedRoleUser, error) {
 	var signer *aws.Credentials
 	if l.master != nil {
-		signer = &masterCreds
+		signer = masterCreds
 	}
 	capped := l.chainingCapped.Load()
 	b := l.cfg.budget
@@ -259,11 +286,26 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds aws.Credentials, cod
 	if req.waited && req.current.HasKeys() {
 		keepUntil = req.current.Expires
 	}
-	release, err := b.acquire(ctx, keepUntil)
+	// The pool's queue is not the attempt's: the attempt's deadline moves
+	// by the time spent in it.
+	queued := time.Now()
+	release, err := b.acquire(context.WithoutCancel(ctx), keepUntil)
 	if err != nil {
 		return aws.Credentials{}, nil, newError(l.name(), l.params.op(), err)
 	}
 	defer release()
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(time.Since(queued)))
+		defer cancel()
+	}
+	// The master's credentials may have expired during the wait: sign
+	// with its current ones.
+	if signer != nil {
+		if *masterCreds, err = l.retrieveMaster(ctx); err != nil {
+			return aws.Credentials{}, nil, err
+		}
+	}
 	creds, user, err := l.params.call(ctx, l.cfg.client, signer, code, capped)
 	b.observe(err)
 	if err == nil {

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/smithy-go/tracing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/ststest"
 )
 
 func TestCacheIsSharedBetweenProviders(t *testing.T) {
@@ -244,11 +246,15 @@ func TestBackgroundRefreshDoesNotReloadItsOwnEntry(t *testing.T) {
 			o.PrefetchWindow = 0
 			o.DisableJitter = false
 		})
+		_, err := p.Retrieve(context.Background())
+		require.NoError(t, err)
 		for range 20 { // many draws of the jittered refresh point
-			_, err := p.Retrieve(context.Background())
+			_, err := p.Refresh(context.Background()) // a session from now
+			require.NoError(t, err)
+			_, err = p.Retrieve(context.Background())
 			require.NoError(t, err)
 			before := f.count()
-			time.Sleep(time.Hour - 2*time.Minute)     // past every jittered refresh point
+			time.Sleep(53 * time.Minute)              // past every jittered refresh point (45 to 52 min)
 			_, err = p.Retrieve(context.Background()) // inside the prefetch window
 			require.NoError(t, err)
 			synctest.Wait()
@@ -266,13 +272,13 @@ func TestCacheLoadedEntryKeepsFullWindows(t *testing.T) {
 		first := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
 		_, err := first.Retrieve(context.Background())
 		require.NoError(t, err)
-		time.Sleep(50 * time.Minute) // 10 minutes left: still outside the 5 min window
+		time.Sleep(40 * time.Minute) // 20 minutes left: still outside the 15 min window
 		second := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), func(o *Options) { o.PrefetchWindow = 0 })
 		c, err := second.Retrieve(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, f.count())
 		s := second.impl.Load().refresh.state.Load()
-		assert.Equal(t, c.Expires.Add(-DefaultPrefetchWindow), s.prefetchAt)
+		assert.Equal(t, c.Expires.Add(-advisoryWindow(time.Hour)), s.prefetchAt, "the window of the session the link asks for, an hour")
 		assert.Equal(t, c.Expires.Add(-DefaultExpiryWindow), s.waitAt)
 	})
 }
@@ -566,6 +572,47 @@ func TestRefusedTokenCodeIsAskedForAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A hub shared by many links, whose session STS refuses (revoked), is
+// re-assumed once, not once per link that finds it refused: each link
+// drops only the hub session it saw refused.
+func TestSharedMasterRecoversOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const hubRole = "arn:aws:iam::123456789012:role/hub"
+		roles := []ststest.Role{{ARN: hubRole}}
+		for i := range 50 {
+			roles = append(roles, ststest.Role{ARN: customerRole(i), Trust: []string{hubRole}})
+		}
+		srv := memSTS(t, roles...)
+		hub, err := New(srv.AWSConfig("alice"), withRole(hubRole))
+		require.NoError(t, err)
+		links := make([]*ChainableProvider, 50)
+		for i := range links {
+			links[i], err = New(srv.AWSConfig("alice"), withRole(customerRole(i)), func(o *Options) { o.MasterCredentials = hub })
+			require.NoError(t, err)
+			_, err = links[i].Retrieve(context.Background())
+			require.NoError(t, err)
+		}
+		hubSession, err := hub.Retrieve(context.Background())
+		require.NoError(t, err)
+		srv.Revoke(hubSession.AccessKeyID)
+		// Every link signs with the revoked session before the first
+		// refusal comes back.
+		srv.SetLatency(100 * time.Millisecond)
+
+		var wg sync.WaitGroup
+		for _, l := range links {
+			wg.Go(func() {
+				_, err := l.Refresh(context.Background())
+				assert.NoError(t, err)
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 2, len(srv.Calls(ststest.Call{Action: "AssumeRole", RoleARN: hubRole})), "the hub's first session and one more")
+		refused := srv.Calls(ststest.Call{ErrorCode: "InvalidClientTokenId"})
+		assert.LessOrEqual(t, len(refused), 50, "each link found the revoked session refused at most once")
+	})
 }
 
 // roleAEntry is a well-formed cache entry of a session of role A.

@@ -24,8 +24,12 @@ const (
 	// DefaultExpiryWindow is how long before Expires callers start waiting
 	// for fresh credentials.
 	DefaultExpiryWindow = time.Minute
-	// DefaultPrefetchWindow is how long before Expires a background refresh
-	// starts while callers keep the current credentials.
+	// DefaultPrefetchWindow is the shortest advisory window, that of
+	// credentials that live up to 20 minutes. A zero PrefetchWindow
+	// chooses the window from the lifetime of each new set of credentials,
+	// as the AWS SDKs' 2026 refresh rules do: DefaultPrefetchWindow up to
+	// 20 minutes of life, 15 minutes below 90 minutes, 60 minutes from 90
+	// minutes.
 	DefaultPrefetchWindow = 5 * time.Minute
 	// DefaultRegion is the region of the STS client New builds when
 	// cfg.Region is empty.
@@ -98,23 +102,27 @@ type Options struct {
 	MasterCredentials aws.CredentialsProvider
 
 	// ExpiryWindow is how long before Expires callers stop getting the
-	// current credentials and wait for a refresh. Optional: zero means
-	// DefaultExpiryWindow. Valid: 0 to 36 h.
+	// current credentials and wait for a refresh (the mandatory window).
+	// Optional: zero means DefaultExpiryWindow. Valid: 0 to 36 h.
 	ExpiryWindow time.Duration
 
 	// PrefetchWindow is how long before Expires one background refresh
-	// starts while callers keep getting the current credentials at once.
-	// Optional: zero means DefaultPrefetchWindow; negative turns background
-	// refresh off. A window not larger than ExpiryWindow also turns it off.
-	// Valid: up to 36 h.
+	// starts while callers keep getting the current credentials at once
+	// (the advisory window). After a failed background refresh the next
+	// waits 5 to 10 minutes, but never past the expiry window. Optional:
+	// zero chooses the window from the lifetime of each new set of
+	// credentials (see DefaultPrefetchWindow), fixed for that set; negative
+	// turns background refresh off. A window not larger than ExpiryWindow
+	// also turns it off. Valid: up to 36 h.
 	PrefetchWindow time.Duration
 
 	// DisableJitter makes every refresh start exactly at its window.
 	// Optional: false spreads the start of a background refresh at random
 	// over the first half of the time between the prefetch and expiry
-	// windows (2 minutes with the defaults; over half an expiry window
-	// before it when prefetch is off), so that a fleet started together does
-	// not call STS together.
+	// windows (7 minutes for a one-hour session with the defaults; over
+	// half an expiry window before it when prefetch is off), and a
+	// provider's first refresh over its first session, so that a fleet
+	// started together does not call STS together.
 	DisableJitter bool
 
 	// Client is the STS client. Optional: nil means an *sts.Client built once
@@ -210,14 +218,8 @@ func (o *Options) windows() windows {
 	if w.expiry == 0 {
 		w.expiry = DefaultExpiryWindow
 	}
-	switch {
-	case w.prefetch == 0:
-		w.prefetch = DefaultPrefetchWindow
-	case w.prefetch < 0:
-		w.prefetch = 0
-	}
-	if w.prefetch <= w.expiry {
-		w.prefetch = 0
+	if w.prefetch < 0 || (w.prefetch > 0 && w.prefetch <= w.expiry) {
+		w.prefetch = -1 // off
 	}
 	return w
 }
@@ -425,7 +427,7 @@ func windowProblem(o *Options) error {
 		errs = append(errs, fmt.Errorf("ExpiryWindow %v is out of range: want 0 (default %v) to %v", o.ExpiryWindow, DefaultExpiryWindow, maxWindow))
 	}
 	if o.PrefetchWindow > maxWindow {
-		errs = append(errs, fmt.Errorf("PrefetchWindow %v is too long: want at most %v (0 means %v, negative turns prefetch off)", o.PrefetchWindow, maxWindow, DefaultPrefetchWindow))
+		errs = append(errs, fmt.Errorf("PrefetchWindow %v is too long: want at most %v (0 chooses it from each session's lifetime, negative turns prefetch off)", o.PrefetchWindow, maxWindow))
 	}
 	return joinProblems(errs)
 }

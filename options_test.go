@@ -168,7 +168,7 @@ func TestNewBoundsWindows(t *testing.T) {
 		o.ExpiryWindow, o.PrefetchWindow = maxWindow, -years97
 	})
 	require.NoError(t, err, "the longest window, and any negative prefetch (off)")
-	assert.Zero(t, p.impl.Load().refresh.cfg.windows.prefetch)
+	assert.Negative(t, p.impl.Load().refresh.cfg.windows.prefetch)
 }
 
 // New's errors quote hostile input short: 10 MiB in, a short error out.

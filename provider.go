@@ -145,7 +145,9 @@ func (p *ChainableProvider) Client() STSClient { return p.impl.Load().link.cfg.c
 // Inside the expiry window callers wait for one shared refresh; if that
 // fails while the current credentials have not expired, they get the
 // current credentials and later attempts back off. Only when no unexpired
-// credentials are left does a failure reach the caller.
+// credentials are left does a failure reach the caller; callers share one
+// attempt at a time then, and those that come in the pause after a failed
+// one get its failure at once, without a call.
 //
 // Credentials that were handed out are refreshed at the prefetch point even
 // when nobody calls Retrieve then, so that callers behind another cache
@@ -165,10 +167,21 @@ func (p *ChainableProvider) Refresh(ctx context.Context) (aws.Credentials, error
 }
 
 // Invalidate drops the cached credentials: the next Retrieve refreshes, and
-// refreshes skip Options.Cache until one succeeds. A refresh already
-// running when Invalidate is called finishes for the callers waiting for
-// it, but its result is not kept.
-func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate() }
+// refreshes skip Options.Cache until one succeeds. Invalidations coalesce,
+// as with an [aws.CredentialsCache]: while a refresh is due (the
+// credentials were dropped, or a failure left none) or under way,
+// Invalidate drops nothing, and its callers share that refresh; its new
+// credentials are kept. So a hundred callers that see the credentials
+// refused and invalidate them cost one STS call.
+func (p *ChainableProvider) Invalidate() { p.impl.Load().refresh.invalidate("") }
+
+// invalidateIf is Invalidate for the caller that saw the credentials with
+// access key ID accessKeyID refused: newer ones are kept. Links whose
+// master this provider is recover with it, so that many links finding one
+// master session refused cost one refresh of the master.
+func (p *ChainableProvider) invalidateIf(accessKeyID string) {
+	p.impl.Load().refresh.invalidate(accessKeyID)
+}
 
 // AdjustExpiresBy implements [aws.AdjustExpiresByCredentialsCacheStrategy]:
 // an aws.CredentialsCache with an ExpiryWindow around the provider (as
@@ -182,7 +195,7 @@ func (p *ChainableProvider) AdjustExpiresBy(creds aws.Credentials, dur time.Dura
 		return creds, nil
 	}
 	if s := p.impl.Load().refresh.state.Load(); s != nil && s.creds.AccessKeyID == creds.AccessKeyID {
-		if at := s.nextAsk(time.Now()); !at.IsZero() {
+		if at := s.nextAsk(wallNow()); !at.IsZero() {
 			creds.Expires = at
 			return creds, nil
 		}

@@ -3,40 +3,17 @@ package stschain
 import (
 	"context"
 	"log/slog"
-	"strconv"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"golang.org/x/sync/singleflight"
 )
 
 // The refresh engine decides when credentials are refreshed, shares one
 // refresh among all who need it and publishes the result. It knows nothing
-// of STS: what it refreshes comes from its fetch function.
-
-// Refresh tuning that is not worth an option.
-const (
-	// refreshTimeout bounds one refresh (MFA prompt and STS call), so that a
-	// hung connection cannot stall a provider forever.
-	refreshTimeout = 5 * time.Minute
-	// minBackoff and maxBackoff bound the pause between attempts while
-	// fetching fails and the current credentials are still valid.
-	minBackoff = 100 * time.Millisecond
-	maxBackoff = time.Minute
-)
-
-// backoff is the pause after the nth consecutive failure, when the current
-// credentials stay valid for remaining.
-func backoff(n int, remaining time.Duration) time.Duration {
-	d := maxBackoff
-	if n < 20 {
-		d = min(minBackoff<<n, maxBackoff)
-	}
-	d = min(d, remaining/4)
-	return max(d/2+randDuration(d/2), time.Millisecond)
-}
+// of STS: what it refreshes comes from its fetcher.
 
 // engineConfig is what an engine needs besides its fetcher. The providers
 // of a Pool share one.
@@ -48,10 +25,12 @@ type engineConfig struct {
 	// background runs background refreshes: a Pool's bounded workers; nil
 	// runs each in a goroutine of its own.
 	background interface{ run(func()) }
-	// firstFetched, when not nil, is told of the credentials published
-	// where there were none (s, fetched at fetchedAt and living life in
-	// all), whose refresh it may bring forward with moveRefresh: a Pool
-	// spreads the first refreshes of providers made together.
+	// firstFetched, when not nil, is told of a provider's first
+	// credentials (s, fetched at fetchedAt and living life in all), whose
+	// refresh it may bring forward with moveRefresh: a Pool spreads the
+	// first refreshes of providers made together from the end of their
+	// cold start. Without it, the engine spreads a first refresh from
+	// the provider's own fetch.
 	firstFetched func(r *refresher, s *snapshot, fetchedAt time.Time, life time.Duration)
 }
 
@@ -79,23 +58,20 @@ type refresher struct {
 	// state is the current snapshot; nil when there is none. Read
 	// lock-free; written under mu.
 	state atomic.Pointer[snapshot]
-	// mu orders writes of state, epoch and timer. It is held only for
+	// mu orders writes of state, flight and timer. It is held only for
 	// those writes, never during a fetch or a callback.
 	mu sync.Mutex
-	// epoch counts Invalidate calls; written under mu. A flight belongs to
-	// the epoch it started in and publishes nothing once that has passed,
-	// so no flight can bring back invalidated credentials, and callers
-	// after an Invalidate never join a flight from before it.
-	epoch atomic.Uint64
+	// flight is the refresh under way, which every caller that needs one
+	// joins; nil when none is. Guarded by mu. Each attempt has a deadline
+	// (attemptTimeout), so a hung one ends and the next can start.
+	flight *flight
 	// timer starts the background refresh at the prefetch point of
 	// credentials that were handed out, so that a provider whose callers
 	// are behind another cache (aws.CredentialsCache, which asks only at
 	// expiry) still refreshes ahead. Guarded by mu; nil until first armed.
 	timer *time.Timer
 
-	// flights makes the refreshes of one epoch share one fetch.
-	flights singleflight.Group
-	// background is true while a background refresh goroutine exists.
+	// background is true while a background refresh is queued or runs.
 	background atomic.Bool
 	// waiting counts callers waiting for a flight, so that a refresh can
 	// tell whether anyone waited for it.
@@ -106,13 +82,34 @@ type refresher struct {
 	// credentials rejected, until a refresh succeeds: the shared cache
 	// could hand the rejected ones back.
 	skipCache atomic.Bool
+	// fetchedOnce is set by the first refresh that succeeds, whose refresh
+	// point is spread.
+	fetchedOnce atomic.Bool
+}
+
+// flight is one refresh attempt and its outcome.
+type flight struct {
+	done chan struct{} // closed when the attempt has ended
+	out  outcome       // written before done is closed
+	err  error         // likewise
+}
+
+// outcome is what a refresh flight hands its callers: the credentials to
+// use, and the failure of the attempt when it kept the current ones.
+type outcome struct {
+	creds  aws.Credentials
+	failed error
 }
 
 // retrieve is Retrieve: current credentials at once while they are fresh
 // or stale (starting a background refresh when one is due), a shared
-// refresh otherwise.
+// refresh otherwise, or at once the last failure while no valid
+// credentials are left and the next attempt is not due.
 func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 	s := r.state.Load()
+	// The moments of s have no monotonic reading, so that comparing now
+	// with them uses the wall clock; now keeps its own, which costs
+	// nothing to compare and is never kept.
 	now := time.Now()
 	switch s.state(now) {
 	case fresh:
@@ -124,6 +121,10 @@ func (r *refresher) retrieve(ctx context.Context) (aws.Credentials, error) {
 		}
 		r.markHandedOut()
 		return s.creds, nil
+	case invalid:
+		if err := s.paused(now); err != nil {
+			return aws.Credentials{}, err
+		}
 	}
 	creds, err := r.wait(ctx, false)
 	if err == nil {
@@ -140,11 +141,19 @@ func (r *refresher) markHandedOut() {
 	}
 }
 
-// invalidate drops the current credentials and starts a new epoch.
-func (r *refresher) invalidate() {
+// invalidate drops the current credentials, so that the next Retrieve
+// waits for new ones, unless there are none to drop: then a refresh is
+// due or under way, and serves this call too, so that many invalidations
+// cost one refresh. rejected, when not empty, is the access key ID of the
+// credentials the caller saw refused: current ones with another key were
+// fetched since, and are kept.
+func (r *refresher) invalidate(rejected string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.epoch.Add(1)
+	s := r.state.Load()
+	if s == nil || s.creds.AccessKeyID == "" || (rejected != "" && s.creds.AccessKeyID != rejected) {
+		return
+	}
 	r.skipCache.Store(true)
 	r.state.Store(nil)
 	if r.timer != nil {
@@ -161,57 +170,64 @@ func (r *refresher) stop() {
 	}
 }
 
-// outcome is what a refresh flight hands its callers: the credentials to
-// use, and the failure of the attempt when it kept the current ones.
-type outcome struct {
-	creds  aws.Credentials
-	failed error
-}
-
-func flightKey(epoch uint64) string { return strconv.FormatUint(epoch, 10) }
-
-// wait joins (or starts) the refresh flight of the current epoch and waits
-// for it or ctx. force makes a flight it starts skip the freshness check and
-// the cache lookup, and returns the flight's failure even when it kept the
-// current credentials.
+// wait joins (or starts) the refresh flight and waits for it or ctx.
+// force makes a flight it starts skip the freshness check, the retry
+// pause and the cache lookup, and returns the flight's failure even when
+// it kept the current credentials.
 func (r *refresher) wait(ctx context.Context, force bool) (aws.Credentials, error) {
 	r.waiting.Add(1)
 	defer r.waiting.Add(-1)
-	epoch := r.epoch.Load()
-	ch := r.flights.DoChan(flightKey(epoch), func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
-		defer cancel()
-		return r.refresh(fctx, epoch, force)
-	})
+	f, started := r.takeFlight()
+	if started {
+		go r.fly(context.WithoutCancel(ctx), f, force)
+	}
 	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return aws.Credentials{}, res.Err
+	case <-f.done:
+		if f.err != nil {
+			return aws.Credentials{}, f.err
 		}
-		out := res.Val.(outcome)
-		if force && out.failed != nil {
-			return aws.Credentials{}, out.failed
+		if force && f.out.failed != nil {
+			return aws.Credentials{}, f.out.failed
 		}
-		return out.creds, nil
+		return f.out.creds, nil
 	case <-ctx.Done():
 		return aws.Credentials{}, newError(r.name, OpWait, ctx.Err())
 	}
 }
 
+// takeFlight returns the flight under way, or a new one that the caller
+// must fly (started).
+func (r *refresher) takeFlight() (f *flight, started bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.flight != nil {
+		return r.flight, false
+	}
+	r.flight = &flight{done: make(chan struct{})}
+	return r.flight, true
+}
+
+// fly runs the refresh of f on ctx and hands its outcome to f's callers.
+func (r *refresher) fly(ctx context.Context, f *flight, force bool) {
+	out, err := r.refresh(ctx, force)
+	f.out, f.err = out, err
+	r.mu.Lock()
+	r.flight = nil
+	r.mu.Unlock()
+	close(f.done)
+}
+
 // refreshInBackground starts a refresh that no caller waits for, unless one
-// is already running.
+// is already queued or under way.
 func (r *refresher) refreshInBackground() {
 	if !r.background.CompareAndSwap(false, true) {
 		return
 	}
-	epoch := r.epoch.Load()
 	run := func() {
 		defer r.background.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
-		defer cancel()
-		_, _, _ = r.flights.Do(flightKey(epoch), func() (any, error) {
-			return r.refresh(ctx, epoch, false)
-		})
+		if f, started := r.takeFlight(); started {
+			r.fly(context.Background(), f, false)
+		}
 	}
 	if b := r.cfg.background; b != nil {
 		b.run(run)
@@ -224,7 +240,7 @@ func (r *refresher) refreshInBackground() {
 // current credentials were handed out and a refresh is due.
 func (r *refresher) onTimer() {
 	s := r.state.Load()
-	now := time.Now()
+	now := wallNow()
 	switch s.state(now) {
 	case stale, expiring:
 		if r.use.Load()&handedOut != 0 && s.retryDue(now) {
@@ -233,10 +249,12 @@ func (r *refresher) onTimer() {
 	}
 }
 
-// refresh runs inside a flight of epoch: it fetches new credentials unless
-// another flight has just done so, and publishes what it got.
-func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any, error) {
-	start := time.Now()
+// refresh is a flight's attempt: it fetches new credentials, unless
+// another flight has just done so or failed, within the attempt's
+// deadline, and publishes what it got.
+func (r *refresher) refresh(ctx context.Context, force bool) (outcome, error) {
+	began := time.Now() // with the monotonic reading, for the latency
+	start := began.Round(0)
 	cur := r.state.Load()
 	if !force {
 		// Another flight may have refreshed, or failed, since the caller
@@ -246,30 +264,32 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 			return outcome{creds: cur.creds}, nil
 		case st != invalid && cur.failures > 0 && !cur.retryDue(start):
 			return outcome{creds: cur.creds}, nil
+		case st == invalid && cur.paused(start) != nil:
+			return outcome{}, cur.failed
 		}
 	}
 
+	ctx, cancel := context.WithTimeout(ctx, cur.attemptTimeout(start, r.fetcher.interactive()))
+	defer cancel()
 	req := fetchRequest{skipCache: force || r.skipCache.Load(), waited: r.waiting.Load() > 0}
 	if cur != nil {
 		req.current = cur.creds
 	}
 	got, err := r.fetcher.fetch(ctx, req)
-	end := time.Now()
-	ev := RefreshEvent{Link: r.name, Latency: end.Sub(start), Background: r.waiting.Load() == 0}
+	end := wallNow()
+	ev := RefreshEvent{Link: r.name, Latency: time.Since(began), Background: r.waiting.Load() == 0}
 	if err != nil {
 		ev.Err = err
-		if cur.state(end) != invalid {
-			next := *cur
-			next.failures++
-			next.retryAt = end.Add(backoff(next.failures, cur.creds.Expires.Sub(end)))
-			ev.Outcome, ev.Expires = RefreshFailedKept, cur.creds.Expires
-			r.report(ev)
-			r.publish(epoch, cur, &next)
-			return outcome{creds: cur.creds, failed: err}, nil
-		}
+		kept, ok := r.failed(end, err)
 		ev.Outcome = RefreshFailed
+		if ok {
+			ev.Outcome, ev.Expires = RefreshFailedKept, kept.Expires
+		}
 		r.report(ev)
-		return nil, err
+		if !ok {
+			return outcome{}, err
+		}
+		return outcome{creds: kept, failed: err}, nil
 	}
 
 	ev.Outcome, ev.Expires = RefreshOK, got.creds.Expires
@@ -282,33 +302,63 @@ func (r *refresher) refresh(ctx context.Context, epoch uint64, force bool) (any,
 	if soon := end.Add(minBackoff); next.waitAt.Before(soon) {
 		next.prefetchAt, next.waitAt = soon, soon
 	}
+	first := got.creds.CanExpire && !r.fetchedOnce.Load()
+	if first && r.cfg.firstFetched == nil && r.cfg.windows.jitter && !r.fetcher.interactive() {
+		// Providers started together, in one process or across a fleet,
+		// would refresh together for ever after: spread the first
+		// refresh over the first session. (Not for a link that prompts:
+		// a person would be asked early.)
+		if from := end.Add(firstShare(got.life)); from.Before(next.prefetchAt) {
+			next.prefetchAt = spreadPoint(from, next.prefetchAt, r.phase())
+		}
+	}
 	// Report before publishing, so that whoever sees the new credentials
 	// can count on the event having been delivered.
 	r.report(ev)
-	if r.publish(epoch, nil, next) {
-		r.skipCache.Store(false)
-		if cur == nil && r.cfg.firstFetched != nil && got.creds.CanExpire {
-			r.cfg.firstFetched(r, next, end, got.life)
-		}
+	r.publish(next)
+	r.skipCache.Store(false)
+	r.fetchedOnce.Store(true)
+	if first && r.cfg.firstFetched != nil {
+		r.cfg.firstFetched(r, next, end, got.life)
 	}
-	return outcome{creds: got.creds}, nil
+	return outcome{creds: next.creds}, nil
 }
 
-// publish makes next the current state and arms the timer for it, unless
-// epoch has passed or, with expect set, the state is no longer expect. It
-// reports whether next was published.
-func (r *refresher) publish(epoch uint64, expect, next *snapshot) bool {
+// phase places the provider's first refresh in the span it is spread
+// over: where every process sharing its sessions places it, or at random.
+func (r *refresher) phase() float64 {
+	if f, shared := r.fetcher.phase(); shared {
+		return f
+	}
+	return rand.Float64()
+}
+
+// failed publishes the state after an attempt failed with err at now,
+// and returns the credentials callers keep; ok false: none are valid, and
+// the failure is theirs. The failure counts against the current state,
+// which only Invalidate (dropping it) and moveRefresh (moving its
+// refresh) can have changed since the attempt began: no other flight
+// publishes meanwhile.
+func (r *refresher) failed(now time.Time, err error) (kept aws.Credentials, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.epoch.Load() != epoch || (expect != nil && r.state.Load() != expect) {
-		return false
-	}
+	next := r.state.Load().failedAt(now, err)
 	r.state.Store(next)
-	if expect == nil {
-		r.use.And(^handedOut)
-	}
 	r.armTimer(next)
-	return true
+	if next.state(now) == invalid {
+		return aws.Credentials{}, false
+	}
+	return next.creds, true
+}
+
+// publish makes next, new credentials, the current state and arms the
+// timer for it.
+func (r *refresher) publish(next *snapshot) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state.Store(next)
+	r.use.And(^handedOut)
+	r.armTimer(next)
 }
 
 // moveRefresh brings the prefetch point of s forward to at, and the timer
@@ -320,7 +370,7 @@ func (r *refresher) moveRefresh(s *snapshot, at time.Time) {
 		return
 	}
 	next := *s
-	next.prefetchAt = at
+	next.prefetchAt = at.Round(0)
 	r.state.Store(&next)
 	r.armTimer(&next)
 }
@@ -330,7 +380,7 @@ func (r *refresher) moveRefresh(s *snapshot, at time.Time) {
 // prefetch there is no timer: callers wait at the expiry window, as asked.
 // Called with mu held.
 func (r *refresher) armTimer(s *snapshot) {
-	if r.cfg.windows.prefetch == 0 || !s.creds.CanExpire {
+	if r.cfg.windows.prefetch < 0 || !s.creds.CanExpire {
 		return
 	}
 	at := s.prefetchAt

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -114,6 +113,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 		optFns = append(optFns, func(o *sts.Options) { o.Credentials = static })
 		secrets = []string{signer.SecretAccessKey, signer.SessionToken}
 	}
+	sent := time.Now()
 	if p.assumeRole() {
 		out, err := client.AssumeRole(ctx, p.assumeRoleInput(code, sessionName(p.RoleSessionName), p.durationSeconds(capped)), optFns...)
 		if err != nil {
@@ -122,7 +122,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 		if out == nil {
 			out = &sts.AssumeRoleOutput{}
 		}
-		creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
+		creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata, sent)
 		if err != nil {
 			return aws.Credentials{}, nil, newError(p.name(), OpAssumeRole, err)
 		}
@@ -138,7 +138,7 @@ func (p *linkParams) call(ctx context.Context, client STSClient, signer *aws.Cre
 	if out == nil {
 		out = &sts.GetSessionTokenOutput{}
 	}
-	creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata)
+	creds, err := checkAnswer(out.Credentials, p.maxLifetime(), out.ResultMetadata, sent)
 	if err != nil {
 		return aws.Credentials{}, nil, newError(p.name(), OpGetSessionToken, err)
 	}
@@ -162,17 +162,20 @@ func callError(err error) error {
 // when an expiry is judged against the longest session STS grants.
 const clockSkew = 5 * time.Minute
 
-// checkAnswer returns the credentials of an STS answer, or an error
-// wrapping ErrMalformedResponse that says what is missing or wrong: a
-// credential of a shape STS does not issue (see [credcheck.Check]), or an
-// Expiration that has passed or lies further ahead than longest, the
-// longest session STS grants the call, plus clockSkew. That bound counts
-// from this host's clock or, when it is ahead, from the answer's Date
-// header (the SDK records it in the answer's metadata), which may lead by
-// one session at most, so that neither a host clock behind STS's nor an
-// answer dated far ahead makes a session last longer than STS grants.
-// The errors name fields, never a value.
-func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Metadata) (aws.Credentials, error) {
+// checkAnswer returns the credentials of an STS answer to a request sent
+// at sent, or an error wrapping ErrMalformedResponse that says what is
+// missing or wrong: a credential of a shape STS does not issue (see
+// [credcheck.Check]), or an Expiration that has passed or lies further
+// ahead than longest, the longest session STS grants the call, plus
+// clockSkew. Both are judged on this host's clock: when the answer's Date
+// header (the SDK records it in the answer's metadata) shows STS's clock
+// ahead or behind, by a session at most (see answerSkew), the Expiration
+// moves by the skew, and the credentials expire at the earliest moment
+// the header allows, so that neither a host clock behind STS's hands out
+// credentials STS has expired nor one ahead refuses fresh ones, and no
+// Date makes a session last longer than STS grants. The errors name
+// fields, never a value.
+func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Metadata, sent time.Time) (aws.Credentials, error) {
 	if c == nil {
 		return aws.Credentials{}, fmt.Errorf("%w: no Credentials", ErrMalformedResponse)
 	}
@@ -195,27 +198,26 @@ func checkAnswer(c *types.Credentials, longest time.Duration, meta middleware.Me
 		return aws.Credentials{}, fmt.Errorf("%w: Credentials.%w", ErrMalformedResponse, err)
 	}
 	now := time.Now()
-	if !c.Expiration.After(now) {
+	// On this host's clock: the earliest the credentials may expire and
+	// the latest.
+	earliest, latest := *c.Expiration, *c.Expiration
+	if least, most, ok := answerSkew(meta, sent, longest); ok {
+		earliest, latest = earliest.Add(-most), latest.Add(-least)
+	}
+	if !earliest.After(now) {
 		return aws.Credentials{}, fmt.Errorf("%w: the credentials expired at %s, before they arrived (now %s)",
-			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			ErrMalformedResponse, earliest.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	from := now
-	if served, ok := awsmiddleware.GetServerTime(meta); ok && served.After(now) {
-		from = served
-		if lead := now.Add(longest); from.After(lead) {
-			from = lead
-		}
-	}
-	if limit := from.Add(longest + clockSkew); c.Expiration.After(limit) {
+	if limit := now.Add(longest + clockSkew); latest.After(limit) {
 		return aws.Credentials{}, fmt.Errorf("%w: the credentials expire at %s, more than %v from now, but STS grants sessions of %v at most",
-			ErrMalformedResponse, c.Expiration.UTC().Format(time.RFC3339), longest+clockSkew, longest)
+			ErrMalformedResponse, latest.UTC().Format(time.RFC3339), longest+clockSkew, longest)
 	}
 	return aws.Credentials{
 		AccessKeyID:     *c.AccessKeyId,
 		SecretAccessKey: *c.SecretAccessKey,
 		SessionToken:    *c.SessionToken,
 		CanExpire:       true,
-		Expires:         *c.Expiration,
+		Expires:         earliest,
 	}, nil
 }
 

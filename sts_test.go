@@ -273,10 +273,11 @@ func assumeRoleXML(keyID, secret, token string, expires time.Time) string {
 		keyID, secret, token, expires.UTC().Format(time.RFC3339))
 }
 
-// A host clock behind STS's sees a session end later than the longest
-// STS grants: the bound counts from the answer's Date when that is ahead,
-// by one session at most, so that an answer dated far ahead cannot make a
-// session last for ever.
+// A host clock behind or ahead of STS's sees a session end later or
+// earlier than STS does: the Expiration is judged from the answer's Date,
+// when that is a session away at most, so that a 12-hour session is taken
+// whatever the host's clock, a longer one is not, and an answer dated far
+// ahead cannot make a session last for ever.
 func TestAnswerExpirationCountsFromTheAnswersDate(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
@@ -285,7 +286,9 @@ func TestAnswerExpirationCountsFromTheAnswersDate(t *testing.T) {
 	}{
 		{"host clock 10 minutes behind", 10 * time.Minute, 10*time.Minute + 12*time.Hour, true},
 		{"host clock 10 minutes behind, a longer session", 10 * time.Minute, 10*time.Minute + 12*time.Hour + clockSkew + time.Second, false},
-		{"host clock ahead", -10 * time.Minute, 12 * time.Hour, true},
+		{"host clock 10 minutes ahead", -10 * time.Minute, -10*time.Minute + 12*time.Hour, true},
+		{"host clock 10 minutes ahead, a longer session", -10 * time.Minute, 12 * time.Hour, false},
+		{"host clock 2 hours ahead, an hour's session", -2 * time.Hour, -time.Hour, true},
 		{"dated far ahead", 70 * 365 * 24 * time.Hour, 70*365*24*time.Hour + time.Hour, false},
 		{"no Date", 0, 12*time.Hour + clockSkew + time.Second, false},
 	} {

@@ -41,8 +41,10 @@
 // hash recomputed from the body, the server's region ([Config.Region])
 // and service "sts" in the credential scope), not with the SDK's signer,
 // so requests signed by the Go SDK and by botocore are checked
-// independently. The signing time may be at most five minutes from
-// time.Now (the wall clock, or a synctest bubble's clock), whatever
+// independently. The signing time may be at most five minutes from the
+// server clock (see Time), as on STS, or from time.Now (the wall clock, or
+// a synctest bubble's clock), so that a client that does not correct its
+// clock from the answers' Date header keeps working whatever
 // [Server.Advance] did. The refusals are those of STS:
 // InvalidClientTokenId (unknown or revoked key, missing or wrong
 // X-Amz-Security-Token), SignatureDoesNotMatch (bad signature,
@@ -118,12 +120,14 @@
 // # Time
 //
 // The server clock is time.Now (the wall clock, or a synctest bubble's
-// fake clock) plus every [Server.Advance]. It decides expirations,
-// Expiration values and TOTP codes. [Role.Lifetime] and
-// [Config.SessionTokenLifetime] shorten issued sessions (to seconds, say)
-// so tests can expire them with Advance, or with time.Sleep in a bubble,
-// instead of sleeping. [Server.Now] reads the server clock; compute TOTP
-// codes against it.
+// fake clock) plus every [Server.Advance], or an offset either way that
+// [Server.SetClockOffset] sets, for a host clock behind or ahead of
+// STS's. It decides expirations, Expiration values, TOTP codes and each
+// answer's Date header, from which clients measure their clock's skew.
+// [Role.Lifetime] and [Config.SessionTokenLifetime] shorten issued
+// sessions (to seconds, say) so tests can expire them with Advance, or
+// with time.Sleep in a bubble, instead of sleeping. [Server.Now] reads the
+// server clock; compute TOTP codes against it.
 //
 // # Observing and injecting faults
 //

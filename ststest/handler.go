@@ -84,6 +84,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	reqID := newRequestID()
 	w.Header().Set("x-amzn-RequestId", reqID)
+	// The answer's Date is the server clock's, as STS's is STS's: clients
+	// measure their clock's skew from it.
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodySize+1))
 	call := Call{}
@@ -313,7 +316,7 @@ func (s *Server) authenticate(r *http.Request, body []byte) (*caller, *apiError)
 		c.arn = arn
 		forgotten = true
 	}
-	if msg := verifySignature(r, body, a, secret, s.region(), time.Now()); msg != "" {
+	if msg := verifySignature(r, body, a, secret, s.region(), time.Now(), s.Now()); msg != "" {
 		return nil, errorf(http.StatusForbidden, "SignatureDoesNotMatch", "%s", msg)
 	}
 	if forgotten || sess != nil && !now.Before(sess.expires) {

@@ -444,9 +444,10 @@ func (s *Server) Revoke(accessKeyID string) {
 
 // Advance moves the server's clock forward by d, which must not be
 // negative. The server clock decides when issued sessions expire, which
-// Expiration values they carry, and which TOTP codes are current. The
-// SigV4 clock-skew check still compares the signing time with time.Now,
-// so SDK clients keep working after Advance.
+// Expiration values they carry, which TOTP codes are current, and the
+// Date header of every answer. The SigV4 clock-skew check still compares
+// the signing time with time.Now, so SDK clients keep working after
+// Advance.
 func (s *Server) Advance(d time.Duration) {
 	if d < 0 {
 		panic("ststest: Advance with a negative duration")
@@ -456,9 +457,19 @@ func (s *Server) Advance(d time.Duration) {
 	s.offset += d
 }
 
+// SetClockOffset sets the server's clock to time.Now plus d, replacing
+// what [Server.Advance] did: a positive d is a host whose clock is behind
+// STS's, a negative one a host whose clock is ahead. Sessions issued
+// earlier keep their expiry on the server clock.
+func (s *Server) SetClockOffset(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset = d
+}
+
 // Now returns the server's clock: time.Now (the wall clock, or a
-// synctest bubble's clock) plus every [Server.Advance]. Compute TOTP
-// codes against it.
+// synctest bubble's clock) plus every [Server.Advance], or the offset
+// [Server.SetClockOffset] set. Compute TOTP codes against it.
 func (s *Server) Now() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -446,7 +447,8 @@ func TestExpiryWithAdvance(t *testing.T) {
 	assert.Equal(t, 400, re.HTTPStatusCode())
 
 	// Long-term keys still sign fine after the clock moved: the SigV4 skew
-	// check uses the wall clock. New sessions carry the advanced clock.
+	// check accepts the wall clock too. New sessions carry the advanced
+	// clock.
 	s.Advance(24 * time.Hour)
 	out2, err := assume(ctx, client(s, "alice"), roleA, "later")
 	require.NoError(t, err)
@@ -462,6 +464,40 @@ func TestExpiryWithAdvance(t *testing.T) {
 	s2.Advance(5 * time.Second)
 	_, err = sessionClient(s2, gst.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	requireAPIError(t, err, "ExpiredToken", "")
+}
+
+// Every answer's Date header is the server clock, which SetClockOffset
+// moves either way and Advance moves forward, so that a client measures
+// its clock's skew from it; sessions expire on it.
+func TestDateHeaderIsTheServerClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewInMemoryServer(testConfig())
+		defer s.Close()
+		ctx := t.Context()
+		for _, offset := range []time.Duration{0, 10 * time.Minute, -2 * time.Hour} {
+			s.SetClockOffset(offset)
+			out, err := client(s, "alice").GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			require.NoError(t, err, "offset %v", offset)
+			date, ok := awsmiddleware.GetServerTime(out.ResultMetadata)
+			require.True(t, ok)
+			assert.True(t, time.Now().Add(offset).Equal(date), "offset %v: Date %v", offset, date)
+			assert.Equal(t, time.Now().Add(offset), s.Now())
+		}
+		s.Advance(time.Hour)
+		assert.Equal(t, time.Now().Add(-time.Hour), s.Now(), "Advance adds to the offset")
+
+		// A session issued while the server clock is behind expires on it.
+		s.SetClockOffset(-2 * time.Hour)
+		out, err := assume(ctx, client(s, "alice"), roleShort, "behind")
+		require.NoError(t, err)
+		assert.True(t, time.Now().Add(-2*time.Hour+10*time.Second).Equal(aws.ToTime(out.Credentials.Expiration)))
+		time.Sleep(9 * time.Second)
+		_, err = sessionClient(s, out.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		_, err = sessionClient(s, out.Credentials).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		requireAPIError(t, err, "ExpiredToken", msgExpiredToken)
+	})
 }
 
 // TestFailNextIsRetriedBySDK runs in synctest bubbles against the

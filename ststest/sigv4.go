@@ -236,10 +236,12 @@ func expectedSignature(secret string, a sigV4Auth, amzDate, canonical string) st
 const msgRegion = "Credential should be scoped to a valid region. "
 
 // verifySignature checks r's SigV4 signature against secret, for a
-// server in region. wallNow is time.Now, against which the signing time
-// is compared. It returns an error message in STS's words, or "" when the
-// signature is good.
-func verifySignature(r *http.Request, body []byte, a sigV4Auth, secret, region string, wallNow time.Time) string {
+// server in region. The signing time must be within maxClockSkew of
+// serverNow, the server clock, as STS checks it against its own, or of
+// wallNow, time.Now, so that a client that does not correct its clock
+// from the Date header keeps working after Advance. It returns an error
+// message in STS's words, or "" when the signature is good.
+func verifySignature(r *http.Request, body []byte, a sigV4Auth, secret, region string, wallNow, serverNow time.Time) string {
 	const mismatch = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 	if a.region != region {
 		return msgRegion
@@ -268,13 +270,19 @@ func verifySignature(r *http.Request, body []byte, a sigV4Auth, secret, region s
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(a.signature))) {
 		return mismatch
 	}
-	if early := wallNow.Add(-maxClockSkew); t.Before(early) {
+	if within(t, wallNow) || within(t, serverNow) {
+		return ""
+	}
+	if early := serverNow.Add(-maxClockSkew); t.Before(early) {
 		return fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 5 min.)",
-			amzDate, early.UTC().Format(amzDateFormat), wallNow.UTC().Format(amzDateFormat))
+			amzDate, early.UTC().Format(amzDateFormat), serverNow.UTC().Format(amzDateFormat))
 	}
-	if late := wallNow.Add(maxClockSkew); t.After(late) {
-		return fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
-			amzDate, late.UTC().Format(amzDateFormat), wallNow.UTC().Format(amzDateFormat))
-	}
-	return ""
+	late := serverNow.Add(maxClockSkew)
+	return fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 5 min.)",
+		amzDate, late.UTC().Format(amzDateFormat), serverNow.UTC().Format(amzDateFormat))
+}
+
+// within reports whether the signing time t is within maxClockSkew of now.
+func within(t, now time.Time) bool {
+	return !t.Before(now.Add(-maxClockSkew)) && !t.After(now.Add(maxClockSkew))
 }

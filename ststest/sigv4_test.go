@@ -144,15 +144,21 @@ func TestRawRequests(t *testing.T) {
 	}
 }
 
-func TestSignatureCheckUsesWallClock(t *testing.T) {
+// A signing time within five minutes of the server clock (STS's rule) or
+// of the host's is accepted, and none further from both.
+func TestSignatureCheckAcceptsEitherClock(t *testing.T) {
 	s := newTestServer(t, testConfig())
 	s.Advance(48 * time.Hour)
 	alice := aws.Credentials{AccessKeyID: aliceKey, SecretAccessKey: "alice-secret"}
-	status, _, body := rawRequest(t, s, "POST", "Action=GetCallerIdentity&Version=2011-06-15", "us-east-1", time.Now(), alice, nil)
-	assert.Equal(t, 200, status, body)
-	status, er, _ := rawRequest(t, s, "POST", "Action=GetCallerIdentity&Version=2011-06-15", "us-east-1", s.Now(), alice, nil)
+	const gci = "Action=GetCallerIdentity&Version=2011-06-15"
+	for _, signed := range []time.Time{time.Now(), s.Now(), s.Now().Add(-4 * time.Minute)} {
+		status, _, body := rawRequest(t, s, "POST", gci, "us-east-1", signed, alice, nil)
+		assert.Equal(t, 200, status, body)
+	}
+	status, er, _ := rawRequest(t, s, "POST", gci, "us-east-1", time.Now().Add(24*time.Hour), alice, nil)
 	assert.Equal(t, 403, status)
 	assert.Equal(t, "SignatureDoesNotMatch", er.Error.Code)
+	assert.True(t, strings.HasPrefix(er.Error.Message, "Signature expired: "), "measured against the server clock, 48 h ahead: %s", er.Error.Message)
 }
 
 func TestInjectedFaultShape(t *testing.T) {
