@@ -64,6 +64,9 @@ type refresher struct {
 	// flight is the refresh under way, which every caller that needs one
 	// joins; nil when none is. Guarded by mu. Each attempt has a deadline
 	// (attemptTimeout), so a hung one ends and the next can start.
+	// It is not a singleflight.Group because whether a flight is under
+	// way must be read under the same lock as state and timer: Invalidate
+	// and the prefetch timer decide on both at once.
 	flight *flight
 	// timer starts the background refresh at the prefetch point of
 	// credentials that were handed out, so that a provider whose callers
