@@ -120,7 +120,7 @@ them). Run "stschain help chain" for the chain.
 func runExport(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
 	format, ok := lookupFormat(f.format)
 	if !ok {
-		return fail(inv.stderr, usagef(inv.cmd.name, "--format %q is not a format: want one of %s", f.format, strings.Join(formatNames(), ", ")))
+		return fail(inv.stderr, usagef(inv.cmd.name, "--format %s is not a format: want one of %s", quote(f.format), strings.Join(formatNames(), ", ")))
 	}
 	ctx, stop := withSignals(ctx)
 	defer stop()
@@ -235,7 +235,7 @@ func jsonDocument(vars, more []variable) string {
 func renderINI(v exportValues) (string, error) {
 	section := cmp.Or(v.profile, "default")
 	if strings.ContainsAny(section, "[]#;") || strings.IndexFunc(section, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("the profile name %s cannot be an INI section name", quoteWord(section))
+		return "", fmt.Errorf("the profile name %s cannot be an INI section name", quote(section))
 	}
 	var b strings.Builder
 	b.WriteString("[" + section + "]\n")

@@ -188,8 +188,8 @@ func TestExportUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export", "--format", "yaml"}, `stschain export: --format "yaml" is not a format: want one of process, env, env-no-export, powershell, windows-cmd, fish, json, ini`},
-		{[]string{"export", "--format", "env", "source", "extra"}, `stschain export: unexpected argument "extra": want stschain export [flags] [PROFILE] [--format FORMAT]`},
+		{[]string{"export", "--format", "yaml"}, `stschain export: --format yaml is not a format: want one of process, env, env-no-export, powershell, windows-cmd, fish, json, ini`},
+		{[]string{"export", "--format", "env", "source", "extra"}, `stschain export: unexpected argument extra: want stschain export [flags] [PROFILE] [--format FORMAT]`},
 		{[]string{"export", "--server"}, "flag provided but not defined: -server"},
 		{[]string{"credential-process", "--format", "env"}, "flag provided but not defined: -format"},
 	} {

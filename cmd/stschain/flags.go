@@ -78,7 +78,7 @@ func (l *tagList) Set(s string) error {
 		return errors.New("want KEY=VALUE, such as team=platform")
 	}
 	if _, dup := l.m[k]; dup {
-		return fmt.Errorf("tag %q is given twice", k)
+		return fmt.Errorf("tag %s is given twice", quote(k))
 	}
 	if l.m == nil {
 		l.m = map[string]string{}
@@ -236,12 +236,12 @@ func (f *chainFlags) validate(name string) error {
 	}
 	for _, k := range f.transitiveTags {
 		if _, ok := f.tags.m[k]; !ok {
-			return usagef(name, "--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", k, k)
+			return usagef(name, "--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", quote(k), quote(k))
 		}
 	}
 	for i := 1; i < len(f.roleARNs); i++ {
 		if f.roleARNs[i] == f.roleARNs[i-1] {
-			return usagef(name, "--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", f.roleARNs[i])
+			return usagef(name, "--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", quote(f.roleARNs[i]))
 		}
 	}
 	if err := checkDuration("--duration", f.duration, stslimits.MaxAssumeRoleDuration); err != nil {
@@ -251,12 +251,12 @@ func (f *chainFlags) validate(name string) error {
 		return usagef(name, "%w", err)
 	}
 	if f.region != "" && !isRegion(f.region) {
-		return usagef(name, "--region %q is not a region name such as eu-west-1", f.region)
+		return usagef(name, "--region %s is not a region name such as eu-west-1", quote(f.region))
 	}
 	if f.endpointURL != "" {
 		u, err := url.Parse(f.endpointURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return usagef(name, "--endpoint-url %q is not an http or https URL", f.endpointURL)
+			return usagef(name, "--endpoint-url %s is not an http or https URL", quote(f.endpointURL))
 		}
 	}
 	return nil

@@ -268,22 +268,27 @@ func cachedSession(ctx context.Context, cache stschain.Cache, o stschain.Options
 	return c.Expires
 }
 
-// printList writes rows as a table, the sessions' expiry relative to now.
+// printList writes rows as a table, the sessions' expiry relative to now,
+// the names from the files quoted.
 func printList(w io.Writer, rows []listRow, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tROOT\tCHAIN\tKEYRING\tSESSION")
 	for _, r := range rows {
-		root, chain, session, ring := string(r.Root), strings.Join(r.Chain, " -> "), "-", string(r.Keyring)
+		chain := make([]string, len(r.Chain))
+		for i, p := range r.Chain {
+			chain[i] = quote(p)
+		}
+		root, chainText, session, ring := string(r.Root), strings.Join(chain, " -> "), "-", string(r.Keyring)
 		switch {
 		case r.Error != "":
-			root, chain = "invalid", "-"
+			root, chainText = "invalid", "-"
 		case !r.InFiles:
-			root, chain = "-", "(in no config file)"
+			root, chainText = "-", "(in no config file)"
 		}
 		if r.SessionExpiration != nil {
 			session = r.SessionExpiration.UTC().Format(time.RFC3339) + " (" + untilText(r.SessionExpiration.Sub(now)) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Profile, root, chain, cmp.Or(ring, "-"), session)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", quote(r.Profile), root, chainText, cmp.Or(ring, "-"), session)
 	}
 	_ = tw.Flush()
 }

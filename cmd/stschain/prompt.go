@@ -77,7 +77,7 @@ var promptDrivers = []promptDriver{
 }
 
 // promptText is what a dialog asks.
-func promptText(serial string) string { return "Enter MFA code for " + serial }
+func promptText(serial string) string { return "Enter MFA code for " + quote(serial) }
 
 // osascriptArgs shows a dialog that returns what the user typed. The
 // message is an argument of the script, never part of its text.
@@ -144,7 +144,7 @@ func promptSource(inv *invocation, f *chainFlags) (stschain.TokenCodeFunc, error
 	}
 	i := slices.IndexFunc(promptDrivers, func(d promptDriver) bool { return d.name == choice })
 	if i < 0 || !slices.Contains(promptNames(), choice) {
-		return nil, usagef(name, "%s %q is not a prompt here: want one of %s", from, choice, strings.Join(promptNames(), ", "))
+		return nil, usagef(name, "%s %s is not a prompt here: want one of %s", from, quote(choice), strings.Join(promptNames(), ", "))
 	}
 	d := promptDrivers[i]
 	switch {
@@ -180,7 +180,7 @@ func (p *toolPrompt) code(ctx context.Context, serial string) (string, error) {
 	defer closeNotices()
 	for attempt := 1; ; attempt++ {
 		if p.driver.touch {
-			fmt.Fprintf(notices, "stschain: touch your YubiKey for the MFA code of %s\n", serial)
+			fmt.Fprintf(notices, "stschain: touch your YubiKey for the MFA code of %s\n", quote(serial))
 		}
 		out, err := p.run(ctx, serial, notices)
 		if err != nil {
@@ -192,7 +192,7 @@ func (p *toolPrompt) code(ctx context.Context, serial string) (string, error) {
 			return code, nil
 		case attempt == promptAttempts || p.driver.touch:
 			// ykman's answer is the device's: asking again gives the same.
-			return "", fmt.Errorf("the %s prompt gave no 6-digit code for %s", p.driver.name, serial)
+			return "", fmt.Errorf("the %s prompt gave no 6-digit code for %s", p.driver.name, quote(serial))
 		}
 	}
 }
@@ -212,7 +212,7 @@ func (p *toolPrompt) run(parent context.Context, serial string, notices io.Write
 		cmd.Stderr = notices // ykman's "Touch your YubiKey..."
 	}
 	err := cmd.Run()
-	what := fmt.Sprintf("the %s prompt for the MFA code of %s", p.driver.name, serial)
+	what := fmt.Sprintf("the %s prompt for the MFA code of %s", p.driver.name, quote(serial))
 	switch {
 	case parent.Err() != nil:
 		return "", fmt.Errorf("%s: %w", what, parent.Err())
@@ -335,20 +335,20 @@ func askCode(ctx context.Context, in io.Reader, out io.Writer, serial string) (s
 		errs <- cmpErr(sc.Err(), io.EOF)
 	}()
 	for attempt := 1; ; attempt++ {
-		fmt.Fprintf(out, "Enter MFA code for %s: ", serial)
+		fmt.Fprintf(out, "Enter MFA code for %s: ", quote(serial))
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out)
-			return "", fmt.Errorf("prompting for the MFA code of %s: %w", serial, ctx.Err())
+			return "", fmt.Errorf("prompting for the MFA code of %s: %w", quote(serial), ctx.Err())
 		case err := <-errs:
-			return "", fmt.Errorf("no MFA code entered for %s: %w", serial, err)
+			return "", fmt.Errorf("no MFA code entered for %s: %w", quote(serial), err)
 		case line := <-lines:
 			if code := strings.TrimSpace(line); sixDigits(code) {
 				return code, nil
 			}
 		}
 		if attempt == promptAttempts {
-			return "", fmt.Errorf("no valid MFA code entered for %s: want 6 digits", serial)
+			return "", fmt.Errorf("no valid MFA code entered for %s: want 6 digits", quote(serial))
 		}
 		fmt.Fprintf(out, "stschain: that is not a 6-digit code; try again (%d of %d).\n", attempt+1, promptAttempts)
 	}

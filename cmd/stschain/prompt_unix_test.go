@@ -137,7 +137,7 @@ func TestToolPromptFailures(t *testing.T) {
 
 	r = runBinary(t, h.environ(promptEnv+"=dialog"), "", base...)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain credential-process: STSCHAIN_PROMPT "dialog" is not a prompt here: want one of `+strings.Join(promptNames(), ", "), failureLine(t, r))
+	assert.Equal(t, `stschain credential-process: STSCHAIN_PROMPT dialog is not a prompt here: want one of `+strings.Join(promptNames(), ", "), failureLine(t, r))
 
 	assert.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1, "the first run's; no STS call without a code")
 }

@@ -69,7 +69,7 @@ func wincredPrompt() (stschain.TokenCodeFunc, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err := ctx.Err(); err != nil {
-			return "", fmt.Errorf("the wincred prompt for the MFA code of %s: %w", serial, err)
+			return "", fmt.Errorf("the wincred prompt for the MFA code of %s: %w", quote(serial), err)
 		}
 		caption, _ := windows.UTF16PtrFromString("stschain")
 		message, _ := windows.UTF16PtrFromString(promptText(serial))
@@ -96,7 +96,7 @@ func wincredPrompt() (stschain.TokenCodeFunc, error) {
 		case ret != 0:
 			return "", errors.New("the wincred prompt for the MFA code of " + serial + " was cancelled or failed")
 		case !sixDigits(code):
-			return "", fmt.Errorf("the wincred prompt gave no 6-digit code for %s", serial)
+			return "", fmt.Errorf("the wincred prompt gave no 6-digit code for %s", quote(serial))
 		}
 		return code, nil
 	}, nil
