@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // Names of the environment variables [Server.Env] sets, as the AWS SDKs
@@ -345,8 +347,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned expired credentials")
 		return
 	}
-	if err := checkShape(creds); err != nil {
-		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned credentials with a "+err.Error())
+	if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken); err != nil {
+		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned malformed credentials: "+err.Error())
 		return
 	}
 	expires := creds.Expires

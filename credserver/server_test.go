@@ -40,8 +40,8 @@ const (
 	acct        = "123456789012"
 	roleA       = "arn:aws:iam::123456789012:role/A"
 	sessionName = "credserver-test"
-	secret      = "test-secret-DO-NOT-SHOW"
-	token       = "test-session-token-DO-NOT-SHOW"
+	secret      = "test+secret/DO+NOT+SHOW"
+	token       = "test+session+token/DO+NOT+SHOW"
 )
 
 var _ aws.CredentialsProvider = providerFunc(nil)

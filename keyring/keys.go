@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+
+	"github.com/stschain/stschain/internal/credcheck"
 )
 
 // Keys are an IAM user's long-term access keys: what a keyring item holds.
@@ -48,8 +50,8 @@ func (k Keys) SecretAccessKey() string {
 // Bounds of the key shapes [Keys.Validate] accepts. IAM's access key IDs
 // are 16 to 128 characters; its secret access keys are 40.
 const (
-	MinAccessKeyIDLength = 16
-	MaxAccessKeyIDLength = 128
+	MinAccessKeyIDLength = credcheck.MinAccessKeyIDLength
+	MaxAccessKeyIDLength = credcheck.MaxAccessKeyIDLength
 	MaxSecretKeyLength   = 128
 )
 
@@ -73,9 +75,9 @@ func checkKeys(k Keys) string {
 	switch {
 	case id == "":
 		return "the access key ID is empty"
-	case len(id) < MinAccessKeyIDLength || len(id) > MaxAccessKeyIDLength || !only(id, isUpperOrDigit):
+	case !credcheck.AccessKeyID(id):
 		hint := ""
-		if only(id, isBase64) && strings.ContainsAny(id, "abcdefghijklmnopqrstuvwxyz+/") {
+		if credcheck.Base64(id) && strings.ContainsAny(id, "abcdefghijklmnopqrstuvwxyz+/") {
 			hint = " (is it the secret access key?)"
 		}
 		return fmt.Sprintf("the access key ID (%d characters) is not one%s: want %d to %d upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE",
@@ -87,21 +89,11 @@ func checkKeys(k Keys) string {
 	case len(secret) > MaxSecretKeyLength:
 		return fmt.Sprintf("the secret access key has %d characters, want at most %d (an IAM secret access key has 40; is it a session token?)",
 			len(secret), MaxSecretKeyLength)
-	case !only(secret, isBase64):
+	case !credcheck.Base64(secret):
 		return fmt.Sprintf("the secret access key (%d characters) holds a character outside the base64 alphabet: want A-Z, a-z, 0-9, +, / and =",
 			len(secret))
 	}
 	return ""
-}
-
-func only(s string, ok func(rune) bool) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !ok(r) }) < 0
-}
-
-func isUpperOrDigit(r rune) bool { return r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' }
-
-func isBase64(r rune) bool {
-	return isUpperOrDigit(r) || r >= 'a' && r <= 'z' || r == '+' || r == '/' || r == '='
 }
 
 // MaskedAccessKeyID is the access key ID as "aws configure list" shows
