@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // CacheEntry is one STS response as a [Cache] keeps it.
@@ -41,7 +42,7 @@ func (e CacheEntry) String() string {
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,
 // %x ...) prints the secret key or the session token.
-func (e CacheEntry) Format(f fmt.State, verb rune) { formatString(f, verb, e.String()) }
+func (e CacheEntry) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.String()) }
 
 // LogValue is String, so that log/slog shows no secret either.
 func (e CacheEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }

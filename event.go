@@ -3,6 +3,8 @@ package stschain
 import (
 	"fmt"
 	"time"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // RefreshOutcome says how a refresh attempt ended.
@@ -38,10 +40,10 @@ func (ev RefreshEvent) String() string {
 		s += " expires=" + ev.Expires.UTC().Format(time.RFC3339)
 	}
 	if ev.Err != nil {
-		s += " error=" + redact(ev.Err.Error())
+		s += " error=" + redact.Message(ev.Err.Error())
 	}
 	return s + "}"
 }
 
 // Format prints String() for every verb.
-func (ev RefreshEvent) Format(f fmt.State, verb rune) { formatString(f, verb, ev.String()) }
+func (ev RefreshEvent) Format(f fmt.State, verb rune) { redact.Format(f, verb, ev.String()) }

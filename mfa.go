@@ -18,6 +18,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // TokenCodeFunc returns the current one-time code of the MFA device
@@ -132,7 +134,7 @@ func (g *CodeGuard) get() *guardState {
 }
 
 // Format prints String() for every verb.
-func (g *CodeGuard) Format(f fmt.State, verb rune) { formatString(f, verb, g.String()) }
+func (g *CodeGuard) Format(f fmt.State, verb rune) { redact.Format(f, verb, g.String()) }
 
 // claim records that code is being sent for serial at now. It returns false,
 // recording nothing, when the code was already sent and may still count as

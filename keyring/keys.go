@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Keys are an IAM user's long-term access keys: what a keyring item holds.
@@ -119,7 +119,7 @@ func (k Keys) String() string {
 func (k Keys) GoString() string { return k.String() }
 
 // Format prints String for every verb, %q quoting it.
-func (k Keys) Format(f fmt.State, verb rune) { formatString(f, verb, k.String()) }
+func (k Keys) Format(f fmt.State, verb rune) { redact.Format(f, verb, k.String()) }
 
 // LogValue is the masked access key ID.
 func (k Keys) LogValue() slog.Value {
@@ -132,14 +132,6 @@ func (k Keys) MarshalJSON() ([]byte, error) {
 		AccessKeyID     string
 		SecretAccessKey string
 	}{k.MaskedAccessKeyID(), "redacted"})
-}
-
-// formatString writes s for verb: quoted for %q, as it is for any other.
-func formatString(f fmt.State, verb rune, s string) {
-	if verb == 'q' {
-		s = strconv.Quote(s)
-	}
-	_, _ = f.Write([]byte(s))
 }
 
 // itemData is the JSON of an item: the fields of aws.Credentials that
