@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stschain/stschain/internal/mfacode"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -210,7 +211,7 @@ func (f *chainFlags) validate(name string) error {
 	switch {
 	case len(sources) > 1:
 		return usagef(name, "%s give MFA codes each: give one", strings.Join(sources, " and "))
-	case f.mfaToken != "" && f.mfaToken != mfaTokenStdin && !sixDigits(strings.TrimSpace(f.mfaToken)):
+	case f.mfaToken != "" && f.mfaToken != mfaTokenStdin && !mfacode.Valid(strings.TrimSpace(f.mfaToken)):
 		return usagef(name, "--mfa-token is not a code: want the 6 digits the device shows, or - to read them from standard input")
 	case !roles && f.externalID != "":
 		return usagef(name, "--external-id needs a --role-arn (it is sent with the last role)")
@@ -276,11 +277,6 @@ func (f *chainFlags) codeSourceFlag() string {
 		return "--mfa-token"
 	}
 	return ""
-}
-
-// sixDigits reports whether s is a 6-digit MFA code.
-func sixDigits(s string) bool {
-	return len(s) == 6 && strings.Trim(s, "0123456789") == ""
 }
 
 // isRegion reports whether s is what the SDK accepts as a region: a DNS
