@@ -179,9 +179,7 @@ func TestPromptQuietUnderServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the renewals of exec --server in -short mode")
 	}
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl, the command's credential client here, is not installed")
-	}
+	toolPath(t, "curl") // the command's credential client here
 	t.Parallel()
 	srv, serial := newServer(t, withCodes(promptCodes...), func(c *ststest.Config) {
 		for i := range c.Roles {
