@@ -2,6 +2,7 @@ package stschain
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -46,6 +47,29 @@ func (e CacheEntry) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.St
 
 // LogValue is String, so that log/slog shows no secret either.
 func (e CacheEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }
+
+// MarshalJSON encodes what String shows: the access key ID (when it has
+// the shape AWS issues), the expiry and the assumed role's ARN, never the
+// secret key or the session token. A Cache that keeps entries as JSON
+// encodes the credentials' fields itself, as FileCache does.
+func (e CacheEntry) MarshalJSON() ([]byte, error) {
+	v := struct {
+		AccessKeyID    string
+		Expires        *time.Time `json:",omitempty"`
+		AssumedRoleArn string     `json:",omitempty"`
+	}{AccessKeyID: e.Credentials.AccessKeyID}
+	if !credcheck.AccessKeyID(v.AccessKeyID) {
+		v.AccessKeyID = "(malformed access key ID)"
+	}
+	if e.Credentials.CanExpire {
+		t := e.Credentials.Expires.UTC()
+		v.Expires = &t
+	}
+	if e.AssumedRoleUser != nil {
+		v.AssumedRoleArn = aws.ToString(e.AssumedRoleUser.Arn)
+	}
+	return json.Marshal(v)
+}
 
 // Cache keeps credentials beyond one provider's memory: across providers,
 // processes and restarts. Keys are lower-case hex strings safe as file names.
