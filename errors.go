@@ -1,6 +1,7 @@
 package stschain
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -114,6 +115,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Format prints Error() for every verb, so that no verb reaches the
 // cause's fields.
 func (e Error) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.Error()) }
+
+// MarshalJSON encodes Error() as a JSON string, as log/slog's JSON handler
+// shows an error, so that no encoding reaches the cause's fields.
+func (e Error) MarshalJSON() ([]byte, error) { return json.Marshal(e.Error()) }
 
 // newError returns an Error for link whose cause's message has secrets
 // taken out: secret-shaped values, and each of secrets that is not empty.

@@ -37,6 +37,16 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 	var linkErr *Error
 	require.ErrorAs(t, err, &linkErr)
 
+	// A cause that keeps what it was answered in an exported field, as
+	// the SDK's errors keep a response, and the event reporting it.
+	var event RefreshEvent
+	keeping := newFake(t, client, errProvider{&answerError{Body: `{"SecretAccessKey":"` + secret + `"}`}}, withRole(roleB),
+		func(o *Options) { o.OnRefresh = func(ev RefreshEvent) { event = ev } })
+	_, err = keeping.Retrieve(ctx)
+	var keptErr *Error
+	require.ErrorAs(t, err, &keptErr)
+	require.ErrorAs(t, event.Err, new(*answerError), "the event reports the cause")
+
 	poolOpts := PoolOptions{Options: []func(*Options){func(o *Options) { o.Client = client }}}
 	pool, err := NewPool(aws.Config{Credentials: master}, func(po *PoolOptions) { *po = poolOpts })
 	require.NoError(t, err)
@@ -51,7 +61,6 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 	_, err = guard.fetch(ctx, opts.TokenCode, opts.SerialNumber)
 	require.NoError(t, err)
 	entry := CacheEntry{Credentials: creds}
-	event := RefreshEvent{Link: roleB, Outcome: RefreshFailed, Err: err}
 
 	for name, v := range map[string]any{
 		"*ChainableProvider":        p,
@@ -64,6 +73,8 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 		"*CacheEntry":               &entry,
 		"*Error":                    linkErr,
 		"Error":                     *linkErr,
+		"*Error keeping a secret":   keptErr,
+		"Error keeping a secret":    *keptErr,
 		"RefreshEvent":              event,
 		"*CodeGuard":                &guard,
 	} {
@@ -78,4 +89,20 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 	data, err := json.Marshal(entry)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"AccessKeyID":"`+creds.AccessKeyID+`","Expires":"`+creds.Expires.UTC().Format(time.RFC3339Nano)+`","AssumedRoleArn":"`+roleA+`/s"}`, string(data))
+
+	// And of an error and an event: the message.
+	data, err = json.Marshal(keptErr)
+	require.NoError(t, err)
+	assert.JSONEq(t, `"stschain: `+roleB+`: master credentials: unreadable answer"`, string(data))
+	data, err = json.Marshal(event)
+	require.NoError(t, err)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(data, &ev))
+	assert.Equal(t, keptErr.Error(), ev["Err"])
+	assert.Equal(t, string(RefreshFailed), ev["Outcome"])
 }
+
+// answerError keeps the answer it could not read, secrets and all.
+type answerError struct{ Body string }
+
+func (*answerError) Error() string { return "unreadable answer" }
