@@ -18,17 +18,24 @@ import (
 // tried on pointers only: fmt prints a struct value given %p (a bad verb,
 // which go vet reports) field by field without calling any of its
 // methods, so that no type can hide what it holds there.
-var verbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%o", "%O", "%b", "%e", "%E", "%f", "%g", "%c", "%U", "%10v", "%-10s"}
+var verbs = []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%#x", "%d", "%t", "%o", "%O", "%b", "%e", "%E", "%f", "%g", "%c", "%U", "%10v", "%10.3v", "%-10s"}
+
+// field holds a value in an exported field, where fmt calls its methods
+// as it does at the top (through an unexported field it does not).
+type field struct{ V any }
 
 // Outputs returns every text the promise covers for v: each fmt verb of
-// v and of v inside a slice (%p of a pointer), fmt.Sprint and fmt.Sprintln, v logged as an
-// attribute by slog's text and JSON handlers, v's json.Marshal (when it
-// succeeds), and, for an error, its message. Keys are what made the text.
+// v and of v inside a slice, a map and a struct's exported field (and %p
+// of a pointer), fmt.Sprint and fmt.Sprintln, v logged as an attribute by
+// slog's text and JSON handlers, v's json.Marshal (when it succeeds),
+// and, for an error, its message. Keys are what made the text.
 func Outputs(v any) map[string]string {
 	out := map[string]string{}
 	for _, verb := range verbs {
 		out["fmt "+verb] = fmt.Sprintf(verb, v)
-		out["fmt "+verb+" of a slice"] = fmt.Sprintf(verb, []any{v})
+		out["fmt "+verb+" in a slice"] = fmt.Sprintf(verb, []any{v})
+		out["fmt "+verb+" in a map"] = fmt.Sprintf(verb, map[string]any{"k": v})
+		out["fmt "+verb+" in a field"] = fmt.Sprintf(verb, field{v})
 	}
 	if reflect.ValueOf(v).Kind() == reflect.Pointer {
 		out["fmt %p"] = fmt.Sprintf("%p", v)
