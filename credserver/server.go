@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Names of the environment variables [Server.Env] sets, as the AWS SDKs
@@ -289,9 +291,12 @@ func (s *Server) Close() error {
 // String describes the server by its URL, without the token.
 func (s *Server) String() string { return "credserver.Server{" + s.url + "}" }
 
-// Format makes every fmt verb print [Server.String], so that no verb can
-// reach the token.
-func (s *Server) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+// Format makes every fmt verb print [Server.String], %q quoting it, so
+// that no verb can reach the token.
+func (s *Server) Format(f fmt.State, verb rune) { redact.Format(f, verb, s.String()) }
+
+// LogValue is String, so that log/slog's handlers show the URL.
+func (s *Server) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // response is the container credentials JSON, as aws-sdk-go-v2's
 // endpointcreds and botocore's ContainerProvider read it.
