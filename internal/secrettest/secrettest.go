@@ -6,6 +6,7 @@ package secrettest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,17 @@ func Outputs(v any) map[string]string {
 		out["Error"] = err.Error()
 	}
 	return out
+}
+
+// Bytes returns the texts a secret of bytes (a key) takes where it is
+// shown: as text, in base64, and as each verb of [Outputs] prints it, for
+// [AssertHidden] to look for.
+func Bytes(b []byte) []string {
+	forms := []string{string(b), base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b)}
+	for _, verb := range verbs {
+		forms = append(forms, fmt.Sprintf(verb, b))
+	}
+	return forms
 }
 
 // AssertHidden fails t for each output of v (see [Outputs]) that shows

@@ -1,6 +1,7 @@
 package secrettest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -42,6 +43,16 @@ func TestAssertHidden(t *testing.T) {
 	ft = fakeT{}
 	AssertHidden(&ft, errors.New("key SECRETVALUE1"), "SECRETVALUE1")
 	assert.NotEmpty(t, ft.errors, "an error's message is looked at")
+
+	key := bytes.Repeat([]byte{0x17}, 32)
+	for _, v := range []any{struct{ Key []byte }{key}, struct{ Keys [][]byte }{[][]byte{key}}} {
+		ft = fakeT{}
+		AssertHidden(&ft, v, Bytes(key)...)
+		assert.NotEmpty(t, ft.errors, "%T shows its key", v)
+		for _, e := range ft.errors {
+			assert.NotContains(t, e, "too short")
+		}
+	}
 
 	ft = fakeT{}
 	AssertHidden(&ft, hidden{}, "tiny")
