@@ -61,6 +61,10 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 	_, err = guard.fetch(ctx, opts.TokenCode, opts.SerialNumber)
 	require.NoError(t, err)
 	entry := CacheEntry{Credentials: creds}
+	fc := newTestFileCache(t)
+	writeEntryFile(t, fc, "k", `{"Credentials": {"AccessKeyId": "ASIAEXAMPLE00001", "SecretAccessKey": "`+secret+`;id", "SessionToken": "`+token+`", "Expiration": "2099-01-01T00:00:00Z"}}`)
+	_, _, loadErr := fc.Load(ctx, "k")
+	require.ErrorIs(t, loadErr, ErrMalformedResponse)
 
 	for name, v := range map[string]any{
 		"*ChainableProvider":        p,
@@ -77,6 +81,8 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 		"Error keeping a secret":    *keptErr,
 		"RefreshEvent":              event,
 		"*CodeGuard":                &guard,
+		"*FileCache":                fc,
+		"error of FileCache.Load":   loadErr,
 	} {
 		t.Run(name, func(t *testing.T) {
 			secrettest.AssertHidden(t, v, secret, token, code,
