@@ -55,8 +55,12 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 	pooledCreds, err := pooled.Retrieve(ctx)
 	require.NoError(t, err)
 
-	opts := Options{RoleARN: roleA, MasterCredentials: master, Client: client}
-	withMFA(&opts)
+	// Options with an external ID and a virtual MFA device's seed, and
+	// the guard that saw its code.
+	const externalID, seed = "EXTERNALidPLANTED", "JBSWY3DPEHPK3PXPJBSWY3DP"
+	totpCode, err := TOTPTokenCode(seed)
+	require.NoError(t, err)
+	opts := Options{RoleARN: roleA, MasterCredentials: master, Client: client, ExternalID: externalID, SerialNumber: uniqueSerial(t), TokenCode: totpCode}
 	var guard CodeGuard
 	_, err = guard.fetch(ctx, opts.TokenCode, opts.SerialNumber)
 	require.NoError(t, err)
@@ -85,7 +89,7 @@ func TestSecretsHiddenInEveryOutput(t *testing.T) {
 		"error of FileCache.Load":   loadErr,
 	} {
 		t.Run(name, func(t *testing.T) {
-			secrettest.AssertHidden(t, v, secret, token, code,
+			secrettest.AssertHidden(t, v, secret, token, code, externalID, seed,
 				creds.SecretAccessKey, creds.SessionToken, pooledCreds.SecretAccessKey, pooledCreds.SessionToken)
 		})
 	}
