@@ -16,19 +16,23 @@ import (
 // No fmt verb, log/slog value or JSON encoding of Keys shows the secret
 // access key, nor more than the last four characters of the access key ID
 // (as "aws configure list" shows them): String, GoString, Format, LogValue
-// and MarshalJSON all redact, and the keys sit behind a pointer, which is
-// all that fmt shows of them where it prints fields without their methods
-// (%p of a value, a field fmt cannot reach).
+// and MarshalJSON all redact, and each key sits behind a pointer to a
+// string, of which fmt shows only the address where it prints fields
+// without their methods (%p of a value, a field fmt cannot reach, a verb
+// that does not suit a pointer).
 type Keys struct {
 	pair *keyPair // nil in the zero value; never changed once made
 }
 
-type keyPair struct{ id, secret string }
+// keyPair holds pointers, not strings: fmt prints a pointer to a struct
+// that a verb does not suit (%s, %t ...) as the struct's fields, but a
+// pointer to a string as its address.
+type keyPair struct{ id, secret *string }
 
 // NewKeys returns the keys made of an access key ID and a secret access
 // key, as given: [Keys.Validate] checks their shape.
 func NewKeys(accessKeyID, secretAccessKey string) Keys {
-	return Keys{&keyPair{accessKeyID, secretAccessKey}}
+	return Keys{&keyPair{&accessKeyID, &secretAccessKey}}
 }
 
 // AccessKeyID returns the access key ID, such as AKIAIOSFODNN7EXAMPLE.
@@ -36,7 +40,7 @@ func (k Keys) AccessKeyID() string {
 	if k.pair == nil {
 		return ""
 	}
-	return k.pair.id
+	return *k.pair.id
 }
 
 // SecretAccessKey returns the secret access key.
@@ -44,7 +48,7 @@ func (k Keys) SecretAccessKey() string {
 	if k.pair == nil {
 		return ""
 	}
-	return k.pair.secret
+	return *k.pair.secret
 }
 
 // Bounds of the key shapes [Keys.Validate] accepts. IAM's access key IDs

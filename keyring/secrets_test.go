@@ -33,6 +33,7 @@ func TestSecretsHidden(t *testing.T) {
 	for name, v := range map[string]any{
 		"Keys":                    keys,
 		"*Keys":                   &keys,
+		"Keys in a hidden field":  struct{ k Keys }{keys}, // fmt calls no method there
 		"*Keyring":                k,
 		"*Provider":               k.Provider("alice"),
 		"Provider":                *k.Provider("alice"),
