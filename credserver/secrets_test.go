@@ -26,9 +26,10 @@ func TestSecretsHidden(t *testing.T) {
 	require.NoError(t, err)
 
 	for name, v := range map[string]any{
-		"*Server":                s,
-		"*Server with TokenFile": withFile,
-		"Options":                opts,
+		"*Server":                             s,
+		"*Server with TokenFile":              withFile,
+		"*Server in a field fmt cannot reach": struct{ s *credserver.Server }{s},
+		"Options":                             opts,
 	} {
 		t.Run(name, func(t *testing.T) {
 			secrettest.AssertHidden(t, v, tok, string(fileTok), secret, token)

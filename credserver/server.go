@@ -94,7 +94,7 @@ type Server struct {
 	provider  aws.CredentialsProvider // immutable
 	url       string                  // immutable: http://ADDR:PORT/credentials
 	addr      netip.Addr              // immutable: the address served on, unmapped
-	token     string                  // immutable; never formatted
+	token     *string                 // immutable; never formatted: fmt shows a pointer to a string as an address even where it skips Format
 	tokenFile *tokenFile              // immutable; nil without Options.TokenFile
 	ln        net.Listener            // immutable: the listening socket
 	hs        *http.Server            // immutable
@@ -137,12 +137,12 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 		provider: p,
 		url:      "http://" + ap.String() + path,
 		addr:     ap.Addr(),
-		token:    base64.RawURLEncoding.EncodeToString(raw),
+		token:    new(base64.RawURLEncoding.EncodeToString(raw)),
 		ln:       ln,
 		served:   make(chan struct{}),
 	}
 	if o.TokenFile != "" {
-		if s.tokenFile, err = writeTokenFile(o.TokenFile, s.token); err != nil {
+		if s.tokenFile, err = writeTokenFile(o.TokenFile, *s.token); err != nil {
 			_ = ln.Close()
 			return nil, err
 		}
@@ -239,7 +239,7 @@ func (s *Server) Env() []string {
 	}
 	return []string{
 		FullURIEnv + "=" + s.url,
-		AuthTokenEnv + "=" + s.token,
+		AuthTokenEnv + "=" + *s.token,
 	}
 }
 
@@ -373,7 +373,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // authorized reports whether the request carries exactly one Authorization
 // header, and it is the token.
 func (s *Server) authorized(values []string) bool {
-	return len(values) == 1 && subtle.ConstantTimeCompare([]byte(values[0]), []byte(s.token)) == 1
+	return len(values) == 1 && subtle.ConstantTimeCompare([]byte(values[0]), []byte(*s.token)) == 1
 }
 
 // allowedHost reports whether host, a Host header with or without a port,
