@@ -30,6 +30,13 @@ type field struct{ V any }
 // of a pointer), fmt.Sprint and fmt.Sprintln, v logged as an attribute by
 // slog's text and JSON handlers, v's json.Marshal (when it succeeds),
 // and, for an error, its message. Keys are what made the text.
+//
+// Left out is what fmt prints without calling any method, which no method
+// can change: %p of a value, and a pointer in an unexported field given a
+// verb that does not suit it (%s, %t ...), whose struct fmt prints field
+// by field. A type that holds its secret behind a pointer to a string
+// shows only an address there (keyring.Keys, credserver.Server); a test
+// may try that case on its own.
 func Outputs(v any) map[string]string {
 	out := map[string]string{}
 	for _, verb := range verbs {
