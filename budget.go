@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"golang.org/x/time/rate"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // A Pool's refresh budget: the STS calls in flight at once, the calls a
@@ -113,7 +115,7 @@ func (b *budget) observe(err error) {
 	b.pauseStep = min(max(2*b.pauseStep, minThrottlePause), maxThrottlePause)
 	pause := b.pauseStep/2 + rand.N(b.pauseStep/2+1)
 	b.pauseUntil = now.Add(pause)
-	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact(messageOf(err))))
+	b.logger.Warn("stschain: STS is throttling the pool; pausing its refreshes", slog.Duration("pause", pause), slog.String("error", redact.Message(messageOf(err))))
 }
 
 // noteLifetime checks that the rate limit can refresh every provider of

@@ -2,6 +2,7 @@ package stschain
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // CacheEntry is one STS response as a [Cache] keeps it.
@@ -41,10 +43,33 @@ func (e CacheEntry) String() string {
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,
 // %x ...) prints the secret key or the session token.
-func (e CacheEntry) Format(f fmt.State, verb rune) { formatString(f, verb, e.String()) }
+func (e CacheEntry) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.String()) }
 
 // LogValue is String, so that log/slog shows no secret either.
 func (e CacheEntry) LogValue() slog.Value { return slog.StringValue(e.String()) }
+
+// MarshalJSON encodes what String shows: the access key ID (when it has
+// the shape AWS issues), the expiry and the assumed role's ARN, never the
+// secret key or the session token. A Cache that keeps entries as JSON
+// encodes the credentials' fields itself, as FileCache does.
+func (e CacheEntry) MarshalJSON() ([]byte, error) {
+	v := struct {
+		AccessKeyID    string
+		Expires        *time.Time `json:",omitempty"`
+		AssumedRoleArn string     `json:",omitempty"`
+	}{AccessKeyID: e.Credentials.AccessKeyID}
+	if !credcheck.AccessKeyID(v.AccessKeyID) {
+		v.AccessKeyID = "(malformed access key ID)"
+	}
+	if e.Credentials.CanExpire {
+		t := e.Credentials.Expires.UTC()
+		v.Expires = &t
+	}
+	if e.AssumedRoleUser != nil {
+		v.AssumedRoleArn = aws.ToString(e.AssumedRoleUser.Arn)
+	}
+	return json.Marshal(v)
+}
 
 // Cache keeps credentials beyond one provider's memory: across providers,
 // processes and restarts. Keys are lower-case hex strings safe as file names.

@@ -1,13 +1,14 @@
 package stschain
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Sentinel errors callers can test for with [errors.Is].
@@ -106,14 +107,18 @@ func (e *Error) causeMessage() string {
 	if e.redacted != "" {
 		return e.redacted
 	}
-	return redact(messageOf(e.Err))
+	return redact.Message(messageOf(e.Err))
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
 // Format prints Error() for every verb, so that no verb reaches the
 // cause's fields.
-func (e Error) Format(f fmt.State, verb rune) { formatString(f, verb, e.Error()) }
+func (e Error) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.Error()) }
+
+// MarshalJSON encodes Error() as a JSON string, as log/slog's JSON handler
+// shows an error, so that no encoding reaches the cause's fields.
+func (e Error) MarshalJSON() ([]byte, error) { return json.Marshal(e.Error()) }
 
 // newError returns an Error for link whose cause's message has secrets
 // taken out: secret-shaped values, and each of secrets that is not empty.
@@ -123,7 +128,7 @@ func newError(link, op string, err error, secrets ...string) *Error {
 	if op == OpMaster && errors.As(err, &inner) {
 		return e // the inner Error redacts its own cause
 	}
-	e.redacted = redact(messageOf(err), secrets...)
+	e.redacted = redact.Message(messageOf(err), secrets...)
 	return e
 }
 
@@ -178,34 +183,6 @@ func messageOf(err error) string {
 	return err.Error()
 }
 
-// secretPatterns match secret-shaped values: the value of a JSON member
-// that holds a secret (as the output of a credential_process or an
-// endpoint's answer quoted in an error holds it), and NAME=value or NAME:
-// value forms of the same names and of the AWS environment variables.
-// They are compiled on the first redaction, not at init.
-var secretPatterns = sync.OnceValue(func() (p struct{ jsonValue, assigned *regexp.Regexp }) {
-	p.jsonValue = regexp.MustCompile(`(?i)("(?:SecretAccessKey|SessionToken|Token|SecretKey|AccessToken|RefreshToken|ClientSecret|Password)"\s*:\s*)"(?:[^"\\]|\\.)*"?`)
-	p.assigned = regexp.MustCompile(`(?i)(\b(?:aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key|session_?token)\b\s*[=:]\s*)(?:"[^"]*"?|'[^']*'?|[^\s,;}]+)`)
-	return p
-})
-
-// redactedText replaces a secret in messages and logs.
-const redactedText = "[redacted]"
-
-// redact returns msg with secret-shaped values and every non-empty one of
-// secrets replaced by redactedText.
-func redact(msg string, secrets ...string) string {
-	p := secretPatterns()
-	msg = p.jsonValue.ReplaceAllString(msg, `$1"`+redactedText+`"`)
-	msg = p.assigned.ReplaceAllString(msg, `${1}`+redactedText)
-	for _, s := range secrets {
-		if len(s) >= 4 { // shorter "secrets" would mangle the message
-			msg = strings.ReplaceAll(msg, s, redactedText)
-		}
-	}
-	return msg
-}
-
 // maxQuoted bounds how much of a value an error message quotes.
 const maxQuoted = 64
 
@@ -244,14 +221,4 @@ func (p problems) Unwrap() []error { return p }
 // invalid options: ...", wrapping ErrInvalidOptions and each problem.
 func invalidOptions(ps ...error) error {
 	return errorf("%w: %w", ErrInvalidOptions, problems(ps))
-}
-
-// formatString writes s for any verb: %q quotes it, every other verb
-// prints it as it is. Types holding secrets use it as their Format, so that
-// no verb (%d and %x included) prints their fields.
-func formatString(f fmt.State, verb rune, s string) {
-	if verb == 'q' {
-		s = strconv.Quote(s)
-	}
-	_, _ = f.Write([]byte(s))
 }

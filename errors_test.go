@@ -204,21 +204,6 @@ func TestEveryRefusalOfNewWrapsErrInvalidOptions(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoMasterCredentials)
 }
 
-func TestRedact(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{`{"SecretAccessKey":"abc","AccessKeyId":"AKIA"}`, `{"SecretAccessKey":"[redacted]","AccessKeyId":"AKIA"}`},
-		{`{"Token": "abc\"def"}`, `{"Token": "[redacted]"}`},
-		{`{"SessionToken": "unterminated`, `{"SessionToken": "[redacted]"`},
-		{`aws_secret_access_key = abc def`, `aws_secret_access_key = [redacted] def`},
-		{`AWS_SESSION_TOKEN='a b'`, `AWS_SESSION_TOKEN=[redacted]`},
-		{`session_token is missing`, `session_token is missing`},
-		{`nothing here`, `nothing here`},
-	} {
-		assert.Equal(t, tc.want, redact(tc.in), tc.in)
-	}
-	assert.Equal(t, "key [redacted] refused", redact("key s3cr3t refused", "s3cr3t", "", "ab"))
-}
-
 func TestNoSecretInFormattedValues(t *testing.T) {
 	master := credentials.NewStaticCredentialsProvider("AKIAalice", "SUPERSECRETKEY", "SESSIONTOKEN")
 	opts := Options{RoleARN: roleA, MasterCredentials: master, SerialNumber: "arn:aws:iam::123456789012:mfa/alice",

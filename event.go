@@ -1,8 +1,11 @@
 package stschain
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // RefreshOutcome says how a refresh attempt ended.
@@ -38,10 +41,30 @@ func (ev RefreshEvent) String() string {
 		s += " expires=" + ev.Expires.UTC().Format(time.RFC3339)
 	}
 	if ev.Err != nil {
-		s += " error=" + redact(ev.Err.Error())
+		s += " error=" + ev.errMessage()
 	}
 	return s + "}"
 }
 
+// errMessage is Err's message without secret-shaped values.
+func (ev RefreshEvent) errMessage() string { return redact.Message(ev.Err.Error()) }
+
+// MarshalJSON encodes the event's fields, Err as its message without
+// secrets (as String shows it) and omitted when nil.
+func (ev RefreshEvent) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Link       string
+		Outcome    RefreshOutcome
+		Err        string `json:",omitempty"`
+		Latency    time.Duration
+		Background bool
+		Expires    time.Time
+	}{Link: ev.Link, Outcome: ev.Outcome, Latency: ev.Latency, Background: ev.Background, Expires: ev.Expires}
+	if ev.Err != nil {
+		v.Err = ev.errMessage()
+	}
+	return json.Marshal(v)
+}
+
 // Format prints String() for every verb.
-func (ev RefreshEvent) Format(f fmt.State, verb rune) { formatString(f, verb, ev.String()) }
+func (ev RefreshEvent) Format(f fmt.State, verb rune) { redact.Format(f, verb, ev.String()) }

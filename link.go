@@ -14,6 +14,7 @@ import (
 
 	"github.com/stschain/stschain/internal/clicache"
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -324,7 +325,7 @@ func (l *stsLink) callOnce(ctx context.Context, masterCreds *aws.Credentials, co
 func (l *stsLink) loadCache(ctx context.Context, key string, current aws.Credentials) (fetched, bool) {
 	e, ok, err := l.cfg.cache.Load(ctx, key)
 	if err != nil {
-		l.cfg.logger.Warn("stschain: cache load failed; going on without the entry", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
+		l.cfg.logger.Warn("stschain: cache load failed; going on without the entry", slog.String("link", l.name()), slog.String("error", redact.Message(messageOf(err))))
 		return fetched{}, false
 	}
 	if !ok || !e.Credentials.HasKeys() || e.Credentials.AccessKeyID == current.AccessKeyID {
@@ -416,7 +417,7 @@ func (l *stsLink) lockCache(ctx context.Context, key string, current aws.Credent
 		l.cfg.logger.Warn("stschain: stopped waiting for the cache lock, which another holder kept "+why+"; refreshing without it",
 			slog.String("link", l.name()), slog.Duration("waited", time.Since(start)))
 	default:
-		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
+		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact.Message(messageOf(err))))
 	}
 	return nil, false
 }
@@ -449,7 +450,7 @@ func (l *stsLink) lockDeadline(now time.Time, current aws.Credentials) (time.Tim
 // storeCache saves e under key; a failure is logged.
 func (l *stsLink) storeCache(ctx context.Context, key string, e CacheEntry) {
 	if err := l.cfg.cache.Store(ctx, key, e); err != nil {
-		l.cfg.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
+		l.cfg.logger.Warn("stschain: storing credentials in cache failed", slog.String("link", l.name()), slog.String("error", redact.Message(messageOf(err))))
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/stschain/stschain/internal/mfacode"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // TokenCodeFunc returns the current one-time code of the MFA device
@@ -53,9 +56,6 @@ const (
 	// tokenCodeAttempts bounds the calls of a TokenCodeFunc that returns
 	// used codes before ErrTokenCodeReused.
 	tokenCodeAttempts = 3
-
-	// maxPromptLine bounds what the prompt keeps of a line of input.
-	maxPromptLine = 256
 )
 
 // tokenCodeRetryKey is the context key of the reason, a string, for which
@@ -132,7 +132,7 @@ func (g *CodeGuard) get() *guardState {
 }
 
 // Format prints String() for every verb.
-func (g *CodeGuard) Format(f fmt.State, verb rune) { formatString(f, verb, g.String()) }
+func (g *CodeGuard) Format(f fmt.State, verb rune) { redact.Format(f, verb, g.String()) }
 
 // claim records that code is being sent for serial at now. It returns false,
 // recording nothing, when the code was already sent and may still count as
@@ -208,22 +208,10 @@ func checkTokenCode(code string) error {
 	if code == "" {
 		return errors.New("the MFA token code is empty: want 6 digits")
 	}
-	if !isSixDigits(code) {
+	if !mfacode.Valid(code) {
 		return errors.New("the MFA token code is not valid: want 6 digits")
 	}
 	return nil
-}
-
-func isSixDigits(s string) bool {
-	if len(s) != 6 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // prompter asks one terminal for codes, one prompt at a time.
@@ -236,10 +224,6 @@ func newPrompter() *prompter { return &prompter{sem: make(chan struct{}, 1)} }
 // terminal is the prompter of the process's terminal, which PromptTokenCode
 // asks: there is one, so two providers must never prompt on it at once.
 var terminal = newPrompter()
-
-// promptAttempts bounds the lines PromptTokenCode reads for one code: a
-// mistyped code is asked for again, up to this many times in all.
-const promptAttempts = 3
 
 // PromptTokenCode is a [TokenCodeFunc] that asks the user. It prompts on
 // the controlling terminal, /dev/tty, and reads one line there; without a
@@ -283,71 +267,11 @@ func (p *prompter) prompt(ctx context.Context, in io.Reader, out io.Writer, seri
 		return "", errorf("prompting for the MFA code of %s: %w", serial, err)
 	}
 
-	if reason := tokenCodeRetryReason(ctx); reason != "" {
-		fmt.Fprintf(out, "stschain: %s.\n", reason)
+	code, err := mfacode.Ask(ctx, in, out, serial, tokenCodeRetryReason(ctx))
+	if err != nil {
+		return "", &pkgError{err: err}
 	}
-	for attempt := 1; ; attempt++ {
-		fmt.Fprintf(out, "Enter MFA code for %s: ", serial)
-		line, err := readLineContext(ctx, in)
-		if ctx.Err() != nil {
-			fmt.Fprintln(out)
-			return "", errorf("prompting for the MFA code of %s: %w", serial, ctx.Err())
-		}
-		code := strings.TrimSpace(line)
-		switch {
-		case isSixDigits(code):
-			return code, nil
-		case errors.Is(err, io.EOF) && code == "" && attempt == 1:
-			return "", errorf("no MFA code entered for %s: %w", serial, err)
-		case err != nil && !errors.Is(err, io.EOF):
-			return "", errorf("reading the MFA code for %s: %w", serial, err)
-		case err != nil || attempt == promptAttempts:
-			// The input ended after a mistyped code, or the user had
-			// their tries.
-			return "", errorf("no valid MFA code entered for %s: want 6 digits", serial)
-		}
-		fmt.Fprintf(out, "stschain: that is not a 6-digit code; try again (%d of %d).\n", attempt+1, promptAttempts)
-	}
-}
-
-// readLineContext is readLine, returning when ctx ends even if in does not.
-func readLineContext(ctx context.Context, in io.Reader) (string, error) {
-	type result struct {
-		line string
-		err  error
-	}
-	done := make(chan result, 1) // buffered: the reader never waits for a caller that left
-	go func() {
-		line, err := readLine(in)
-		done <- result{line, err}
-	}()
-	select {
-	case r := <-done:
-		return r.line, r.err
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-}
-
-// readLine reads up to a newline or EOF, a byte at a time so that nothing
-// after the line is consumed, and keeps at most maxPromptLine bytes.
-func readLine(in io.Reader) (string, error) {
-	var line []byte
-	var b [1]byte
-	for {
-		n, err := in.Read(b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				return string(line), nil
-			}
-			if len(line) < maxPromptLine {
-				line = append(line, b[0])
-			}
-		}
-		if err != nil {
-			return string(line), err
-		}
-	}
+	return code, nil
 }
 
 // TOTPTokenCode returns a [TokenCodeFunc] computing the RFC 6238 codes
@@ -441,9 +365,6 @@ func (g *totpGenerator) code(ctx context.Context, _ string) (string, error) {
 	}
 }
 
-// maxProcessOutput bounds what ProcessTokenCode reads of a command's output.
-const maxProcessOutput = 4096
-
 // ProcessTokenCode returns a TokenCodeFunc that runs command with sh -c and reads a 6-digit code from its standard output.
 //
 // It is aws-vault's mfa_process: command can ask a hardware key or a
@@ -462,7 +383,7 @@ func ProcessTokenCode(command string) TokenCodeFunc {
 		cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
 		cmd.Env = append(os.Environ(), "STSCHAIN_MFA_SERIAL="+serialNumber)
 		cmd.WaitDelay = time.Second
-		var out limitedBuffer
+		var out mfacode.Output
 		cmd.Stdout = &out
 		if err := cmd.Run(); err != nil {
 			if ctx.Err() != nil {
@@ -471,29 +392,9 @@ func ProcessTokenCode(command string) TokenCodeFunc {
 			return "", errorf("running the MFA process for %s: %w", serialNumber, err)
 		}
 		code := strings.TrimSpace(out.String())
-		if out.overflow || !isSixDigits(code) {
+		if out.Overflow() || !mfacode.Valid(code) {
 			return "", errorf("the MFA process for %s printed no 6-digit code: want 6 digits alone on standard output", serialNumber)
 		}
 		return code, nil
 	}
 }
-
-// limitedBuffer keeps the first maxProcessOutput bytes written to it.
-type limitedBuffer struct {
-	b        []byte
-	overflow bool
-}
-
-// Write keeps what fits and reports everything written, so that the
-// command is never stopped by a short write.
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if room := maxProcessOutput - len(l.b); room < n {
-		l.overflow = true
-		p = p[:max(room, 0)]
-	}
-	l.b = append(l.b, p...)
-	return n, nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }

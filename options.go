@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go/metrics"
 	"github.com/aws/smithy-go/tracing"
 
+	"github.com/stschain/stschain/internal/redact"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -183,7 +184,7 @@ func (o Options) String() string {
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,
 // %x ...) prints a field.
-func (o Options) Format(f fmt.State, verb rune) { formatString(f, verb, o.String()) }
+func (o Options) Format(f fmt.State, verb rune) { redact.Format(f, verb, o.String()) }
 
 // resolveOptions applies optFns to a zero Options and copies the slices
 // and map, so that a caller changing them later does not change the

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go/metrics"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Defaults of [PoolOptions].
@@ -252,7 +254,7 @@ func (p *Pool) String() string {
 }
 
 // Format prints String() for every verb.
-func (p *Pool) Format(f fmt.State, verb rune) { formatString(f, verb, p.String()) }
+func (p *Pool) Format(f fmt.State, verb rune) { redact.Format(f, verb, p.String()) }
 
 func (p *pool) get(optFns []func(*Options)) (*ChainableProvider, error) {
 	own := resolveOptions(optFns)

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/tracing"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // ChainableProvider is an [aws.CredentialsProvider] that fetches temporary
@@ -226,4 +228,4 @@ func (p *ChainableProvider) String() string {
 
 // Format prints String() for every verb, so that no verb (%+v, %#v, %d,
 // %x ...) prints a field.
-func (p *ChainableProvider) Format(f fmt.State, verb rune) { formatString(f, verb, p.String()) }
+func (p *ChainableProvider) Format(f fmt.State, verb rune) { redact.Format(f, verb, p.String()) }

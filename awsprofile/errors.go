@@ -1,10 +1,13 @@
 package awsprofile
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Sentinel errors callers can test for with [errors.Is].
@@ -54,6 +57,14 @@ func (e *LoginRequiredError) Error() string {
 func (e *LoginRequiredError) Is(target error) bool { return target == ErrLoginRequired }
 
 func (e *LoginRequiredError) Unwrap() error { return e.Err }
+
+// Format prints Error() for every verb, %q quoting it, so that no verb
+// reaches the fields of the SDK's error behind it.
+func (e LoginRequiredError) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.Error()) }
+
+// MarshalJSON encodes Error() as a JSON string, as log/slog's JSON handler
+// shows an error.
+func (e LoginRequiredError) MarshalJSON() ([]byte, error) { return json.Marshal(e.Error()) }
 
 // shellQuote quotes s for a POSIX shell where it needs quoting.
 func shellQuote(s string) string {
@@ -108,6 +119,14 @@ func (e *ConfigError) Is(target error) bool {
 }
 
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Format prints Error() for every verb, %q quoting it, so that no verb
+// reaches the fields of the cause.
+func (e ConfigError) Format(f fmt.State, verb rune) { redact.Format(f, verb, e.Error()) }
+
+// MarshalJSON encodes Error() as a JSON string, as log/slog's JSON handler
+// shows an error.
+func (e ConfigError) MarshalJSON() ([]byte, error) { return json.Marshal(e.Error()) }
 
 // causeText is err's message without the package prefix it starts with, so
 // that a ConfigError says "awsprofile: " once.

@@ -40,8 +40,6 @@ func TestShellSplit(t *testing.T) {
 // answer).
 func TestSSOCacheKeyIsBotocores(t *testing.T) {
 	s := ssoPlan{accountID: "123456789012", roleName: "dév", session: "a\"b\\c\n\t😀"}
-	assert.Equal(t, `{"accountId":"123456789012","roleName":"d\u00e9v","sessionName":"a\"b\\c\n\t\ud83d\ude00"}`,
-		compactJSON(map[string]string{"accountId": s.accountID, "roleName": s.roleName, "sessionName": s.session}))
 	assert.Equal(t, "1819caa34ac2b4cb239053655f52ee5959cc8c97", ssoCacheKey(s))
 }
 

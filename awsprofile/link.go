@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // LinkKind says what makes a [Link].
@@ -108,7 +108,7 @@ func (l Link) GoString() string { return l.String() }
 
 // Format prints String for every verb (%v, %+v, %#v, %d, %x, %t ...), %q
 // quoting it, so that no verb prints the Provider's fields.
-func (l Link) Format(f fmt.State, verb rune) { formatString(f, verb, l.String()) }
+func (l Link) Format(f fmt.State, verb rune) { redact.Format(f, verb, l.String()) }
 
 // LogValue is the link's Kind, Profile, RoleARN and SerialNumber, without
 // its Provider.
@@ -213,7 +213,7 @@ func (c Chain) GoString() string { return c.String() }
 
 // Format prints String for every verb, %q quoting it, so that no verb
 // prints the Config or a provider.
-func (c Chain) Format(f fmt.State, verb rune) { formatString(f, verb, c.String()) }
+func (c Chain) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String()) }
 
 // LogValue is the chain's profile and links, without the Config or any
 // provider.
@@ -233,12 +233,4 @@ func (c Chain) MarshalJSON() ([]byte, error) {
 		Region  string `json:",omitempty"`
 		Links   []Link
 	}{c.Profile, c.Config.Region, c.Links})
-}
-
-// formatString writes s for verb: quoted for %q, as it is for any other.
-func formatString(f fmt.State, verb rune, s string) {
-	if verb == 'q' {
-		s = strconv.Quote(s)
-	}
-	_, _ = f.Write([]byte(s))
 }

@@ -1,24 +1,27 @@
 package awsprofile_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/stschain/stschain/awsprofile"
+	"github.com/stschain/stschain/internal/secrettest"
 	"github.com/stschain/stschain/ststest"
 )
 
-// No fmt verb, slog handler or json.Marshal of a Chain or a Link shows a
-// secret, not even a static root's.
-func TestChainShowsNoSecret(t *testing.T) {
+// No fmt verb, slog handler or json.Marshal of a type of this package
+// shows a secret it holds or reaches: a Chain's or a Link's, not even a
+// static root's; Options with a KeysFunc handing out keys; an error
+// whose cause keeps a secret in a field.
+func TestSecretsHidden(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ststest.Role{ARN: roleARN("deploy")})
 	// The selected profile holds keys of its own too, which the SDK's
@@ -27,43 +30,53 @@ func TestChainShowsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	_, err = chain.Config.Credentials.Retrieve(context.Background())
 	require.NoError(t, err)
-	values := []any{chain, *chain, chain.Links, chain.Links[0], &chain.Links[0], chain.Links[1]}
 
-	check := func(what, out string) {
-		t.Helper()
-		assert.NotContains(t, out, aliceSec, what)
-		assert.NotContains(t, out, aliceKey, what+": nor the access key")
-	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%t", "%o", "%b", "%e", "%c", "%U", "%x", "%X", "%p", "%g", "%10.3f"} {
-		for i, v := range values {
-			check(fmt.Sprintf("%s of value %d", verb, i), fmt.Sprintf(verb, v))
+	var opts awsprofile.Options
+	e.opts("", "", func(o *awsprofile.Options) {
+		o.Keys = func(context.Context, string) (aws.CredentialsProvider, error) {
+			return credentials.NewStaticCredentialsProvider(aliceKey, aliceSec, ""), nil
 		}
-	}
-	assert.Equal(t, "static (profile alice) -> AssumeRole "+roleARN("deploy")+" (profile deploy)", fmt.Sprintf("%d", chain))
+	})(&opts)
+	cause := keepingError{Body: "aws_secret_access_key = " + aliceSec}
+	configErr := &awsprofile.ConfigError{Profile: "deploy", Problem: "role_arn is not an ARN", Err: cause}
+	loginErr := &awsprofile.LoginRequiredError{Profile: "sso", Command: "aws sso login --profile sso", Err: cause}
 
-	for i, v := range values {
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		check(fmt.Sprintf("json of value %d", i), string(b))
+	for name, v := range map[string]any{
+		"*Chain":              chain,
+		"Chain":               *chain,
+		"[]Link":              chain.Links,
+		"Link":                chain.Links[0],
+		"*Link":               &chain.Links[0],
+		"Link AssumeRole":     chain.Links[1],
+		"Options":             opts,
+		"*Options":            &opts,
+		"*ConfigError":        configErr,
+		"ConfigError":         *configErr,
+		"*LoginRequiredError": loginErr,
+		"LoginRequiredError":  *loginErr,
+	} {
+		t.Run(name, func(t *testing.T) {
+			secrettest.AssertHidden(t, v, aliceSec, aliceKey)
+		})
 	}
+
+	// What they do show.
+	assert.Equal(t, "static (profile alice) -> AssumeRole "+roleARN("deploy")+" (profile deploy)", fmt.Sprintf("%d", chain))
 	b, err := json.Marshal(chain)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"Profile":"deploy","Links":[{"Kind":"static","Profile":"alice"},{"Kind":"AssumeRole","Profile":"deploy","RoleARN":"`+roleARN("deploy")+`"}]}`, string(b))
-
-	for _, h := range []func(*bytes.Buffer) slog.Handler{
-		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
-		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
-	} {
-		var buf bytes.Buffer
-		log := slog.New(h(&buf))
-		for i, v := range values {
-			log.Info("chain", "value", v)
-			log.Info("chain", slog.Any("value", v))
-			check(fmt.Sprintf("slog of value %d", i), buf.String())
-		}
-		assert.Contains(t, buf.String(), roleARN("deploy"), "the log says something")
-	}
+	assert.Contains(t, secrettest.Outputs(chain)["slog JSON"], roleARN("deploy"))
+	b, err = json.Marshal(configErr)
+	require.NoError(t, err)
+	assert.JSONEq(t, `"awsprofile: profile \"deploy\": role_arn is not an ARN"`, string(b))
+	assert.Equal(t, configErr.Error(), fmt.Sprintf("%+v", *configErr))
+	assert.Equal(t, loginErr.Error(), fmt.Sprintf("%#v", loginErr))
 }
+
+// keepingError keeps what it could not read, secrets and all, in a field.
+type keepingError struct{ Body string }
+
+func (keepingError) Error() string { return "unreadable" }
 
 // A credential_process that prints its keys in another format than JSON
 // fails with an error that quotes none of its output: only its length and

@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/pyjson"
 )
 
 // maxSSOLifetime is the longest session of an IAM Identity Center
@@ -127,74 +125,20 @@ func ssoCacheKey(s ssoPlan) string {
 	} else {
 		args["startUrl"] = s.startURL
 	}
-	return sha1Hex(compactJSON(args))
+	return sha1JSON(args)
 }
 
 // processCacheKey is the cache key of a credential_process's
 // credentials: the SHA-1 of the compact JSON naming the command, under a
 // name no AWS CLI key uses.
 func processCacheKey(command string) string {
-	return sha1Hex(compactJSON(map[string]string{"stschain:credential_process": command}))
+	return sha1JSON(map[string]string{"stschain:credential_process": command})
 }
 
-func sha1Hex(s string) string {
+// sha1JSON is the hex SHA-1 of Python's json.dumps(m, sort_keys=True,
+// separators=(",", ":")), which never fails for a map of strings.
+func sha1JSON(m map[string]string) string {
+	s, _ := pyjson.Dumps(m, true)
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
-}
-
-// compactJSON is Python's json.dumps(m, sort_keys=True,
-// separators=(',', ':')) of a map of strings: ASCII only, other
-// characters escaped as \uXXXX (surrogate pairs beyond the BMP).
-func compactJSON(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		pyString(&b, k)
-		b.WriteByte(':')
-		pyString(&b, m[k])
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// pyString writes s as Python's json.dumps writes a str with
-// ensure_ascii.
-func pyString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20:
-			fmt.Fprintf(b, `\u%04x`, r)
-		case r < 0x80:
-			b.WriteRune(r)
-		case r > 0xffff:
-			r -= 0x10000
-			fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			fmt.Fprintf(b, `\u%04x`, r)
-		}
-	}
-	b.WriteByte('"')
 }

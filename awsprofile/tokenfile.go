@@ -1,9 +1,10 @@
 package awsprofile
 
 import (
+	"errors"
 	"fmt"
-	"io"
-	"io/fs"
+
+	"github.com/stschain/stschain/internal/safefile"
 )
 
 // maxTokenFile bounds what a token file may hold: a web identity token
@@ -19,41 +20,15 @@ const maxTokenFile = 256 << 10
 // and refuses devices (/dev/zero), directories and anything else that is
 // not a regular file, with an error that says what it is.
 func readTokenFile(path string) ([]byte, error) {
-	f, err := openNonBlocking(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading token file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading token file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("token file %s is %s, not a regular file", path, fileKind(fi.Mode()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading token file: %w", err)
-	}
-	if len(data) > maxTokenFile {
+	data, err := safefile.ReadFile(path, true, maxTokenFile)
+	var nr *safefile.NotRegularError
+	switch {
+	case errors.As(err, &nr):
+		return nil, fmt.Errorf("token file %w", nr)
+	case errors.Is(err, safefile.ErrTooLarge):
 		return nil, fmt.Errorf("token file %s holds more than %d KiB: a token is a few KiB", path, maxTokenFile>>10)
+	case err != nil:
+		return nil, fmt.Errorf("reading token file: %w", err)
 	}
 	return data, nil
-}
-
-// fileKind names what a file of mode m is.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m.IsDir():
-		return "a directory"
-	}
-	return "not a regular file (mode " + m.String() + ")"
 }

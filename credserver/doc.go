@@ -44,8 +44,9 @@
 // when Retrieve fails (the message is the provider's error on one line) or
 // hands out credentials no AWS service issues (an access key ID that is not
 // 16 to 128 upper-case letters and digits, a secret key or session token
-// with a character outside the base64 alphabets: the message names the
-// field, never its value). Credentials are never written on an error path.
+// with a character outside the base64 alphabet: the message names the
+// field, never its value), by the same rule stschain checks STS answers
+// and cache entries with. Credentials are never written on an error path.
 //
 // Over plain http the AWS SDKs and the AWS CLI fetch only from a loopback
 // address or one of the container hosts 169.254.170.2, 169.254.170.23 and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -19,6 +20,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Names of the environment variables [Server.Env] sets, as the AWS SDKs
@@ -90,7 +94,7 @@ type Server struct {
 	provider  aws.CredentialsProvider // immutable
 	url       string                  // immutable: http://ADDR:PORT/credentials
 	addr      netip.Addr              // immutable: the address served on, unmapped
-	token     string                  // immutable; never formatted
+	token     *string                 // immutable; never formatted: fmt shows a pointer to a string as an address even where it skips Format
 	tokenFile *tokenFile              // immutable; nil without Options.TokenFile
 	ln        net.Listener            // immutable: the listening socket
 	hs        *http.Server            // immutable
@@ -133,12 +137,12 @@ func Start(p aws.CredentialsProvider, optFns ...func(*Options)) (*Server, error)
 		provider: p,
 		url:      "http://" + ap.String() + path,
 		addr:     ap.Addr(),
-		token:    base64.RawURLEncoding.EncodeToString(raw),
+		token:    new(base64.RawURLEncoding.EncodeToString(raw)),
 		ln:       ln,
 		served:   make(chan struct{}),
 	}
 	if o.TokenFile != "" {
-		if s.tokenFile, err = writeTokenFile(o.TokenFile, s.token); err != nil {
+		if s.tokenFile, err = writeTokenFile(o.TokenFile, *s.token); err != nil {
 			_ = ln.Close()
 			return nil, err
 		}
@@ -235,7 +239,7 @@ func (s *Server) Env() []string {
 	}
 	return []string{
 		FullURIEnv + "=" + s.url,
-		AuthTokenEnv + "=" + s.token,
+		AuthTokenEnv + "=" + *s.token,
 	}
 }
 
@@ -287,9 +291,12 @@ func (s *Server) Close() error {
 // String describes the server by its URL, without the token.
 func (s *Server) String() string { return "credserver.Server{" + s.url + "}" }
 
-// Format makes every fmt verb print [Server.String], so that no verb can
-// reach the token.
-func (s *Server) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+// Format makes every fmt verb print [Server.String], %q quoting it, so
+// that no verb can reach the token.
+func (s *Server) Format(f fmt.State, verb rune) { redact.Format(f, verb, s.String()) }
+
+// LogValue is String, so that log/slog's handlers show the URL.
+func (s *Server) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // response is the container credentials JSON, as aws-sdk-go-v2's
 // endpointcreds and botocore's ContainerProvider read it.
@@ -345,8 +352,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned expired credentials")
 		return
 	}
-	if err := checkShape(creds); err != nil {
-		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned credentials with a "+err.Error())
+	if err := credcheck.Check(creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken); err != nil {
+		writeError(w, http.StatusInternalServerError, "CredentialsUnavailable", "the credentials provider returned malformed credentials: "+err.Error())
 		return
 	}
 	expires := creds.Expires
@@ -366,7 +373,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // authorized reports whether the request carries exactly one Authorization
 // header, and it is the token.
 func (s *Server) authorized(values []string) bool {
-	return len(values) == 1 && subtle.ConstantTimeCompare([]byte(values[0]), []byte(s.token)) == 1
+	return len(values) == 1 && subtle.ConstantTimeCompare([]byte(values[0]), []byte(*s.token)) == 1
 }
 
 // allowedHost reports whether host, a Host header with or without a port,

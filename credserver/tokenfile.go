@@ -3,9 +3,10 @@ package credserver
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/stschain/stschain/internal/safefile"
 )
 
 // tokenFile is the file Options.TokenFile names, as Start made it.
@@ -16,13 +17,14 @@ type tokenFile struct {
 
 // writeTokenFile creates path, which must not exist, readable and
 // writable by this user only, holding token without a line end (the SDKs
-// send the file's whole content as the header).
+// send the file's whole content as the header). O_EXCL refuses any
+// existing name, a symbolic link included, which it does not follow.
 func writeTokenFile(path, token string) (*tokenFile, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("credserver: token file: %w", err)
 	}
-	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("credserver: token file %s exists: name a file that does not (one left by a run that was killed can be removed)", abs)
@@ -44,19 +46,15 @@ func writeTokenFile(path, token string) (*tokenFile, error) {
 // a file that does not hold the token (no one else can write it) is left
 // alone. A file already gone is no error.
 func (t *tokenFile) remove() error {
-	f, err := os.OpenFile(t.path, os.O_RDONLY|oNoFollow|oNonBlock, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := safefile.ReadFile(t.path, false, int64(len(t.token)))
+	var nr *safefile.NotRegularError
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.As(err, &nr), errors.Is(err, safefile.ErrTooLarge):
+		return nil // gone, or not ours
+	case err != nil:
+		return err
+	case string(data) != t.token:
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	buf := make([]byte, len(t.token)+1)
-	n, _ := io.ReadFull(f, buf)
-	info, err := f.Stat()
-	f.Close()
-	if err != nil || !info.Mode().IsRegular() || string(buf[:n]) != t.token {
-		return err
 	}
 	if err := os.Remove(t.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -41,11 +41,11 @@ func TestFileBackendRefusesUnsafeFiles(t *testing.T) {
 		{"symbolic link", func(t *testing.T, dir string) {
 			require.NoError(t, os.Rename(filepath.Join(dir, "alice"), filepath.Join(dir, "elsewhere")))
 			require.NoError(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "alice")))
-		}, "alice is not a regular file (mode L"},
+		}, "alice is a symbolic link, not a regular file: not using it (remove it)"},
 		{"FIFO", func(t *testing.T, dir string) {
 			require.NoError(t, os.Remove(filepath.Join(dir, "alice")))
 			require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "alice"), 0o600))
-		}, "alice is not a regular file (mode p"},
+		}, "alice is a named pipe (FIFO), not a regular file: not using it (remove it)"},
 		{"writable item", func(t *testing.T, dir string) {
 			require.NoError(t, os.Chmod(filepath.Join(dir, "alice"), 0o622))
 		}, "alice is writable by group or others (mode 0622): not trusting it"},

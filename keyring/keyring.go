@@ -18,6 +18,8 @@ import (
 
 	kr "github.com/99designs/keyring"
 	"github.com/mtibben/percent"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Backend names a kind of keyring.
@@ -296,7 +298,7 @@ func (k *Keyring) String() string {
 func (k *Keyring) GoString() string { return k.String() }
 
 // Format prints String for every verb, %q quoting it.
-func (k *Keyring) Format(f fmt.State, verb rune) { formatString(f, verb, k.String()) }
+func (k *Keyring) Format(f fmt.State, verb rune) { redact.Format(f, verb, k.String()) }
 
 // LogValue is the keyring's service, backend and directory.
 func (k *Keyring) LogValue() slog.Value {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
+
+	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Keys are an IAM user's long-term access keys: what a keyring item holds.
@@ -14,19 +16,23 @@ import (
 // No fmt verb, log/slog value or JSON encoding of Keys shows the secret
 // access key, nor more than the last four characters of the access key ID
 // (as "aws configure list" shows them): String, GoString, Format, LogValue
-// and MarshalJSON all redact, and the keys sit behind a pointer, which is
-// all that fmt shows of them where it prints fields without their methods
-// (%p of a value, a field fmt cannot reach).
+// and MarshalJSON all redact, and each key sits behind a pointer to a
+// string, of which fmt shows only the address where it prints fields
+// without their methods (%p of a value, a field fmt cannot reach, a verb
+// that does not suit a pointer).
 type Keys struct {
 	pair *keyPair // nil in the zero value; never changed once made
 }
 
-type keyPair struct{ id, secret string }
+// keyPair holds pointers, not strings: fmt prints a pointer to a struct
+// that a verb does not suit (%s, %t ...) as the struct's fields, but a
+// pointer to a string as its address.
+type keyPair struct{ id, secret *string }
 
 // NewKeys returns the keys made of an access key ID and a secret access
 // key, as given: [Keys.Validate] checks their shape.
 func NewKeys(accessKeyID, secretAccessKey string) Keys {
-	return Keys{&keyPair{accessKeyID, secretAccessKey}}
+	return Keys{&keyPair{&accessKeyID, &secretAccessKey}}
 }
 
 // AccessKeyID returns the access key ID, such as AKIAIOSFODNN7EXAMPLE.
@@ -34,7 +40,7 @@ func (k Keys) AccessKeyID() string {
 	if k.pair == nil {
 		return ""
 	}
-	return k.pair.id
+	return *k.pair.id
 }
 
 // SecretAccessKey returns the secret access key.
@@ -42,14 +48,14 @@ func (k Keys) SecretAccessKey() string {
 	if k.pair == nil {
 		return ""
 	}
-	return k.pair.secret
+	return *k.pair.secret
 }
 
 // Bounds of the key shapes [Keys.Validate] accepts. IAM's access key IDs
 // are 16 to 128 characters; its secret access keys are 40.
 const (
-	MinAccessKeyIDLength = 16
-	MaxAccessKeyIDLength = 128
+	MinAccessKeyIDLength = credcheck.MinAccessKeyIDLength
+	MaxAccessKeyIDLength = credcheck.MaxAccessKeyIDLength
 	MaxSecretKeyLength   = 128
 )
 
@@ -73,9 +79,9 @@ func checkKeys(k Keys) string {
 	switch {
 	case id == "":
 		return "the access key ID is empty"
-	case len(id) < MinAccessKeyIDLength || len(id) > MaxAccessKeyIDLength || !only(id, isUpperOrDigit):
+	case !credcheck.AccessKeyID(id):
 		hint := ""
-		if only(id, isBase64) && strings.ContainsAny(id, "abcdefghijklmnopqrstuvwxyz+/") {
+		if credcheck.Base64(id) && strings.ContainsAny(id, "abcdefghijklmnopqrstuvwxyz+/") {
 			hint = " (is it the secret access key?)"
 		}
 		return fmt.Sprintf("the access key ID (%d characters) is not one%s: want %d to %d upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE",
@@ -87,21 +93,11 @@ func checkKeys(k Keys) string {
 	case len(secret) > MaxSecretKeyLength:
 		return fmt.Sprintf("the secret access key has %d characters, want at most %d (an IAM secret access key has 40; is it a session token?)",
 			len(secret), MaxSecretKeyLength)
-	case !only(secret, isBase64):
+	case !credcheck.Base64(secret):
 		return fmt.Sprintf("the secret access key (%d characters) holds a character outside the base64 alphabet: want A-Z, a-z, 0-9, +, / and =",
 			len(secret))
 	}
 	return ""
-}
-
-func only(s string, ok func(rune) bool) bool {
-	return strings.IndexFunc(s, func(r rune) bool { return !ok(r) }) < 0
-}
-
-func isUpperOrDigit(r rune) bool { return r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' }
-
-func isBase64(r rune) bool {
-	return isUpperOrDigit(r) || r >= 'a' && r <= 'z' || r == '+' || r == '/' || r == '='
 }
 
 // MaskedAccessKeyID is the access key ID as "aws configure list" shows
@@ -127,7 +123,7 @@ func (k Keys) String() string {
 func (k Keys) GoString() string { return k.String() }
 
 // Format prints String for every verb, %q quoting it.
-func (k Keys) Format(f fmt.State, verb rune) { formatString(f, verb, k.String()) }
+func (k Keys) Format(f fmt.State, verb rune) { redact.Format(f, verb, k.String()) }
 
 // LogValue is the masked access key ID.
 func (k Keys) LogValue() slog.Value {
@@ -140,14 +136,6 @@ func (k Keys) MarshalJSON() ([]byte, error) {
 		AccessKeyID     string
 		SecretAccessKey string
 	}{k.MaskedAccessKeyID(), "redacted"})
-}
-
-// formatString writes s for verb: quoted for %q, as it is for any other.
-func formatString(f fmt.State, verb rune, s string) {
-	if verb == 'q' {
-		s = strconv.Quote(s)
-	}
-	_, _ = f.Write([]byte(s))
 }
 
 // itemData is the JSON of an item: the fields of aws.Credentials that

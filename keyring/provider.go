@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // Provider is the [aws.CredentialsProvider] of one profile's keys in a
@@ -47,7 +49,7 @@ func (p *Provider) String() string {
 }
 
 // Format prints String for every verb, %q quoting it.
-func (p *Provider) Format(f fmt.State, verb rune) { formatString(f, verb, p.String()) }
+func (p *Provider) Format(f fmt.State, verb rune) { redact.Format(f, verb, p.String()) }
 
 // Lookup returns the provider of profile's keys in the first of rings that
 // holds them, and nil when none does; a nil ring is skipped. It reads no

@@ -2,9 +2,9 @@ package rediscache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go/metrics"
 	"github.com/redis/go-redis/v9"
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/redact"
 	"github.com/stschain/stschain/sharedcache"
 )
 
@@ -342,12 +343,32 @@ func (c *Cache) String() string {
 	return fmt.Sprintf("rediscache.Cache{prefix %q, key ID %s, timeout %v, lock TTL %v}", c.prefix, c.sealer.KeyID(), c.timeout, c.locker.TTL())
 }
 
-// Format writes String for every verb, so that no verb (%v, %+v, %#v, %x,
-// %d ...) prints the fields, the ciphers among them.
-func (c *Cache) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, c.String()) }
+// Format writes String for every verb, %q quoting it, so that no verb
+// (%v, %+v, %#v, %x, %d ...) prints the fields, the ciphers among them.
+func (c *Cache) Format(f fmt.State, verb rune) { redact.Format(f, verb, c.String()) }
 
 // LogValue is String, so that log/slog shows no key either.
 func (c *Cache) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// String describes the options by how many PreviousKeys there are, never
+// what they hold.
+func (o Options) String() string {
+	return fmt.Sprintf("rediscache.Options{prefix %q, %d previous keys, timeout %v, lock TTL %v, lock retry %v}", o.Prefix, len(o.PreviousKeys), o.Timeout, o.LockTTL, o.LockRetry)
+}
+
+// Format writes String for every verb, %q quoting it, so that no verb
+// prints PreviousKeys.
+func (o Options) Format(f fmt.State, verb rune) { redact.Format(f, verb, o.String()) }
+
+// MarshalJSON encodes the options as String describes them: PreviousKeys
+// as how many there are. Logger and MeterProvider are left out.
+func (o Options) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Prefix                      string        `json:",omitempty"`
+		PreviousKeys                int           `json:",omitempty"`
+		Timeout, LockTTL, LockRetry time.Duration `json:",omitempty"`
+	}{o.Prefix, len(o.PreviousKeys), o.Timeout, o.LockTTL, o.LockRetry})
+}
 
 // deniedByACL reports whether err is Redis refusing a command to the user
 // (NOPERM; in a script, Redis 7.0 says "ERR The user executing the script

@@ -3,10 +3,7 @@ package rediscache
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -355,32 +352,6 @@ func TestRollbackIsAMiss(t *testing.T) {
 	_, ok, err := c.Load(ctx, cacheKey)
 	assert.False(t, ok)
 	assert.ErrorContains(t, err, "rediscache: entry "+name+" is unusable: it holds a session that another has replaced since, as this process has seen: a rollback, refused")
-}
-
-func TestFormatShowsNoKey(t *testing.T) {
-	_, rdb := newMiniredis(t)
-	var logs bytes.Buffer
-	o := Options{Prefix: "app:", Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	c := newTestCache(t, rdb, func(opts *Options) { *opts = o })
-	want := `rediscache.Cache{prefix "app:", key ID ` + c.sealer.KeyID() + `, timeout 1s, lock TTL 10s}`
-	forms := map[string]string{}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
-		forms["*Cache "+verb] = fmt.Sprintf(verb, c)
-		assert.Equal(t, want, forms["*Cache "+verb], verb)
-		forms["Options "+verb] = fmt.Sprintf(verb, o)
-		forms["Sealer "+verb] = fmt.Sprintf(verb, c.sealer)
-	}
-	forms["slog"] = func() string {
-		slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "cache", c)
-		return logs.String()
-	}()
-	assert.Contains(t, forms["slog"], `cache="rediscache.Cache{prefix \"app:\"`)
-	for name, s := range forms {
-		for _, k := range []string{string(testKey), hex.EncodeToString(testKey), base64.StdEncoding.EncodeToString(testKey),
-			fmt.Sprint(testKey), fmt.Sprintf("%d", testKey), fmt.Sprintf("%x", testKey)} {
-			assert.NotContains(t, s, k, name)
-		}
-	}
 }
 
 func TestRedisErrorsAreReported(t *testing.T) {

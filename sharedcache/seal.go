@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/redact"
 )
 
 // KeySize is the length of a sealing key, in bytes: an AES-256 key.
@@ -410,8 +410,9 @@ func (s *Sealer) String() string {
 	return fmt.Sprintf("sharedcache.Sealer{key ID %s, %d previous keys}", s.KeyID(), len(s.keys)-1)
 }
 
-// Format writes String for every verb, so that no verb prints the ciphers.
-func (s *Sealer) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+// Format writes String for every verb, %q quoting it, so that no verb
+// prints the ciphers.
+func (s *Sealer) Format(f fmt.State, verb rune) { redact.Format(f, verb, s.String()) }
 
 // LogValue is String, so that log/slog shows no key either.
 func (s *Sealer) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -309,13 +309,9 @@ func openCache(f *chainFlags, stderr io.Writer) (stschain.Cache, error) {
 	if f.noCache {
 		return nil, nil
 	}
-	dir := f.cacheDir
-	if dir == "" {
-		d, err := stschain.DefaultCLICacheDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
+	dir, err := cacheDir(f)
+	if err != nil {
+		return nil, err
 	}
 	fc, err := stschain.NewFileCache(dir)
 	if err != nil {
@@ -326,6 +322,15 @@ func openCache(f *chainFlags, stderr io.Writer) (stschain.Cache, error) {
 		return nil, err
 	}
 	return fc, nil
+}
+
+// cacheDir is the session cache's directory: --cache-dir, else the AWS
+// CLI's.
+func cacheDir(f *chainFlags) (string, error) {
+	if f.cacheDir != "" {
+		return f.cacheDir, nil
+	}
+	return stschain.DefaultCLICacheDir()
 }
 
 // retrieve builds the chain of f and retrieves the last link's

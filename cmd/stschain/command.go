@@ -183,7 +183,7 @@ func (c *command) parseArgs(inv *invocation, fs *flag.FlagSet, f *chainFlags, ar
 		}
 	}
 	if f.profile != "" && f.profile != word {
-		return nil, usagef(c.name, "the profile is named twice, %s and --profile %s: name it once", quoteWord(word), quoteWord(f.profile))
+		return nil, usagef(c.name, "the profile is named twice, %s and --profile %s: name it once", quote(word), quote(f.profile))
 	}
 	profileGiven := f.profile
 	rest, _, err = parseFlags(fs, rest[1:])
@@ -191,7 +191,7 @@ func (c *command) parseArgs(inv *invocation, fs *flag.FlagSet, f *chainFlags, ar
 		return nil, c.flagError(err)
 	}
 	if profileGiven == "" && f.profile != "" && f.profile != word {
-		return nil, usagef(c.name, "the profile is named twice, %s and --profile %s: name it once", quoteWord(word), quoteWord(f.profile))
+		return nil, usagef(c.name, "the profile is named twice, %s and --profile %s: name it once", quote(word), quote(f.profile))
 	}
 	f.profile = word
 	return rest, nil
@@ -246,11 +246,11 @@ func flagsEnd(fs *flag.FlagSet, args []string) (n int, dashed bool) {
 func (c *command) tooManyArgs(arg string) error {
 	switch {
 	case c.maxArgs > 0 || c.profileArg:
-		return usagef(c.name, "unexpected argument %q: want %s", arg, c.usageLine())
+		return usagef(c.name, "unexpected argument %s: want %s", quote(arg), c.usageLine())
 	case c.flags == nil:
-		return usagef(c.name, "unexpected argument %q: it takes none", arg)
+		return usagef(c.name, "unexpected argument %s: it takes none", quote(arg))
 	default:
-		return usagef(c.name, "unexpected argument %q: it takes flags only", arg)
+		return usagef(c.name, "unexpected argument %s: it takes flags only", quote(arg))
 	}
 }
 

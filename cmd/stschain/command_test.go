@@ -165,7 +165,7 @@ func TestDispatch(t *testing.T) {
 	}
 	r := runInProcess(t, "assume", "--role-arn", roleA)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain: unknown subcommand "assume": want credential-process, exec, export, login, add, remove, list, completion, version or help`,
+	assert.Equal(t, `stschain: unknown subcommand assume: want credential-process, exec, export, login, add, remove, list, completion, version or help`,
 		failureLine(t, r))
 }
 

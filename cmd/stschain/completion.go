@@ -109,7 +109,7 @@ func runCompletion(_ context.Context, inv *invocation, _ *chainFlags, args []str
 	if len(args) != 1 || completionScripts[args[0]] == "" {
 		got := "none"
 		if len(args) == 1 {
-			got = quoteWord(args[0])
+			got = quote(args[0])
 		}
 		return fail(inv.stderr, usagef(inv.cmd.name, "want a shell, one of %s: got %s", strings.Join(shells(), ", "), got))
 	}

@@ -86,7 +86,7 @@ func accessDeniedHint(err error) string {
 		strings.HasPrefix(api.ErrorMessage(), "MultiFactorAuthentication") {
 		return ""
 	}
-	return " (AccessDenied on AssumeRole usually means: the trust policy of " + quoteWord(link.Link) +
+	return " (AccessDenied on AssumeRole usually means: the trust policy of " + quote(link.Link) +
 		" does not name the caller; or it requires MFA, and the link sent none (mfa_serial, --mfa-serial);" +
 		" or its external ID is missing or wrong (external_id, --external-id);" +
 		" or a session policy of the link below does not allow sts:AssumeRole on it)"

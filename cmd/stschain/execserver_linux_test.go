@@ -104,12 +104,8 @@ func TestExecServerContainerHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("skipping: a network namespace of its own needs root")
 	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("skipping: no unshare")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: no ip")
-	}
+	toolPath(t, "unshare")
+	toolPath(t, "ip")
 	t.Parallel()
 	bin := binary(t)
 	srv, _, _ := rootServers(t, 0)

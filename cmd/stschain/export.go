@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf16"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/stschain/stschain/internal/pyjson"
 )
 
 // exportFormat is one output format of export.
@@ -120,7 +121,7 @@ them). Run "stschain help chain" for the chain.
 func runExport(ctx context.Context, inv *invocation, f *chainFlags, _ []string) int {
 	format, ok := lookupFormat(f.format)
 	if !ok {
-		return fail(inv.stderr, usagef(inv.cmd.name, "--format %q is not a format: want one of %s", f.format, strings.Join(formatNames(), ", ")))
+		return fail(inv.stderr, usagef(inv.cmd.name, "--format %s is not a format: want one of %s", quote(f.format), strings.Join(formatNames(), ", ")))
 	}
 	ctx, stop := withSignals(ctx)
 	defer stop()
@@ -222,7 +223,7 @@ func jsonDocument(vars, more []variable) string {
 	var b strings.Builder
 	b.WriteString("{\n  \"Version\": 1")
 	for _, v := range append(vars, more...) {
-		b.WriteString(",\n  " + pyJSONString(v.json) + ": " + pyJSONString(v.value))
+		b.WriteString(",\n  " + pyjson.Quote(v.json) + ": " + pyjson.Quote(v.value))
 	}
 	b.WriteString("\n}\n")
 	return b.String()
@@ -235,7 +236,7 @@ func jsonDocument(vars, more []variable) string {
 func renderINI(v exportValues) (string, error) {
 	section := cmp.Or(v.profile, "default")
 	if strings.ContainsAny(section, "[]#;") || strings.IndexFunc(section, unicode.IsControl) >= 0 {
-		return "", fmt.Errorf("the profile name %s cannot be an INI section name", quoteWord(section))
+		return "", fmt.Errorf("the profile name %s cannot be an INI section name", quote(section))
 	}
 	var b strings.Builder
 	b.WriteString("[" + section + "]\n")
@@ -332,43 +333,4 @@ func pyISOFormat(t time.Time) string {
 		s += fmt.Sprintf(".%06d", us)
 	}
 	return s + "+00:00"
-}
-
-// pyJSONString is s as Python's json.dumps writes a string with its
-// default ensure_ascii: '"' and '\' escaped, \b \f \n \r \t by name, every
-// other character outside ' ' to '~' as \uXXXX (lower-case hex, UTF-16
-// surrogate pairs beyond U+FFFF).
-func pyJSONString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			switch {
-			case r >= ' ' && r <= '~':
-				b.WriteRune(r)
-			case r > 0xffff:
-				hi, lo := utf16.EncodeRune(r)
-				fmt.Fprintf(&b, `\u%04x\u%04x`, hi, lo)
-			default:
-				fmt.Fprintf(&b, `\u%04x`, r)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

@@ -23,21 +23,42 @@ import (
 	"github.com/stschain/stschain/internal/awsclitest"
 )
 
-// requireShellsEnv makes the tests require fish and zsh instead of
-// skipping what needs them, as CI does once it has installed them.
-const requireShellsEnv = "STSCHAIN_REQUIRE_SHELLS"
+// requireShellsEnv makes the tests require the shells they drive that
+// Debian packages (bash, zsh, fish; pwsh is not among them, and is used
+// where it is installed) instead of skipping what needs them, and
+// requireToolsEnv the other programs (curl, ip, unshare), as CI does once
+// it has installed them.
+const (
+	requireShellsEnv = "STSCHAIN_REQUIRE_SHELLS"
+	requireToolsEnv  = "STSCHAIN_REQUIRE_TOOLS"
+)
 
 // shellPath returns the path of shell, skipping the test when it is not
-// installed (failing when requireShellsEnv says it must be, for fish and
-// zsh).
+// installed (failing when requireShellsEnv says it must be, but for
+// pwsh).
 func shellPath(t *testing.T, shell string) string {
 	t.Helper()
-	path, err := exec.LookPath(shell)
+	if shell == "pwsh" {
+		return lookPath(t, shell, "")
+	}
+	return lookPath(t, shell, requireShellsEnv)
+}
+
+// toolPath returns the path of the program name, skipping the test when
+// it is not installed (failing when requireToolsEnv says it must be).
+func toolPath(t *testing.T, name string) string {
+	t.Helper()
+	return lookPath(t, name, requireToolsEnv)
+}
+
+func lookPath(t *testing.T, name, requireEnv string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv(requireShellsEnv) != "" && (shell == "fish" || shell == "zsh") {
-			t.Fatalf("%s is not installed, and %s is set", shell, requireShellsEnv)
+		if requireEnv != "" && os.Getenv(requireEnv) != "" {
+			t.Fatalf("%s is not installed, and %s is set", name, requireEnv)
 		}
-		t.Skipf("%s is not installed", shell)
+		t.Skipf("skipping: %s is not installed", name)
 	}
 	return path
 }

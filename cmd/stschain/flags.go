@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stschain/stschain/internal/mfacode"
 	"github.com/stschain/stschain/internal/stslimits"
 )
 
@@ -78,7 +79,7 @@ func (l *tagList) Set(s string) error {
 		return errors.New("want KEY=VALUE, such as team=platform")
 	}
 	if _, dup := l.m[k]; dup {
-		return fmt.Errorf("tag %q is given twice", k)
+		return fmt.Errorf("tag %s is given twice", quote(k))
 	}
 	if l.m == nil {
 		l.m = map[string]string{}
@@ -210,7 +211,7 @@ func (f *chainFlags) validate(name string) error {
 	switch {
 	case len(sources) > 1:
 		return usagef(name, "%s give MFA codes each: give one", strings.Join(sources, " and "))
-	case f.mfaToken != "" && f.mfaToken != mfaTokenStdin && !sixDigits(strings.TrimSpace(f.mfaToken)):
+	case f.mfaToken != "" && f.mfaToken != mfaTokenStdin && !mfacode.Valid(strings.TrimSpace(f.mfaToken)):
 		return usagef(name, "--mfa-token is not a code: want the 6 digits the device shows, or - to read them from standard input")
 	case !roles && f.externalID != "":
 		return usagef(name, "--external-id needs a --role-arn (it is sent with the last role)")
@@ -236,12 +237,12 @@ func (f *chainFlags) validate(name string) error {
 	}
 	for _, k := range f.transitiveTags {
 		if _, ok := f.tags.m[k]; !ok {
-			return usagef(name, "--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", k, k)
+			return usagef(name, "--transitive-tag-key %s is not the key of a --tag: give --tag %s=VALUE too", quote(k), quote(k))
 		}
 	}
 	for i := 1; i < len(f.roleARNs); i++ {
 		if f.roleARNs[i] == f.roleARNs[i-1] {
-			return usagef(name, "--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", f.roleARNs[i])
+			return usagef(name, "--role-arn %s is given twice in a row: a role assumed from a session of itself is almost always a mistake", quote(f.roleARNs[i]))
 		}
 	}
 	if err := checkDuration("--duration", f.duration, stslimits.MaxAssumeRoleDuration); err != nil {
@@ -251,12 +252,12 @@ func (f *chainFlags) validate(name string) error {
 		return usagef(name, "%w", err)
 	}
 	if f.region != "" && !isRegion(f.region) {
-		return usagef(name, "--region %q is not a region name such as eu-west-1", f.region)
+		return usagef(name, "--region %s is not a region name such as eu-west-1", quote(f.region))
 	}
 	if f.endpointURL != "" {
 		u, err := url.Parse(f.endpointURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return usagef(name, "--endpoint-url %q is not an http or https URL", f.endpointURL)
+			return usagef(name, "--endpoint-url %s is not an http or https URL", quote(f.endpointURL))
 		}
 	}
 	return nil
@@ -276,11 +277,6 @@ func (f *chainFlags) codeSourceFlag() string {
 		return "--mfa-token"
 	}
 	return ""
-}
-
-// sixDigits reports whether s is a 6-digit MFA code.
-func sixDigits(s string) bool {
-	return len(s) == 6 && strings.Trim(s, "0123456789") == ""
 }
 
 // isRegion reports whether s is what the SDK accepts as a region: a DNS

@@ -16,7 +16,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string // in the one line on stderr
 	}{
-		{"unknown subcommand", []string{"assume"}, `unknown subcommand "assume"`},
+		{"unknown subcommand", []string{"assume"}, `unknown subcommand assume`},
 		{"unknown flag", []string{"credential-process", "--bogus"}, "flag provided but not defined: -bogus"},
 		{"flag without value", []string{"exec", "--role-arn"}, "flag needs an argument: -role-arn"},
 		{"empty role", []string{"credential-process", "--role-arn", ""}, "empty value"},
@@ -34,7 +34,7 @@ func TestUsageErrors(t *testing.T) {
 		{"large seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "2147483647"}, "is out of range"},
 		{"fractional seconds", []string{"credential-process", "--role-arn", roleA, "--duration", "1800.5s"}, "--duration 30m0.5s is out of range: want whole seconds"},
 		{"role twice in a row", []string{"credential-process", "--role-arn", roleA, "--role-arn", roleA}, "--role-arn " + roleA + " is given twice in a row"},
-		{"bad region", []string{"credential-process", "--role-arn", roleA, "--region", "EU_WEST"}, `--region "EU_WEST" is not a region name`},
+		{"bad region", []string{"credential-process", "--role-arn", roleA, "--region", "EU_WEST"}, `--region EU_WEST is not a region name`},
 		{"empty role with =", []string{"exec", "--role-arn=", "--", "true"}, "empty value"},
 		{"duration without role", []string{"credential-process", "--duration", "1h"}, "--duration is the roles' session length"},
 		{"external id without role", []string{"credential-process", "--external-id", externalID}, "--external-id needs a --role-arn"},
@@ -52,12 +52,12 @@ func TestUsageErrors(t *testing.T) {
 		{"invalid role ARN", []string{"credential-process", "--role-arn", "arn:aws:iam::1:role/x"}, `RoleARN "arn:aws:iam::1:role/x" is not an IAM role ARN`},
 		{"invalid MFA serial", []string{"credential-process", "--role-arn", roleA, "--mfa-serial", "x"}, `SerialNumber "x"`},
 		{"invalid session name", []string{"credential-process", "--role-arn", roleA, "--session-name", "a b"}, `RoleSessionName "a b" is invalid`},
-		{"extra argument", []string{"credential-process", "--role-arn", roleA, "source", "extra"}, `stschain credential-process: unexpected argument "extra": want stschain credential-process [flags] [PROFILE]`},
-		{"version argument", []string{"version", "extra"}, `stschain version: unexpected argument "extra": it takes none`},
+		{"extra argument", []string{"credential-process", "--role-arn", roleA, "source", "extra"}, `stschain credential-process: unexpected argument extra: want stschain credential-process [flags] [PROFILE]`},
+		{"version argument", []string{"version", "extra"}, `stschain version: unexpected argument extra: it takes none`},
 		{"version flag", []string{"version", "--short"}, `stschain version: flag provided but not defined: -short (see stschain help version)`},
-		{"help of unknown subcommand", []string{"help", "assume"}, `stschain help: unknown subcommand or topic "assume"`},
-		{"help of two", []string{"help", "exec", "export"}, `stschain help: unexpected argument "export": want stschain help [COMMAND]`},
-		{"topic run", []string{"chain"}, `stschain: unknown subcommand "chain"`},
+		{"help of unknown subcommand", []string{"help", "assume"}, `stschain help: unknown subcommand or topic assume`},
+		{"help of two", []string{"help", "exec", "export"}, `stschain help: unexpected argument export: want stschain help [COMMAND]`},
+		{"topic run", []string{"chain"}, `stschain: unknown subcommand chain`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runInProcess(t, tc.args...)

@@ -30,8 +30,8 @@ func runHelp(_ context.Context, inv *invocation, _ *chainFlags, args []string) i
 		lookup(args[0]).printHelp(inv.stdout)
 		return exitOK
 	default:
-		return fail(inv.stderr, usagef("help", "unknown subcommand or topic %q: want %s, or the topic %s",
-			strings.Join(args, " "), names(true), names(false)))
+		return fail(inv.stderr, usagef("help", "unknown subcommand or topic %s: want %s, or the topic %s",
+			quote(strings.Join(args, " ")), names(true), names(false)))
 	}
 }
 

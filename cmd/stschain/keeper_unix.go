@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stschain/stschain/credserver"
+	"github.com/stschain/stschain/internal/safefile"
 )
 
 // The keeper looks for processes that may use the URI keeperPoll after
@@ -122,22 +123,10 @@ func (k *keeper) release() { _ = k.lifeline.Close() }
 // maxTokenFile bounds what is read of a token file: a token is 43 bytes.
 const maxTokenFile = 1 << 10
 
-// readSmallFile reads at most maxTokenFile bytes of a regular file at
-// path, without following a symbolic link or blocking on a FIFO.
+// readSmallFile reads a regular file at path of at most maxTokenFile
+// bytes, without following a symbolic link or blocking on a FIFO.
 func readSmallFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", quote(path))
-	}
-	return io.ReadAll(io.LimitReader(f, maxTokenFile))
+	return safefile.ReadFile(path, false, maxTokenFile)
 }
 
 // runKeeper is "stschain __keep-port": the keeper of a server's port,

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -82,7 +81,7 @@ func newKeyrings(inv *invocation, f *chainFlags) (*keyrings, error) {
 	if backend == "" {
 		if s := inv.env(backendEnv); s != "" {
 			if err := checkBackend(s); err != nil {
-				return nil, fmt.Errorf("%s %q is not a keyring backend: %w", backendEnv, s, err)
+				return nil, fmt.Errorf("%s %s is not a keyring backend: %w", backendEnv, quote(s), err)
 			}
 			backend = keyring.Backend(s)
 		}
@@ -323,13 +322,13 @@ func add(ctx context.Context, inv *invocation, f *chainFlags, profile string) er
 	if err := own.Set(ctx, profile, keys); err != nil {
 		return &cmdError{cmd: name, err: err}
 	}
-	fmt.Fprintf(inv.stderr, "Added the keys of profile %s (access key %s) to %s.\n", strconv.Quote(profile), keys.MaskedAccessKeyID(), own)
+	fmt.Fprintf(inv.stderr, "Added the keys of profile %s (access key %s) to %s.\n", quote(profile), keys.MaskedAccessKeyID(), own)
 	if missing {
 		file, err := appendProfile(inv, profile)
 		if err != nil {
 			return &cmdError{cmd: name, err: fmt.Errorf("the keys are stored, but the profile is in no config file: %w", err)}
 		}
-		fmt.Fprintf(inv.stderr, "Added [%s] to %s.\n", sectionName(profile), file)
+		fmt.Fprintf(inv.stderr, "Added [%s] to %s.\n", sectionName(profile), quote(file))
 	}
 	return nil
 }
@@ -354,20 +353,33 @@ func checkKeysUsed(ctx context.Context, name, profile string) (missing bool, err
 	switch {
 	case errors.As(err, &ce) && errors.Is(err, awsprofile.ErrProfileNotFound) && ce.Profile == profile && len(ce.Chain) == 0:
 		if !isPlainProfileName(profile) {
-			return false, usagef(name, "profile %s is in no config file, and stschain writes sections only for names of letters, digits and -_.@+: write its [profile ...] section first", strconv.Quote(profile))
+			return false, usagef(name, "profile %s is in no config file, and stschain writes sections only for names of letters, digits and -_.@+: write its [profile ...] section first", quote(profile))
 		}
 		return true, nil
 	case err != nil:
-		return false, usagef(name, "profile %s would not use keys from the keyring: %w", strconv.Quote(profile), err)
+		return false, usagef(name, "profile %s would not use keys from the keyring: %w", quote(profile), err)
 	}
 	switch root := chain.Links[0]; {
 	case root.Kind == awsprofile.KindKeyring && root.Profile == profile:
 		return false, nil
 	case root.Profile != profile:
-		return false, usagef(name, "profile %s would not use keys from the keyring: its chain starts with %s; add the keys to profile %s, at the root of the chain, instead", strconv.Quote(profile), root, strconv.Quote(root.Profile))
+		return false, usagef(name, "profile %s would not use keys from the keyring: its chain starts with %s; add the keys to profile %s, at the root of the chain, instead", quote(profile), linkText(root), quote(root.Profile))
 	default:
-		return false, usagef(name, "profile %s would not use keys from the keyring: its chain starts with %s, which the files set; remove those settings from the files first", strconv.Quote(profile), root)
+		return false, usagef(name, "profile %s would not use keys from the keyring: its chain starts with %s, which the files set; remove those settings from the files first", quote(profile), linkText(root))
 	}
+}
+
+// linkText says what link l is, its values quoted: "static (profile
+// NAME)", "AssumeRoleWithWebIdentity ARN (profile NAME)".
+func linkText(l awsprofile.Link) string {
+	s := string(l.Kind)
+	if l.RoleARN != "" {
+		s += " " + quote(l.RoleARN)
+	}
+	if l.Profile != "" {
+		s += " (profile " + quote(l.Profile) + ")"
+	}
+	return s
 }
 
 // isPlainProfileName reports whether add may write a section for profile:
@@ -482,7 +494,7 @@ func remove(ctx context.Context, inv *invocation, f *chainFlags, profile string)
 		return &cmdError{cmd: name, err: err}
 	}
 	if !has {
-		msg := fmt.Sprintf("%s holds no keys for profile %s", own, strconv.Quote(profile))
+		msg := fmt.Sprintf("%s holds no keys for profile %s", own, quote(profile))
 		if vault, _ := open(rings.awsVault, false); vault != nil {
 			if in, _ := vault.Has(ctx, profile); in {
 				msg += "; " + vault.String() + " does, which stschain never changes: use aws-vault remove"
@@ -495,7 +507,7 @@ func remove(ctx context.Context, inv *invocation, f *chainFlags, profile string)
 		if err != nil {
 			return usagef(name, "%w to confirm: pass --force to remove without asking", err)
 		}
-		answer, err := t.ask(ctx, fmt.Sprintf("Remove the keys of profile %s from %s? [y/N] ", strconv.Quote(profile), own))
+		answer, err := t.ask(ctx, fmt.Sprintf("Remove the keys of profile %s from %s? [y/N] ", quote(profile), own))
 		t.Close()
 		if err != nil {
 			return &cmdError{cmd: name, err: err}
@@ -508,6 +520,6 @@ func remove(ctx context.Context, inv *invocation, f *chainFlags, profile string)
 	if err := own.Remove(ctx, profile); err != nil {
 		return &cmdError{cmd: name, err: err}
 	}
-	fmt.Fprintf(inv.stderr, "Removed the keys of profile %s from %s.\n", strconv.Quote(profile), own)
+	fmt.Fprintf(inv.stderr, "Removed the keys of profile %s from %s.\n", quote(profile), own)
 	return nil
 }

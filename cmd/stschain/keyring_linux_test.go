@@ -62,7 +62,7 @@ func TestKeyringPrompts(t *testing.T) {
 	term.typeLine(krPass)
 	term.expect("The same passphrase again: ")
 	term.typeLine(krPass)
-	term.expect(`Added the keys of profile "kr" (access key ****************0001)`)
+	term.expect(`Added the keys of profile kr (access key ****************0001)`)
 	require.NoError(t, cmd.Wait(), "the terminal showed:\n%s", term.seen.String())
 	assertNoSecret(t, term.seen.String(), krSecret, krPass)
 
@@ -86,12 +86,12 @@ func TestKeyringPrompts(t *testing.T) {
 
 	for _, answer := range []string{"n", "y"} {
 		cmd, term = startOnTerminal(t, h, env, "remove", "kr")
-		term.expect(`Remove the keys of profile "kr" from stschain's keyring (file ` + dir + `)? [y/N] `)
+		term.expect(`Remove the keys of profile kr from stschain's keyring (file ` + dir + `)? [y/N] `)
 		term.typeLine(answer)
 		if answer == "n" {
 			term.expect("Nothing removed.")
 		} else {
-			term.expect(`Removed the keys of profile "kr"`)
+			term.expect(`Removed the keys of profile kr`)
 		}
 		require.NoError(t, cmd.Wait(), "the terminal showed:\n%s", term.seen.String())
 		_, err := os.Stat(filepath.Join(dir, "kr"))

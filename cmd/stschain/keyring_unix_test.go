@@ -109,7 +109,7 @@ func TestKeyringAddListRemove(t *testing.T) {
 	r := runDetached(t, h, keysEnv, "add", "kr")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	dir := filepath.Join(h.dir, ".stschain", "keys")
-	assert.Equal(t, `Added the keys of profile "kr" (access key ****************0001) to stschain's keyring (file `+dir+").\n", r.stderr)
+	assert.Equal(t, `Added the keys of profile kr (access key ****************0001) to stschain's keyring (file `+dir+").\n", r.stderr)
 	assert.Empty(t, r.stdout)
 	fi, err := os.Stat(filepath.Join(dir, "kr"))
 	require.NoError(t, err)
@@ -156,11 +156,11 @@ func TestKeyringAddListRemove(t *testing.T) {
 		r = runDetached(t, h, fileBackendEnv, "remove", force, "kr")
 		if force == "-f" {
 			assert.Equal(t, exitError, r.code)
-			assert.Equal(t, `stschain remove: stschain's keyring (file `+dir+`) holds no keys for profile "kr"`, failureLine(t, r))
+			assert.Equal(t, `stschain remove: stschain's keyring (file `+dir+`) holds no keys for profile kr`, failureLine(t, r))
 			continue
 		}
 		require.Equal(t, exitOK, r.code, r.stderr)
-		assert.Equal(t, `Removed the keys of profile "kr" from stschain's keyring (file `+dir+").\n", r.stderr)
+		assert.Equal(t, `Removed the keys of profile kr from stschain's keyring (file `+dir+").\n", r.stderr)
 	}
 	_, err = os.Stat(filepath.Join(dir, "kr"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
@@ -198,7 +198,7 @@ func TestKeyringFromAWSVault(t *testing.T) {
 
 	r = runDetached(t, h, env, "remove", "--force", "kr")
 	assert.Equal(t, exitError, r.code)
-	assert.Equal(t, `stschain remove: stschain's keyring (file `+filepath.Join(h.dir, ".stschain", "keys")+`) holds no keys for profile "kr"; aws-vault's keyring (file `+filepath.Join(h.dir, ".awsvault", "keys")+`) does, which stschain never changes: use aws-vault remove`, failureLine(t, r))
+	assert.Equal(t, `stschain remove: stschain's keyring (file `+filepath.Join(h.dir, ".stschain", "keys")+`) holds no keys for profile kr; aws-vault's keyring (file `+filepath.Join(h.dir, ".awsvault", "keys")+`) does, which stschain never changes: use aws-vault remove`, failureLine(t, r))
 
 	// stschain's own keys win over aws-vault's.
 	r = runDetached(t, h, append([]string{"AWS_ACCESS_KEY_ID=" + krKey, "AWS_SECRET_ACCESS_KEY=" + krSecret}, fileBackendEnv...), "add", "kr")
@@ -244,17 +244,17 @@ func TestKeyringAddRefuses(t *testing.T) {
 		{"no terminal", fileBackendEnv, []string{"kr"}, exitUsage,
 			"stschain add: no terminal to ask on (open /dev/tty: no such device or address): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to give the keys"},
 		{"keys in the files", keys(krKey, krSecret), []string{"source"}, exitUsage,
-			`stschain add: profile "source" would not use keys from the keyring: its chain starts with static (profile source), which the files set; remove those settings from the files first`},
+			`stschain add: profile source would not use keys from the keyring: its chain starts with static (profile source), which the files set; remove those settings from the files first`},
 		{"source_profile", keys(krKey, krSecret), []string{"admin"}, exitUsage,
-			`stschain add: profile "admin" would not use keys from the keyring: its chain starts with keyring (profile kr); add the keys to profile "kr", at the root of the chain, instead`},
+			`stschain add: profile admin would not use keys from the keyring: its chain starts with keyring (profile kr); add the keys to profile kr, at the root of the chain, instead`},
 		{"SSO", keys(krKey, krSecret), []string{"sso"}, exitUsage,
-			`stschain add: profile "sso" would not use keys from the keyring: its chain starts with SSO (profile sso), which the files set; remove those settings from the files first`},
+			`stschain add: profile sso would not use keys from the keyring: its chain starts with SSO (profile sso), which the files set; remove those settings from the files first`},
 		{"odd name", keys(krKey, krSecret), []string{"new one"}, exitUsage,
 			`stschain add: profile "new one" is in no config file, and stschain writes sections only for names of letters, digits and -_.@+: write its [profile ...] section first`},
 		{"no profile", fileBackendEnv, nil, exitUsage, "stschain add: want stschain add [flags] PROFILE"},
-		{"two profiles", fileBackendEnv, []string{"a", "b"}, exitUsage, `stschain add: unexpected argument "b": want stschain add [flags] PROFILE`},
+		{"two profiles", fileBackendEnv, []string{"a", "b"}, exitUsage, `stschain add: unexpected argument b: want stschain add [flags] PROFILE`},
 		{"unknown backend", keys(krKey, krSecret), []string{"--backend", "vault", "kr"}, exitUsage, `stschain add: invalid value "vault" for flag -backend: want one of `},
-		{"unknown backend variable", append(keys(krKey, krSecret), "STSCHAIN_BACKEND=vault"), []string{"kr"}, exitUsage, `stschain add: STSCHAIN_BACKEND "vault" is not a keyring backend: want one of `},
+		{"unknown backend variable", append(keys(krKey, krSecret), "STSCHAIN_BACKEND=vault"), []string{"kr"}, exitUsage, `stschain add: STSCHAIN_BACKEND vault is not a keyring backend: want one of `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runDetached(t, h, tc.env, append([]string{"add"}, tc.args...)...)

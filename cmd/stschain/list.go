@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/stschain/stschain"
 	"github.com/stschain/stschain/awsprofile"
@@ -164,13 +163,9 @@ func keyringProfiles(ctx context.Context, get func() (*keyring.Keyring, error), 
 // else the AWS CLI's; nil when it does not exist (list creates nothing) or
 // the cache refuses it, which a line on stderr then says.
 func listCache(inv *invocation, f *chainFlags) stschain.Cache {
-	dir := f.cacheDir
-	if dir == "" {
-		d, err := stschain.DefaultCLICacheDir()
-		if err != nil {
-			return nil
-		}
-		dir = d
+	dir, err := cacheDir(f)
+	if err != nil {
+		return nil
 	}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -211,79 +206,34 @@ func profileRow(ctx context.Context, profile string, keys awsprofile.KeysFunc, c
 		}
 	}
 	if top != nil && cache != nil {
-		if exp := cachedSession(ctx, cache, *top); !exp.IsZero() {
-			row.SessionExpiration = &exp
+		if c, ok := cachedSession(ctx, cache, *top); ok && c.CanExpire {
+			row.SessionExpiration = &c.Expires
 		}
 	}
 	return row
 }
 
-// errNoCall is what list's stand-ins for STS and the master answer: list
-// calls nothing.
-var errNoCall = errors.New("stschain list makes no call")
-
-// noCalls stands in for the STS client and the master credentials of a
-// link whose cache list reads.
-type noCalls struct{}
-
-func (noCalls) AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	return nil, errNoCall
-}
-
-func (noCalls) GetSessionToken(context.Context, *sts.GetSessionTokenInput, ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error) {
-	return nil, errNoCall
-}
-
-func (noCalls) Retrieve(context.Context) (aws.Credentials, error) {
-	return aws.Credentials{}, errNoCall
-}
-
-// readOnlyCache reads a cache and writes nothing to it.
-type readOnlyCache struct{ stschain.Cache }
-
-func (readOnlyCache) Store(context.Context, string, stschain.CacheEntry) error { return nil }
-
-// cachedSession returns when the session that cache holds for the role
-// link of o expires, zero when it holds none the link would use. The link
-// is made anew with o, looks in the cache under its own key (the AWS
-// CLI's) and judges the entry as it does in a chain (a session of its
-// role, not about to expire); its STS client and master refuse, so that
-// nothing is called and no keyring read on a miss.
-func cachedSession(ctx context.Context, cache stschain.Cache, o stschain.Options) time.Time {
-	p, err := stschain.New(aws.Config{Region: "us-east-1"}, func(n *stschain.Options) {
-		*n = o
-		n.Cache = readOnlyCache{cache}
-		n.Client = noCalls{}
-		n.MasterCredentials = noCalls{}
-		n.TokenCode = func(context.Context, string) (string, error) { return "", errNoCall }
-		n.Logger = nil
-	})
-	if err != nil {
-		return time.Time{}
-	}
-	c, err := p.Retrieve(ctx)
-	if err != nil || !c.CanExpire {
-		return time.Time{}
-	}
-	return c.Expires
-}
-
-// printList writes rows as a table, the sessions' expiry relative to now.
+// printList writes rows as a table, the sessions' expiry relative to now,
+// the names from the files quoted.
 func printList(w io.Writer, rows []listRow, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tROOT\tCHAIN\tKEYRING\tSESSION")
 	for _, r := range rows {
-		root, chain, session, ring := string(r.Root), strings.Join(r.Chain, " -> "), "-", string(r.Keyring)
+		chain := make([]string, len(r.Chain))
+		for i, p := range r.Chain {
+			chain[i] = quote(p)
+		}
+		root, chainText, session, ring := string(r.Root), strings.Join(chain, " -> "), "-", string(r.Keyring)
 		switch {
 		case r.Error != "":
-			root, chain = "invalid", "-"
+			root, chainText = "invalid", "-"
 		case !r.InFiles:
-			root, chain = "-", "(in no config file)"
+			root, chainText = "-", "(in no config file)"
 		}
 		if r.SessionExpiration != nil {
 			session = r.SessionExpiration.UTC().Format(time.RFC3339) + " (" + untilText(r.SessionExpiration.Sub(now)) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Profile, root, chain, cmp.Or(ring, "-"), session)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", quote(r.Profile), root, chainText, cmp.Or(ring, "-"), session)
 	}
 	_ = tw.Flush()
 }

@@ -19,13 +19,15 @@ func TestPrintList(t *testing.T) {
 		{Profile: "broken", InFiles: true, Error: "awsprofile: profile \"broken\": a loop"},
 		{Profile: "dev", Root: "static", Chain: []string{"dev", "ops"}, InFiles: true, SessionExpiration: &soon},
 		{Profile: "old", Keyring: "aws-vault"},
+		{Profile: "x\x1b[2J", Root: "static", Chain: []string{"x\x1b[2J", "my keys"}, InFiles: true},
 	}, now)
-	assert.Equal(t, `PROFILE  ROOT     CHAIN                KEYRING    SESSION
-admin    keyring  admin -> alice       -          2030-01-02T11:15:30Z (in 1h15m)
-alice    keyring  alice                stschain   -
-broken   invalid  -                    -          -
-dev      static   dev -> ops           -          2030-01-02T10:00:20Z (in under a minute)
-old      -        (in no config file)  aws-vault  -
+	assert.Equal(t, `PROFILE     ROOT     CHAIN                    KEYRING    SESSION
+admin       keyring  admin -> alice           -          2030-01-02T11:15:30Z (in 1h15m)
+alice       keyring  alice                    stschain   -
+broken      invalid  -                        -          -
+dev         static   dev -> ops               -          2030-01-02T10:00:20Z (in under a minute)
+old         -        (in no config file)      aws-vault  -
+"x\x1b[2J"  static   "x\x1b[2J" -> "my keys"  -          -
 `, b.String())
 }
 

@@ -292,21 +292,21 @@ func signinToken(ctx context.Context, fedURL string, creds aws.Credentials, d ti
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", fmt.Errorf("getSigninToken at %s: %w", fedURL, err)
+		return "", fmt.Errorf("getSigninToken at %s: %w", quote(fedURL), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSigninAnswer+1))
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("getSigninToken at %s: reading the answer: %w", fedURL, err)
+		return "", fmt.Errorf("getSigninToken at %s: reading the answer: %w", quote(fedURL), err)
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("getSigninToken at %s: %s: the federation endpoint refused the session (an expired session, one it does not take, or a console duration it does not allow)", fedURL, resp.Status)
+		return "", fmt.Errorf("getSigninToken at %s: %s: the federation endpoint refused the session (an expired session, one it does not take, or a console duration it does not allow)", quote(fedURL), resp.Status)
 	case len(body) > maxSigninAnswer:
-		return "", fmt.Errorf("getSigninToken at %s: the answer is over %d KiB", fedURL, maxSigninAnswer>>10)
+		return "", fmt.Errorf("getSigninToken at %s: the answer is over %d KiB", quote(fedURL), maxSigninAnswer>>10)
 	}
 	var out struct{ SigninToken string }
 	if err := json.Unmarshal(body, &out); err != nil || out.SigninToken == "" {
-		return "", fmt.Errorf("getSigninToken at %s: the answer holds no SigninToken", fedURL)
+		return "", fmt.Errorf("getSigninToken at %s: the answer holds no SigninToken", quote(fedURL))
 	}
 	return out.SigninToken, nil
 }
@@ -339,13 +339,13 @@ func federationEndpoint(given, region string) (string, error) {
 	if given == "" {
 		host := signinHosts[partitionOf(region)]
 		if host == "" {
-			return "", fmt.Errorf("region %s has no public console: give --federation-url", quoteWord(region))
+			return "", fmt.Errorf("region %s has no public console: give --federation-url", quote(region))
 		}
 		return "https://" + host + "/federation", nil
 	}
 	u, err := url.Parse(given)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.User != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
-		return "", fmt.Errorf("--federation-url %s is not an https URL without a query (http is for a loopback host only: the request carries the session's keys)", quoteWord(given))
+		return "", fmt.Errorf("--federation-url %s is not an https URL without a query (http is for a loopback host only: the request carries the session's keys)", quote(given))
 	}
 	return strings.TrimSuffix(given, "/"), nil
 }
@@ -382,7 +382,7 @@ func openBrowser(u string) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = toolEnv(os.Environ())
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("opening the browser with %s: %w", argv[0], err)
+		return fmt.Errorf("opening the browser with %s: %w", quote(argv[0]), err)
 	}
 	return cmd.Process.Release()
 }

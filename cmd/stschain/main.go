@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	c := lookup(args[0])
 	if c == nil || c.run == nil {
-		return fail(stderr, usagef("", "unknown subcommand %q: want %s", args[0], names(true)))
+		return fail(stderr, usagef("", "unknown subcommand %s: want %s", quote(args[0]), names(true)))
 	}
 	return c.dispatch(ctx, inv, args[1:])
 }

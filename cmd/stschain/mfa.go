@@ -49,11 +49,11 @@ func codeSource(name string, f *chainFlags, env func(string) string, stdin io.Re
 	secret := env(f.totpSecretEnv)
 	_ = os.Unsetenv(f.totpSecretEnv)
 	if secret == "" {
-		return nil, usagef(name, "environment variable %s of --totp-secret-env is empty or unset", f.totpSecretEnv)
+		return nil, usagef(name, "environment variable %s of --totp-secret-env is empty or unset", quote(f.totpSecretEnv))
 	}
 	fn, err := stschain.TOTPTokenCode(secret) // its errors never show the secret
 	if err != nil {
-		return nil, usagef(name, "environment variable %s of --totp-secret-env: %w", f.totpSecretEnv, errors.Unwrap(err))
+		return nil, usagef(name, "environment variable %s of --totp-secret-env: %w", quote(f.totpSecretEnv), errors.Unwrap(err))
 	}
 	return fn, nil
 }
@@ -66,7 +66,7 @@ func oneTokenCode(source string, get func() (string, error)) stschain.TokenCodeF
 	var used atomic.Bool
 	return func(_ context.Context, serial string) (string, error) {
 		if used.Swap(true) {
-			return "", fmt.Errorf("a second MFA code for %s is needed (STS refused the code, or a session that needs MFA is renewed), and %s gives one; use --mfa-process, --totp-secret-env or the prompt for more", serial, source)
+			return "", fmt.Errorf("a second MFA code for %s is needed (STS refused the code, or a session that needs MFA is renewed), and %s gives one; use --mfa-process, --totp-secret-env or the prompt for more", quote(serial), source)
 		}
 		return get()
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/mfacode"
 )
 
 // Environment variables of the prompts.
@@ -36,14 +37,9 @@ const (
 // standard input.
 const mfaTokenStdin = "-"
 
-// Bounds of a prompt that runs a program: how long the user has to answer
-// a dialog (or touch a key), and how much of the program's output is
-// read.
-const (
-	promptToolTimeout = 3 * time.Minute
-	maxPromptOutput   = 4096
-	promptAttempts    = 3
-)
+// promptToolTimeout bounds how long the user has to answer a dialog (or
+// touch a key); mfacode.Output bounds how much of its output is read.
+const promptToolTimeout = 3 * time.Minute
 
 // A promptDriver asks for MFA codes somewhere: on the terminal, in a
 // dialog of the desktop, or of a YubiKey.
@@ -77,7 +73,7 @@ var promptDrivers = []promptDriver{
 }
 
 // promptText is what a dialog asks.
-func promptText(serial string) string { return "Enter MFA code for " + serial }
+func promptText(serial string) string { return "Enter MFA code for " + quote(serial) }
 
 // osascriptArgs shows a dialog that returns what the user typed. The
 // message is an argument of the script, never part of its text.
@@ -130,7 +126,7 @@ func promptSource(inv *invocation, f *chainFlags) (stschain.TokenCodeFunc, error
 	name := inv.cmd.name
 	if code := inv.env(mfaTokenEnv); code != "" {
 		_ = os.Unsetenv(mfaTokenEnv)
-		if code = strings.TrimSpace(code); !sixDigits(code) {
+		if code = strings.TrimSpace(code); !mfacode.Valid(code) {
 			return nil, usagef(name, "%s is not a code: want the 6 digits the device shows", mfaTokenEnv)
 		}
 		return oneTokenCode(mfaTokenEnv, func() (string, error) { return code, nil }), nil
@@ -144,7 +140,7 @@ func promptSource(inv *invocation, f *chainFlags) (stschain.TokenCodeFunc, error
 	}
 	i := slices.IndexFunc(promptDrivers, func(d promptDriver) bool { return d.name == choice })
 	if i < 0 || !slices.Contains(promptNames(), choice) {
-		return nil, usagef(name, "%s %q is not a prompt here: want one of %s", from, choice, strings.Join(promptNames(), ", "))
+		return nil, usagef(name, "%s %s is not a prompt here: want one of %s", from, quote(choice), strings.Join(promptNames(), ", "))
 	}
 	d := promptDrivers[i]
 	switch {
@@ -172,7 +168,7 @@ type toolPrompt struct {
 }
 
 // code is a stschain.TokenCodeFunc: it runs the tool until it gives 6
-// digits, up to promptAttempts times.
+// digits, up to mfacode.Attempts times.
 func (p *toolPrompt) code(ctx context.Context, serial string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -180,7 +176,7 @@ func (p *toolPrompt) code(ctx context.Context, serial string) (string, error) {
 	defer closeNotices()
 	for attempt := 1; ; attempt++ {
 		if p.driver.touch {
-			fmt.Fprintf(notices, "stschain: touch your YubiKey for the MFA code of %s\n", serial)
+			fmt.Fprintf(notices, "stschain: touch your YubiKey for the MFA code of %s\n", quote(serial))
 		}
 		out, err := p.run(ctx, serial, notices)
 		if err != nil {
@@ -188,11 +184,11 @@ func (p *toolPrompt) code(ctx context.Context, serial string) (string, error) {
 		}
 		code := strings.Join(strings.Fields(out), "")
 		switch {
-		case sixDigits(code):
+		case mfacode.Valid(code):
 			return code, nil
-		case attempt == promptAttempts || p.driver.touch:
+		case attempt == mfacode.Attempts || p.driver.touch:
 			// ykman's answer is the device's: asking again gives the same.
-			return "", fmt.Errorf("the %s prompt gave no 6-digit code for %s", p.driver.name, serial)
+			return "", fmt.Errorf("the %s prompt gave no 6-digit code for %s", p.driver.name, quote(serial))
 		}
 	}
 }
@@ -205,14 +201,14 @@ func (p *toolPrompt) run(parent context.Context, serial string, notices io.Write
 	cmd := exec.CommandContext(ctx, p.path, p.driver.args(serial, p.env)...)
 	cmd.Env = toolEnv(os.Environ())
 	cmd.WaitDelay = time.Second
-	var out, errOut limitedBuffer
+	var out, errOut mfacode.Output
 	cmd.Stdout = &out
 	cmd.Stderr = &errOut // a dialog's warnings are nobody's business
 	if p.driver.touch {
 		cmd.Stderr = notices // ykman's "Touch your YubiKey..."
 	}
 	err := cmd.Run()
-	what := fmt.Sprintf("the %s prompt for the MFA code of %s", p.driver.name, serial)
+	what := fmt.Sprintf("the %s prompt for the MFA code of %s", p.driver.name, quote(serial))
 	switch {
 	case parent.Err() != nil:
 		return "", fmt.Errorf("%s: %w", what, parent.Err())
@@ -220,8 +216,8 @@ func (p *toolPrompt) run(parent context.Context, serial string, notices io.Write
 		return "", fmt.Errorf("%s had no answer in %v", what, promptToolTimeout)
 	case err != nil:
 		return "", fmt.Errorf("%s was cancelled or failed: %w", what, err)
-	case out.overflow:
-		return "", fmt.Errorf("%s printed more than %d bytes", what, maxPromptOutput)
+	case out.Overflow():
+		return "", fmt.Errorf("%s printed more than %d bytes", what, mfacode.MaxOutput)
 	}
 	return out.String(), nil
 }
@@ -251,25 +247,6 @@ func toolEnv(environ []string) []string {
 	})
 }
 
-// limitedBuffer keeps the first maxPromptOutput bytes written to it, and
-// takes the rest without keeping it, so that the writer never blocks.
-type limitedBuffer struct {
-	b        []byte
-	overflow bool
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	n := len(p)
-	if room := maxPromptOutput - len(l.b); room < n {
-		l.overflow = true
-		p = p[:max(room, 0)]
-	}
-	l.b = append(l.b, p...)
-	return n, nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
-
 // foregroundKey marks the context of a command's own run, as opposed to
 // the refreshes that run later on their own (a renewal under exec
 // --server), whose contexts do not carry it.
@@ -298,7 +275,7 @@ func stdinCode(in io.Reader) stschain.TokenCodeFunc {
 		line, err := bufio.NewReader(io.LimitReader(in, 256)).ReadString('\n')
 		code := strings.TrimSpace(line)
 		switch {
-		case sixDigits(code):
+		case mfacode.Valid(code):
 			return code, nil
 		case err != nil && code == "":
 			return "", fmt.Errorf("--mfa-token -: no code on standard input: %w", err)
@@ -311,53 +288,4 @@ func stdinCode(in io.Reader) stschain.TokenCodeFunc {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// askCode asks for the code of serial on out and reads lines of in until
-// one holds 6 digits, up to promptAttempts lines: the terminal prompt
-// where stschain.PromptTokenCode has no terminal to open (the Windows
-// console). A read that ctx abandons ends when the caller closes in.
-func askCode(ctx context.Context, in io.Reader, out io.Writer, serial string) (string, error) {
-	lines := make(chan string)
-	errs := make(chan error, 1)
-	done := make(chan struct{})
-	defer close(done) // the reader stops at its next line
-	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 256), 256)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			case <-done:
-				return
-			}
-		}
-		errs <- cmpErr(sc.Err(), io.EOF)
-	}()
-	for attempt := 1; ; attempt++ {
-		fmt.Fprintf(out, "Enter MFA code for %s: ", serial)
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out)
-			return "", fmt.Errorf("prompting for the MFA code of %s: %w", serial, ctx.Err())
-		case err := <-errs:
-			return "", fmt.Errorf("no MFA code entered for %s: %w", serial, err)
-		case line := <-lines:
-			if code := strings.TrimSpace(line); sixDigits(code) {
-				return code, nil
-			}
-		}
-		if attempt == promptAttempts {
-			return "", fmt.Errorf("no valid MFA code entered for %s: want 6 digits", serial)
-		}
-		fmt.Fprintf(out, "stschain: that is not a 6-digit code; try again (%d of %d).\n", attempt+1, promptAttempts)
-	}
-}
-
-// cmpErr is err, else def.
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }

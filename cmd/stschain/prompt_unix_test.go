@@ -137,7 +137,7 @@ func TestToolPromptFailures(t *testing.T) {
 
 	r = runBinary(t, h.environ(promptEnv+"=dialog"), "", base...)
 	assert.Equal(t, exitUsage, r.code)
-	assert.Equal(t, `stschain credential-process: STSCHAIN_PROMPT "dialog" is not a prompt here: want one of `+strings.Join(promptNames(), ", "), failureLine(t, r))
+	assert.Equal(t, `stschain credential-process: STSCHAIN_PROMPT dialog is not a prompt here: want one of `+strings.Join(promptNames(), ", "), failureLine(t, r))
 
 	assert.Len(t, srv.Calls(ststest.Call{Action: "AssumeRole"}), 1, "the first run's; no STS call without a code")
 }
@@ -179,9 +179,7 @@ func TestPromptQuietUnderServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the renewals of exec --server in -short mode")
 	}
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl, the command's credential client here, is not installed")
-	}
+	toolPath(t, "curl") // the command's credential client here
 	t.Parallel()
 	srv, serial := newServer(t, withCodes(promptCodes...), func(c *ststest.Config) {
 		for i := range c.Roles {

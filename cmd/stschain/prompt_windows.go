@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/windows"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/mfacode"
 )
 
 // terminalPrompt asks on the console, CONIN$ and CONOUT$, which reach the
@@ -25,15 +25,15 @@ func terminalPrompt() stschain.TokenCodeFunc {
 		defer mu.Unlock()
 		in, err := os.OpenFile("CONIN$", os.O_RDWR, 0)
 		if err != nil {
-			return askCode(ctx, os.Stdin, os.Stderr, serial)
+			return mfacode.Ask(ctx, os.Stdin, os.Stderr, quote(serial), "")
 		}
 		defer in.Close() // also ends a read that ctx abandoned
 		out, err := openTerminalOut()
 		if err != nil {
-			return askCode(ctx, in, os.Stderr, serial)
+			return mfacode.Ask(ctx, in, os.Stderr, quote(serial), "")
 		}
 		defer out.Close()
-		return askCode(ctx, in, out, serial)
+		return mfacode.Ask(ctx, in, out, quote(serial), "")
 	}
 }
 
@@ -69,7 +69,7 @@ func wincredPrompt() (stschain.TokenCodeFunc, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if err := ctx.Err(); err != nil {
-			return "", fmt.Errorf("the wincred prompt for the MFA code of %s: %w", serial, err)
+			return "", fmt.Errorf("the wincred prompt for the MFA code of %s: %w", quote(serial), err)
 		}
 		caption, _ := windows.UTF16PtrFromString("stschain")
 		message, _ := windows.UTF16PtrFromString(promptText(serial))
@@ -94,9 +94,9 @@ func wincredPrompt() (stschain.TokenCodeFunc, error) {
 		clear(password)
 		switch {
 		case ret != 0:
-			return "", errors.New("the wincred prompt for the MFA code of " + serial + " was cancelled or failed")
-		case !sixDigits(code):
-			return "", fmt.Errorf("the wincred prompt gave no 6-digit code for %s", serial)
+			return "", fmt.Errorf("the wincred prompt for the MFA code of %s was cancelled or failed", quote(serial))
+		case !mfacode.Valid(code):
+			return "", fmt.Errorf("the wincred prompt gave no 6-digit code for %s", quote(serial))
 		}
 		return code, nil
 	}, nil

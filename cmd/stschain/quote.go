@@ -13,7 +13,10 @@ import (
 // as it is when every character is a printable one that needs no quoting
 // (letters, digits and the punctuation of ARNs, paths and URLs), else as a
 // Go string literal, whose escapes show control characters, a terminal's
-// escape sequences, spaces and quotes for what they are.
+// escape sequences, spaces and quotes for what they are. It is the one
+// rule: every message and every line of output the command builds puts
+// such values through it (and never through %q, which would quote the
+// plain ones too).
 func quote(s string) string {
 	if s != "" && strings.IndexFunc(s, needsQuote) < 0 {
 		return s

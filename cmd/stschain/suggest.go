@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -98,24 +97,12 @@ func didYouMean(names []string) string {
 	}
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = quoteWord(n)
+		q[i] = quote(n)
 	}
 	if len(q) == 1 {
 		return "; did you mean " + q[0] + "?"
 	}
 	return "; did you mean " + strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1] + "?"
-}
-
-// quoteWord is s as a message shows a name from a file or the command
-// line: as it is when it is plain, else quoted, so that no control
-// character or escape sequence reaches the terminal.
-func quoteWord(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@+=:,/", r))
-	}) < 0 {
-		return s
-	}
-	return strconv.QuoteToASCII(s)
 }
 
 // notFoundError is exec's first word when it names neither a profile nor
@@ -128,7 +115,7 @@ type notFoundError struct {
 
 func (e *notFoundError) Error() string {
 	return fmt.Sprintf("stschain %s: %s is neither a profile of the AWS config files nor a command on PATH%s",
-		e.cmd, quoteWord(e.word), didYouMean(e.near))
+		e.cmd, quote(e.word), didYouMean(e.near))
 }
 
 // profileHint is what fail adds to an error for a profile that is in none

@@ -12,23 +12,17 @@ import (
 	"github.com/stschain/stschain/awsprofile"
 )
 
-// errWarmMiss ends warmCredentials' look in the cache: the top link
-// needs its master (the entry is missing, stale or refused), which only
-// the whole chain has.
-var errWarmMiss = errors.New("the top link's session is not in the cache")
-
 // warmCredentials returns the credentials of the chain's top link from the
 // session cache when they are there and fresh, without building the chain:
 // no SDK configuration, no STS client, no link below. The AWS CLI runs
 // credential_process for every command, so most runs end here. The top
-// link is a stschain provider of the options the chain would give it (the
-// last --role-arn's from the flags, else the profile's top role_arn from
-// awsprofile.TopRole), with the chain's cache and refresh windows, whose
-// Retrieve reads and judges the cache as the chain's top link would, and
-// fails when it needs the link below. ok is false then, and whenever the
-// chain is not one this path knows (no role on top, a GetSessionToken
-// link, no cache, --verbose, a flag or variable the chain must check or
-// read first), and the caller builds the chain.
+// link is made of the options the chain would give it (the last
+// --role-arn's from the flags, else the profile's top role_arn from
+// awsprofile.TopRole) and read by cachedSession, which fails when the
+// link needs the one below. ok is false then, and whenever the chain is
+// not one this path knows (no role on top, a GetSessionToken link, no
+// cache, --verbose, a flag or variable the chain must check or read
+// first), and the caller builds the chain.
 func warmCredentials(ctx context.Context, inv *invocation, f *chainFlags) (aws.Credentials, bool) {
 	if f.noCache || f.verbose || f.sessionDuration != 0 || f.hasCodeSource() || inv.env(mfaTokenEnv) != "" ||
 		!knownPrompt(f.prompt) || !knownPrompt(inv.env(promptEnv)) || f.validate(inv.cmd.name) != nil {
@@ -53,29 +47,33 @@ func warmCredentials(ctx context.Context, inv *invocation, f *chainFlags) (aws.C
 		}
 		opts = o
 	}
-	dir := f.cacheDir
-	if dir == "" {
-		d, err := stschain.DefaultCLICacheDir()
-		if err != nil {
-			return aws.Credentials{}, false
-		}
-		dir = d
+	dir, err := cacheDir(f)
+	if err != nil {
+		return aws.Credentials{}, false
 	}
 	cache, err := stschain.NewFileCache(dir)
 	if err != nil {
 		return aws.Credentials{}, false
 	}
-	top, err := stschain.New(aws.Config{}, func(o *stschain.Options) {
-		*o = opts
-		o.Cache = cache
-		o.PrefetchWindow = prefetchWindow
-		o.Client = missClient{}
-		o.MasterCredentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{}, errWarmMiss
-		})
-		if o.SerialNumber != "" {
-			o.TokenCode = func(context.Context, string) (string, error) { return "", errWarmMiss }
-		}
+	return cachedSession(ctx, cache, opts)
+}
+
+// cachedSession returns the credentials cache holds for the link of o when
+// the link would hand them out as they are: a link made anew with o, with
+// the chain's refresh windows, looks in the cache under its own key (the
+// AWS CLI's) and judges the entry as it does in a chain (a session of its
+// role, not about to expire). It calls nothing and writes nothing: its STS
+// client, master and MFA codes refuse (so that no keyring is read on a
+// miss), and its cache is read-only.
+func cachedSession(ctx context.Context, cache stschain.Cache, o stschain.Options) (aws.Credentials, bool) {
+	top, err := stschain.New(aws.Config{}, func(n *stschain.Options) {
+		*n = o
+		n.Cache = readOnlyCache{cache}
+		n.PrefetchWindow = prefetchWindow
+		n.Client = noCalls{}
+		n.MasterCredentials = noCalls{}
+		n.TokenCode = func(context.Context, string) (string, error) { return "", errNoCall }
+		n.Logger = nil
 	})
 	if err != nil {
 		return aws.Credentials{}, false
@@ -87,20 +85,34 @@ func warmCredentials(ctx context.Context, inv *invocation, f *chainFlags) (aws.C
 	return creds, true
 }
 
+// errNoCall is what cachedSession's stand-ins for STS, the master and the
+// MFA codes answer: the link needs the link below (the entry is missing,
+// stale or refused), which only the whole chain has.
+var errNoCall = errors.New("the link's session is not in the cache")
+
+// noCalls stands in for the STS client and the master credentials of a
+// link whose cache cachedSession reads.
+type noCalls struct{}
+
+func (noCalls) AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	return nil, errNoCall
+}
+
+func (noCalls) GetSessionToken(context.Context, *sts.GetSessionTokenInput, ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error) {
+	return nil, errNoCall
+}
+
+func (noCalls) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{}, errNoCall
+}
+
+// readOnlyCache reads a cache and writes nothing to it.
+type readOnlyCache struct{ stschain.Cache }
+
+func (readOnlyCache) Store(context.Context, string, stschain.CacheEntry) error { return nil }
+
 // knownPrompt reports whether name is empty or a prompt of this system:
 // one the chain would not refuse before it asks the cache.
 func knownPrompt(name string) bool {
 	return name == "" || slices.Contains(promptNames(), name)
-}
-
-// missClient is the STS client of warmCredentials' top link, which never
-// gets as far as calling it: its master fails first.
-type missClient struct{}
-
-func (missClient) AssumeRole(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	return nil, errWarmMiss
-}
-
-func (missClient) GetSessionToken(context.Context, *sts.GetSessionTokenInput, ...func(*sts.Options)) (*sts.GetSessionTokenOutput, error) {
-	return nil, errWarmMiss
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stschain/stschain/internal/safefile"
 )
 
 // Tuning of Dir.
@@ -154,14 +155,11 @@ func (d *Dir) ReadEntry(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
+	data, err := safefile.ReadAll(f, MaxFileSize)
+	if errors.Is(err, safefile.ErrTooLarge) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: not a cache entry", path, MaxFileSize)
 	}
-	return data, nil
+	return data, err
 }
 
 // openChecked opens the file at path for reading if Dir trusts it. It
@@ -177,15 +175,11 @@ func openChecked(path string) (*os.File, error) {
 		if err := checkFile(path, before); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
+		f, fi, err := safefile.Open(path, false)
 		if err != nil {
-			return nil, describeOpenError(path, err)
+			return nil, notUsing(err)
 		}
-		fi, err := f.Stat()
-		if err == nil {
-			err = checkFile(path, fi)
-		}
-		if err != nil {
+		if err := safefile.CheckOwner(path, fi); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -263,7 +257,7 @@ func (d *Dir) sweep() {
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil || !ownedByEffectiveUser(fi) || now.Sub(fi.ModTime()) < StaleTempAge {
+		if err != nil || !safefile.OwnedByEffectiveUser(fi) || now.Sub(fi.ModTime()) < StaleTempAge {
 			continue
 		}
 		_ = os.Remove(filepath.Join(d.path, e.Name()))
@@ -273,39 +267,62 @@ func (d *Dir) sweep() {
 // checkFile returns an error saying what fi, the file at path, is when Dir
 // does not trust it.
 func checkFile(path string, fi fs.FileInfo) error {
-	if what := kindOfFile(fi.Mode()); what != "" {
-		return fmt.Errorf("%s is %s, not a regular file: not using it (remove it)", path, what)
+	if k := safefile.Kind(fi.Mode()); k != "" {
+		return notUsing(&safefile.NotRegularError{Path: path, Kind: k})
 	}
-	return checkOwner(path, fi)
+	return safefile.CheckOwner(path, fi)
 }
 
-func kindOfFile(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return ""
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "an irregular file"
-}
-
-// describeOpenError explains an open that refused a symbolic link (which
-// the checks before found not to be one: it was just put there).
-func describeOpenError(path string, err error) error {
-	if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return fmt.Errorf("%s is a symbolic link, not a regular file: not using it (remove it)", path)
+// notUsing adds to an error of a file that is not a regular one what Dir
+// does about it.
+func notUsing(err error) error {
+	if errors.As(err, new(*safefile.NotRegularError)) {
+		return fmt.Errorf("%w: not using it (remove it)", err)
 	}
 	return err
+}
+
+// checkDir refuses the cache directory dir (absolute, without symbolic
+// links) when another user could put entries in it, or put a directory of
+// theirs in its place (see [safefile.CheckDir]). Its error names every
+// directory to fix, so that one command fixes them all: the AWS CLI makes
+// ~/.aws, ~/.aws/cli and ~/.aws/cli/cache writable by the group under a
+// umask of 002.
+func checkDir(dir string) error {
+	issues, err := safefile.CheckDir(dir)
+	if err != nil {
+		return err
+	}
+	euid := os.Geteuid()
+	var loose []string // "PATH (mode M)" of each directory others can write
+	var fix []string   // their paths
+	for _, is := range issues {
+		switch {
+		case is.Problem == safefile.NotDirectory:
+			return fmt.Errorf("%s is not a directory", is.Path)
+		case is.Problem == safefile.ForeignOwner && !is.Above:
+			return fmt.Errorf("the cache directory %s belongs to uid %d, not to uid %d who runs this program: its owner could plant credentials in it; use a directory of your own, or make this one yours (chown %d %s)",
+				dir, is.UID, euid, euid, dir)
+		case is.Problem == safefile.ForeignOwner:
+			return fmt.Errorf("%s, above the cache directory %s, belongs to uid %d, neither to uid %d who runs this program nor to root: its owner could put a directory of theirs in the cache directory's place; use a cache directory elsewhere",
+				is.Path, dir, is.UID, euid)
+		case !is.Above:
+			loose = append(loose, fmt.Sprintf("it (mode %#o)", is.Perm))
+			fix = append(fix, is.Path)
+		default:
+			loose = append(loose, fmt.Sprintf("%s (mode %#o)", is.Path, is.Perm))
+			fix = append(fix, is.Path)
+		}
+	}
+	if len(loose) == 0 {
+		return nil
+	}
+	list, verb := loose[0], "is"
+	if n := len(loose); n > 1 {
+		list, verb = strings.Join(loose[:n-1], ", ")+" and "+loose[n-1], "are"
+	}
+	return fmt.Errorf("the cache directory %s is not safe: %s %s writable by group or others, who could plant credentials in it or put a directory of theirs in its place; take their write permission away (chmod go-w %s)",
+		dir, list, verb, strings.Join(fix, " "))
 }
 
 // withReadOnlyHint adds to an error of creating a file what it most likely

@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/stschain/stschain/internal/pyjson"
 )
 
 // Cache keys.
@@ -26,12 +27,9 @@ import (
 // parsed from JSON so that its keys are sorted too. botocore's
 // _make_file_safe changes nothing in a hex digest.
 //
-// Limits of the Python emulation, all inside Policy: numbers are printed as
-// Python prints the int or float json.loads makes of them (arbitrary-size
-// integers, shortest-repr floats, Infinity for overflow); the NaN and
-// Infinity literals Python accepts are rejected, as Go's JSON parser rejects
-// them; a lone UTF-16 surrogate escape (\ud800) becomes U+FFFD where Python
-// keeps it, so such a policy gets a key the CLI does not compute.
+// The JSON is internal/pyjson's, whose limits all lie inside Policy: a
+// policy with a lone UTF-16 surrogate escape (\ud800) gets a key the CLI
+// does not compute.
 
 // AssumeRoleKey returns the AWS CLI's cache key for in. The arguments that
 // count are those set in in (non-nil pointers, non-empty slices);
@@ -60,7 +58,7 @@ func AssumeRoleKey(in *sts.AssumeRoleInput, sessionNameGiven bool) (string, erro
 		args["DurationSeconds"] = int64(*in.DurationSeconds)
 	}
 	if in.Policy != nil {
-		p, err := parsePolicyJSON(*in.Policy)
+		p, err := pyjson.Loads(*in.Policy)
 		if err != nil {
 			return "", fmt.Errorf("the Policy is not valid JSON: %w", err)
 		}
@@ -146,10 +144,10 @@ func SessionTokenKey(in *sts.GetSessionTokenInput, masterAccessKeyID string) (st
 // sha1Key is the lower-case hex SHA-1 of v serialised as Python's
 // json.dumps(v, sort_keys=True).
 func sha1Key(v any) (string, error) {
-	var b strings.Builder
-	if err := writePyJSON(&b, v); err != nil {
+	s, err := pyjson.Dumps(v, false)
+	if err != nil {
 		return "", err
 	}
-	sum := sha1.Sum([]byte(b.String()))
+	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:]), nil
 }

@@ -1,9 +1,7 @@
 package clicache
 
 import (
-	"encoding/json"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/pyjson"
 )
 
 // The golden keys and JSON below were computed with botocore 1.43.11 (the
@@ -148,50 +148,20 @@ func TestPythonJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := parsePolicyJSON(tt.policy)
+			v, err := pyjson.Loads(tt.policy)
 			require.NoError(t, err)
-			var b strings.Builder
-			require.NoError(t, writePyJSON(&b, v))
-			assert.Equal(t, tt.want, b.String())
-		})
-	}
-
-	t.Run("everything", func(t *testing.T) {
-		v, err := parsePolicyJSON(goldenEvery)
-		require.NoError(t, err)
-		var b strings.Builder
-		require.NoError(t, writePyJSON(&b, v))
-		assert.Equal(t, goldenEvery, b.String())
-	})
-}
-
-func TestPyFloatRepr(t *testing.T) {
-	// Expected values are Python 3.11's repr(float(s)).
-	tests := []struct{ in, want string }{
-		{"0.0001", "0.0001"},
-		{"0.00001", "1e-05"},
-		{"1234567890123456.0", "1234567890123456.0"},
-		{"1e16", "1e+16"},
-		{"1e400", "Infinity"},
-		{"-1e400", "-Infinity"},
-		{"5e-324", "5e-324"},
-		{"1.7976931348623157e308", "1.7976931348623157e+308"},
-		{"100.0", "100.0"},
-		{"-0.5", "-0.5"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := pyNumber(json.Number(tt.in))
+			got, err := pyjson.Dumps(v, false)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
 	}
-	t.Run("integers", func(t *testing.T) {
-		for in, want := range map[string]string{"-0": "0", "0": "0", "99999999999999999999999": "99999999999999999999999", "-7": "-7"} {
-			got, err := pyNumber(json.Number(in))
-			require.NoError(t, err)
-			assert.Equal(t, want, got, in)
-		}
+
+	t.Run("everything", func(t *testing.T) {
+		v, err := pyjson.Loads(goldenEvery)
+		require.NoError(t, err)
+		got, err := pyjson.Dumps(v, false)
+		require.NoError(t, err)
+		assert.Equal(t, goldenEvery, got)
 	})
 }
 

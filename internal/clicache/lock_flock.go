@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/stschain/stschain/internal/safefile"
 )
 
 // Lock takes the lock of key, an exclusive flock(2) on <key>.lock, trying
@@ -28,20 +30,16 @@ func (d *Dir) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
+	f, fi, err := safefile.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600, false)
 	if err != nil {
-		return nil, withReadOnlyHint(describeOpenError(path, err))
+		return nil, withReadOnlyHint(notUsing(err))
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFile(path, fi); err != nil {
+	if err := safefile.CheckOwner(path, fi); err != nil {
 		return nil, err
 	}
 	rc, err := f.SyscallConn()
