@@ -80,6 +80,7 @@ func noCode(t *testing.T) stschain.TokenCodeFunc {
 // The CLI assumes a role and caches the session; the library reuses it.
 func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 	awsclitest.Require(t)
+	t.Parallel() // it waits for the AWS CLI
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool
@@ -118,6 +119,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 // The library assumes a role and caches the session; the CLI reuses it.
 func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 	awsclitest.Require(t)
+	t.Parallel() // it waits for the AWS CLI
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool
