@@ -42,7 +42,7 @@ func awsCLI(t *testing.T, srv *ststest.Server, home, stdin string, args ...strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "aws", append(args, "--output", "json")...)
+	cmd := exec.CommandContext(ctx, awsclitest.Require(t), append(args, "--output", "json")...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
@@ -89,6 +89,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 		{"role requiring MFA, prompted once by the CLI", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := e2eServer(t, 0, 0, "111111")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			id := awsCLI(t, srv, home, "111111\n", "sts", "get-caller-identity", "--profile", tc.profile)
@@ -128,6 +129,7 @@ func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 		{"role requiring MFA", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := e2eServer(t, 0, 0, "222222")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			p := mustNew(t, srv.AWSConfig("alice"), func(o *stschain.Options) {
