@@ -66,6 +66,7 @@ func isInternal(path string) bool { return strings.HasPrefix(path, modulePath+"/
 // credential server are as usable alone as the root, the root uses no
 // feature package beside it, and what is internal uses nothing above it.
 func TestPackageLayers(t *testing.T) {
+	t.Parallel() // it waits for the go command
 	onlyInternal := map[string]bool{
 		modulePath:                 true,
 		modulePath + "/ststest":    true,
@@ -115,6 +116,7 @@ var fileLayers = []string{
 // that each refers only to declarations in files below it in fileLayers,
 // so that the package reads top to bottom and no cycle comes back.
 func TestFileLayers(t *testing.T) {
+	t.Parallel() // it waits for the go command
 	fset := token.NewFileSet()
 	var files []*ast.File
 	exports := map[string]string{}

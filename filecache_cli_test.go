@@ -42,7 +42,7 @@ func awsCLI(t *testing.T, srv *ststest.Server, home, stdin string, args ...strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "aws", append(args, "--output", "json")...)
+	cmd := exec.CommandContext(ctx, awsclitest.Require(t), append(args, "--output", "json")...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
@@ -80,6 +80,7 @@ func noCode(t *testing.T) stschain.TokenCodeFunc {
 // The CLI assumes a role and caches the session; the library reuses it.
 func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 	awsclitest.Require(t)
+	t.Parallel() // it waits for the AWS CLI
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool
@@ -88,6 +89,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 		{"role requiring MFA, prompted once by the CLI", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := e2eServer(t, 0, 0, "111111")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			id := awsCLI(t, srv, home, "111111\n", "sts", "get-caller-identity", "--profile", tc.profile)
@@ -118,6 +120,7 @@ func TestFileCacheReusesTheAWSCLISession(t *testing.T) {
 // The library assumes a role and caches the session; the CLI reuses it.
 func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 	awsclitest.Require(t)
+	t.Parallel() // it waits for the AWS CLI
 	for _, tc := range []struct {
 		name, profile, role string
 		mfa                 bool
@@ -126,6 +129,7 @@ func TestAWSCLIReusesTheFileCacheSession(t *testing.T) {
 		{"role requiring MFA", "admin", e2eAdmin, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			srv := e2eServer(t, 0, 0, "222222")
 			home, cacheDir := cliHome(t, srv, mfaSerial(t))
 			p := mustNew(t, srv.AWSConfig("alice"), func(o *stschain.Options) {

@@ -79,6 +79,7 @@ func measureInit(t *testing.T, imports ...string) initCost {
 // packages it needs: no regular expression compiled, no table built. What
 // is measured are allocations, which are counts, not times.
 func TestInitCostsNothing(t *testing.T) {
+	t.Parallel() // it waits for the go command
 	sdk := measureInit(t, sdkImports...)
 	root := measureInit(t, modulePath)
 	for pkg, b := range root.byPackage {

@@ -171,9 +171,10 @@ func TestNewBoundsWindows(t *testing.T) {
 	assert.Negative(t, p.impl.Load().refresh.cfg.windows.prefetch)
 }
 
-// New's errors quote hostile input short: 10 MiB in, a short error out.
+// New's errors quote hostile input short: a megabyte in, a short error
+// out.
 func TestNewQuotesHostileInputShort(t *testing.T) {
-	huge := strings.Repeat("\u00e9", 5<<20) // 10 MiB of UTF-8
+	huge := strings.Repeat("\u00e9", 1<<19) // 1 MiB of UTF-8
 	_, err := New(aws.Config{Credentials: staticMaster("a")}, func(o *Options) {
 		o.RoleARN, o.RoleSessionName, o.SourceIdentity, o.SerialNumber = huge, huge, huge, huge
 		o.PolicyARNs = []string{huge}
@@ -183,7 +184,7 @@ func TestNewQuotesHostileInputShort(t *testing.T) {
 	})
 	require.ErrorIs(t, err, ErrInvalidOptions)
 	assert.Less(t, len(err.Error()), 4096, "the error quotes a short prefix of each value")
-	assert.Contains(t, err.Error(), "(10485760 bytes)")
+	assert.Contains(t, err.Error(), "(1048576 bytes)")
 	assert.NotContains(t, err.Error(), "ExternalID \"", "the external ID is never quoted")
 }
 

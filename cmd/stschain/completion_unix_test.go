@@ -111,22 +111,31 @@ printf '%s\n' "${COMPREPLY[@]}"`
 func TestFishAndZshCompletion(t *testing.T) {
 	t.Parallel()
 	h, env := completionHome(t)
-	t.Run("fish", func(t *testing.T) {
-		file := completionScript(t, env, "fish", h.dir)
-		for line, want := range map[string]string{
-			"stschain exec adm":      "admin\nadmin-prod\n",
-			"stschain export --form": "--format\n",
-			"stschain exec ":         "$(touch " + hostileMarker + ")\nadmin\nadmin-prod\nsource\n",
-		} {
-			out := runShell(t, env, h.dir, "fish", "--no-config", "-c", "source $argv[1]; complete -C $argv[2]", file, line)
-			assert.Equal(t, want, out, line)
-		}
-	})
-	t.Run("zsh", func(t *testing.T) {
-		file := completionScript(t, env, "zsh", h.dir)
-		out := runShell(t, append(env, "ZDOTDIR="+h.dir), h.dir, "zsh", "-f", "-c",
-			`autoload -U compinit && compinit -u -D && source "$1" && print -r -- $_comps[stschain]`, "zsh", file)
-		assert.Equal(t, "_stschain\n", out)
+	// Each run waits for a shell to start: they run side by side, and the
+	// check that no value ran a command follows them all.
+	t.Run("shells", func(t *testing.T) {
+		t.Run("fish", func(t *testing.T) {
+			t.Parallel()
+			file := completionScript(t, env, "fish", h.dir)
+			for line, want := range map[string]string{
+				"stschain exec adm":      "admin\nadmin-prod\n",
+				"stschain export --form": "--format\n",
+				"stschain exec ":         "$(touch " + hostileMarker + ")\nadmin\nadmin-prod\nsource\n",
+			} {
+				t.Run(line, func(t *testing.T) {
+					t.Parallel()
+					out := runShell(t, env, h.dir, "fish", "--no-config", "-c", "source $argv[1]; complete -C $argv[2]", file, line)
+					assert.Equal(t, want, out)
+				})
+			}
+		})
+		t.Run("zsh", func(t *testing.T) {
+			t.Parallel()
+			file := completionScript(t, env, "zsh", h.dir)
+			out := runShell(t, append(env, "ZDOTDIR="+h.dir), h.dir, "zsh", "-f", "-c",
+				`autoload -U compinit && compinit -u -D && source "$1" && print -r -- $_comps[stschain]`, "zsh", file)
+			assert.Equal(t, "_stschain\n", out)
+		})
 	})
 	assert.NoFileExists(t, filepath.Join(h.dir, hostileMarker))
 }

@@ -212,32 +212,39 @@ func TestExportEveryFormatThroughTheBinary(t *testing.T) {
 		assert.Empty(t, r.stderr)
 		return r.stdout
 	}
-	for _, run := range shellRuns {
-		t.Run(run.shell+"/"+run.format, func(t *testing.T) {
-			assert.Equal(t, want, evalExport(t, run, export(t, run.format), exportNames))
+	// Each format's run waits for a shell or the AWS CLI to start: they
+	// run side by side, and the count of STS calls follows them all.
+	t.Run("formats", func(t *testing.T) {
+		for _, run := range shellRuns {
+			t.Run(run.shell+"/"+run.format, func(t *testing.T) {
+				t.Parallel()
+				assert.Equal(t, want, evalExport(t, run, export(t, run.format), exportNames))
+			})
+		}
+		t.Run("json", func(t *testing.T) {
+			t.Parallel()
+			var got map[string]any
+			require.NoError(t, json.Unmarshal([]byte(export(t, "json")), &got))
+			assert.Equal(t, map[string]any{"Version": 1.0, "AccessKeyId": pc.AccessKeyID, "SecretAccessKey": pc.SecretAccessKey,
+				"SessionToken": pc.SessionToken, "Expiration": pyISOFormat(expires), "AccountId": acct, "Region": "us-east-1"}, got)
 		})
-	}
-	t.Run("json", func(t *testing.T) {
-		var got map[string]any
-		require.NoError(t, json.Unmarshal([]byte(export(t, "json")), &got))
-		assert.Equal(t, map[string]any{"Version": 1.0, "AccessKeyId": pc.AccessKeyID, "SecretAccessKey": pc.SecretAccessKey,
-			"SessionToken": pc.SessionToken, "Expiration": pyISOFormat(expires), "AccountId": acct, "Region": "us-east-1"}, got)
-	})
-	t.Run("ini, read by the AWS CLI", func(t *testing.T) {
-		awsPath, ok := awsclitest.Find(t)
-		if !ok {
-			t.Skip("the AWS CLI is not installed")
-		}
-		file := filepath.Join(t.TempDir(), "credentials")
-		require.NoError(t, os.WriteFile(file, []byte(export(t, "ini")), 0o600))
-		for key, value := range map[string]string{"aws_access_key_id": pc.AccessKeyID, "aws_secret_access_key": pc.SecretAccessKey,
-			"aws_session_token": pc.SessionToken, "region": "us-east-1"} {
-			cmd := exec.CommandContext(t.Context(), awsPath, "configure", "get", key, "--profile", "admin")
-			cmd.Env = append(h.environ(awsclitest.HomeEnv(awsPath)...), "AWS_SHARED_CREDENTIALS_FILE="+file, "AWS_CONFIG_FILE=/nonexistent")
-			got, err := cmd.Output()
-			require.NoError(t, err, key)
-			assert.Equal(t, value, strings.TrimSpace(string(got)), key)
-		}
+		t.Run("ini, read by the AWS CLI", func(t *testing.T) {
+			awsPath := awsclitest.Require(t)
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "credentials")
+			require.NoError(t, os.WriteFile(file, []byte(export(t, "ini")), 0o600))
+			for key, value := range map[string]string{"aws_access_key_id": pc.AccessKeyID, "aws_secret_access_key": pc.SecretAccessKey,
+				"aws_session_token": pc.SessionToken, "region": "us-east-1"} {
+				t.Run(key, func(t *testing.T) {
+					t.Parallel()
+					cmd := exec.CommandContext(t.Context(), awsPath, "configure", "get", key, "--profile", "admin")
+					cmd.Env = append(h.environ(awsclitest.HomeEnv(awsPath)...), "AWS_SHARED_CREDENTIALS_FILE="+file, "AWS_CONFIG_FILE=/nonexistent")
+					got, err := cmd.Output()
+					require.NoError(t, err)
+					assert.Equal(t, value, strings.TrimSpace(string(got)))
+				})
+			}
+		})
 	})
 	assert.Len(t, srv.Calls(), 1, "every run used the session credential-process cached")
 }

@@ -72,9 +72,11 @@ type Result struct {
 // Start starts a Driver for the AWS CLI on PATH, stopped when t ends. It
 // skips t (or fails it, when awsclitest.RequireEnv is set) unless the CLI
 // on PATH is the AWS CLI v1, 1.29 or later, whose Python code an
-// interpreter on this machine imports.
+// interpreter on this machine imports. Like awsclitest.Require, it skips
+// t in -short mode.
 func Start(t testing.TB) *Driver {
 	t.Helper()
+	skipShort(t)
 	d, err := New()
 	if err != nil {
 		skip(t, err)
@@ -94,6 +96,7 @@ var shared struct {
 // by the first of them: call CloseShared from TestMain after m.Run.
 func Shared(t testing.TB) *Driver {
 	t.Helper()
+	skipShort(t)
 	shared.once.Do(func() { shared.d, shared.err = New() })
 	if shared.err != nil {
 		skip(t, shared.err)
@@ -105,6 +108,15 @@ func Shared(t testing.TB) *Driver {
 func CloseShared() {
 	if shared.d != nil {
 		_ = shared.d.Close()
+	}
+}
+
+// skipShort skips t in -short mode: the differential tests run the AWS
+// CLI's code hundreds of times.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the AWS CLI interop test in -short mode")
 	}
 }
 
