@@ -455,9 +455,7 @@ func TestAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the AWS CLI interop test in -short mode: it starts the CLI")
 	}
-	awsclitest.Require(t)
-	awsPath, err := exec.LookPath("aws")
-	require.NoError(t, err)
+	awsPath := awsclitest.Require(t)
 	srv := newSTS(t, 0)
 	s := start(t, roleProvider(t, srv))
 	dir := t.TempDir()

@@ -14,11 +14,12 @@ import (
 	"github.com/stschain/stschain/internal/awsclitest"
 )
 
-// awsCommand returns the AWS CLI command for args against s, with a
-// sealed environment: HOME and the config and credentials files in home,
-// no metadata service, and only the variables given in env besides.
-func awsCommand(ctx context.Context, s *Server, home string, env []string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "aws", args...)
+// awsCommand returns the command that runs the AWS CLI at path for args
+// against s, with a sealed environment: HOME and the config and
+// credentials files in home, no metadata service, and only the variables
+// given in env besides.
+func awsCommand(ctx context.Context, path string, s *Server, home string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
@@ -40,7 +41,7 @@ func awsCLI(t *testing.T, s *Server, home string, env []string, args ...string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	out, err := awsCommand(ctx, s, home, env, append(args, "--output", "json")...).Output()
+	out, err := awsCommand(ctx, awsclitest.Require(t), s, home, env, append(args, "--output", "json")...).Output()
 	var stderr string
 	if ee, ok := err.(*exec.ExitError); ok {
 		stderr = string(ee.Stderr)
@@ -57,7 +58,7 @@ func awsCLIFails(t *testing.T, s *Server, home string, env []string, args ...str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	out, err := awsCommand(ctx, s, home, env, args...).CombinedOutput()
+	out, err := awsCommand(ctx, awsclitest.Require(t), s, home, env, args...).CombinedOutput()
 	require.Error(t, err, "aws %v succeeded: %s", args, out)
 	return string(out)
 }
