@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/stschain/stschain"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/internal/redistest"
 	"github.com/stschain/stschain/rediscache"
 )
@@ -62,10 +62,10 @@ type faultEnv struct {
 
 // faultReport is what a fleet saw.
 type faultReport struct {
-	cold, fault      fleet.Stats
+	cold, fault      fleettest.Stats
 	coldCalls, calls int // customer AssumeRole calls
 	rounds           float64
-	locks            fleet.LockReport
+	locks            fleettest.LockReport
 	maxPerRound      float64 // faultEnv.maxPerRound
 	logs             []string
 	err              error // the run could not be made
@@ -97,7 +97,7 @@ func runFault(ctx context.Context, key []byte, env faultEnv) *faultReport {
 		return c
 	}
 	var cacheErr error
-	f, err := fleet.Start(ctx, fleet.Config{
+	f, err := fleettest.Start(ctx, fleettest.Config{
 		Hosts: faultHosts, Roles: faultRoles, Lifetime: faultLifetime, Prefetch: faultPrefetch, Expiry: faultExpiry,
 		Callers: 1, Pause: 5 * time.Millisecond, Phases: numPhases,
 		Cache: func(int) stschain.Cache {
@@ -113,7 +113,7 @@ func runFault(ctx context.Context, key []byte, env faultEnv) *faultReport {
 		return r
 	}
 	defer f.Close()
-	watch := fleet.WatchLocks(newClient(), rediscache.DefaultPrefix+"lock:*", lockSample)
+	watch := fleettest.WatchLocks(newClient(), rediscache.DefaultPrefix+"lock:*", lockSample)
 	r.coldCalls = f.AssumeRoleCalls()
 	f.SetPhase(phaseFault)
 	if env.start != nil {

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/internal/redistest"
 	"github.com/stschain/stschain/rediscache"
 	"github.com/stschain/stschain/ststest"
@@ -45,15 +45,15 @@ type result struct {
 	refused   [numPhases]int // refused customer AssumeRole calls
 	hubCalls  [numPhases]int // successful hub AssumeRole calls
 	durations [numPhases]time.Duration
-	rate      fleet.Rate // of the customer STS calls with the store
+	rate      fleettest.Rate // of the customer STS calls with the store
 	plain     *plainCheck
 	outage    string // what was killed; "" when nothing was
 	total     time.Duration
 }
 
 // sum adds up the workers' stats of phase ph.
-func (r *result) sum(ph int) fleet.Stats {
-	var s fleet.Stats
+func (r *result) sum(ph int) fleettest.Stats {
+	var s fleettest.Stats
 	for _, w := range r.workers {
 		s.Add(w.Phases[ph])
 	}
@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 		return nil, err
 	}
 	defer st.close()
-	scfg := fleet.STSConfig(cfg.Roles, cfg.Lifetime)
+	scfg := fleettest.STSConfig(cfg.Roles, cfg.Lifetime)
 	scfg.MaxCalls = maxCalls
 	if err := scfg.Validate(); err != nil {
 		return nil, err
@@ -288,7 +288,7 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 		for _, c := range calls[mark[ph]:mark[ph+1]] {
 			switch {
 			case c.Action != "AssumeRole":
-			case c.RoleARN == fleet.HubRole && c.Status == 200:
+			case c.RoleARN == fleettest.HubRole && c.Status == 200:
 				res.hubCalls[ph]++
 			case c.Status == 200:
 				res.calls[ph]++
@@ -297,7 +297,7 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 			}
 		}
 	}
-	res.rate = fleet.Rates(res.sum(phaseRedis).STSTimes, phaseStart, phaseEnd, rateWindow)
+	res.rate = fleettest.Rates(res.sum(phaseRedis).STSTimes, phaseStart, phaseEnd, rateWindow)
 	res.total = time.Since(begin)
 	return res, nil
 }

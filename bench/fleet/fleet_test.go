@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/internal/redistest"
 )
 
@@ -124,7 +124,7 @@ func TestReportVerdicts(t *testing.T) {
 	res.calls = [numPhases]int{10, 30, 80}
 	res.hubCalls[phaseWarmup] = 1
 	res.plain = &plainCheck{sessions: 11, secretsChecked: 33, controlFound: true}
-	res.rate = fleet.Rate{Mean: 0.5, Peak: 10}
+	res.rate = fleettest.Rate{Mean: 0.5, Peak: 10}
 	// Three rounds with Redis: worker 0 made the 30 STS calls, the three
 	// others read 30 sessions each. Two rounds without: 20 calls each.
 	res.workers = make([]workerReport, 4)
@@ -133,7 +133,7 @@ func TestReportVerdicts(t *testing.T) {
 		p[phaseRedis].RefreshCache = 30
 		p[phaseOutage].RefreshSTS = 20
 	}
-	res.workers[0].Phases[phaseRedis] = fleet.Stats{RefreshSTS: 30}
+	res.workers[0].Phases[phaseRedis] = fleettest.Stats{RefreshSTS: 30}
 	assert.True(t, res.sharedExactly(phaseRedis))
 	assert.InDelta(t, 3.0, res.rounds(phaseRedis), 1e-9)
 	assert.InDelta(t, 2.0, res.rounds(phaseOutage), 1e-9)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stschain/stschain"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/rediscache"
 )
 
@@ -45,7 +45,7 @@ type workerConfig struct {
 // workerReport is the last line a worker writes on its standard output.
 type workerReport struct {
 	Index  int
-	Phases [numPhases]fleet.Stats
+	Phases [numPhases]fleettest.Stats
 }
 
 // newClient is the Redis client of a worker: a Client for one server, a
@@ -96,9 +96,9 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		cache = c
 	}
 	clear(cfg.Key)
-	h, err := fleet.NewHost(fleet.HostConfig{
-		STSURL: cfg.STSURL, AccessKeyID: fleet.UserKeyID, SecretKey: fleet.UserSecret, HubRole: fleet.HubRole,
-		Customers: fleet.Customers(cfg.Roles), Cache: cache, Prefetch: cfg.Prefetch, Expiry: cfg.Expiry,
+	h, err := fleettest.NewHost(fleettest.HostConfig{
+		STSURL: cfg.STSURL, AccessKeyID: fleettest.UserKeyID, SecretKey: fleettest.UserSecret, HubRole: fleettest.HubRole,
+		Customers: fleettest.Customers(cfg.Roles), Cache: cache, Prefetch: cfg.Prefetch, Expiry: cfg.Expiry,
 		Callers: cfg.Callers, Pause: cfg.Pause, Phases: numPhases,
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package fleet
+package fleettest
 
 import (
 	"context"
@@ -285,7 +285,7 @@ func (w *LockWatch) sample() {
 	case *redis.Client:
 		err = scan(ctx, c)
 	default:
-		err = fmt.Errorf("fleet: cannot scan through a %T", w.rdb)
+		err = fmt.Errorf("fleettest: cannot scan through a %T", w.rdb)
 	}
 	if err != nil {
 		w.mu.Lock()

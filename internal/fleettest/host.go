@@ -1,9 +1,9 @@
-// Package fleet runs what one host of a fleet runs for the fleet
+// Package fleettest runs what one host of a fleet runs, for the fleet
 // benchmark and the fault tests of a shared cache: one ChainableProvider
 // per customer role, each assumed with an external ID from one hub role,
 // itself assumed from a user; callers that call Retrieve on all of them
 // continuously; and counters of what happened, per phase of a run.
-package fleet
+package fleettest
 
 import (
 	"context"
