@@ -8,6 +8,7 @@ package rediscache_test
 // the STS calls per round, reported.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,18 +27,23 @@ import (
 	"github.com/stschain/stschain/rediscache"
 )
 
-// The fleet of a fault test: its sessions live 6 s, refreshed 2 s before
-// they expire (a round every 4 to 5 s), and its lock lives 2 s unless
-// renewed: one refresh, at this scale, with 500 ms of latency.
+// The fleet of a fault test: 4 hosts × 8 roles; its sessions live 6 s,
+// refreshed 2 s before they expire (a round every 4 to 5 s), unless the
+// fault needs longer windows (faultEnv.prefetch); callers wait from 500 ms
+// before expiry; its lock lives 2 s unless renewed: one refresh, at this
+// scale, with 500 ms of latency.
 const (
 	faultHosts    = 4
 	faultRoles    = 8
-	faultLifetime = 6 * time.Second
 	faultPrefetch = 2 * time.Second
 	faultExpiry   = 500 * time.Millisecond
 	faultLockTTL  = 2 * time.Second
 	lockSample    = 50 * time.Millisecond
 )
+
+// faultLifetime is how long the sessions of a fleet with the prefetch
+// window live: three windows, the least life that keeps them whole.
+func faultLifetime(prefetch time.Duration) time.Duration { return 3 * prefetch }
 
 // Phases of a fault test.
 const (
@@ -46,13 +52,24 @@ const (
 	numPhases
 )
 
-// faultEnv is where a fault happens: the client of each host and of the
-// lock watch, what to do when the fault phase starts, and what to do once
-// it is a third of a round in, so that it hits a round under way (each
-// nil for nothing).
+// faultEnv is where a fault happens: the client of each host, what to do
+// when the fault phase starts, and what to do once it is a third of a
+// round in, so that it hits a round under way (each nil for nothing).
 type faultEnv struct {
 	client     func() redis.UniversalClient
 	start, mid func(logf func(string, ...any))
+	// watch is the client of the lock watch, which sees Redis from outside
+	// the fault (a proxy's latency or dropped connections would blind
+	// it). Nil means client.
+	watch func() redis.UniversalClient
+	// locksLive: the fault keeps locks held long enough (a round trip of
+	// latency, a lock that lives out its TTL) for the lock watch, which
+	// samples every 50 ms, to see them; the check asserts that it did.
+	locksLive bool
+	// prefetch is the providers' PrefetchWindow, which must hold a refresh
+	// under the lock and a waiter's look at its result, as real windows
+	// (minutes) do. Zero means faultPrefetch.
+	prefetch time.Duration
 	// maxPerRound bounds the STS calls per round: a fault that leaves
 	// Redis up costs a few; one that takes it down for seconds costs up
 	// to every host's own calls for the keys it held meanwhile. Zero
@@ -67,6 +84,7 @@ type faultReport struct {
 	rounds           float64
 	locks            fleettest.LockReport
 	maxPerRound      float64 // faultEnv.maxPerRound
+	locksLive        bool    // faultEnv.locksLive
 	logs             []string
 	err              error // the run could not be made
 	logMu            sync.Mutex
@@ -81,10 +99,11 @@ func (r *faultReport) logf(format string, args ...any) {
 // runFault runs a fleet through its cold start and two rounds with the
 // fault.
 func runFault(ctx context.Context, key []byte, env faultEnv) *faultReport {
-	r := &faultReport{maxPerRound: env.maxPerRound}
+	r := &faultReport{maxPerRound: env.maxPerRound, locksLive: env.locksLive}
 	if r.maxPerRound == 0 {
 		r.maxPerRound = 1.5 * faultRoles
 	}
+	prefetch := cmp.Or(env.prefetch, faultPrefetch)
 	var clients []redis.UniversalClient
 	defer func() {
 		for _, c := range clients {
@@ -98,7 +117,7 @@ func runFault(ctx context.Context, key []byte, env faultEnv) *faultReport {
 	}
 	var cacheErr error
 	f, err := fleettest.Start(ctx, fleettest.Config{
-		Hosts: faultHosts, Roles: faultRoles, Lifetime: faultLifetime, Prefetch: faultPrefetch, Expiry: faultExpiry,
+		Hosts: faultHosts, Roles: faultRoles, Lifetime: faultLifetime(prefetch), Prefetch: prefetch, Expiry: faultExpiry,
 		Callers: 1, Pause: 5 * time.Millisecond, Phases: numPhases,
 		Cache: func(int) stschain.Cache {
 			c, err := rediscache.New(newClient(), key, func(o *rediscache.Options) { o.LockTTL = faultLockTTL })
@@ -113,7 +132,15 @@ func runFault(ctx context.Context, key []byte, env faultEnv) *faultReport {
 		return r
 	}
 	defer f.Close()
-	watch := fleettest.WatchLocks(newClient(), rediscache.DefaultPrefix+"lock:*", lockSample)
+	watchClient := newClient
+	if env.watch != nil {
+		watchClient = func() redis.UniversalClient {
+			c := env.watch()
+			clients = append(clients, c)
+			return c
+		}
+	}
+	watch := fleettest.WatchLocks(watchClient(), rediscache.DefaultPrefix+"lock:*", lockSample)
 	r.coldCalls = f.AssumeRoleCalls()
 	f.SetPhase(phaseFault)
 	if env.start != nil {
@@ -152,6 +179,9 @@ func (r *faultReport) check(t *testing.T) {
 
 	assert.Zero(t, r.cold.Errors+r.fault.Errors, "caller errors; the first: %s %s", r.cold.FirstError, r.fault.FirstError)
 	assert.Positive(t, r.fault.Retrieves)
+	if r.locksLive {
+		assert.Positive(t, r.locks.Locks, "the lock watch saw the fleet's locks")
+	}
 	assert.LessOrEqual(t, r.locks.LongestTTL, faultLockTTL, "no lock is trusted longer than its TTL")
 	assert.LessOrEqual(t, r.locks.LongestHeld, faultLockTTL+max(r.cold.MaxRefresh, r.fault.MaxRefresh)+2*lockSample,
 		"no lock is held longer than its holder's refresh and, if the release failed, its TTL")
@@ -249,6 +279,7 @@ var faultScenarios = []struct {
 		})
 		return faultEnv{
 			client: func() redis.UniversalClient { return redis.NewClient(faultOptions(p.Addr)) },
+			watch:  func() redis.UniversalClient { return redis.NewClient(faultOptions(rs.Addr)) },
 			start: func(logf func(string, ...any)) {
 				go func() { // every connection, every 200 ms
 					defer close(done)
@@ -283,12 +314,22 @@ var faultScenarios = []struct {
 			start: func(logf func(string, ...any)) {
 				logf("the ACL denies DEL to the fleet's user")
 			},
+			locksLive: true,
 		}, nil
 	}},
 }
 
 // latency is a scenario: a server behind a proxy that adds d to each round
 // trip from the start of the fault phase.
+//
+// A refresh under the lock takes four round trips (a look, the lock, a
+// look on the primary, the store) and a waiter sees its result within two
+// more (a poll and the pause before it), so the prefetch window, whose
+// jittered half the fleet's refreshes start in, must hold about ten round
+// trips for a waiter to see the holder's result before its own
+// credentials reach the expiry window and it calls STS itself. Real
+// windows (minutes) hold thousands; the fault fleet's 2 s hold four at
+// 500 ms, so that fleet gets windows of ten round trips.
 func latency(d time.Duration) func(t *testing.T) (faultEnv, error) {
 	return func(t *testing.T) (faultEnv, error) {
 		rs, p, err := proxied()
@@ -300,8 +341,11 @@ func latency(d time.Duration) func(t *testing.T) (faultEnv, error) {
 			rs.Close()
 		})
 		return faultEnv{
-			client: func() redis.UniversalClient { return redis.NewClient(faultOptions(p.Addr)) },
-			start:  func(func(string, ...any)) { p.SetLatency(d) },
+			client:    func() redis.UniversalClient { return redis.NewClient(faultOptions(p.Addr)) },
+			watch:     func() redis.UniversalClient { return redis.NewClient(faultOptions(rs.Addr)) },
+			start:     func(func(string, ...any)) { p.SetLatency(d) },
+			locksLive: true,
+			prefetch:  max(faultPrefetch, 10*d),
 		}, nil
 	}
 }
@@ -324,7 +368,7 @@ func proxied() (*redistest.Server, *redistest.Proxy, error) {
 // network and on time, not on the processor), then checks each.
 func TestFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping fleets against real Redis servers in -short mode; they take about 15 s")
+		t.Skip("skipping fleets against real Redis servers in -short mode; they take about 25 s")
 	}
 	redistest.Require(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
