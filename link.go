@@ -2,6 +2,7 @@ package stschain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -384,44 +385,33 @@ func (l *stsLink) refuseEntry(e CacheEntry, current aws.Credentials) string {
 	return ""
 }
 
-// lockCache takes the lock of key when the cache has locks, waiting no
-// later than lockDeadline says. A lock that cannot be had in time is
-// logged, and the link goes on without it: locked is false.
+// lockCache takes the lock of key when the cache has locks, waiting by
+// package lockwait's rule: no longer than a refresh takes (with an MFA
+// prompt for a link with a device), and no later than the credentials
+// being replaced reach the expiry window of the engine's schedule (so
+// that callers, who wait from there, never wait on another process's
+// lock), or expire when they are inside it already. A lock that cannot be
+// had in time is logged, and the link goes on without it: locked is false.
 func (l *stsLink) lockCache(ctx context.Context, key string, req fetchRequest) (unlock func(), locked bool) {
 	cl, ok := l.cfg.cache.(CacheLocker)
 	if !ok {
 		return nil, false
 	}
-	start := time.Now()
-	deadline, why := l.lockDeadline(start, req)
-	lctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	unlock, err := cl.Lock(lctx, key)
-	switch {
-	case err == nil:
-		return unlock, true
-	case ctx.Err() == nil && lctx.Err() != nil:
-		l.cfg.logger.Warn("stschain: stopped waiting for the cache lock, which another holder kept "+why+"; refreshing without it",
-			slog.String("link", l.name()), slog.Duration("waited", time.Since(start)))
-	default:
-		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
-	}
-	return nil, false
-}
-
-// lockDeadline is when a link that starts waiting for a cache lock at now
-// stops waiting and calls STS itself, and why: by the rule of package
-// lockwait, when the lock has been held longer than a refresh takes (with
-// an MFA prompt for a link with a device), or earlier, when the
-// credentials being replaced reach the expiry window of the engine's
-// schedule (so that callers, who wait from there, never wait on another
-// process's lock), or expire when they are inside it already.
-func (l *stsLink) lockDeadline(now time.Time, req fetchRequest) (time.Time, string) {
 	var expires time.Time
 	if c := req.current; c.HasKeys() && c.CanExpire {
 		expires = c.Expires
 	}
-	return lockwait.Deadline(now, l.interactive(), req.windowAt, expires)
+	unlock, err := lockwait.Lock(ctx, cl, key, l.interactive(), req.windowAt, expires)
+	var stopped *lockwait.StoppedError
+	switch {
+	case err == nil:
+		return unlock, true
+	case errors.As(err, &stopped):
+		l.cfg.logger.Warn("stschain: "+stopped.Error()+"; refreshing without it", slog.String("link", l.name()), slog.Duration("waited", stopped.Waited))
+	default:
+		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact(messageOf(err))))
+	}
+	return nil, false
 }
 
 // storeCache saves e under key; a failure is logged.

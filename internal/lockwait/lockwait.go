@@ -8,7 +8,10 @@
 // expire.
 package lockwait
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Bounds of a wait, whatever the credentials.
 const (
@@ -50,4 +53,36 @@ func Deadline(now time.Time, interactive bool, windowAt, expires time.Time) (tim
 		return at, atWhy
 	}
 	return deadline, why
+}
+
+// Locker is a cache's lock (stschain.CacheLocker).
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// StoppedError is the error of a Lock that stopped waiting at its
+// Deadline.
+type StoppedError struct {
+	Reason string        // why, one of the Reasons
+	Waited time.Duration // how long Lock waited
+}
+
+func (e *StoppedError) Error() string {
+	return "stopped waiting for the cache lock, which another holder kept " + e.Reason
+}
+
+// Lock takes the lock of key from l, waiting no later than Deadline says
+// for a waiter with these credentials (see Deadline), or until ctx ends.
+// When it stopped at the Deadline, the error is a *StoppedError; otherwise
+// it is l's. The lock, once held, does not depend on ctx.
+func Lock(ctx context.Context, l Locker, key string, interactive bool, windowAt, expires time.Time) (unlock func(), err error) {
+	start := time.Now()
+	deadline, why := Deadline(start, interactive, windowAt, expires)
+	lctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	unlock, err = l.Lock(lctx, key)
+	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
+		return nil, &StoppedError{Reason: why, Waited: time.Since(start)}
+	}
+	return unlock, err
 }
