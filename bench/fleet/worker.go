@@ -46,6 +46,9 @@ type workerConfig struct {
 type workerReport struct {
 	Index  int
 	Phases [numPhases]fleettest.Stats
+	// Refreshes are, per customer role, its provider's successful
+	// refreshes, first fetch included (fleettest.Host.Refreshes).
+	Refreshes map[string][]fleettest.Refresh
 }
 
 // newClient is the Redis client of a worker: a Client for one server, a
@@ -67,9 +70,18 @@ func newClient(store string, addrs []string, poolSize int) redis.UniversalClient
 	return redis.NewClient(&redis.Options{Addr: addrs[0], DialerRetries: 1, MaxRetries: 1, PoolSize: poolSize})
 }
 
+// Commands a worker reads, one a line, after its configuration:
+//
+//   - "phase N": count what happens from now on in phase N (a worker
+//     moves to phaseRedis by itself when its warm-up is done);
+//   - "progress": write "progress " and a fleettest.Progress in JSON;
+//   - "stop": stop calling Retrieve, and write "stopped";
+//   - "report" (or the end of its input): write the workerReport, and exit.
+const progressPrefix = "progress "
+
 // workerMain runs a worker: it reads its workerConfig, builds the
 // providers, fetches every one once, writes "ready", calls Retrieve until
-// "stop" (or the end of its input) and writes its workerReport.
+// "stop", and answers the commands until "report".
 func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	// go-redis logs its failed dials process-wide; an outage makes many.
 	redis.SetLogger(quietRedisLogger{})
@@ -109,13 +121,28 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.WarmupBudget)
 	h.Warmup(ctx)
 	cancel()
+	// What happens from here on is with the store, however long the
+	// other workers' warm-up takes.
+	h.SetPhase(phaseRedis)
 	fmt.Fprintln(stdout, "ready")
 
 	h.Start()
+commands:
 	for in.Scan() {
 		line := in.Text()
-		if line == "stop" {
-			break
+		switch line {
+		case "report":
+			break commands
+		case "stop":
+			h.Stop()
+			fmt.Fprintln(stdout, "stopped")
+		case "progress":
+			b, err := json.Marshal(h.Progress())
+			if err != nil {
+				fmt.Fprintln(stderr, "fleet worker:", err)
+				return 1
+			}
+			fmt.Fprintln(stdout, progressPrefix+string(b))
 		}
 		if n, ok := strings.CutPrefix(line, "phase "); ok {
 			if p, err := strconv.Atoi(n); err == nil && p >= 0 && p < numPhases {
@@ -125,7 +152,7 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	h.Stop()
 
-	rep := workerReport{Index: cfg.Index}
+	rep := workerReport{Index: cfg.Index, Refreshes: h.Refreshes()}
 	for i := range rep.Phases {
 		rep.Phases[i] = h.Stats(i)
 	}
