@@ -183,7 +183,7 @@ func TestReportVerdicts(t *testing.T) {
 	var out bytes.Buffer
 	res.write(&out)
 	assert.Contains(t, out.String(), "| AssumeRole calls per round, customer roles | 10 (one per role, not 40) | 10.00 (30 of 30 roles × rounds exact) PASS |")
-	assert.Contains(t, out.String(), "| STS call rate, customer roles: peak (1 s) / mean |  | 1 / 0.5 per s (peak = 2.0 × mean) |")
+	assert.Contains(t, out.String(), "| STS call rate, customer roles: peak (1 s) / mean | peak ≤ 3 × mean | 1 / 0.5 per s (peak = 2.0 × mean) PASS |")
 	assert.Contains(t, out.String(), "| AssumeRole calls per round, customer roles, after the kill | rises to 40: every worker calls STS | 40.00 (80 calls): ×4.0 the rounds before |")
 
 	t.Run("a worker starting a round late", func(t *testing.T) {
@@ -218,6 +218,11 @@ func TestReportVerdicts(t *testing.T) {
 		res.stsCalls++
 		defer func() { res.stsCalls-- }()
 		assert.False(t, res.callsMatch())
+		assert.False(t, res.pass())
+	})
+	t.Run("a burst", func(t *testing.T) {
+		res.rate.Peak = 1.6 // 3.2 × the mean
+		defer func() { res.rate.Peak = 1 }()
 		assert.False(t, res.pass())
 	})
 	t.Run("a refused call", func(t *testing.T) {
