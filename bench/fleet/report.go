@@ -93,15 +93,18 @@ func (r *result) callsPerRound() float64 {
 	return float64(n) / float64(r.cfg.Rounds)
 }
 
-// callsMatch reports whether ststest answered exactly the customer
-// AssumeRole calls the workers' refreshes made, and refused none.
-func (r *result) callsMatch() bool {
+// refreshCalls is how many customer refreshes of the run called STS.
+func (r *result) refreshCalls() int {
 	n := 0
 	for ph := range numPhases {
 		n += r.calls(ph)
 	}
-	return n == r.stsCalls && r.refused == 0
+	return n
 }
+
+// callsMatch reports whether ststest answered exactly the customer
+// AssumeRole calls the workers' refreshes made, and refused none.
+func (r *result) callsMatch() bool { return r.refreshCalls() == r.stsCalls && r.refused == 0 }
 
 // errors is the caller errors of all phases.
 func (r *result) errors() int64 {
@@ -147,7 +150,7 @@ func (r *result) rows() []row {
 	}
 	add("AssumeRole calls for the hub role, whole run", fmt.Sprintf("%d (its session lasts an hour)", hubs), fmt.Sprint(r.hubCalls), verdict(r.hubCalls == hubs))
 	add("AssumeRole calls ststest answered / refused, customer roles, whole run", "as many as the refreshes that called STS / 0",
-		fmt.Sprintf("%d / %d", r.stsCalls, r.refused), verdict(r.callsMatch()))
+		fmt.Sprintf("%d (refreshes that called STS: %d) / %d", r.stsCalls, r.refreshCalls(), r.refused), verdict(r.callsMatch()))
 	add("`Retrieve` calls", "", fmt.Sprintf("%.1f M", float64(with.Retrieves)/1e6), nil)
 	add("caller errors", "0", fmt.Sprint(with.Errors), verdict(with.Errors == 0))
 	add("slowest `Retrieve` / slowest refresh", "", fmtDur(with.MaxRetrieve)+" / "+fmtDur(with.MaxRefresh), nil)
