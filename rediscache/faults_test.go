@@ -74,6 +74,23 @@ type faultEnv struct {
 	// Redis up costs a few; one that takes it down for seconds costs up
 	// to every host's own calls for the keys it held meanwhile. Zero
 	// means the roles' number, and half as many again.
+	//
+	// Why half again holds with Redis up: the first refresh of a role is
+	// spread from a tenth of its first session on, the same moment on
+	// every host (a hash of its cache key) counted from each host's own
+	// fetch. The host that fetched the session from STS counts it by the
+	// session's 6 s; the others, which took it from Redis, by the hour
+	// they ask for, so they do not spread theirs and start it at their
+	// jittered prefetch point. A role spread early (0.6 s in) stores a
+	// session less than a second newer in whole seconds, which those
+	// hosts may find already inside its own prefetch window, and call
+	// STS: at most W - 1 = 3 more calls for such a role, in the first
+	// round only (later rounds start from one shared session). About a
+	// third of the roles are spread that early, and the jitter saves
+	// most of their hosts, so the two rounds carry a few calls more than
+	// one per role and round, not the 8 more the bound allows. Sessions
+	// as long as their windows need (bench/fleet's configuration check)
+	// cost none; real sessions last the hour the hosts ask for.
 	maxPerRound float64
 }
 
