@@ -91,7 +91,20 @@ type Cache interface {
 // A lock that cannot be had (an unwritable directory, a server that is
 // down) is logged, and the provider goes on without it.
 type CacheLocker interface {
-	// Lock blocks until the lock for key is held or ctx ends, and returns
-	// the function that releases it.
+	// Lock blocks until the lock for key is held, and returns the function
+	// that releases it; calling that function again does nothing.
+	//
+	// Lock may also return, without the lock, a function that does nothing
+	// and a nil error once the holder's new entry is in the store (as
+	// rediscache's Lock does when it sees the session change): the caller
+	// then Loads the entry, and takes it if it is fresh.
+	//
+	// The caller bounds the wait with ctx: Lock returns ctx's error when
+	// ctx ends first, and the caller goes on without the lock. A provider
+	// gives a context that ends when the wait has lasted longer than a
+	// refresh takes (10 s; 2 minutes with an MFA device), or earlier, when
+	// its own credentials reach their expiry window, so that its callers
+	// never wait on another process's lock. A lock, once held, does not
+	// depend on ctx: it is held until unlock runs.
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }

@@ -62,29 +62,55 @@ func inModule(path string) bool {
 // isInternal reports whether path is under the module's internal/.
 func isInternal(path string) bool { return strings.HasPrefix(path, modulePath+"/internal/") }
 
-// The library's packages depend downwards only: the fake STS and the
-// credential server are as usable alone as the root, the root uses no
-// feature package beside it, and what is internal uses nothing above it.
+// isTestSupport reports whether path is an internal package that only
+// tests and benchmarks use, named for it as httptest is: its name ends in
+// "test" (redistest, fleettest ...).
+func isTestSupport(path string) bool {
+	return isInternal(path) && strings.HasSuffix(path, "test")
+}
+
+// The module's packages depend downwards only:
+//   - the root, the fake STS and the credential server import nothing of
+//     the module but internal/ packages that are not test support, so that
+//     each is as usable alone as the others, and the root uses no feature
+//     package beside it;
+//   - every other internal/ package imports only internal/ packages, except
+//     the test-support ones, which may import the module's public packages
+//     as a test does (fleettest runs ChainableProviders against ststest).
 func TestPackageLayers(t *testing.T) {
 	t.Parallel() // it waits for the go command
-	onlyInternal := map[string]bool{
+	standAlone := map[string]bool{
 		modulePath:                 true,
 		modulePath + "/ststest":    true,
 		modulePath + "/credserver": true,
 	}
-	checked := 0
+	checked := map[string]bool{}
 	for _, p := range goList(t, "./...") {
-		if !onlyInternal[p.ImportPath] && !isInternal(p.ImportPath) {
+		switch {
+		case standAlone[p.ImportPath]:
+			for _, dep := range p.Deps {
+				if inModule(dep) {
+					assert.True(t, isInternal(dep) && !isTestSupport(dep),
+						"%s imports %s: it may import only the module's internal/ packages that are not test support", p.ImportPath, dep)
+				}
+			}
+		case isTestSupport(p.ImportPath):
+		case isInternal(p.ImportPath):
+			for _, dep := range p.Deps {
+				if inModule(dep) {
+					assert.True(t, isInternal(dep), "%s imports %s: an internal/ package not named *test may import only internal/ packages", p.ImportPath, dep)
+				}
+			}
+		default:
 			continue
 		}
-		checked++
-		for _, dep := range p.Deps {
-			if inModule(dep) {
-				assert.True(t, isInternal(dep), "%s imports %s: it may import only the module's internal/ packages", p.ImportPath, dep)
-			}
-		}
+		checked[p.ImportPath] = true
 	}
-	assert.GreaterOrEqual(t, checked, len(onlyInternal), "every package named above was listed")
+	for path := range standAlone {
+		assert.True(t, checked[path], "%s was listed", path)
+	}
+	assert.True(t, checked[modulePath+"/internal/fleettest"], "a test-support package was listed")
+	assert.True(t, checked[modulePath+"/internal/clicache"], "an internal package was listed")
 }
 
 // fileLayers is this package's non-test files from top to bottom: a

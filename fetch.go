@@ -14,6 +14,9 @@ import (
 type fetchRequest struct {
 	// current are the credentials being replaced; zero when there are none.
 	current aws.Credentials
+	// windowAt is when current reach their expiry window in the engine's
+	// schedule (callers wait from there); zero when there are none.
+	windowAt time.Time
 	// skipCache: do not look in a shared cache (the caller forces a
 	// refresh, or has seen the current credentials rejected).
 	skipCache bool

@@ -152,12 +152,18 @@ func (c *FileCache) Store(ctx context.Context, key string, entry CacheEntry) err
 }
 
 // Lock takes the lock of key, an exclusive flock(2) on <key>.lock in the
-// cache directory, trying again every few milliseconds until it is free or
-// ctx ends. The lock excludes other processes and, since every call opens
-// the file afresh, other goroutines of this process too. The lock file is
-// created with mode 0600 if missing, never through a symbolic link, and is
-// left in place. The returned function releases the lock; calling it again
-// does nothing.
+// cache directory, trying again every few milliseconds until it is free.
+// It stops waiting, with an error, when ctx ends, and when the holder has
+// shown no sign of life for 10 seconds (clicache.LockStale): a holder
+// touches the lock file every few seconds while it holds the lock, for as
+// long as its refresh takes, an MFA prompt included, so that a hung or
+// stopped holder, or a program that holds the flock without touching the
+// file, costs a waiter seconds rather than its whole context. The caller
+// then goes on without the lock. The lock excludes other processes and,
+// since every call opens the file afresh, other goroutines of this process
+// too. The lock file is created with mode 0600 if missing, never through a
+// symbolic link, and is left in place. The returned function releases the
+// lock; calling it again does nothing.
 func (c *FileCache) Lock(ctx context.Context, key string) (unlock func(), err error) {
 	unlock, err = c.dir.Lock(ctx, key)
 	if err != nil {

@@ -2,6 +2,7 @@ package stschain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stschain/stschain/internal/clicache"
 	"github.com/stschain/stschain/internal/credcheck"
+	"github.com/stschain/stschain/internal/lockwait"
 	"github.com/stschain/stschain/internal/redact"
 	"github.com/stschain/stschain/internal/stslimits"
 )
@@ -32,19 +34,6 @@ const ProviderName = "stschain.ChainableProvider"
 // tokenCodeAttemptsRefused bounds the codes sent for one STS call that
 // refuses them as invalid (a mistyped code, a device clock that drifted).
 const tokenCodeAttemptsRefused = 3
-
-// Bounds of the wait for a cache lock that another process holds (see
-// lockDeadline).
-const (
-	// lockWait is longer than one STS call takes, the SDK's retries
-	// included, so that a holder at work is waited for; and short enough
-	// that a holder that hung, or a lock left behind without an expiry,
-	// costs a refresh seconds, not minutes.
-	lockWait = 10 * time.Second
-	// lockWaitMFA is the bound of a link with an MFA device, whose holder
-	// may be waiting for someone to read a code off a device and type it.
-	lockWaitMFA = 2 * time.Minute
-)
 
 // linkConfig is what a link needs besides its parameters and master. The
 // providers of a Pool share one.
@@ -156,7 +145,7 @@ func (l *stsLink) fetchUntraced(ctx context.Context, req fetchRequest) (fetched,
 		}
 	}
 	if useCache {
-		if unlock, locked := l.lockCache(ctx, key, req.current); locked {
+		if unlock, locked := l.lockCache(ctx, key, req); locked {
 			defer unlock()
 			// Another process may have refreshed while this one waited.
 			if lookup {
@@ -397,54 +386,33 @@ func (l *stsLink) refuseEntry(e CacheEntry, current aws.Credentials) string {
 	return ""
 }
 
-// lockCache takes the lock of key when the cache has locks, waiting no
-// later than lockDeadline says. A lock that cannot be had in time is
-// logged, and the link goes on without it: locked is false.
-func (l *stsLink) lockCache(ctx context.Context, key string, current aws.Credentials) (unlock func(), locked bool) {
+// lockCache takes the lock of key when the cache has locks, waiting by
+// package lockwait's rule: no longer than a refresh takes (with an MFA
+// prompt for a link with a device), and no later than the credentials
+// being replaced reach the expiry window of the engine's schedule (so
+// that callers, who wait from there, never wait on another process's
+// lock), or expire when they are inside it already. A lock that cannot be
+// had in time is logged, and the link goes on without it: locked is false.
+func (l *stsLink) lockCache(ctx context.Context, key string, req fetchRequest) (unlock func(), locked bool) {
 	cl, ok := l.cfg.cache.(CacheLocker)
 	if !ok {
 		return nil, false
 	}
-	start := time.Now()
-	deadline, why := l.lockDeadline(start, current)
-	lctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	unlock, err := cl.Lock(lctx, key)
+	var expires time.Time
+	if c := req.current; c.HasKeys() && c.CanExpire {
+		expires = c.Expires
+	}
+	unlock, err := lockwait.Lock(ctx, cl, key, l.interactive(), req.windowAt, expires)
+	var stopped *lockwait.StoppedError
 	switch {
 	case err == nil:
 		return unlock, true
-	case ctx.Err() == nil && lctx.Err() != nil:
-		l.cfg.logger.Warn("stschain: stopped waiting for the cache lock, which another holder kept "+why+"; refreshing without it",
-			slog.String("link", l.name()), slog.Duration("waited", time.Since(start)))
+	case errors.As(err, &stopped):
+		l.cfg.logger.Warn("stschain: "+stopped.Error()+"; refreshing without it", slog.String("link", l.name()), slog.Duration("waited", stopped.Waited))
 	default:
 		l.cfg.logger.Warn("stschain: cache lock failed; refreshing without it", slog.String("link", l.name()), slog.String("error", redact.Message(messageOf(err))))
 	}
 	return nil, false
-}
-
-// lockDeadline is when a link that starts waiting for a cache lock at now
-// stops waiting and calls STS itself, and why: when the lock has been held
-// longer than one STS call takes (lockWait; lockWaitMFA for a link with an
-// MFA device), or earlier, when current, the credentials the link has,
-// reach the expiry window, so that its callers never wait on another
-// process's lock; already inside it, no later than they expire.
-func (l *stsLink) lockDeadline(now time.Time, current aws.Credentials) (time.Time, string) {
-	bound, why := lockWait, "longer than an STS call takes"
-	if l.params.SerialNumber != "" {
-		bound, why = lockWaitMFA, "longer than an MFA prompt and an STS call take"
-	}
-	deadline := now.Add(bound)
-	if !current.HasKeys() || !current.CanExpire || !current.Expires.After(now) {
-		return deadline, why
-	}
-	at, atWhy := current.Expires.Add(-l.cfg.windows.expiry), "until the current credentials reached their expiry window"
-	if !at.After(now) {
-		at, atWhy = current.Expires, "until the current credentials expired"
-	}
-	if at.Before(deadline) {
-		return at, atWhy
-	}
-	return deadline, why
 }
 
 // storeCache saves e under key; a failure is logged.

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stschain/stschain/internal/lockwait"
 	"github.com/stschain/stschain/ststest"
 )
 
@@ -664,42 +665,43 @@ func TestCacheEntryOlderThanTheLinksIsRefused(t *testing.T) {
 	})
 }
 
-// A link waits for another holder's cache lock no longer than one STS call
-// takes (an MFA prompt and a call with a device), and never past the
-// moment its own credentials reach the expiry window, or expire when they
-// already have.
-func TestLockDeadline(t *testing.T) {
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	creds := func(expiresIn time.Duration) aws.Credentials {
-		return aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s", CanExpire: true, Expires: now.Add(expiresIn)}
-	}
-	for _, tc := range []struct {
-		name    string
-		mfa     bool
-		current aws.Credentials
-		want    time.Duration // from now
-		why     string
-	}{
-		{"no credentials", false, aws.Credentials{}, lockWait, "longer than an STS call takes"},
-		{"credentials far from expiry", false, creds(time.Hour), lockWait, "longer than an STS call takes"},
-		{"expiry window sooner", false, creds(DefaultExpiryWindow + 3*time.Second), 3 * time.Second, "until the current credentials reached their expiry window"},
-		{"inside the expiry window", false, creds(4 * time.Second), 4 * time.Second, "until the current credentials expired"},
-		{"inside the window, expiring later than an STS call", false, creds(50 * time.Second), lockWait, "longer than an STS call takes"},
-		{"expired", false, creds(-time.Second), lockWait, "longer than an STS call takes"},
-		{"never expire", false, aws.Credentials{AccessKeyID: "ASIAA00000000001", SecretAccessKey: "s"}, lockWait, "longer than an STS call takes"},
-		{"MFA", true, creds(time.Hour), lockWaitMFA, "longer than an MFA prompt and an STS call take"},
-		{"MFA, expiry window sooner", true, creds(DefaultExpiryWindow + time.Minute), time.Minute, "until the current credentials reached their expiry window"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := &stsLink{cfg: &linkConfig{windows: windows{expiry: DefaultExpiryWindow}}}
-			if tc.mfa {
-				l.params.SerialNumber = mfaARN
-			}
-			at, why := l.lockDeadline(now, tc.current)
-			assert.Equal(t, tc.want, at.Sub(now))
-			assert.Equal(t, tc.why, why)
+// A link stops waiting for another holder's cache lock by package
+// lockwait's rule, with the engine's own expiry window: for short sessions
+// the engine shrinks the windows, and the wait ends where callers start
+// waiting, at the shrunk window, not ExpiryWindow before expiry (which
+// would have kept them waiting on the lock until the credentials
+// expired). Before there are credentials, the wait is lockwait.Bound.
+func TestLockWaitEndsAtTheEnginesExpiryWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		var logs syncBuffer // the background refresh writes while the test reads
+		f := newFakeSTS("A", 30*time.Second)
+		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(blockingLocker{newMemCache()}), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			o.PrefetchWindow = 0 // the advisory windows
 		})
-	}
+		start := time.Now()
+		first, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, lockwait.Bound, time.Since(start), "no credentials: the bound")
+		assert.Contains(t, logs.String(), "which another holder kept "+lockwait.ReasonBound)
+
+		// Sessions of 30 s: windows of 5 minutes and 1 minute, shrunk to
+		// 10 s and 2 s. The background refresh starts 10 s before expiry,
+		// finds the lock held, and stops waiting 2 s before expiry.
+		waitAt := p.impl.Load().refresh.state.Load().waitAt
+		require.Equal(t, first.Expires.Add(-2*time.Second), waitAt)
+		time.Sleep(time.Until(waitAt) - time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, 1, f.count(), "waiting for the lock")
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, 2, f.count(), "called STS at the engine's expiry window")
+		assert.Contains(t, logs.String(), "which another holder kept "+lockwait.ReasonWindow)
+		c, err := p.Retrieve(ctx)
+		require.NoError(t, err)
+		assert.NotEqual(t, first.AccessKeyID, c.AccessKeyID, "callers got the new credentials")
+	})
 }
 
 // blockingLocker is a Cache whose locks are held by someone else for
@@ -711,7 +713,7 @@ func (blockingLocker) Lock(ctx context.Context, _ string) (func(), error) {
 	return nil, ctx.Err()
 }
 
-// A lock held for ever costs a refresh lockWait, then one STS call
+// A lock held for ever costs a refresh lockwait.Bound, then one STS call
 // without the lock; the log says why, without blaming the store.
 func TestLockHeldForEverIsWaitedForBriefly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -723,9 +725,9 @@ func TestLockHeldForEverIsWaitedForBriefly(t *testing.T) {
 		start := time.Now()
 		_, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, lockWait, time.Since(start), "the bubble's clock: no real time passes")
+		assert.Equal(t, lockwait.Bound, time.Since(start), "the bubble's clock: no real time passes")
 		assert.Equal(t, 1, f.count())
-		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept longer than an STS call takes; refreshing without it")
+		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept "+lockwait.ReasonBound+"; refreshing without it")
 		assert.NotContains(t, logs.String(), "TTL")
 	})
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/lockwait"
 )
 
 // TestHoldLockHelperProcess is the child of the tests of a FileCache lock
@@ -62,7 +64,7 @@ func holdLock(t *testing.T, dir, key string) {
 }
 
 // A FileCache lock that another process holds (hung, or stopped) costs a
-// refresh lockWait and then one STS call without the lock, where it used
+// refresh lockwait.Bound and then one STS call without the lock, where it used
 // to cost five minutes and then a failure. Later, the background refresh
 // stops waiting when the credentials reach their expiry window, so that
 // no caller ever waits for the lock. The times are the bubble's, which
@@ -85,9 +87,9 @@ func TestFileCacheLockHeldByAnotherProcess(t *testing.T) {
 		start := time.Now()
 		first, err := p.Retrieve(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, lockWait, time.Since(start))
+		assert.Equal(t, lockwait.Bound, time.Since(start))
 		assert.Equal(t, 1, f.count())
-		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept longer than an STS call takes")
+		assert.Contains(t, logs.String(), "stopped waiting for the cache lock, which another holder kept "+lockwait.ReasonBound)
 		stored, ok, err := cache.Load(ctx, p.impl.Load().link.cacheKey)
 		require.NoError(t, err)
 		require.True(t, ok, "the session was stored without the lock")

@@ -2,12 +2,7 @@ package stschain
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"runtime"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,182 +11,37 @@ import (
 	"github.com/aws/smithy-go/metrics"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stschain/stschain/internal/metricstest"
 )
 
-// testMeterProvider is a metrics.MeterProvider that keeps in memory what
-// is recorded: counter sums, histogram values and async gauges, which
-// collect reads, each keyed by instrument name and by the attributes in
-// the form "k=v,k=v" (sorted).
-type testMeterProvider struct {
-	mu         sync.Mutex
-	scopes     []string
-	units      map[string]string
-	counters   map[string]map[string]int64
-	histograms map[string]map[string][]float64
-	gauges     map[string][]*testGauge
-}
-
-type testGauge struct {
-	callback metrics.Float64Callback
-	stopped  bool
-}
-
-func newTestMeterProvider() *testMeterProvider {
-	return &testMeterProvider{
-		units:      map[string]string{},
-		counters:   map[string]map[string]int64{},
-		histograms: map[string]map[string][]float64{},
-		gauges:     map[string][]*testGauge{},
-	}
-}
-
-func (p *testMeterProvider) Meter(scope string, _ ...metrics.MeterOption) metrics.Meter {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.scopes = append(p.scopes, scope)
-	return testMeter{p: p}
-}
-
-// testMeter records the instruments stschain uses; the others are no-ops.
-type testMeter struct {
-	metrics.NopMeter
-	p *testMeterProvider
-}
-
-func (m testMeter) unit(name string, opts []metrics.InstrumentOption) {
-	var o metrics.InstrumentOptions
-	for _, fn := range opts {
-		fn(&o)
-	}
-	m.p.units[name] = o.UnitLabel
-}
-
-func (m testMeter) Int64Counter(name string, opts ...metrics.InstrumentOption) (metrics.Int64Counter, error) {
-	m.p.mu.Lock()
-	defer m.p.mu.Unlock()
-	m.unit(name, opts)
-	return testCounter{p: m.p, name: name}, nil
-}
-
-func (m testMeter) Float64Histogram(name string, opts ...metrics.InstrumentOption) (metrics.Float64Histogram, error) {
-	m.p.mu.Lock()
-	defer m.p.mu.Unlock()
-	m.unit(name, opts)
-	return testHistogram{p: m.p, name: name}, nil
-}
-
-func (m testMeter) Float64AsyncGauge(name string, callback metrics.Float64Callback, opts ...metrics.InstrumentOption) (metrics.AsyncInstrument, error) {
-	m.p.mu.Lock()
-	defer m.p.mu.Unlock()
-	m.unit(name, opts)
-	g := &testGauge{callback: callback}
-	m.p.gauges[name] = append(m.p.gauges[name], g)
-	return testStopper{p: m.p, g: g}, nil
-}
-
-type testStopper struct {
-	p *testMeterProvider
-	g *testGauge
-}
-
-func (s testStopper) Stop() {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	s.g.stopped = true
-}
-
-// attrsOf is the attributes opts set, as "k=v,k=v".
-func attrsOf(opts []metrics.RecordMetricOption) string {
-	var o metrics.RecordMetricOptions
-	for _, fn := range opts {
-		fn(&o)
-	}
-	var kv []string
-	for k, v := range o.Properties.Values() {
-		kv = append(kv, fmt.Sprintf("%v=%v", k, v))
-	}
-	slices.Sort(kv)
-	return strings.Join(kv, ",")
-}
-
-type testCounter struct {
-	p    *testMeterProvider
-	name string
-}
-
-func (c testCounter) Add(_ context.Context, n int64, opts ...metrics.RecordMetricOption) {
-	c.p.mu.Lock()
-	defer c.p.mu.Unlock()
-	if c.p.counters[c.name] == nil {
-		c.p.counters[c.name] = map[string]int64{}
-	}
-	c.p.counters[c.name][attrsOf(opts)] += n
-}
-
-type testHistogram struct {
-	p    *testMeterProvider
-	name string
-}
-
-func (h testHistogram) Record(_ context.Context, v float64, opts ...metrics.RecordMetricOption) {
-	h.p.mu.Lock()
-	defer h.p.mu.Unlock()
-	if h.p.histograms[h.name] == nil {
-		h.p.histograms[h.name] = map[string][]float64{}
-	}
-	a := attrsOf(opts)
-	h.p.histograms[h.name][a] = append(h.p.histograms[h.name][a], v)
-}
-
-// counter returns the sums of the counter name.
-func (p *testMeterProvider) counter(name string) map[string]int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return maps.Clone(p.counters[name])
-}
-
-// histogram returns the values of the histogram name.
-func (p *testMeterProvider) histogram(name string) map[string][]float64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return maps.Clone(p.histograms[name])
-}
-
-// collect runs the callbacks of the gauges name that are not stopped, as
-// a meter's reader does, and returns what they observed.
-func (p *testMeterProvider) collect(name string) map[string]float64 {
-	p.mu.Lock()
-	var live []*testGauge
-	for _, g := range p.gauges[name] {
-		if !g.stopped {
-			live = append(live, g)
-		}
-	}
-	p.mu.Unlock()
-	out := map[string]float64{}
-	for _, g := range live {
-		g.callback(context.Background(), gaugeObserver(out))
+// sums adds up what the instrument name recorded, by attributes
+// ("k=v,k=v").
+func sums(mp *metricstest.Provider, name string) map[string]int64 {
+	out := map[string]int64{}
+	for _, m := range mp.Measurements(name) {
+		out[m.AttributeString()] += int64(m.Value)
 	}
 	return out
 }
 
-// liveGauges counts the gauges name not stopped.
-func (p *testMeterProvider) liveGauges(name string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, g := range p.gauges[name] {
-		if !g.stopped {
-			n++
-		}
+// values lists what the instrument name recorded, by attributes.
+func values(mp *metricstest.Provider, name string) map[string][]float64 {
+	out := map[string][]float64{}
+	for _, m := range mp.Measurements(name) {
+		out[m.AttributeString()] = append(out[m.AttributeString()], m.Value)
 	}
-	return n
+	return out
 }
 
-type gaugeObserver map[string]float64
-
-func (o gaugeObserver) Observe(_ context.Context, v float64, opts ...metrics.RecordMetricOption) {
-	o[attrsOf(opts)] = v
+// collect collects mp, as a meter's reader does, and returns what the
+// instrument name observed, by attributes.
+func collect(mp *metricstest.Provider, name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range mp.Collect(context.Background(), name) {
+		out[m.AttributeString()] = m.Value
+	}
+	return out
 }
 
 func withMeter(mp metrics.MeterProvider) func(*Options) {
@@ -204,24 +54,33 @@ func withMeter(mp metrics.MeterProvider) func(*Options) {
 func TestMetricsOfAProvider(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		mp := newTestMeterProvider()
+		mp := &metricstest.Provider{}
 		cache := newMemCache()
 		f := newFakeSTS("A", time.Hour)
 		f.latency = 2 * time.Second
 		p := newFake(t, f, staticMaster("alice"), withRole(roleA), withCache(cache), withMeter(mp))
-		assert.Equal(t, []string{"github.com/stschain/stschain"}, mp.scopes)
-		assert.Equal(t, map[string]string{MetricRefreshes: "{refresh}", MetricRefreshDuration: "s", MetricCredentialsRemaining: "s"}, mp.units)
-		assert.Empty(t, mp.collect(MetricCredentialsRemaining), "no credentials yet")
+		kinds := map[string]string{}
+		for _, in := range mp.Instruments() {
+			assert.Equal(t, "github.com/stschain/stschain", in.Scope)
+			assert.NotEmpty(t, in.Description, in.Name)
+			kinds[in.Name] = in.Kind + " in " + in.Unit
+		}
+		assert.Equal(t, map[string]string{
+			MetricRefreshes:            "Int64Counter in {refresh}",
+			MetricRefreshDuration:      "Float64Histogram in s",
+			MetricCredentialsRemaining: "Float64AsyncGauge in s",
+		}, kinds)
+		assert.Empty(t, collect(mp, MetricCredentialsRemaining), "no credentials yet")
 
 		_, err := p.Retrieve(ctx)
 		require.NoError(t, err)
 		ok := "link=" + roleA + ",outcome=ok"
-		assert.Equal(t, map[string]int64{ok: 1}, mp.counter(MetricRefreshes))
-		assert.Equal(t, map[string][]float64{ok: {2}}, mp.histogram(MetricRefreshDuration))
-		assert.Equal(t, map[string]float64{"link=" + roleA: 3600}, mp.collect(MetricCredentialsRemaining))
+		assert.Equal(t, map[string]int64{ok: 1}, sums(mp, MetricRefreshes))
+		assert.Equal(t, map[string][]float64{ok: {2}}, values(mp, MetricRefreshDuration))
+		assert.Equal(t, map[string]float64{"link=" + roleA: 3600}, collect(mp, MetricCredentialsRemaining))
 
 		time.Sleep(10 * time.Minute)
-		assert.Equal(t, map[string]float64{"link=" + roleA: 3000}, mp.collect(MetricCredentialsRemaining), "read when collected")
+		assert.Equal(t, map[string]float64{"link=" + roleA: 3000}, collect(mp, MetricCredentialsRemaining), "read when collected")
 
 		// Another provider takes the session from the cache; then this
 		// one fails.
@@ -236,8 +95,8 @@ func TestMetricsOfAProvider(t *testing.T) {
 			ok:                                  1,
 			"link=" + roleA + ",outcome=cache":  1,
 			"link=" + roleA + ",outcome=failed": 1,
-		}, mp.counter(MetricRefreshes))
-		assert.Equal(t, map[string]float64{"link=" + roleA: 3000 - 2}, mp.collect(MetricCredentialsRemaining),
+		}, sums(mp, MetricRefreshes))
+		assert.Equal(t, map[string]float64{"link=" + roleA: 3000 - 2}, collect(mp, MetricCredentialsRemaining),
 			"the other provider's credentials alone, 2 s later (the failed call): the failed one has none")
 	})
 }
@@ -246,7 +105,7 @@ func TestMetricsOfAProvider(t *testing.T) {
 func TestMetricsOfAPool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		mp := newTestMeterProvider()
+		mp := &metricstest.Provider{}
 		pool, err := NewPool(aws.Config{}, func(po *PoolOptions) {
 			po.MeterProvider = mp
 			po.Options = append(po.Options, func(o *Options) {
@@ -261,47 +120,47 @@ func TestMetricsOfAPool(t *testing.T) {
 			_, err = p.Retrieve(ctx)
 			require.NoError(t, err)
 		}
-		assert.Equal(t, map[string]int64{"link=" + roleA + ",outcome=ok": 1, "link=" + roleB + ",outcome=ok": 1}, mp.counter(MetricRefreshes))
-		assert.Equal(t, map[string]float64{"link=" + roleA: 3600, "link=" + roleB: 3600}, mp.collect(MetricCredentialsRemaining))
-		assert.Equal(t, 1, mp.liveGauges(MetricCredentialsRemaining), "one gauge for the pool")
+		assert.Equal(t, map[string]int64{"link=" + roleA + ",outcome=ok": 1, "link=" + roleB + ",outcome=ok": 1}, sums(mp, MetricRefreshes))
+		assert.Equal(t, map[string]float64{"link=" + roleA: 3600, "link=" + roleB: 3600}, collect(mp, MetricCredentialsRemaining))
+		assert.Equal(t, 1, mp.Active(MetricCredentialsRemaining), "one gauge for the pool")
 
 		_, err = pool.Get(withRole(roleA), withMeter(mp))
 		assert.ErrorIs(t, err, ErrInvalidOptions)
 		assert.ErrorContains(t, err, "MeterProvider belongs to the pool: set PoolOptions.MeterProvider")
 		_, err = NewPool(aws.Config{}, func(po *PoolOptions) { po.Options = append(po.Options, withMeter(mp)) })
 		assert.ErrorContains(t, err, "Options.MeterProvider belongs to the pool: set PoolOptions.MeterProvider")
-		_, err = NewPool(aws.Config{}, func(po *PoolOptions) { po.MeterProvider = (*testMeterProvider)(nil) })
-		assert.ErrorContains(t, err, "PoolOptions.MeterProvider is a nil *stschain.testMeterProvider")
-		_, err = New(aws.Config{}, withMeter((*testMeterProvider)(nil)))
-		assert.ErrorContains(t, err, "MeterProvider is a nil *stschain.testMeterProvider")
+		_, err = NewPool(aws.Config{}, func(po *PoolOptions) { po.MeterProvider = (*metricstest.Provider)(nil) })
+		assert.ErrorContains(t, err, "PoolOptions.MeterProvider is a nil *metricstest.Provider")
+		_, err = New(aws.Config{}, withMeter((*metricstest.Provider)(nil)))
+		assert.ErrorContains(t, err, "MeterProvider is a nil *metricstest.Provider")
 	})
 }
 
 // A provider a program drops does not stay in the meter's callbacks.
 func TestMetricsGaugeStopsWithItsProvider(t *testing.T) {
-	mp := newTestMeterProvider()
+	mp := &metricstest.Provider{}
 	func() {
 		p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA), withMeter(mp))
 		_, err := p.Retrieve(context.Background())
 		require.NoError(t, err)
 	}()
-	require.Equal(t, 1, mp.liveGauges(MetricCredentialsRemaining))
-	for i := 0; i < 100 && mp.liveGauges(MetricCredentialsRemaining) > 0; i++ {
+	require.Equal(t, 1, mp.Active(MetricCredentialsRemaining))
+	for i := 0; i < 100 && mp.Active(MetricCredentialsRemaining) > 0; i++ {
 		runtime.GC()
 		time.Sleep(time.Millisecond) // let the cleanup goroutine run
 	}
-	assert.Zero(t, mp.liveGauges(MetricCredentialsRemaining), "the gauge was stopped once the provider was collected")
+	assert.Zero(t, mp.Active(MetricCredentialsRemaining), "the gauge was stopped once the provider was collected")
 }
 
 // A cached Retrieve records nothing, and allocates nothing, with a
 // MeterProvider as without.
 func TestMetricsCostACachedRetrieveNothing(t *testing.T) {
-	mp := newTestMeterProvider()
+	mp := &metricstest.Provider{}
 	p := newFake(t, newFakeSTS("A", time.Hour), staticMaster("alice"), withRole(roleA), withMeter(mp))
 	ctx := context.Background()
 	_, err := p.Retrieve(ctx)
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(100, func() { _, _ = p.Retrieve(ctx) })
 	assert.Zero(t, allocs)
-	assert.Equal(t, map[string]int64{"link=" + roleA + ",outcome=ok": 1}, mp.counter(MetricRefreshes))
+	assert.Equal(t, map[string]int64{"link=" + roleA + ",outcome=ok": 1}, sums(mp, MetricRefreshes))
 }

@@ -276,7 +276,7 @@ func (r *refresher) refresh(ctx context.Context, force bool) (outcome, error) {
 	defer cancel()
 	req := fetchRequest{skipCache: force || r.skipCache.Load(), waited: r.waiting.Load() > 0}
 	if cur != nil {
-		req.current = cur.creds
+		req.current, req.windowAt = cur.creds, cur.waitAt
 	}
 	got, err := r.fetcher.fetch(ctx, req)
 	end := wallNow()

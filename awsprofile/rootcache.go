@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stschain/stschain"
+	"github.com/stschain/stschain/internal/lockwait"
 	"github.com/stschain/stschain/internal/pyjson"
 )
 
@@ -36,13 +39,20 @@ const rootClockSkew = 5 * time.Minute
 // and an expiry), not an AssumeRole session, valid for rootFreshFor more,
 // and expiring no later than the root could have granted (plus five
 // minutes). A failing cache is logged (with LinkOptions' Logger) and
-// worked around.
+// worked around. The wait for the lock is bounded as a link's is (package
+// lockwait): a root's refresh, a prompt's for a credential_process, and no
+// later than the credentials it returned last expire (the
+// aws.CredentialsCache in front asks only inside its expiry window).
 type sharedRoot struct {
-	p       aws.CredentialsProvider
-	cache   stschain.Cache
-	key     string
-	longest time.Duration
-	logger  *slog.Logger // never nil
+	p           aws.CredentialsProvider
+	cache       stschain.Cache
+	key         string
+	longest     time.Duration
+	interactive bool         // the root may prompt: a credential_process
+	logger      *slog.Logger // never nil
+	// expires is the expiry (Unix nanoseconds) of the credentials Retrieve
+	// returned last; 0 for none.
+	expires atomic.Int64
 }
 
 // shared wraps p in a sharedRoot under key when Options.Cache is set.
@@ -60,22 +70,26 @@ func (l *loader) shared(p aws.CredentialsProvider, key string, longest time.Dura
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &sharedRoot{p: p, cache: l.o.Cache, key: key, longest: longest, logger: logger}
+	_, interactive := p.(*processRoot)
+	return &sharedRoot{p: p, cache: l.o.Cache, key: key, longest: longest, interactive: interactive, logger: logger}
 }
 
 func (r *sharedRoot) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := r.retrieve(ctx)
+	if err == nil && c.CanExpire {
+		r.expires.Store(c.Expires.UnixNano())
+	}
+	return c, err
+}
+
+func (r *sharedRoot) retrieve(ctx context.Context) (aws.Credentials, error) {
 	if c, ok := r.load(ctx); ok {
 		return c, nil
 	}
-	if locker, ok := r.cache.(stschain.CacheLocker); ok {
-		unlock, err := locker.Lock(ctx, r.key)
-		if err != nil {
-			r.logger.Warn("awsprofile: cache lock failed; asking the root without it", slog.String("key", r.key), slog.String("error", err.Error()))
-		} else {
-			defer unlock()
-			if c, ok := r.load(ctx); ok {
-				return c, nil
-			}
+	if unlock, locked := r.lock(ctx); locked {
+		defer unlock()
+		if c, ok := r.load(ctx); ok {
+			return c, nil
 		}
 	}
 	c, err := r.p.Retrieve(ctx)
@@ -86,6 +100,31 @@ func (r *sharedRoot) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		r.logger.Warn("awsprofile: storing root credentials in the cache failed", slog.String("key", r.key), slog.String("error", err.Error()))
 	}
 	return c, nil
+}
+
+// lock takes the key's lock when the cache has locks, waiting by package
+// lockwait's rule. A lock that cannot be had in time is logged, and the
+// root is asked without it: locked is false.
+func (r *sharedRoot) lock(ctx context.Context) (unlock func(), locked bool) {
+	locker, ok := r.cache.(stschain.CacheLocker)
+	if !ok {
+		return nil, false
+	}
+	var expires time.Time
+	if n := r.expires.Load(); n != 0 {
+		expires = time.Unix(0, n)
+	}
+	unlock, err := lockwait.Lock(ctx, locker, r.key, r.interactive, time.Time{}, expires)
+	var stopped *lockwait.StoppedError
+	switch {
+	case err == nil:
+		return unlock, true
+	case errors.As(err, &stopped):
+		r.logger.Warn("awsprofile: "+stopped.Error()+"; asking the root without it", slog.String("key", r.key), slog.Duration("waited", stopped.Waited))
+	default:
+		r.logger.Warn("awsprofile: cache lock failed; asking the root without it", slog.String("key", r.key), slog.String("error", err.Error()))
+	}
+	return nil, false
 }
 
 // load returns the cached entry when it may be taken.

@@ -9,16 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/internal/redistest"
 	"github.com/stschain/stschain/rediscache"
 	"github.com/stschain/stschain/ststest"
@@ -34,6 +31,9 @@ const (
 	maxCalls = 1 << 22
 	// rateWindow is the window of the peak STS call rate.
 	rateWindow = time.Second
+	// progressPoll is the pause between two looks at the workers'
+	// progress.
+	progressPoll = 50 * time.Millisecond
 )
 
 // result is what a run measured.
@@ -41,36 +41,30 @@ type result struct {
 	cfg       config
 	store     string
 	workers   []workerReport
-	calls     [numPhases]int // successful customer AssumeRole calls, from ststest
-	refused   [numPhases]int // refused customer AssumeRole calls
-	hubCalls  [numPhases]int // successful hub AssumeRole calls
+	stsCalls  int // successful customer AssumeRole calls ststest answered, whole run
+	refused   int // refused customer AssumeRole calls, whole run
+	hubCalls  int // successful hub AssumeRole calls, whole run
 	durations [numPhases]time.Duration
-	rate      fleet.Rate // of the customer STS calls with the store
+	rate      fleettest.Rate // of the customer STS calls with the store
 	plain     *plainCheck
 	outage    string // what was killed; "" when nothing was
 	total     time.Duration
 }
 
 // sum adds up the workers' stats of phase ph.
-func (r *result) sum(ph int) fleet.Stats {
-	var s fleet.Stats
+func (r *result) sum(ph int) fleettest.Stats {
+	var s fleettest.Stats
 	for _, w := range r.workers {
 		s.Add(w.Phases[ph])
 	}
 	return s
 }
 
+// calls is how many customer refreshes of phase ph called STS.
+func (r *result) calls(ph int) int { return int(r.sum(ph).RefreshSTS) }
+
 // shared reports whether the run had a shared store.
 func (r *result) shared() bool { return r.store != storeNone }
-
-// perRoundTarget is how many customer STS calls a round should make: one
-// per role with a shared store, one per role and worker without.
-func (r *result) perRoundTarget() int {
-	if r.shared() {
-		return r.cfg.Roles
-	}
-	return r.cfg.Workers * r.cfg.Roles
-}
 
 // rounds is how many refresh rounds phase ph had: every provider refreshes
 // once a round, from STS or from the store.
@@ -131,17 +125,6 @@ type workerProc struct {
 	lines chan string // its standard output, line by line; closed at EOF
 }
 
-// countingHandler counts the requests the fake STS serves.
-type countingHandler struct {
-	next http.Handler
-	n    atomic.Int64
-}
-
-func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.n.Add(1)
-	h.next.ServeHTTP(w, r)
-}
-
 // run starts the store, the fake STS and the workers, and drives the
 // phases.
 func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*result, error) {
@@ -156,15 +139,12 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 		return nil, err
 	}
 	defer st.close()
-	scfg := fleet.STSConfig(cfg.Roles, cfg.Lifetime)
+	scfg := fleettest.STSConfig(cfg.Roles, cfg.Lifetime)
 	scfg.MaxCalls = maxCalls
 	if err := scfg.Validate(); err != nil {
 		return nil, err
 	}
-	srv := ststest.NewUnstartedServer(scfg)
-	requests := &countingHandler{next: srv}
-	srv.HTTPServer.Handler = requests
-	srv.Start()
+	srv := ststest.NewServer(scfg)
 	defer srv.Close()
 	key := make([]byte, rediscache.KeySize)
 	_, _ = rand.Read(key)
@@ -210,58 +190,78 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 		}
 	}
 	res.durations[phaseWarmup] = time.Since(begin)
-	mark := [numPhases + 1]int{0, len(srv.Calls())}
 	logf(logw, "%s: warm-up done in %.1f s; %d refresh rounds (about %v each)", storeName, res.durations[phaseWarmup].Seconds(), cfg.Rounds, cfg.cycle())
-	if err := broadcast(procs, fmt.Sprintf("phase %d", phaseRedis)); err != nil {
-		return nil, err
-	}
 
-	// A phase ends at a quiet point: the last round's STS calls are made,
-	// and the other workers, whose refresh comes later within the jitter,
-	// have had time to take its sessions from the store. The next round
-	// is most of a cycle away then.
+	// The phase lasts until every provider of every worker has been
+	// through Rounds rounds after its first fetch: a count of events,
+	// whatever the spread of the refreshes over the cycle.
 	phaseStart := time.Now()
-	act := watchActivity(requests)
-	defer act.stop()
-	base := act.calls()
-	settle := (cfg.Prefetch-cfg.Expiry)/2 + 200*time.Millisecond
-	deadline := phaseStart.Add(2*time.Duration(cfg.Rounds+1)*cfg.cycle() + 30*time.Second)
-	want := cfg.Rounds * res.perRoundTarget()
-	if err := act.waitQuiet(ctx, base, want, phaseStart, settle, deadline); err != nil {
+	deadline := phaseStart.Add(time.Duration(cfg.Rounds+2)*cfg.Lifetime + time.Minute)
+	if err := waitProgress(ctx, procs, deadline, func(p fleettest.Progress) bool { return p.Rounds >= cfg.Rounds }); err != nil {
 		return nil, err
 	}
 	if st.plaintext != nil {
 		logf(logw, "%s: plaintext check of Redis with redis-cli ...", storeName)
 		res.plain = st.plaintext(ctx, key)
-		// Quiet still, or quiet again should a round have begun meanwhile.
-		if err := act.waitQuiet(ctx, base, want, phaseStart, settle, deadline); err != nil {
-			return nil, err
-		}
 	}
 	phaseEnd := time.Now()
 	res.durations[phaseRedis] = phaseEnd.Sub(phaseStart)
-	mark[2] = len(srv.Calls())
 
 	if cfg.OutageRounds > 0 && st.kill != nil {
-		if err := broadcast(procs, fmt.Sprintf("phase %d", phaseOutage)); err != nil {
-			return nil, err
-		}
+		// Killed before the phase changes, so that no refresh of the
+		// outage phase can have read the store.
 		if res.outage, err = st.kill(ctx); err != nil {
 			return nil, err
 		}
+		if err := broadcast(procs, fmt.Sprintf("phase %d", phaseOutage)); err != nil {
+			return nil, err
+		}
 		outageStart := time.Now()
-		// Long enough for every session fetched before the kill to expire.
-		d := max(time.Duration(cfg.OutageRounds)*cfg.cycle(), cfg.Lifetime+time.Second)
-		logf(logw, "%s: killed %s; watching the fleet for %v or a little more", storeName, res.outage, d)
-		notBefore := outageStart.Add(d)
-		if err := act.waitQuiet(ctx, 0, 0, notBefore, settle, notBefore.Add(cfg.cycle())); err != nil {
+		// Until every session fetched before the kill has expired, and
+		// every provider has refreshed OutageRounds times since.
+		expired := outageStart.Add(cfg.Lifetime + time.Second)
+		logf(logw, "%s: killed %s; watching the fleet for %v or a little more", storeName, res.outage, cfg.Lifetime+time.Second)
+		deadline := expired.Add(time.Duration(cfg.OutageRounds+1)*cfg.Lifetime + time.Minute)
+		if err := waitProgress(ctx, procs, deadline, func(p fleettest.Progress) bool {
+			return p.InPhase >= cfg.OutageRounds && !time.Now().Before(expired)
+		}); err != nil {
 			return nil, err
 		}
 		res.durations[phaseOutage] = time.Since(outageStart)
 	}
-	mark[3] = len(srv.Calls())
 
+	// Stop the callers, then the fake STS, which waits for the calls under
+	// way; then every call it answered is a refresh some worker reports.
 	if err := broadcast(procs, "stop"); err != nil {
+		return nil, err
+	}
+	for i, p := range procs {
+		if err := expectLine(ctx, p, "stopped"); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+	}
+	srv.Close()
+	for _, c := range srv.Calls() {
+		switch {
+		case c.Action != "AssumeRole":
+		case c.RoleARN == fleettest.HubRole && c.Status == 200:
+			res.hubCalls++
+		case c.Status == 200:
+			res.stsCalls++
+		default:
+			res.refused++
+		}
+	}
+	// The last answers' refreshes may still be under way in the workers.
+	// An answer whose caller had stopped waiting for it (a timeout under
+	// load, retried) is no refresh: then the counts differ, and the
+	// report says so.
+	err = waitProgress(ctx, procs, time.Now().Add(10*time.Second), func(p fleettest.Progress) bool { return p.STS >= res.stsCalls })
+	if err != nil && !errors.Is(err, errGaveUp) {
+		return nil, err
+	}
+
+	if err := broadcast(procs, "report"); err != nil {
 		return nil, err
 	}
 	for i, p := range procs {
@@ -283,23 +283,52 @@ func run(ctx context.Context, cfg config, storeName string, logw io.Writer) (*re
 	}
 	procs = nil
 
-	calls := srv.Calls()
-	for ph := range numPhases {
-		for _, c := range calls[mark[ph]:mark[ph+1]] {
-			switch {
-			case c.Action != "AssumeRole":
-			case c.RoleARN == fleet.HubRole && c.Status == 200:
-				res.hubCalls[ph]++
-			case c.Status == 200:
-				res.calls[ph]++
-			default:
-				res.refused[ph]++
-			}
-		}
-	}
-	res.rate = fleet.Rates(res.sum(phaseRedis).STSTimes, phaseStart, phaseEnd, rateWindow)
+	res.rate = fleettest.Rates(res.sum(phaseRedis).STSTimes, phaseStart, phaseEnd, rateWindow)
 	res.total = time.Since(begin)
 	return res, nil
+}
+
+// errGaveUp is waitProgress's error at its deadline.
+var errGaveUp = errors.New("gave up waiting for the fleet's refreshes")
+
+// waitProgress asks the workers how far their refreshes have come every
+// progressPoll until done holds for every one: Rounds and InPhase are
+// the least of them all, STS their sum. It gives up at deadline.
+func waitProgress(ctx context.Context, procs []*workerProc, deadline time.Time, done func(fleettest.Progress) bool) error {
+	for {
+		var all fleettest.Progress
+		for i, p := range procs {
+			if _, err := io.WriteString(p.stdin, "progress\n"); err != nil {
+				return fmt.Errorf("worker %d: %w", i, err)
+			}
+			line, err := nextLine(ctx, p)
+			if err != nil {
+				return fmt.Errorf("worker %d: progress: %w", i, err)
+			}
+			var pr fleettest.Progress
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, progressPrefix)), &pr); err != nil {
+				return fmt.Errorf("worker %d: progress %q: %w", i, line, err)
+			}
+			if i == 0 {
+				all = pr
+			}
+			all.Rounds, all.InPhase = min(all.Rounds, pr.Rounds), min(all.InPhase, pr.InPhase)
+			if i > 0 {
+				all.STS += pr.STS
+			}
+		}
+		if done(all) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w at %+v", errGaveUp, all)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(progressPoll):
+		}
+	}
 }
 
 func startWorker(ctx context.Context, exe string, i int, logw io.Writer) (*workerProc, error) {
@@ -368,76 +397,6 @@ func broadcast(procs []*workerProc, line string) error {
 		}
 	}
 	return nil
-}
-
-// activity follows the fake STS's requests, to find the quiet points
-// between refresh rounds.
-type activity struct {
-	requests *countingHandler
-	done     chan struct{}
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	n        int64     // guarded by mu: requests so far
-	changed  time.Time // guarded by mu: when n last grew
-}
-
-func watchActivity(h *countingHandler) *activity {
-	a := &activity{requests: h, done: make(chan struct{}), n: h.n.Load(), changed: time.Now()}
-	a.wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-tick.C:
-			case <-a.done:
-				return
-			}
-			n := h.n.Load()
-			a.mu.Lock()
-			if n != a.n {
-				a.n, a.changed = n, time.Now()
-			}
-			a.mu.Unlock()
-		}
-	})
-	return a
-}
-
-func (a *activity) stop() {
-	select {
-	case <-a.done:
-	default:
-		close(a.done)
-	}
-	a.wg.Wait()
-}
-
-func (a *activity) calls() int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.n
-}
-
-// waitQuiet waits until there have been at least want requests since
-// there were base, it is notBefore, and no request has come for settle; or
-// until deadline.
-func (a *activity) waitQuiet(ctx context.Context, base int64, want int, notBefore time.Time, settle time.Duration, deadline time.Time) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		a.mu.Lock()
-		n, changed := a.n, a.changed
-		a.mu.Unlock()
-		now := time.Now()
-		if (n-base >= int64(want) && !now.Before(notBefore) && now.Sub(changed) >= settle) || now.After(deadline) {
-			return nil
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // plainCheck is what redis-cli showed of Redis.

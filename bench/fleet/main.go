@@ -71,7 +71,7 @@ func defaultConfig() config {
 		Workers:      32,
 		Roles:        1000,
 		Lifetime:     90 * time.Second,
-		Prefetch:     30 * time.Second,
+		Prefetch:     12 * time.Second,
 		Expiry:       5 * time.Second,
 		Rounds:       3,
 		OutageRounds: 1,
@@ -95,6 +95,17 @@ func (c config) validate() error {
 		// shrink: the next refresh must come after the jittered ones of
 		// this round.
 		return fmt.Errorf("-lifetime must be whole seconds and at least 3 × -prefetch")
+	case c.Lifetime/10-time.Second <= (c.Prefetch-c.Expiry)/2:
+		// The worker whose first refresh is spread earliest (a tenth of
+		// the session in) stores a session that is newer than the first
+		// by that much, less a second (STS gives expiries in whole
+		// seconds). The other workers judge the first session by the hour
+		// they ask for and do not spread their first refresh: they start
+		// it up to half the jitter span ((prefetch - expiry) / 2) past
+		// their prefetch point, and take the stored session only if it is
+		// still before its own. Real sessions last what the provider asks
+		// for, and every worker spreads alike.
+		return fmt.Errorf("-lifetime / 10 - 1s must exceed (-prefetch - -expiry) / 2, so that a session refreshed early is still fresh for the other workers")
 	case c.Pause < 0 || c.RedisTimeout < 0 || c.PoolSize < 0:
 		return fmt.Errorf("-pause, -redis-timeout and -pool-size must not be negative")
 	case len(c.Stores) == 0:

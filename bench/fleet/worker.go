@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stschain/stschain"
-	"github.com/stschain/stschain/internal/fleet"
+	"github.com/stschain/stschain/internal/fleettest"
 	"github.com/stschain/stschain/rediscache"
 )
 
@@ -45,7 +45,10 @@ type workerConfig struct {
 // workerReport is the last line a worker writes on its standard output.
 type workerReport struct {
 	Index  int
-	Phases [numPhases]fleet.Stats
+	Phases [numPhases]fleettest.Stats
+	// Refreshes are, per customer role, its provider's successful
+	// refreshes, first fetch included (fleettest.Host.Refreshes).
+	Refreshes map[string][]fleettest.Refresh
 }
 
 // newClient is the Redis client of a worker: a Client for one server, a
@@ -67,9 +70,18 @@ func newClient(store string, addrs []string, poolSize int) redis.UniversalClient
 	return redis.NewClient(&redis.Options{Addr: addrs[0], DialerRetries: 1, MaxRetries: 1, PoolSize: poolSize})
 }
 
+// Commands a worker reads, one a line, after its configuration:
+//
+//   - "phase N": count what happens from now on in phase N (a worker
+//     moves to phaseRedis by itself when its warm-up is done);
+//   - "progress": write "progress " and a fleettest.Progress in JSON;
+//   - "stop": stop calling Retrieve, and write "stopped";
+//   - "report" (or the end of its input): write the workerReport, and exit.
+const progressPrefix = "progress "
+
 // workerMain runs a worker: it reads its workerConfig, builds the
 // providers, fetches every one once, writes "ready", calls Retrieve until
-// "stop" (or the end of its input) and writes its workerReport.
+// "stop", and answers the commands until "report".
 func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	// go-redis logs its failed dials process-wide; an outage makes many.
 	redis.SetLogger(quietRedisLogger{})
@@ -96,9 +108,9 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 		cache = c
 	}
 	clear(cfg.Key)
-	h, err := fleet.NewHost(fleet.HostConfig{
-		STSURL: cfg.STSURL, AccessKeyID: fleet.UserKeyID, SecretKey: fleet.UserSecret, HubRole: fleet.HubRole,
-		Customers: fleet.Customers(cfg.Roles), Cache: cache, Prefetch: cfg.Prefetch, Expiry: cfg.Expiry,
+	h, err := fleettest.NewHost(fleettest.HostConfig{
+		STSURL: cfg.STSURL, AccessKeyID: fleettest.UserKeyID, SecretKey: fleettest.UserSecret, HubRole: fleettest.HubRole,
+		Customers: fleettest.Customers(cfg.Roles), Cache: cache, Prefetch: cfg.Prefetch, Expiry: cfg.Expiry,
 		Callers: cfg.Callers, Pause: cfg.Pause, Phases: numPhases,
 	})
 	if err != nil {
@@ -109,13 +121,28 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.WarmupBudget)
 	h.Warmup(ctx)
 	cancel()
+	// What happens from here on is with the store, however long the
+	// other workers' warm-up takes.
+	h.SetPhase(phaseRedis)
 	fmt.Fprintln(stdout, "ready")
 
 	h.Start()
+commands:
 	for in.Scan() {
 		line := in.Text()
-		if line == "stop" {
-			break
+		switch line {
+		case "report":
+			break commands
+		case "stop":
+			h.Stop()
+			fmt.Fprintln(stdout, "stopped")
+		case "progress":
+			b, err := json.Marshal(h.Progress())
+			if err != nil {
+				fmt.Fprintln(stderr, "fleet worker:", err)
+				return 1
+			}
+			fmt.Fprintln(stdout, progressPrefix+string(b))
 		}
 		if n, ok := strings.CutPrefix(line, "phase "); ok {
 			if p, err := strconv.Atoi(n); err == nil && p >= 0 && p < numPhases {
@@ -125,7 +152,7 @@ func workerMain(stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	h.Stop()
 
-	rep := workerReport{Index: cfg.Index}
+	rep := workerReport{Index: cfg.Index, Refreshes: h.Refreshes()}
 	for i := range rep.Phases {
 		rep.Phases[i] = h.Stats(i)
 	}

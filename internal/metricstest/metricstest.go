@@ -107,13 +107,18 @@ func (m Measurement) Has(attrs ...string) bool {
 	return true
 }
 
-// String is "name{k=v,...} value".
-func (m Measurement) String() string {
+// AttributeString is m's attributes as "k=v,k=v", sorted by key.
+func (m Measurement) AttributeString() string {
 	var kv []string
 	for _, k := range slices.Sorted(maps.Keys(m.Attributes)) {
 		kv = append(kv, k+"="+m.Attributes[k])
 	}
-	return fmt.Sprintf("%s{%s} %g", m.Instrument, strings.Join(kv, ","), m.Value)
+	return strings.Join(kv, ",")
+}
+
+// String is "name{k=v,...} value".
+func (m Measurement) String() string {
+	return fmt.Sprintf("%s{%s} %g", m.Instrument, m.AttributeString(), m.Value)
 }
 
 func (p *Provider) create(scope, name, kind string, opts []metrics.InstrumentOption) *instrument {
@@ -270,9 +275,25 @@ func (p *Provider) observe(in *instrument, i metrics.Int64Callback, f metrics.Fl
 	return c
 }
 
+// Active is how many asynchronous instruments named name are not stopped:
+// Collect calls their callbacks.
+func (p *Provider) Active(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.callbacks {
+		if !c.stopped && c.in.name == name {
+			n++
+		}
+	}
+	return n
+}
+
 // Collect calls the callback of every asynchronous instrument not stopped,
-// as an exporter does at each collection, recording what they observe.
-func (p *Provider) Collect(ctx context.Context) {
+// as an exporter does at each collection, recording what they observe,
+// and returns those measurements of the instrument named name (all of
+// them when name is "").
+func (p *Provider) Collect(ctx context.Context, name string) []Measurement {
 	p.mu.Lock()
 	var live []*callback
 	for _, c := range p.callbacks {
@@ -280,6 +301,7 @@ func (p *Provider) Collect(ctx context.Context) {
 			live = append(live, c)
 		}
 	}
+	from := len(p.measurements)
 	p.mu.Unlock()
 	for _, c := range live {
 		if c.int64 != nil {
@@ -289,4 +311,13 @@ func (p *Provider) Collect(ctx context.Context) {
 			c.float64(ctx, floatInstrument{c.in})
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Measurement
+	for _, m := range p.measurements[from:] {
+		if name == "" || m.Instrument == name {
+			out = append(out, m)
+		}
+	}
+	return out
 }

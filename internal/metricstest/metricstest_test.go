@@ -52,11 +52,22 @@ func TestProviderCollectsAsyncInstruments(t *testing.T) {
 	_, err = m.Int64AsyncCounter("s.count", func(ctx context.Context, o metrics.Int64Observer) { o.Observe(ctx, 7) })
 	require.NoError(t, err)
 
-	p.Collect(ctx)
+	assert.Equal(t, 1, p.Active("s.remaining"))
+	assert.Equal(t, []Measurement{{Scope: "s", Instrument: "s.remaining", Kind: "Float64AsyncGauge", Value: 42.5, Attributes: map[string]string{"link": "a"}}},
+		p.Collect(ctx, "s.remaining"), "what this collection observed")
 	assert.Equal(t, 42.5, p.Sum("s.remaining", "link=a"))
 	assert.Equal(t, 7.0, p.Sum("s.count"))
 	g.Stop()
-	p.Collect(ctx)
-	assert.Equal(t, 1, p.Count("s.remaining"), "a stopped instrument observes no more")
-	assert.Equal(t, 2, p.Count("s.count"))
+	assert.Zero(t, p.Active("s.remaining"))
+	assert.Empty(t, p.Collect(ctx, "s.remaining"), "a stopped instrument observes no more")
+	assert.Equal(t, 1, p.Count("s.remaining"))
+	assert.Len(t, p.Collect(ctx, ""), 1, "the counter, once more")
+	assert.Equal(t, 3, p.Count("s.count"))
+}
+
+func TestAttributeString(t *testing.T) {
+	m := Measurement{Instrument: "x", Value: 1, Attributes: map[string]string{"outcome": "ok", "link": "a"}}
+	assert.Equal(t, "link=a,outcome=ok", m.AttributeString())
+	assert.Equal(t, "x{link=a,outcome=ok} 1", m.String())
+	assert.Empty(t, Measurement{}.AttributeString())
 }

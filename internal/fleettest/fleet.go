@@ -1,4 +1,4 @@
-package fleet
+package fleettest
 
 import (
 	"context"
@@ -149,6 +149,37 @@ func (f *Fleet) WaitRounds(ctx context.Context, p int, rounds float64) error {
 	return nil
 }
 
+// WaitRefreshed waits until every provider of every host has refreshed n
+// times after its first fetch (Host.Progress), or ctx ends.
+func (f *Fleet) WaitRefreshed(ctx context.Context, n int) error {
+	for {
+		least := -1
+		for _, h := range f.Hosts {
+			if p := h.Progress(); least < 0 || p.Rounds < least {
+				least = p.Rounds
+			}
+		}
+		if least >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("every provider refreshed %d of %d times: %w", least, n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// RoundsByEvent tells the fleet's rounds so far from its hosts' refreshes
+// (CountRounds).
+func (f *Fleet) RoundsByEvent() Rounds {
+	hosts := make([]map[string][]Refresh, len(f.Hosts))
+	for i, h := range f.Hosts {
+		hosts[i] = h.Refreshes()
+	}
+	return CountRounds(hosts, f.Config.Cache != nil)
+}
+
 // AssumeRoleCalls counts the successful AssumeRole calls of customer roles
 // the fake STS answered so far.
 func (f *Fleet) AssumeRoleCalls() int {
@@ -285,7 +316,7 @@ func (w *LockWatch) sample() {
 	case *redis.Client:
 		err = scan(ctx, c)
 	default:
-		err = fmt.Errorf("fleet: cannot scan through a %T", w.rdb)
+		err = fmt.Errorf("fleettest: cannot scan through a %T", w.rdb)
 	}
 	if err != nil {
 		w.mu.Lock()

@@ -1,15 +1,16 @@
-// Package fleet runs what one host of a fleet runs for the fleet
+// Package fleettest runs what one host of a fleet runs, for the fleet
 // benchmark and the fault tests of a shared cache: one ChainableProvider
 // per customer role, each assumed with an external ID from one hub role,
 // itself assumed from a user; callers that call Retrieve on all of them
 // continuously; and counters of what happened, per phase of a run.
-package fleet
+package fleettest
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,11 +132,33 @@ type Host struct {
 	stats     []counters // one per phase
 	stop      atomic.Bool
 	callers   sync.WaitGroup
+
+	mu sync.Mutex
+	// refreshes is, per customer role, its provider's successful
+	// refreshes, in order (see Refreshes). Guarded by mu.
+	refreshes map[string][]Refresh
+	// last is, per customer role, the expiry of the session its provider
+	// has (Unix milliseconds). Guarded by mu.
+	last map[string]int64
+}
+
+// Refreshes returns, per customer role, the successful refreshes of its
+// provider, in order, its first fetch first. A failed refresh keeps the
+// session, so it is not listed (Stats counts it). CountRounds tells the
+// hosts' rounds from them.
+func (h *Host) Refreshes() map[string][]Refresh {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]Refresh, len(h.refreshes))
+	for role, seq := range h.refreshes {
+		out[role] = slices.Clone(seq)
+	}
+	return out
 }
 
 // NewHost builds the hub provider and one provider per customer role.
 func NewHost(cfg HostConfig) (*Host, error) {
-	h := &Host{cfg: cfg, stats: make([]counters, max(cfg.Phases, 1))}
+	h := &Host{cfg: cfg, stats: make([]counters, max(cfg.Phases, 1)), refreshes: make(map[string][]Refresh), last: make(map[string]int64)}
 	awsCfg := aws.Config{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(cfg.STSURL),
@@ -211,6 +234,13 @@ func (h *Host) onRefresh(ev stschain.RefreshEvent) {
 		c.refreshFailed.Add(1)
 	}
 	storeMax(&c.maxRefresh, ev.Latency)
+	if ev.Outcome == stschain.RefreshOK || ev.Outcome == stschain.RefreshFromCache {
+		h.mu.Lock()
+		r := Refresh{Phase: int(h.phase.Load()), STS: ev.Outcome == stschain.RefreshOK, Expires: ev.Expires.UnixMilli(), Replaced: h.last[ev.Link]}
+		h.refreshes[ev.Link] = append(h.refreshes[ev.Link], r)
+		h.last[ev.Link] = r.Expires
+		h.mu.Unlock()
+	}
 }
 
 // warnCounter is a slog.Handler counting the providers' warnings.
@@ -294,4 +324,45 @@ func (h *Host) retrieve(ctx context.Context, p *stschain.ChainableProvider) {
 		c.firstError = err.Error()
 		c.mu.Unlock()
 	}
+}
+
+// Progress is how far a Host's refreshes have come.
+type Progress struct {
+	// Rounds is the fewest refreshes a customer role's provider has made
+	// after its first fetch.
+	Rounds int
+	// InPhase is the fewest refreshes a customer role's provider has made
+	// in the current phase.
+	InPhase int
+	// STS is how many customer refreshes called STS, first fetches
+	// included.
+	STS int
+}
+
+// Progress says how far the host's refreshes have come.
+func (h *Host) Progress() Progress {
+	phase := int(h.phase.Load())
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := Progress{Rounds: -1, InPhase: -1}
+	for _, c := range h.cfg.Customers {
+		seq := h.refreshes[c.RoleARN]
+		inPhase := 0
+		for _, r := range seq {
+			if r.Phase == phase {
+				inPhase++
+			}
+			if r.STS {
+				p.STS++
+			}
+		}
+		if p.Rounds < 0 || len(seq)-1 < p.Rounds {
+			p.Rounds = len(seq) - 1
+		}
+		if p.InPhase < 0 || inPhase < p.InPhase {
+			p.InPhase = inPhase
+		}
+	}
+	p.Rounds, p.InPhase = max(p.Rounds, 0), max(p.InPhase, 0)
+	return p
 }
