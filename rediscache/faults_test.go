@@ -388,6 +388,7 @@ func TestFaults(t *testing.T) {
 		t.Skip("skipping fleets against real Redis servers in -short mode; they take about 25 s")
 	}
 	redistest.Require(t)
+	t.Parallel() // it waits on time, beside TestKeyRotationAcrossAFleet
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	key := newKey(t)

@@ -81,12 +81,14 @@ func rotationFleet(ctx context.Context, t *testing.T, keys func(i int) (key []by
 // key, read the old one too), as while the second step rolls out: every
 // round is one AssumeRole per role, ststest saw no other, and every host
 // opened every value. The control fleet, whose halves have one key each
-// and no previous key, makes at least a call per half, role and round.
+// and no previous key, makes at least a call per half, role and round
+// (in all: at least twice the rolling fleet's).
 func TestKeyRotationAcrossAFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping fleets against a real Redis in -short mode; they take about 30 s")
 	}
 	redistest.Require(t)
+	t.Parallel() // it waits on time, beside TestFaults
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	oldKey, newKey := newKey(t), newKey(t)
@@ -125,9 +127,11 @@ func TestKeyRotationAcrossAFleet(t *testing.T) {
 		require.GreaterOrEqual(t, len(control.rounds.STS[c.RoleARN]), rotationRounds+1, "control: rounds of %s", c.RoleARN)
 		for k := range rotationRounds + 1 {
 			assert.Equal(t, 1, sts[k], "rolling: round %d of %s: AssumeRole calls", k, c.RoleARN)
-			assert.GreaterOrEqual(t, control.rounds.STS[c.RoleARN][k], 2, "control: round %d of %s: AssumeRole calls", k, c.RoleARN)
 		}
 	}
+	// Which round a control call falls in depends on which half stored
+	// last; that each half calls STS for itself shows in the sum.
+	assert.GreaterOrEqual(t, control.calls, 2*rotationRoles*(rotationRounds+1), "control: AssumeRole calls, at least one per half, role and round")
 	assert.Zero(t, rolling.rounds.Unplaced, "rolling: refreshes that took a session no host fetched")
 	assert.Equal(t, int(rolling.stats.RefreshSTS), rolling.calls, "rolling: ststest answered the calls the refreshes report, and no other")
 	assert.Zero(t, rolling.stats.CacheWarnings, "rolling: warnings (a value that did not open); the first: %s", rolling.stats.FirstCacheWarning)
