@@ -113,9 +113,14 @@ func New(t testing.TB, opts Options) *Server {
 }
 
 // Require skips t, or fails it when RequireEnv is set, unless
-// redis-server and redis-cli are available.
+// redis-server and redis-cli are available. It also skips t in -short
+// mode: a real server's test runs in real time, and the full run (CI's)
+// has them all.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping the test against a real Redis in -short mode")
+	}
 	if err := Available(); err != nil {
 		if os.Getenv(RequireEnv) != "" {
 			t.Fatalf("%v, and %s is set", err, RequireEnv)
